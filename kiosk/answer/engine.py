@@ -1,0 +1,91 @@
+"""The answer engine: persona + a visitor's history + the question, streamed through the LLM.
+
+Turn ids make cancellation cheap: `TurnGate.begin()` makes every older turn stale, the running
+generation notices after its current token and stops, and whatever it already queued is dropped by
+the stages downstream when they see the stale id.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+from kiosk.answer.conversation import Conversation, Message
+from kiosk.answer.llm import GenerationOptions, GenerationStats, LlamaEngine
+from kiosk.answer.prompt import system_prompt
+from kiosk.config import AnswerSettings, LLMSettings, PersonaSettings
+
+
+class TurnGate:
+    """The current turn id. Read from worker threads, bumped from the loop."""
+
+    def __init__(self) -> None:
+        self._current = 0
+        self._lock = threading.Lock()
+
+    @property
+    def current(self) -> int:
+        return self._current
+
+    def begin(self) -> int:
+        """Starts a new turn; every older turn becomes stale."""
+        with self._lock:
+            self._current += 1
+            return self._current
+
+    def is_current(self, turn_id: int) -> bool:
+        return turn_id == self._current
+
+
+class AnswerEngine:
+    def __init__(self, llm: LlamaEngine, persona: PersonaSettings, answer: AnswerSettings,
+                 llm_settings: LLMSettings, gate: TurnGate | None = None) -> None:
+        self.llm = llm
+        self.gate = gate or TurnGate()
+        self.system = system_prompt(persona)
+        self.conversation = Conversation(answer.history_turns)
+        self.options = GenerationOptions(max_tokens=answer.max_tokens, temperature=answer.temperature,
+                                         top_p=answer.top_p, repeat_penalty=answer.repeat_penalty,
+                                         seed=llm_settings.seed)
+        # One generation at a time; a new turn waits here for the stale one (at most one token).
+        self._lock = threading.Lock()
+
+    def warm(self) -> int:
+        """Puts the persona prefix into the KV cache (start-up); returns the system prompt's token count."""
+        with self._lock:
+            self.llm.prefill(self.messages("Hello"))
+            return self.llm.count_tokens([{"role": "system", "content": self.system}])
+
+    def reset(self) -> None:
+        """Forgets the visitor. The persona prefix stays cached: it is the same for everyone."""
+        self.conversation.reset()
+
+    def messages(self, question: str, context: str = "") -> list[Message]:
+        budget = self.llm.n_ctx - self.options.max_tokens
+
+        def fits(msgs: list[Message]) -> bool:
+            return self.llm.count_tokens(msgs) <= budget
+
+        return self.conversation.messages(self.system, question, context, fits=fits)
+
+    def generate(self, turn_id: int, question: str, context: str = "",
+                 stats: GenerationStats | None = None) -> Iterator[str]:
+        """Blocking token stream for one turn (run it in a worker thread).
+
+        The exchange joins the history only if the answer finished while its turn was current.
+        """
+        stats = stats if stats is not None else GenerationStats()
+
+        def stale() -> bool:
+            return not self.gate.is_current(turn_id)
+
+        with self._lock:
+            if stale():
+                stats.stopped_early = True
+                return
+            parts: list[str] = []
+            for text in self.llm.stream(self.messages(question, context), self.options, stale, stats):
+                parts.append(text)
+                yield text
+            if not stats.stopped_early and not stale():
+                self.conversation.add(question, "".join(parts))

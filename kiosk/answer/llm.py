@@ -1,0 +1,142 @@
+"""llama.cpp (through llama-cpp-python): chat messages in, streamed text out.
+
+The prompt is rendered with the model's own chat template (from the GGUF metadata) and tokenized
+here rather than inside llama-cpp-python, so we know exactly how many prompt tokens the KV cache
+already holds (the persona prefix) and how many a turn must prefill.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from kiosk.config import LLMSettings
+
+log = logging.getLogger(__name__)
+
+Message = dict[str, str]
+
+
+@dataclass(frozen=True)
+class GenerationOptions:
+    max_tokens: int = 160
+    temperature: float = 0.2
+    top_p: float = 0.9
+    repeat_penalty: float = 1.1
+    seed: int = 0
+
+
+@dataclass
+class GenerationStats:
+    """Filled in while a generation runs; read it after the stream ends."""
+
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    completion_tokens: int = 0
+    stopped_early: bool = False
+    """True when `should_stop` ended the generation (a newer turn took over)."""
+
+
+class PromptTooLong(ValueError):
+    pass
+
+
+class LlamaEngine:
+    """One loaded GGUF model. Not thread-safe: one generation at a time (callers hold a lock)."""
+
+    def __init__(self, model_path: Path, settings: LLMSettings) -> None:
+        from llama_cpp import Llama
+
+        self.settings = settings
+        self.model_path = model_path
+        threads = settings.n_threads or max(1, os.cpu_count() or 1)
+        self._llm = Llama(
+            model_path=str(model_path), n_ctx=settings.n_ctx, n_batch=settings.n_batch,
+            n_threads=threads, n_threads_batch=threads, n_gpu_layers=settings.gpu_layers,
+            seed=settings.seed, flash_attn=settings.flash_attn, verbose=False,
+        )
+        self._format, self._stop = self._chat_formatter()
+
+    @property
+    def n_ctx(self) -> int:
+        return self._llm.n_ctx()
+
+    def _chat_formatter(self) -> tuple[Callable[..., object], list[str]]:
+        from llama_cpp import llama_chat_format as fmt
+
+        template = self._llm.metadata.get("tokenizer.chat_template")
+        if template:
+            eos, bos = self._llm.token_eos(), self._llm.token_bos()
+            text = self._llm._model.token_get_text  # noqa: SLF001 - same source the library uses
+            formatter = fmt.Jinja2ChatFormatter(template=template, eos_token=text(eos) if eos != -1 else "",
+                                                bos_token=text(bos) if bos != -1 else "",
+                                                stop_token_ids=[eos])
+            return formatter, []
+        # Base models (e.g. Gemma 3 270M) carry no template: use the family's registered format.
+        arch = self._llm.metadata.get("general.architecture", "")
+        name = "gemma" if arch.startswith("gemma") else "chatml"
+        log.info("%s has no chat template; using the %r format", self.model_path.name, name)
+        return getattr(fmt, f"format_{name}"), []
+
+    def tokens_for(self, messages: Sequence[Message]) -> tuple[list[int], list[str]]:
+        """The exact prompt tokens for `messages`, and extra stop strings."""
+        result = self._format(messages=list(messages))
+        tokens = self._llm.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special,
+                                    special=True)
+        stop = list(self._stop)
+        if result.stop:
+            stop += [result.stop] if isinstance(result.stop, str) else list(result.stop)
+        return tokens, stop
+
+    def count_tokens(self, messages: Sequence[Message]) -> int:
+        return len(self.tokens_for(messages)[0])
+
+    def cached_prefix(self, tokens: Sequence[int]) -> int:
+        """How many leading `tokens` the KV cache already holds (llama.cpp re-evaluates the last one)."""
+        held = self._llm.input_ids[: self._llm.n_tokens]
+        n = 0
+        for a, b in zip(held, tokens):
+            if a != b:
+                break
+            n += 1
+        return min(n, len(tokens) - 1)
+
+    def drop_cache(self) -> None:
+        """Forget the KV cache so the next prompt is prefilled from scratch (cold start)."""
+        self._llm.reset()
+
+    def prefill(self, messages: Sequence[Message]) -> int:
+        """Evaluates a prompt (one throwaway token) so its prefix sits in the KV cache; returns its length."""
+        tokens, _ = self.tokens_for(messages)
+        self._llm.create_completion(prompt=tokens, max_tokens=1, temperature=0.0)
+        return len(tokens)
+
+    def stream(self, messages: Sequence[Message], options: GenerationOptions,
+               should_stop: Callable[[], bool] = lambda: False,
+               stats: GenerationStats | None = None) -> Iterator[str]:
+        """Streams answer text; checks `should_stop` after every token and stops within one token."""
+        stats = stats if stats is not None else GenerationStats()
+        tokens, stop = self.tokens_for(messages)
+        if len(tokens) + 8 > self.n_ctx:
+            raise PromptTooLong(f"prompt of {len(tokens)} tokens does not fit llm.n_ctx={self.n_ctx}")
+        stats.prompt_tokens = len(tokens)
+        stats.cached_tokens = max(0, self.cached_prefix(tokens))
+        max_tokens = min(options.max_tokens, self.n_ctx - len(tokens))
+        chunks = self._llm.create_completion(
+            prompt=tokens, max_tokens=max_tokens, temperature=options.temperature, top_p=options.top_p,
+            repeat_penalty=options.repeat_penalty, seed=options.seed, stop=stop or None, stream=True,
+        )
+        try:
+            for chunk in chunks:
+                stats.completion_tokens += 1
+                text = chunk["choices"][0]["text"]
+                if should_stop():
+                    stats.stopped_early = True
+                    return
+                if text:
+                    yield text
+        finally:
+            chunks.close()  # ends llama.cpp's decode loop at once when we stop early

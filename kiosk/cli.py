@@ -1,0 +1,147 @@
+"""`kiosk` command line. Names and JSON keys here are a contract other tools depend on."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+
+from kiosk.config import ConfigError, Settings, load_settings
+from kiosk.models import ModelMissingError
+from kiosk.runtime import ModelKindError
+
+log = logging.getLogger("kiosk")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = load_settings(getattr(args, "config", None))
+    from kiosk.logs import setup_logging
+
+    setup_logging(settings.logging, verbose=getattr(args, "verbose", False))
+    return settings
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from kiosk.runtime import Runtime
+
+    settings = _settings(args)
+    with Runtime(settings, speech=not args.no_speech) as rt:
+        result = asyncio.run(rt.ask(args.question, out=Path(args.out) if args.out else None))
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        print(result["answer"])
+        t = result["timings_ms"]
+        print(f"(ttft {t['ttft']} ms, first sentence {t['first_sentence']} ms, first audio {t['first_audio']} ms, "
+              f"total {t['total']} ms)", file=sys.stderr)
+    return 0 if not result.get("error") else 1
+
+
+def cmd_say(args: argparse.Namespace) -> int:
+    from kiosk.audio.wav import timeline_json, write_timeline, write_wav
+    from kiosk.runtime import build_speaker
+
+    settings = _settings(args)
+    speaker = build_speaker(settings)
+    clip = speaker.speak_joined(args.text)
+    if not clip.pcm:
+        print(f"kiosk say: nothing to say in {args.text!r}", file=sys.stderr)
+        return 1
+    write_wav(Path(args.out), clip.pcm, clip.sample_rate)
+    if args.visemes:
+        write_timeline(Path(args.visemes), clip.pcm, clip.sample_rate, clip.visemes)
+    summary = timeline_json(clip.pcm, clip.sample_rate, clip.visemes)
+    print(json.dumps(summary if args.json else {k: summary[k] for k in ("sample_rate", "duration_s")}))
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from kiosk.chat import run_chat
+
+    return run_chat(_settings(args), speech=not args.no_speech)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from kiosk.demo import run_demo
+
+    return run_demo(_settings(args), out_dir=Path(args.out_dir), speaker=args.speaker, json_out=args.json)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from kiosk.doctor import run_doctor
+
+    return run_doctor(args)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from kiosk.bench import run_bench
+
+    return run_bench(_settings(args), runs=args.runs, json_out=args.json)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from kiosk.cli_models import add_models_parser
+
+    parser = argparse.ArgumentParser(prog="kiosk", description="Offline interactive-avatar kiosk.")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="TOML config (else $KIOSK_CONFIG, ./kiosk.toml, /etc/kiosk/kiosk.toml)")
+    common.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ask", parents=[common], help="answer one question")
+    p.add_argument("question")
+    p.add_argument("--no-speech", action="store_true", help="text only, no synthesis")
+    p.add_argument("--out", help="also write the spoken answer to this WAV file")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("say", parents=[common], help="speak text into a WAV file with its viseme timeline")
+    p.add_argument("text")
+    p.add_argument("--out", required=True, help="WAV file to write")
+    p.add_argument("--visemes", help="JSON file for the viseme timeline")
+    p.add_argument("--json", action="store_true", help="print the full timeline, not just the summary")
+    p.set_defaults(func=cmd_say)
+
+    p = sub.add_parser("chat", parents=[common], help="text conversation in the terminal")
+    p.add_argument("--no-speech", action="store_true")
+    p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("demo", parents=[common], help="a scripted onboarding conversation")
+    p.add_argument("--out-dir", default="out/demo", help="where the answers' WAV files go")
+    p.add_argument("--speaker", choices=["auto", "on", "off"], default="auto",
+                   help="also play through the sound device (auto: when one exists)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("doctor", parents=[common], help="check that this machine is ready")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("bench", parents=[common], help="measure latency and throughput")
+    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_bench)
+
+    add_models_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except ConfigError as error:
+        print(f"kiosk: configuration problem\n{error}", file=sys.stderr)
+        return 2
+    except (ModelMissingError, ModelKindError) as error:
+        print(f"kiosk: {error}", file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

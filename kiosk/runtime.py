@@ -1,0 +1,114 @@
+"""The composition root: settings in, loaded engines out. Nothing else builds engines."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from kiosk.answer.engine import AnswerEngine
+from kiosk.answer.llm import LlamaEngine
+from kiosk.audio.wav import write_wav
+from kiosk.config import Settings
+from kiosk.events import AnswerDone, SpeechAudio
+from kiosk.models import Manifest, ModelLocation, load_manifest
+from kiosk.respond import Responder
+from kiosk.speech.joining import join_spoken
+from kiosk.speech.piper_voice import PiperSpeaker
+
+log = logging.getLogger(__name__)
+
+
+class ModelKindError(ValueError):
+    pass
+
+
+def locate(settings: Settings, name: str, kind: str, key: str, manifest: Manifest | None = None) -> ModelLocation:
+    """Finds a configured model and checks it is of the kind the config key needs."""
+    manifest = manifest or load_manifest(settings.models.resolved_manifest)
+    try:
+        entry = manifest.get(name)
+    except LookupError:
+        choices = ", ".join(m for m in manifest.names() if manifest.get(m).kind == kind)
+        raise ModelKindError(f"{_where(settings)}{key} = {name!r} is not in the model manifest; "
+                             f"known {kind} models: {choices}") from None
+    if entry.kind != kind:
+        raise ModelKindError(f"{_where(settings)}{key} = {name!r} is a {entry.kind} model; a {kind} model is needed")
+    return manifest.locate(name, settings.models.resolved_dir)
+
+
+def _where(settings: Settings) -> str:
+    return f"{settings.source}: " if settings.source else ""
+
+
+def build_llm(settings: Settings) -> LlamaEngine:
+    loc = locate(settings, settings.persona.llm, "llm", "persona.llm")
+    t = time.perf_counter()
+    engine = LlamaEngine(loc.path, settings.llm)
+    log.info("LLM %s loaded from %s in %.2f s", settings.persona.llm, loc.path, time.perf_counter() - t)
+    return engine
+
+
+def build_speaker(settings: Settings) -> PiperSpeaker:
+    loc = locate(settings, settings.persona.voice, "tts", "persona.voice")
+    config = next((p for rel, p in loc.files.items() if rel.endswith(".onnx.json")), None)
+    t = time.perf_counter()
+    speaker = PiperSpeaker(loc.path, settings.speech, config_path=config)
+    log.info("voice %s loaded in %.2f s", settings.persona.voice, time.perf_counter() - t)
+    return speaker
+
+
+class Runtime:
+    """Loaded engines for one persona, ready to answer. Use as a context manager."""
+
+    def __init__(self, settings: Settings, speech: bool = True, warm: bool = True) -> None:
+        self.settings = settings
+        self.llm = build_llm(settings)
+        self.engine = AnswerEngine(self.llm, settings.persona, settings.answer, settings.llm)
+        self.speaker = build_speaker(settings) if speech else None
+        self.responder = Responder(self.engine, self.speaker, settings.answer)
+        if warm:
+            t = time.perf_counter()
+            n = self.engine.warm()
+            log.info("persona prefix (%d tokens) cached in %.2f s", n, time.perf_counter() - t)
+
+    def __enter__(self) -> Runtime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.responder.close()
+
+    async def ask(self, question: str, out: Path | None = None, on_audio=None) -> dict[str, Any]:  # noqa: ANN001
+        """Answers one question; the result is the `kiosk ask --json` contract."""
+        t0 = time.perf_counter()
+        turn = self.engine.gate.begin()
+        audio: list[SpeechAudio] = []
+        done: AnswerDone | None = None
+        async for event in self.responder.respond(turn, question, t0=t0):
+            if isinstance(event, SpeechAudio):
+                audio.append(event)
+                if on_audio is not None:
+                    await on_audio(event)
+            elif isinstance(event, AnswerDone):
+                done = event
+        assert done is not None  # respond() always ends with AnswerDone
+        if out is not None and audio:
+            pcm, rate, _ = join_spoken(audio, self.settings.speech.sentence_pause_s)
+            write_wav(out, pcm, rate)
+        return answer_json(done, audio)
+
+
+def answer_json(done: AnswerDone, audio: list[SpeechAudio]) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "answer": done.answer if not done.error or done.answer else done.error,
+        "sources": list(done.sources),
+        "grounded": done.grounded,
+        "timings_ms": done.timings.to_dict(),
+        "tokens": {"prompt": done.timings.prompt_tokens, "cached": done.timings.cached_tokens,
+                   "completion": done.timings.completion_tokens},
+        "audio_s": round(sum(a.duration_s for a in audio), 3),
+    }
+    if done.error:
+        result["error"] = done.error
+    return result

@@ -1,0 +1,110 @@
+"""Piper TTS: text in, per-sentence mono 16-bit audio plus a viseme timeline out.
+
+The voice is loaded with phoneme alignments (the ONNX graph is patched in memory, which needs the
+`onnx` package) so every chunk says how many samples each phoneme lasts; that becomes the mouth
+shapes the avatar shows while the chunk plays.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kiosk.config import SpeechSettings
+from kiosk.speech.joining import join_spoken
+from kiosk.speech.visemes import VisemeSpan, timeline_from_alignments
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SpokenChunk:
+    """One sentence as Piper spoke it."""
+
+    text: str
+    pcm: bytes = field(repr=False)
+    """mono signed 16-bit little-endian"""
+    sample_rate: int
+    visemes: tuple[VisemeSpan, ...]
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.pcm) / 2 / self.sample_rate
+
+
+class PiperSpeaker:
+    """A loaded Piper voice. Synthesis is blocking and CPU/GPU bound: call it from a worker thread."""
+
+    def __init__(self, model_path: Path, settings: SpeechSettings, config_path: Path | None = None) -> None:
+        import onnxruntime
+        from piper import PiperConfig, PiperVoice
+
+        self.settings = settings
+        config_path = config_path or Path(f"{model_path}.json")
+        config = PiperConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
+        opts = onnxruntime.SessionOptions()
+        if settings.threads:
+            opts.intra_op_num_threads = settings.threads
+            opts.inter_op_num_threads = 1
+        providers: list = ["CPUExecutionProvider"]
+        if settings.use_cuda:
+            available = onnxruntime.get_available_providers()
+            if "CUDAExecutionProvider" in available:
+                providers = [("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"}), *providers]
+            else:
+                log.warning("speech.use_cuda is set but onnxruntime has no CUDA provider (%s); "
+                            "using the CPU. Install the Jetson onnxruntime-gpu wheel (see provisioning/).",
+                            ", ".join(available))
+        session = onnxruntime.InferenceSession(_with_alignment_output(model_path), sess_options=opts,
+                                               providers=providers)
+        self.voice = PiperVoice(session=session, config=config)
+        self.sample_rate: int = config.sample_rate
+
+    def _syn_config(self):  # noqa: ANN202 - piper's own type
+        from piper import SynthesisConfig
+
+        length = self.voice.config.length_scale / self.settings.rate
+        return SynthesisConfig(length_scale=length, volume=self.settings.volume)
+
+    def speak(self, text: str) -> Iterator[SpokenChunk]:
+        """Yields one chunk per sentence Piper finds in `text` (usually one: we feed it sentences)."""
+        syn = self._syn_config()
+        for chunk in self.voice.synthesize(text, syn_config=syn, include_alignments=True):
+            pcm = chunk.audio_int16_array
+            yield SpokenChunk(text=text, pcm=pcm.tobytes(), sample_rate=chunk.sample_rate,
+                              visemes=tuple(self._visemes(chunk, len(pcm))))
+
+    def speak_joined(self, text: str) -> SpokenChunk:
+        """All of `text` as one clip; sentences separated by `sentence_pause_s` of silence."""
+        pcm, rate, visemes = join_spoken(list(self.speak(text)), self.settings.sentence_pause_s)
+        return SpokenChunk(text, pcm, rate if pcm else self.sample_rate, visemes)
+
+    def _visemes(self, chunk, n_samples: int) -> list[VisemeSpan]:  # noqa: ANN001 - piper AudioChunk
+        if chunk.phoneme_alignments is None:
+            # Rare (alignment mismatch inside Piper): a neutral mouth is better than a wrong one.
+            log.debug("no phoneme alignments for a chunk; using a neutral timeline")
+            pairs: list[tuple[str, int]] = [(p, 1) for p in chunk.phonemes]
+        else:
+            pairs = [(a.phoneme, int(a.num_samples)) for a in chunk.phoneme_alignments]
+        return timeline_from_alignments(pairs, chunk.sample_rate, n_samples)
+
+
+def _with_alignment_output(model_path: Path) -> bytes | str:
+    """The voice graph with Piper's per-phoneme duration output added (in memory, file untouched)."""
+    try:
+        import onnx
+        from piper.patch_voice_with_alignment import add_alignment_output
+    except ImportError:
+        log.warning("the onnx package is missing, so there are no lip-sync timings; "
+                    "fix: .venv/bin/pip install onnx")
+        return str(model_path)
+    model = onnx.load(str(model_path))
+    try:
+        add_alignment_output(model)
+    except ValueError as error:  # already patched on disk
+        log.debug("voice not patched for alignments: %s", error)
+    return model.SerializeToString()
+
