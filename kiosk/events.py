@@ -11,7 +11,7 @@ then exactly one AnswerDone (also when cancelled).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from kiosk.speech.visemes import VisemeSpan
 
@@ -92,4 +92,4 @@ class AnswerDone:
     """a visitor-safe description when the turn failed; details go to the log"""
 
 
-Event = Union[Utterance, AnswerToken, AnswerSentence, SpeechAudio, AnswerDone]
+Event = Utterance | AnswerToken | AnswerSentence | SpeechAudio | AnswerDone

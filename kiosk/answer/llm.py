@@ -98,7 +98,7 @@ class LlamaEngine:
         """How many leading `tokens` the KV cache already holds (llama.cpp re-evaluates the last one)."""
         held = self._llm.input_ids[: self._llm.n_tokens]
         n = 0
-        for a, b in zip(held, tokens):
+        for a, b in zip(held, tokens, strict=False):
             if a != b:
                 break
             n += 1

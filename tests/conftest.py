@@ -1,0 +1,80 @@
+"""Shared fixtures. The engine fixtures load the real embedded models (SmolLM2 + Piper joe) once."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from kiosk.config import Settings, with_overrides
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    # Greedy decoding keeps answers repeatable between runs of the suite.
+    return with_overrides(Settings(), answer={"temperature": 0.0, "max_tokens": 96})
+
+
+@pytest.fixture(scope="session")
+def runtime(settings: Settings) -> Iterator:
+    from kiosk.runtime import Runtime
+
+    with Runtime(settings, speech=True) as rt:
+        yield rt
+
+
+@pytest.fixture
+def fresh(runtime):  # noqa: ANN001, ANN201
+    """The shared runtime with a forgotten visitor, before and after the test."""
+    runtime.engine.reset()
+    yield runtime
+    runtime.engine.reset()
+
+
+@pytest.fixture(scope="session")
+def pulse() -> Iterator[dict[str, str]]:
+    """A private PulseAudio server with a null speaker sink and a virtual microphone.
+
+    Gives PortAudio a real device path on machines without a sound card (recipe in shared/recipes.md).
+    """
+    if shutil.which("pulseaudio") is None:
+        pytest.fail("pulseaudio is not installed: run tools/dev setup")
+    runtime_dir = tempfile.mkdtemp(prefix="kiosk-pulse-")
+    env = {**os.environ, "XDG_RUNTIME_DIR": runtime_dir}
+    subprocess.run(
+        ["pulseaudio", "-D", "--exit-idle-time=-1", "-n", "--load=module-native-protocol-unix",
+         "--load=module-null-sink sink_name=kiosk_out", "--load=module-null-sink sink_name=mic_feed",
+         "--load=module-remap-source master=mic_feed.monitor source_name=virtual_mic"],
+        env=env, check=True, capture_output=True)
+    for _ in range(50):
+        if subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode == 0:
+            break
+        time.sleep(0.1)
+    subprocess.run(["pactl", "set-default-sink", "kiosk_out"], env=env, check=True)
+    subprocess.run(["pactl", "set-default-source", "virtual_mic"], env=env, check=True)
+    old = os.environ.get("XDG_RUNTIME_DIR")
+    os.environ["XDG_RUNTIME_DIR"] = runtime_dir
+    try:
+        yield env
+    finally:
+        subprocess.run(["pactl", "exit"], env=env, capture_output=True)
+        if old is None:
+            os.environ.pop("XDG_RUNTIME_DIR", None)
+        else:
+            os.environ["XDG_RUNTIME_DIR"] = old
+        shutil.rmtree(runtime_dir, ignore_errors=True)
+
+
+def wav_duration(path: Path) -> float:
+    import wave
+
+    with wave.open(str(path), "rb") as w:
+        return w.getnframes() / w.getframerate()

@@ -1,0 +1,81 @@
+"""Piper on the real en_US-joe-medium voice: audio, alignments and the viseme timeline."""
+
+from __future__ import annotations
+
+import json
+import wave
+from pathlib import Path
+
+import pytest
+
+from kiosk.cli import main
+from kiosk.config import with_overrides
+from kiosk.runtime import build_speaker
+from kiosk.speech.joining import join_spoken
+from kiosk.speech.visemes import VISEMES
+
+pytestmark = pytest.mark.slow
+
+
+def assert_covers(spans, duration: float) -> None:  # noqa: ANN001
+    assert spans, "a timeline is never empty for non-empty audio"
+    assert spans[0].start_s == 0.0
+    assert spans[-1].end_s == pytest.approx(duration, abs=1e-9)
+    for a, b in zip(spans, spans[1:], strict=False):
+        assert a.end_s == b.start_s, f"gap or overlap between {a} and {b}"
+        assert a.end_s > a.start_s
+    assert {s.viseme for s in spans} <= set(VISEMES)
+
+
+def test_each_sentence_has_audio_and_a_timeline_covering_it_exactly(runtime) -> None:  # noqa: ANN001
+    chunks = list(runtime.speaker.speak("Welcome to Halvorsen Robotics. Your badge is at reception!"))
+    assert len(chunks) == 2, "Piper yields one chunk per sentence"
+    for c in chunks:
+        assert c.sample_rate == 22050
+        assert len(c.pcm) % 2 == 0 and c.duration_s > 0.5
+        assert_covers(c.visemes, c.duration_s)
+        assert len({s.viseme for s in c.visemes}) >= 5, "real speech moves the mouth through many shapes"
+
+
+def test_lip_closures_p_b_m_show_as_PP(runtime) -> None:  # noqa: ANN001
+    chunk = next(iter(runtime.speaker.speak("Mom bought a pump.")))
+    visemes = [s.viseme for s in chunk.visemes]
+    assert visemes.count("PP") >= 3, visemes  # m-m, b, p-mp: lips close several times
+
+
+def test_joined_sentences_keep_exact_coverage_across_pauses(runtime) -> None:  # noqa: ANN001
+    parts = list(runtime.speaker.speak("One sentence here. And another one. A third."))
+    pcm, rate, spans = join_spoken(parts, 0.12)
+    duration = len(pcm) / 2 / rate
+    assert duration == pytest.approx(sum(p.duration_s for p in parts) + 2 * round(0.12 * rate) / rate)
+    assert_covers(spans, duration)
+    assert any(s.viseme == "sil" and s.end_s - s.start_s >= 0.12 for s in spans)
+
+
+def test_speaking_rate_changes_duration(runtime, settings) -> None:  # noqa: ANN001
+    text = "The canteen opens at a quarter to twelve."
+    normal = next(iter(runtime.speaker.speak(text))).duration_s
+    fast = build_speaker(with_overrides(settings, speech={"rate": 1.5}))
+    quick = next(iter(fast.speak(text))).duration_s
+    assert quick < normal * 0.8
+
+
+def test_say_writes_mono_16bit_wav_and_gapless_visemes(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    wav_path, vis_path = tmp_path / "hello.wav", tmp_path / "hello.json"
+    code = main(["say", "Hello, my name is Bob. The shuttle leaves at 8:45.", "--out", str(wav_path),
+                 "--visemes", str(vis_path)])
+    assert code == 0
+    with wave.open(str(wav_path), "rb") as w:
+        assert (w.getnchannels(), w.getsampwidth()) == (1, 2)
+        duration = w.getnframes() / w.getframerate()
+        rate = w.getframerate()
+    timeline = json.loads(vis_path.read_text())
+    assert set(timeline) == {"sample_rate", "duration_s", "visemes"}
+    assert timeline["sample_rate"] == rate
+    assert timeline["duration_s"] == pytest.approx(duration, abs=1e-4)
+    spans = timeline["visemes"]
+    assert spans[0]["start_s"] == 0.0 and spans[-1]["end_s"] == timeline["duration_s"]
+    assert all(a["end_s"] == b["start_s"] for a, b in zip(spans, spans[1:], strict=False))
+    assert all(set(s) == {"start_s", "end_s", "viseme"} for s in spans)
+    summary = json.loads(capsys.readouterr().out)
+    assert summary == {"sample_rate": rate, "duration_s": timeline["duration_s"]}
