@@ -135,6 +135,9 @@ class AnswerSettings:
     """...and is cut at this many words even without punctuation (>= first_chunk_min_words)"""
     max_sentence_chars: int = _f(200, range=(40, 1000))
     """a longer sentence is split before it is spoken, characters"""
+    yield_to_speech: str = _f("auto", choices=("auto", "on", "off"))
+    """pause token generation while a sentence is synthesized, so speech gets the CPU first
+    (auto = on when the LLM runs on the CPU, i.e. llm.gpu_layers = 0)"""
 
 
 @dataclass(frozen=True)

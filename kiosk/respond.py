@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -39,6 +40,10 @@ class Responder:
         self.chunking = chunker_settings(answer)
         self._llm_thread = ThreadPoolExecutor(1, thread_name_prefix="llm")
         self._tts_thread = ThreadPoolExecutor(1, thread_name_prefix="tts")
+        # Speech first: on shared CPU cores, decoding the rest of the answer while Piper speaks the
+        # first sentence slows that sentence down; playback leaves ample time to catch up.
+        mode = answer.yield_to_speech
+        self.yield_to_speech = mode == "on" or (mode == "auto" and engine.llm.settings.gpu_layers == 0)
 
     @property
     def gate(self):  # noqa: ANN201
@@ -64,9 +69,37 @@ class Responder:
         def ms() -> float:
             return round((time.perf_counter() - t0) * 1000, 1)
 
+        # With yield_to_speech the LLM thread works in lockstep with the loop: after each token it
+        # waits until the chunker has seen it (`seen`), then until no sentence is waiting for or in
+        # synthesis (`speech_idle`). Both events are set and cleared on the loop thread only.
+        seen = threading.Event()
+        speech_idle = threading.Event()
+        speech_idle.set()
+        pending = 0
+
+        def wait_for(event: threading.Event) -> bool:
+            while not event.wait(0.02):
+                if not self.gate.is_current(turn_id):
+                    return False
+            return True
+
+        def pace() -> None:  # llm thread, before computing the next token
+            if wait_for(seen):
+                seen.clear()
+                wait_for(speech_idle)
+
+        def speech_queued(delta: int) -> None:  # loop thread
+            nonlocal pending
+            pending += delta
+            if pending:
+                speech_idle.clear()
+            else:
+                speech_idle.set()
+
         def produce() -> None:  # llm thread
             try:
-                for text in self.engine.generate(turn_id, question, context, stats):
+                paced = pace if self.yield_to_speech and speak and self.speaker is not None else None
+                for text in self.engine.generate(turn_id, question, context, stats, paced):
                     loop.call_soon_threadsafe(tokens.put_nowait, text)
             except Exception as error:  # noqa: BLE001 - reported as a turn error, never raised at a visitor
                 log.exception("answer generation failed")
@@ -84,19 +117,19 @@ class Responder:
                     marks.setdefault("first_sentence", ms())
                     await out.put(AnswerSentence(turn_id, index, text))
                     if speak and self.speaker is not None:
+                        speech_queued(+1)
                         await sentences.put((index, text))
                     index += 1
 
             while (item := await tokens.get()) is not _END:
                 if isinstance(item, Exception):
                     errors.append("generation")
-                    continue
-                if not self.gate.is_current(turn_id):
-                    continue  # stale: drain until the thread ends, emit nothing
-                marks.setdefault("ttft", ms())
-                answer.append(item)
-                await out.put(AnswerToken(turn_id, item))
-                await emit(chunker.feed(item))
+                elif self.gate.is_current(turn_id):  # stale tokens are drained, never emitted
+                    marks.setdefault("ttft", ms())
+                    answer.append(item)
+                    await out.put(AnswerToken(turn_id, item))
+                    await emit(chunker.feed(item))
+                seen.set()
             if self.gate.is_current(turn_id):
                 await emit(chunker.flush())
             await sentences.put(_END)
@@ -105,6 +138,7 @@ class Responder:
             while (item := await sentences.get()) is not _END:
                 index, text = item
                 if not self.gate.is_current(turn_id):
+                    speech_queued(-1)
                     continue
                 try:
                     chunks = await loop.run_in_executor(self._tts_thread, lambda t=text: list(self.speaker.speak(t)))
@@ -112,6 +146,8 @@ class Responder:
                     log.exception("speech synthesis failed for %r", text)
                     errors.append("speech")
                     continue
+                finally:
+                    speech_queued(-1)
                 for c in chunks:
                     if not self.gate.is_current(turn_id):
                         break

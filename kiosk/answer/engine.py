@@ -8,7 +8,7 @@ the stages downstream when they see the stale id.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from kiosk.answer.conversation import Conversation, Message
 from kiosk.answer.llm import GenerationOptions, GenerationStats, LlamaEngine
@@ -69,7 +69,7 @@ class AnswerEngine:
         return self.conversation.messages(self.system, question, context, fits=fits)
 
     def generate(self, turn_id: int, question: str, context: str = "",
-                 stats: GenerationStats | None = None) -> Iterator[str]:
+                 stats: GenerationStats | None = None, pace: Callable[[], None] | None = None) -> Iterator[str]:
         """Blocking token stream for one turn (run it in a worker thread).
 
         The exchange joins the history only if the answer finished while its turn was current.
@@ -84,7 +84,7 @@ class AnswerEngine:
                 stats.stopped_early = True
                 return
             parts: list[str] = []
-            for text in self.llm.stream(self.messages(question, context), self.options, stale, stats):
+            for text in self.llm.stream(self.messages(question, context), self.options, stale, stats, pace):
                 parts.append(text)
                 yield text
             if not stats.stopped_early and not stale():

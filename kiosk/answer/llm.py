@@ -116,8 +116,12 @@ class LlamaEngine:
 
     def stream(self, messages: Sequence[Message], options: GenerationOptions,
                should_stop: Callable[[], bool] = lambda: False,
-               stats: GenerationStats | None = None) -> Iterator[str]:
-        """Streams answer text; checks `should_stop` after every token and stops within one token."""
+               stats: GenerationStats | None = None, pace: Callable[[], None] | None = None) -> Iterator[str]:
+        """Streams answer text; checks `should_stop` after every token and stops within one token.
+
+        `pace`, when given, is called before each further token is computed; it may block (the
+        responder uses it to give the CPU to speech synthesis first).
+        """
         stats = stats if stats is not None else GenerationStats()
         tokens, stop = self.tokens_for(messages)
         if len(tokens) + 8 > self.n_ctx:
@@ -138,5 +142,7 @@ class LlamaEngine:
                     return
                 if text:
                     yield text
+                    if pace is not None:  # only after text the listener has seen
+                        pace()
         finally:
             chunks.close()  # ends llama.cpp's decode loop at once when we stop early

@@ -46,6 +46,9 @@ class PiperSpeaker:
         config_path = config_path or Path(f"{model_path}.json")
         config = PiperConfig.from_dict(json.loads(config_path.read_text(encoding="utf-8")))
         opts = onnxruntime.SessionOptions()
+        # Idle worker threads would otherwise spin after each sentence, stealing the CPU the LLM
+        # needs on small boards.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if settings.threads:
             opts.intra_op_num_threads = settings.threads
             opts.inter_op_num_threads = 1
