@@ -35,7 +35,7 @@ async def _loop(rt: Runtime, speech: bool) -> None:
                 if isinstance(event, AnswerToken):
                     print(event.text, end="", flush=True)
                 elif isinstance(event, SpeechAudio) and player is not None:
-                    player.submit(event.pcm, event.sample_rate)
+                    player.submit(event.clip.pcm, event.clip.sample_rate)
                 elif isinstance(event, AnswerDone):
                     t = event.timings
                     note = f" [{event.error}]" if event.error else ""

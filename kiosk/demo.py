@@ -14,7 +14,7 @@ from kiosk.audio.wav import write_timeline, write_wav
 from kiosk.config import Settings
 from kiosk.events import AnswerDone, AnswerSentence, SpeechAudio
 from kiosk.runtime import Runtime, answer_json
-from kiosk.speech.joining import join_spoken
+from kiosk.speech.joining import join_clips
 
 SCRIPT = (
     "Hi! It's my first day here. What should I do first?",
@@ -50,16 +50,16 @@ async def _run(rt: Runtime, out_dir: Path, player: PlaybackQueue | None, quiet: 
             elif isinstance(event, SpeechAudio):
                 audio.append(event)
                 if player is not None:
-                    player.submit(event.pcm, event.sample_rate)
+                    player.submit(event.clip.pcm, event.clip.sample_rate)
             elif isinstance(event, AnswerDone):
                 done = event
         assert done is not None
         result = answer_json(done, audio) | {"question": question}
         if audio:
-            pcm, rate, visemes = join_spoken(audio, pause)
+            clip = join_clips([a.clip for a in audio], pause)
             wav = out_dir / f"{_slug(i, question)}.wav"
-            write_wav(wav, pcm, rate)
-            write_timeline(wav.with_suffix(".visemes.json"), pcm, rate, visemes)
+            write_wav(wav, clip.pcm, clip.sample_rate)
+            write_timeline(wav.with_suffix(".visemes.json"), clip.pcm, clip.sample_rate, clip.visemes)
             result["wav"] = str(wav)
         t = done.timings
         if not quiet:

@@ -44,11 +44,9 @@ class AnswerSentence:
 
 
 @dataclass(frozen=True)
-class SpeechAudio:
-    """One synthesized sentence: mono 16-bit PCM plus a viseme timeline covering it exactly."""
+class SpeechClip:
+    """Spoken text: mono signed 16-bit PCM plus a viseme timeline covering it exactly."""
 
-    turn_id: int
-    index: int
     text: str
     pcm: bytes = field(repr=False)
     sample_rate: int
@@ -58,6 +56,15 @@ class SpeechAudio:
     @property
     def duration_s(self) -> float:
         return len(self.pcm) / 2 / self.sample_rate
+
+
+@dataclass(frozen=True)
+class SpeechAudio:
+    """One synthesized sentence of a turn."""
+
+    turn_id: int
+    index: int
+    clip: SpeechClip
 
 
 @dataclass(frozen=True)

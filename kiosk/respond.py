@@ -152,7 +152,7 @@ class Responder:
                     if not self.gate.is_current(turn_id):
                         break
                     marks.setdefault("first_audio", ms())
-                    await out.put(SpeechAudio(turn_id, index, c.text, c.pcm, c.sample_rate, c.visemes))
+                    await out.put(SpeechAudio(turn_id, index, c))
 
         async def run() -> None:
             try:

@@ -14,7 +14,7 @@ from kiosk.config import Settings
 from kiosk.events import AnswerDone, SpeechAudio
 from kiosk.models import Manifest, ModelLocation, load_manifest
 from kiosk.respond import Responder
-from kiosk.speech.joining import join_spoken
+from kiosk.speech.joining import join_clips
 from kiosk.speech.piper_voice import PiperSpeaker
 
 log = logging.getLogger(__name__)
@@ -94,8 +94,8 @@ class Runtime:
                 done = event
         assert done is not None  # respond() always ends with AnswerDone
         if out is not None and audio:
-            pcm, rate, _ = join_spoken(audio, self.settings.speech.sentence_pause_s)
-            write_wav(out, pcm, rate)
+            clip = join_clips([a.clip for a in audio], self.settings.speech.sentence_pause_s)
+            write_wav(out, clip.pcm, clip.sample_rate)
         return answer_json(done, audio)
 
 
@@ -107,7 +107,7 @@ def answer_json(done: AnswerDone, audio: list[SpeechAudio]) -> dict[str, Any]:
         "timings_ms": done.timings.to_dict(),
         "tokens": {"prompt": done.timings.prompt_tokens, "cached": done.timings.cached_tokens,
                    "completion": done.timings.completion_tokens},
-        "audio_s": round(sum(a.duration_s for a in audio), 3),
+        "audio_s": round(sum(a.clip.duration_s for a in audio), 3),
     }
     if done.error:
         result["error"] = done.error

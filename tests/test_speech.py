@@ -11,7 +11,7 @@ import pytest
 from kiosk.cli import main
 from kiosk.config import with_overrides
 from kiosk.runtime import build_speaker
-from kiosk.speech.joining import join_spoken
+from kiosk.speech.joining import join_clips
 from kiosk.speech.visemes import VISEMES
 
 pytestmark = pytest.mark.slow
@@ -45,8 +45,8 @@ def test_lip_closures_p_b_m_show_as_PP(runtime) -> None:  # noqa: ANN001
 
 def test_joined_sentences_keep_exact_coverage_across_pauses(runtime) -> None:  # noqa: ANN001
     parts = list(runtime.speaker.speak("One sentence here. And another one. A third."))
-    pcm, rate, spans = join_spoken(parts, 0.12)
-    duration = len(pcm) / 2 / rate
+    joined = join_clips(parts, 0.12)
+    rate, spans, duration = joined.sample_rate, joined.visemes, joined.duration_s
     assert duration == pytest.approx(sum(p.duration_s for p in parts) + 2 * round(0.12 * rate) / rate)
     assert_covers(spans, duration)
     assert any(s.viseme == "sil" and s.end_s - s.start_s >= 0.12 for s in spans)

@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
 
+from kiosk.events import SpeechClip
 from kiosk.speech.visemes import VisemeSpan
 
 
-class Spoken(Protocol):
-    pcm: bytes
-    sample_rate: int
-    visemes: tuple[VisemeSpan, ...]
-
-
-def join_spoken(parts: Sequence[Spoken], pause_s: float) -> tuple[bytes, int, tuple[VisemeSpan, ...]]:
+def join_clips(parts: Sequence[SpeechClip], pause_s: float, empty_rate: int = 22050) -> SpeechClip:
     """Concatenates `parts` with `pause_s` of silence between them.
 
     Offsets are counted in samples so the joined timeline has no float gaps at the seams.
     """
     if not parts:
-        return b"", 22050, ()
+        return SpeechClip("", b"", empty_rate, ())
     rate = parts[0].sample_rate
     if any(p.sample_rate != rate for p in parts):
         raise ValueError("cannot join audio of different sample rates")
@@ -50,4 +44,4 @@ def join_spoken(parts: Sequence[Spoken], pause_s: float) -> tuple[bytes, int, tu
             add(base + s.start_s if j else base, end, s.viseme)
         pcm.append(part.pcm)
         at += n
-    return b"".join(pcm), rate, tuple(spans)
+    return SpeechClip(" ".join(p.text for p in parts), b"".join(pcm), rate, tuple(spans))

@@ -10,29 +10,14 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from kiosk.config import SpeechSettings
-from kiosk.speech.joining import join_spoken
+from kiosk.events import SpeechClip
+from kiosk.speech.joining import join_clips
 from kiosk.speech.visemes import VisemeSpan, timeline_from_alignments
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class SpokenChunk:
-    """One sentence as Piper spoke it."""
-
-    text: str
-    pcm: bytes = field(repr=False)
-    """mono signed 16-bit little-endian"""
-    sample_rate: int
-    visemes: tuple[VisemeSpan, ...]
-
-    @property
-    def duration_s(self) -> float:
-        return len(self.pcm) / 2 / self.sample_rate
 
 
 class PiperSpeaker:
@@ -72,18 +57,17 @@ class PiperSpeaker:
         length = self.voice.config.length_scale / self.settings.rate
         return SynthesisConfig(length_scale=length, volume=self.settings.volume)
 
-    def speak(self, text: str) -> Iterator[SpokenChunk]:
+    def speak(self, text: str) -> Iterator[SpeechClip]:
         """Yields one chunk per sentence Piper finds in `text` (usually one: we feed it sentences)."""
         syn = self._syn_config()
         for chunk in self.voice.synthesize(text, syn_config=syn, include_alignments=True):
             pcm = chunk.audio_int16_array
-            yield SpokenChunk(text=text, pcm=pcm.tobytes(), sample_rate=chunk.sample_rate,
+            yield SpeechClip(text=text, pcm=pcm.tobytes(), sample_rate=chunk.sample_rate,
                               visemes=tuple(self._visemes(chunk, len(pcm))))
 
-    def speak_joined(self, text: str) -> SpokenChunk:
+    def speak_joined(self, text: str) -> SpeechClip:
         """All of `text` as one clip; sentences separated by `sentence_pause_s` of silence."""
-        pcm, rate, visemes = join_spoken(list(self.speak(text)), self.settings.sentence_pause_s)
-        return SpokenChunk(text, pcm, rate if pcm else self.sample_rate, visemes)
+        return join_clips(list(self.speak(text)), self.settings.sentence_pause_s, self.sample_rate)
 
     def _visemes(self, chunk, n_samples: int) -> list[VisemeSpan]:  # noqa: ANN001 - piper AudioChunk
         if chunk.phoneme_alignments is None:
