@@ -119,7 +119,7 @@ class LLMSettings:
 class AnswerSettings:
     """[answer]: sampling and how the answer is cut into speakable chunks."""
 
-    max_tokens: int = _f(160, range=(16, 2048))
+    max_tokens: int = _f(120, range=(16, 2048))
     """longest answer, tokens"""
     temperature: float = _f(0.2, range=(0.0, 2.0))
     """sampling temperature (0 = greedy)"""

@@ -110,7 +110,8 @@ def check_display(appliance: bool) -> Check:
     fb = Path("/dev/fb0").exists()
     ok = bool(env) or fb
     detail = ", ".join(f"{k}={os.environ[k]}" for k in env) or ("framebuffer /dev/fb0" if fb else "no display found")
-    return _hardware(ok, "display", detail, "start the kiosk session (systemd/kiosk.service) or set DISPLAY", appliance)
+    fix = "run inside the screen session: set DISPLAY (X11) or WAYLAND_DISPLAY"
+    return _hardware(ok, "display", detail, fix, appliance)
 
 
 def check_gpu(settings: Settings, appliance: bool) -> list[Check]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -25,6 +26,7 @@ from kiosk.speech.piper_voice import PiperSpeaker
 log = logging.getLogger(__name__)
 
 _END = object()
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*$")
 
 
 def chunker_settings(answer: AnswerSettings) -> ChunkerSettings:
@@ -64,6 +66,8 @@ class Responder:
         stats = GenerationStats()
         marks: dict[str, float] = {}
         answer: list[str] = []
+        spoken: list[str] = []
+        truncated: list[str] = []
         errors: list[str] = []
 
         def ms() -> float:
@@ -115,6 +119,7 @@ class Responder:
                 nonlocal index
                 for text in texts:
                     marks.setdefault("first_sentence", ms())
+                    spoken.append(text)
                     await out.put(AnswerSentence(turn_id, index, text))
                     if speak and self.speaker is not None:
                         speech_queued(+1)
@@ -131,7 +136,13 @@ class Responder:
                     await emit(chunker.feed(item))
                 seen.set()
             if self.gate.is_current(turn_id):
-                await emit(chunker.flush())
+                tail = chunker.flush()
+                if stats.finish_reason == "length" and index > 0:
+                    # Cut off by max_tokens: a half sentence is worse than none, so it is neither
+                    # spoken nor kept in the answer.
+                    truncated[:] = [t for t in tail if not _SENTENCE_END.search(t)]
+                    tail = [t for t in tail if _SENTENCE_END.search(t)]
+                await emit(tail)
             await sentences.put(_END)
 
         async def synthesize() -> None:
@@ -177,4 +188,5 @@ class Responder:
         error = None
         if errors:
             error = "I'm sorry, something went wrong on my side. Please try again."
-        yield AnswerDone(turn_id, "".join(answer).strip(), cancelled, timings, error=error)
+        text = " ".join(spoken) if truncated else "".join(answer).strip()
+        yield AnswerDone(turn_id, text, cancelled, timings, error=error)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+from dataclasses import replace
 
 import pytest
 
@@ -141,3 +142,29 @@ def test_a_turn_started_from_another_thread_waits_for_the_stale_one(fresh) -> No
     t2.join(60)
     assert results["new"].strip()
     assert len(fresh.engine.conversation) == 1 and fresh.engine.conversation.exchanges[0].question == "Hi!"
+
+
+def test_answer_cut_off_by_max_tokens_ends_at_a_sentence(runtime, settings) -> None:  # noqa: ANN001
+    from kiosk.config import with_overrides
+    from kiosk.respond import Responder
+
+    short = with_overrides(settings, answer={"max_tokens": 40})
+    responder = Responder(runtime.engine, None, short.answer)
+    runtime.engine.options = replace(runtime.engine.options, max_tokens=40)
+    try:
+        async def go() -> list:
+            turn = runtime.engine.gate.begin()
+            return [e async for e in responder.respond(turn, "Tell me everything about your company.", speak=False)]
+
+        events = asyncio.run(go())
+    finally:
+        runtime.engine.options = replace(runtime.engine.options, max_tokens=settings.answer.max_tokens)
+        responder.close()
+        runtime.engine.reset()
+    done = events[-1]
+    sentences = [e.text for e in events if isinstance(e, AnswerSentence)]
+    assert done.timings.completion_tokens >= 40, "the answer must have been cut by max_tokens"
+    # The half sentence max_tokens left behind is neither spoken nor kept (only a first chunk would be).
+    assert all(re.search(r"[.!?]\W*$", s) for s in sentences[1:]), sentences
+    assert len(sentences) == 1 or re.search(r"[.!?]\W*$", done.answer)
+    assert done.answer == " ".join(sentences)

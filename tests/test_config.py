@@ -400,7 +400,7 @@ def test_with_overrides():
     assert s.answer.top_p == base.answer.top_p
     assert s.speech.rate == 1.3
     assert s.persona.name == "Max" and s.source == Path("x.toml")
-    assert base.answer.max_tokens == 160  # the original is untouched
+    assert base.answer.max_tokens == 120  # the original is untouched
 
 
 def test_with_overrides_validates():

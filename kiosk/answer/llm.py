@@ -38,6 +38,8 @@ class GenerationStats:
     completion_tokens: int = 0
     stopped_early: bool = False
     """True when `should_stop` ended the generation (a newer turn took over)."""
+    finish_reason: str | None = None
+    """llama.cpp's reason: "stop" (the model ended) or "length" (max_tokens reached)"""
 
 
 class PromptTooLong(ValueError):
@@ -136,7 +138,9 @@ class LlamaEngine:
         try:
             for chunk in chunks:
                 stats.completion_tokens += 1
-                text = chunk["choices"][0]["text"]
+                choice = chunk["choices"][0]
+                text = choice["text"]
+                stats.finish_reason = choice.get("finish_reason") or stats.finish_reason
                 if should_stop():
                     stats.stopped_early = True
                     return
