@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from kiosk.config import ConfigError, Settings, load_settings
+from kiosk.knowledge.index import KnowledgeError
 from kiosk.models import ModelMissingError
 from kiosk.runtime import ModelKindError
 
@@ -28,7 +29,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from kiosk.runtime import Runtime
 
     settings = _settings(args)
-    with Runtime(settings, speech=not args.no_speech) as rt:
+    with Runtime(settings, speech=not args.no_speech, kb=args.kb) as rt:
         result = asyncio.run(rt.ask(args.question, out=Path(args.out) if args.out else None))
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
@@ -70,6 +71,45 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(_settings(args), out_dir=Path(args.out_dir), speaker=args.speaker, json_out=args.json)
 
 
+def _kb_target(args: argparse.Namespace, settings: Settings) -> Path:
+    from kiosk.runtime import knowledge_path
+
+    path = knowledge_path(settings, args.kb)
+    if path is None:
+        raise ConfigError.single(settings.source, "no knowledge base given: pass --kb FILE or set knowledge_base "
+                                 "in [persona]", key="persona.knowledge_base")
+    return path
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from kiosk.knowledge.ingest_cli import run_ingest
+
+    settings = _settings(args)
+    return run_ingest(settings, [Path(p) for p in args.paths], _kb_target(args, settings), json_out=args.json)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from kiosk.knowledge.evaluate import EvalFileError, evaluate, load_cases
+    from kiosk.runtime import Runtime
+
+    settings = _settings(args)
+    kb = _kb_target(args, settings)
+    try:
+        cases = load_cases(Path(args.qa))
+    except (OSError, EvalFileError) as error:
+        print(f"kiosk eval: {error}", file=sys.stderr)
+        return 2
+    with Runtime(settings, speech=False, kb=kb) as rt:
+        report = evaluate(rt, cases, answers=not args.retrieval_only)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False, indent=1))
+    else:
+        for key, value in report.items():
+            if key != "per_question":
+                print(f"{key:>20}: {value}")
+    return 0
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from kiosk.doctor import run_doctor
 
@@ -95,8 +135,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("--no-speech", action="store_true", help="text only, no synthesis")
     p.add_argument("--out", help="also write the spoken answer to this WAV file")
+    p.add_argument("--kb", help="knowledge index (default: persona.knowledge_base)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("ingest", parents=[common], help="index company documents for answering")
+    p.add_argument("paths", nargs="+", help="files and folders (read recursively)")
+    p.add_argument("--kb", help="index file to create or update (default: persona.knowledge_base)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("eval", parents=[common], help="measure answers against a question file")
+    p.add_argument("qa", help="JSONL file of evaluation questions")
+    p.add_argument("--kb", help="knowledge index (default: persona.knowledge_base)")
+    p.add_argument("--retrieval-only", action="store_true", help="skip the LLM: retrieval and declines only")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("say", parents=[common], help="speak text into a WAV file with its viseme timeline")
     p.add_argument("text")
@@ -139,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ModelMissingError, ModelKindError) as error:
         print(f"kiosk: {error}", file=sys.stderr)
         return 3
+    except KnowledgeError as error:
+        print(f"kiosk: {error}", file=sys.stderr)
+        return 4
     except KeyboardInterrupt:
         return 130
 

@@ -37,6 +37,7 @@ __all__ = [
     "AudioSettings",
     "ConfigError",
     "LLMSettings",
+    "KnowledgeSettings",
     "LoggingSettings",
     "ModelsSettings",
     "PersonaSettings",
@@ -212,6 +213,37 @@ class LoggingSettings:
     """log to the systemd journal instead of stderr"""
 
 
+_SYNONYMS = (
+    ("canteen", "cafeteria", "lunch", "food", "restaurant"),
+    ("wifi", "wi-fi", "wireless", "internet"),
+    ("badge", "id card", "access card", "keycard"),
+    ("vacation", "pto", "time off", "holiday", "holidays", "leave"),
+    ("laptop", "computer", "notebook"),
+    ("car park", "parking", "park"),
+)
+
+
+@dataclass(frozen=True)
+class KnowledgeSettings:
+    """[knowledge]: the company's documents (local RAG). The index path is persona.knowledge_base."""
+
+    top_k: int = _f(4, range=(1, 20))
+    """passages given to the LLM at most"""
+    context_tokens: int = _f(600, range=(100, 4000))
+    """token budget for those passages"""
+    min_coverage: float = _f(0.5, range=(0.0, 1.0))
+    """below this share of the question's content words found in the best passage, the kiosk
+    says it does not know (and offers persona.fallback_contact) instead of answering"""
+    faq_coverage: float = _f(0.75, range=(0.0, 1.0))
+    """an FAQ entry matching at least this share of the question's words is answered verbatim"""
+    max_file_mb: float = _f(20.0, range=(0.1, 2048.0))
+    """larger files are skipped at ingest, with the reason"""
+    synonyms: tuple[tuple[str, ...], ...] = _SYNONYMS
+    """groups of words that mean the same to visitors, e.g. [["canteen", "cafeteria", "lunch"]]"""
+    embedding: str = ""
+    """optional embedding model (manifest name, kind embedding) for dense retrieval fused with BM25"""
+
+
 SECTIONS: dict[str, type] = {
     "persona": PersonaSettings,
     "llm": LLMSettings,
@@ -220,6 +252,7 @@ SECTIONS: dict[str, type] = {
     "audio": AudioSettings,
     "models": ModelsSettings,
     "logging": LoggingSettings,
+    "knowledge": KnowledgeSettings,
 }
 # Every known key -> its section, to tell someone who put `temperature` under [llm] where it goes.
 _KEY_HOME = {f.name: s for s, cls in reversed(SECTIONS.items()) for f in dataclasses.fields(cls)}
@@ -236,6 +269,7 @@ class Settings:
     audio: AudioSettings = field(default_factory=AudioSettings)
     models: ModelsSettings = field(default_factory=ModelsSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    knowledge: KnowledgeSettings = field(default_factory=KnowledgeSettings)
     source: Path | None = None
     """the file these settings came from; None for built-in defaults"""
 

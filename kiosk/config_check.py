@@ -177,6 +177,7 @@ _EXPECTED = {
     "int": "a whole number (an integer)",
     "float": "a number",
     "bool": "true or false (a boolean)",
+    "groups": 'a list of word groups, e.g. [["canteen", "cafeteria"], ["wifi", "wi-fi"]]',
 }
 
 
@@ -259,6 +260,8 @@ def check_value(f: dataclasses.Field, value: Any) -> tuple[Any, str | None]:
     """
     typ = f.type if isinstance(f.type, str) else f.type.__name__
     meta = f.metadata
+    if typ.startswith("tuple[tuple[str"):
+        typ = "groups"
     wrong = f"expected {_EXPECTED[typ]}, {got(value)}"
     # bool is a subclass of int in Python but not in TOML: never let true pass as 1.
     if typ == "bool":
@@ -271,6 +274,14 @@ def check_value(f: dataclasses.Field, value: Any) -> tuple[Any, str | None]:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return value, wrong
         value = float(value)  # `rate = 1` is a perfectly good number
+    elif typ == "groups":
+        # tuples too: with_overrides re-checks values that were already built
+        ok = isinstance(value, (list, tuple)) and all(
+            isinstance(g, (list, tuple)) and len(g) >= 2 and all(isinstance(w, str) and w.strip() for w in g)
+            for g in value)
+        if not ok:
+            return value, f"expected {_EXPECTED[typ]} (each group at least two non-empty strings), {got(value)}"
+        value = tuple(tuple(w.strip().lower() for w in g) for g in value)
     elif typ == "str":
         if not isinstance(value, str):
             return value, wrong

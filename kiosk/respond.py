@@ -1,4 +1,8 @@
-"""One turn, streamed: question → LLM tokens → sentences → Piper audio with visemes.
+"""One turn, streamed: question → grounding → LLM tokens → sentences → Piper audio with visemes.
+
+With a knowledge base, retrieval decides first: a confident FAQ match is spoken verbatim and a
+question the documents do not cover gets an honest "I don't know" with the fallback contact; in
+both cases the LLM is not asked. Every sentence passes the SentenceGuard before it is spoken.
 
 Runs on the asyncio loop. The blocking engines each get their own single worker thread, so the LLM
 keeps generating sentence two while Piper speaks sentence one, and neither blocks the loop.
@@ -17,10 +21,12 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 from kiosk.answer.engine import AnswerEngine
+from kiosk.answer.guard import SentenceGuard
 from kiosk.answer.llm import GenerationStats
 from kiosk.answer.sentences import ChunkerSettings, SentenceChunker
 from kiosk.config import AnswerSettings
 from kiosk.events import AnswerDone, AnswerSentence, AnswerToken, Event, SpeechAudio, Timings
+from kiosk.knowledge.grounding import Grounder, Grounding, decline_text
 from kiosk.speech.piper_voice import PiperSpeaker
 
 log = logging.getLogger(__name__)
@@ -36,9 +42,11 @@ def chunker_settings(answer: AnswerSettings) -> ChunkerSettings:
 
 
 class Responder:
-    def __init__(self, engine: AnswerEngine, speaker: PiperSpeaker | None, answer: AnswerSettings) -> None:
+    def __init__(self, engine: AnswerEngine, speaker: PiperSpeaker | None, answer: AnswerSettings,
+                 grounder: Grounder | None = None) -> None:
         self.engine = engine
         self.speaker = speaker
+        self.grounder = grounder
         self.chunking = chunker_settings(answer)
         self._llm_thread = ThreadPoolExecutor(1, thread_name_prefix="llm")
         self._tts_thread = ThreadPoolExecutor(1, thread_name_prefix="tts")
@@ -55,19 +63,44 @@ class Responder:
         self._llm_thread.shutdown(wait=True, cancel_futures=True)
         self._tts_thread.shutdown(wait=True, cancel_futures=True)
 
-    async def respond(self, turn_id: int, question: str, *, context: str = "", speak: bool = True,
+    def _ground(self, question: str) -> Grounding | None:
+        if self.grounder is None:
+            return None
+        try:
+            return self.grounder.ground(question)
+        except Exception:  # noqa: BLE001 - a broken index must not silence the kiosk
+            log.exception("knowledge search failed; declining")
+            return Grounding("decline", reply=decline_text(self.grounder.persona))
+
+    def _guard(self, question: str, grounding: Grounding | None) -> SentenceGuard:
+        evidence = None
+        if grounding is not None:
+            evidence = " ".join([grounding.context, grounding.reply, question,
+                                 self.grounder.persona.fallback_contact if self.grounder else ""])
+        return SentenceGuard(self.engine.system, evidence)
+
+    def _fixed(self, turn_id: int, question: str, reply: str, stats: GenerationStats):  # noqa: ANN202
+        """A reply decided without the LLM, streamed like one; it joins the history too."""
+        stats.finish_reason = "stop"
+        if self.gate.is_current(turn_id):
+            yield reply
+            self.engine.conversation.add(question, reply)
+
+    async def respond(self, turn_id: int, question: str, *, speak: bool = True,
                       t0: float | None = None) -> AsyncIterator[Event]:
         """Yields the turn's events, always ending with AnswerDone (also when cancelled or failed)."""
         t0 = time.perf_counter() if t0 is None else t0
+        grounding = self._ground(question)
+        guard = self._guard(question, grounding)
         loop = asyncio.get_running_loop()
         out: asyncio.Queue = asyncio.Queue()
         tokens: asyncio.Queue = asyncio.Queue()
         sentences: asyncio.Queue = asyncio.Queue()
         stats = GenerationStats()
         marks: dict[str, float] = {}
-        answer: list[str] = []
         spoken: list[str] = []
-        truncated: list[str] = []
+        dropped: list[str] = []
+        declined: list[bool] = []
         errors: list[str] = []
 
         def ms() -> float:
@@ -103,7 +136,12 @@ class Responder:
         def produce() -> None:  # llm thread
             try:
                 paced = pace if self.yield_to_speech and speak and self.speaker is not None else None
-                for text in self.engine.generate(turn_id, question, context, stats, paced):
+                if grounding is not None and grounding.decision != "answer":
+                    source = self._fixed(turn_id, question, grounding.reply, stats)
+                else:
+                    context = grounding.context if grounding is not None else ""
+                    source = self.engine.generate(turn_id, question, context, stats, paced)
+                for text in source:
                     loop.call_soon_threadsafe(tokens.put_nowait, text)
             except Exception as error:  # noqa: BLE001 - reported as a turn error, never raised at a visitor
                 log.exception("answer generation failed")
@@ -118,6 +156,10 @@ class Responder:
             async def emit(texts: list[str]) -> None:
                 nonlocal index
                 for text in texts:
+                    if reason := guard.check(text):
+                        log.info("not speaking a sentence (%s): %r", reason, text)
+                        dropped.append(text)
+                        continue
                     marks.setdefault("first_sentence", ms())
                     spoken.append(text)
                     await out.put(AnswerSentence(turn_id, index, text))
@@ -131,7 +173,6 @@ class Responder:
                     errors.append("generation")
                 elif self.gate.is_current(turn_id):  # stale tokens are drained, never emitted
                     marks.setdefault("ttft", ms())
-                    answer.append(item)
                     await out.put(AnswerToken(turn_id, item))
                     await emit(chunker.feed(item))
                 seen.set()
@@ -140,9 +181,11 @@ class Responder:
                 if stats.finish_reason == "length" and index > 0:
                     # Cut off by max_tokens: a half sentence is worse than none, so it is neither
                     # spoken nor kept in the answer.
-                    truncated[:] = [t for t in tail if not _SENTENCE_END.search(t)]
                     tail = [t for t in tail if _SENTENCE_END.search(t)]
                 await emit(tail)
+                if dropped and not spoken and self.grounder is not None:
+                    declined.append(True)  # nothing the documents support was left to say
+                    await emit([decline_text(self.grounder.persona)])
             await sentences.put(_END)
 
         async def synthesize() -> None:
@@ -188,5 +231,7 @@ class Responder:
         error = None
         if errors:
             error = "I'm sorry, something went wrong on my side. Please try again."
-        text = " ".join(spoken) if truncated else "".join(answer).strip()
-        yield AnswerDone(turn_id, text, cancelled, timings, error=error)
+        grounded = grounding is not None and grounding.grounded and not declined
+        sources = tuple(grounding.sources) if grounded and grounding is not None else ()
+        yield AnswerDone(turn_id, " ".join(spoken), cancelled, timings, sources=sources, grounded=grounded,
+                         error=error)

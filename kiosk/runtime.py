@@ -12,6 +12,7 @@ from kiosk.answer.llm import LlamaEngine
 from kiosk.audio.wav import write_wav
 from kiosk.config import Settings
 from kiosk.events import AnswerDone, SpeechAudio
+from kiosk.knowledge.grounding import Grounder
 from kiosk.models import Manifest, ModelLocation, load_manifest
 from kiosk.respond import Responder
 from kiosk.speech.joining import join_clips
@@ -59,15 +60,41 @@ def build_speaker(settings: Settings) -> PiperSpeaker:
     return speaker
 
 
+def knowledge_path(settings: Settings, kb: str | Path | None = None) -> Path | None:
+    """--kb wins over persona.knowledge_base; None when the persona has no documents."""
+    value = str(kb) if kb else settings.persona.knowledge_base
+    return Path(value).expanduser() if value else None
+
+
+def build_grounder(settings: Settings, kb: Path, llm: LlamaEngine) -> Grounder:
+    from kiosk.knowledge.retrieve import Retriever
+
+    embedder = None
+    if settings.knowledge.embedding:
+        from kiosk.knowledge.embed import LlamaEmbedder
+
+        loc = locate(settings, settings.knowledge.embedding, "embedding", "knowledge.embedding")
+        embedder = LlamaEmbedder(loc.path, settings.knowledge.embedding, settings.llm)
+    retriever = Retriever(kb, synonyms=settings.knowledge.synonyms, embedder=embedder)
+
+    def count(text: str) -> int:
+        return len(llm.tokenize(text))
+
+    return Grounder(retriever.search, settings.knowledge, settings.persona, count)
+
+
 class Runtime:
     """Loaded engines for one persona, ready to answer. Use as a context manager."""
 
-    def __init__(self, settings: Settings, speech: bool = True, warm: bool = True) -> None:
+    def __init__(self, settings: Settings, speech: bool = True, warm: bool = True,
+                 kb: str | Path | None = None) -> None:
         self.settings = settings
         self.llm = build_llm(settings)
         self.engine = AnswerEngine(self.llm, settings.persona, settings.answer, settings.llm)
         self.speaker = build_speaker(settings) if speech else None
-        self.responder = Responder(self.engine, self.speaker, settings.answer)
+        kb_path = knowledge_path(settings, kb)
+        self.grounder = build_grounder(settings, kb_path, self.llm) if kb_path else None
+        self.responder = Responder(self.engine, self.speaker, settings.answer, self.grounder)
         if warm:
             t = time.perf_counter()
             n = self.engine.warm()

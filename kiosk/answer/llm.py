@@ -93,6 +93,9 @@ class LlamaEngine:
             stop += [result.stop] if isinstance(result.stop, str) else list(result.stop)
         return tokens, stop
 
+    def tokenize(self, text: str) -> list[int]:
+        return self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+
     def count_tokens(self, messages: Sequence[Message]) -> int:
         return len(self.tokens_for(messages)[0])
 

@@ -1,0 +1,164 @@
+"""From a visitor's spoken question to a safe FTS5 MATCH expression.
+
+Speech-to-text gives lower-quality, chatty text ("um, hey, could you tell me where the canteen is?"),
+so the question is cut to its content terms: fillers and function words go, numbers stay ("8:45"
+becomes the phrase "8 45", which is how the index tokenizer stores it), synonym groups from the
+config widen a term into an OR group, and every term is quoted so nothing a visitor says can become
+FTS5 syntax (NEAR, AND, "*", parentheses, column filters ...). Terms of 4+ characters are prefix
+queries, so "badge" also finds "badges"; the porter tokenizer stems query and document alike.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = ["STOP_WORDS", "Term", "build_match", "match_expression", "parse_question", "terms", "tokens"]
+
+_STOP_TEXT = """
+    a about above after again all also am an and any anybody anyone anything are around as at be
+    because been before being below between both but by can could did do does doing done down
+    during each either else ever every few for from further get gets getting give go going gonna got
+    had has have having he her here hers herself him himself his how i if in into is it its itself
+    just kind know let lets like many may me might mine more most much must my myself need needs no
+    nor not now of off on once only or other our ours out over own please quite rather really same
+    say shall she should so some somebody someone something such tell than thank thanks that the
+    their theirs them then there these they thing things this those through to too under until up
+    us very want wanna was way we well were what whats when where which while who whom whose why
+    will with would yeah yes yet you your yours yourself
+    um uh uhm umm er erm ah oh hmm mm hey hi hello okay ok alright actually basically sorry excuse
+    sure right wondering wonder find show
+"""
+STOP_WORDS: frozenset[str] = frozenset(_STOP_TEXT.split())
+"""English function words plus spoken fillers. Deliberately compact: a content word wrongly kept
+costs a little ranking noise; a content word wrongly dropped can lose the answer."""
+
+_PREFIX_MIN = 4  # shorter prefixes ("car*") match too much unrelated vocabulary
+_TIME = re.compile(r"\b(\d{1,2})[:.](\d{2})\b")
+_NOT = re.compile(r"\b(can)'t\b|\b(won)'t\b|n't\b")
+_CLITIC = re.compile(r"'(?:s|d|ll|ve|re|m)\b")
+
+
+@dataclass(frozen=True)
+class Term:
+    """One content term of a question and what may stand in for it."""
+
+    text: str
+    """the word (or "8 45"-style phrase) as spoken, normalized"""
+    alternatives: tuple[str, ...]
+    """text itself first, then synonyms; entries with spaces are phrases"""
+
+
+def _is_token_char(ch: str) -> bool:
+    # Letters, numbers, marks and private-use characters: unicode61's token characters (plus marks,
+    # so Indic words stay whole; FTS5 re-tokenizes each quoted string the same way on both sides).
+    cat = unicodedata.category(ch)
+    return cat[0] in "LNM" or cat == "Co"
+
+
+def _fold(token: str) -> str:
+    """Accent-free form used only to compare with stop words and synonyms ("café" ~ "cafe")."""
+    return "".join(c for c in unicodedata.normalize("NFKD", token) if not unicodedata.combining(c))
+
+
+def _normalize(text: str) -> str:
+    text = unicodedata.normalize("NFC", text).lower()
+    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
+    # Contractions: "can't" -> "can not", "what's" -> "what", "i'd" -> "i"; stop words then drop them.
+    text = _NOT.sub(lambda m: "can not" if m.group(1) else "will not" if m.group(2) else " not", text)
+    return _CLITIC.sub("", text)
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-case word tokens split the way the index tokenizer splits them (no stop-word removal)."""
+    out: list[str] = []
+    current: list[str] = []
+    for ch in _normalize(text):
+        if _is_token_char(ch):
+            current.append(ch)
+        elif current:
+            out.append("".join(current))
+            current = []
+    if current:
+        out.append("".join(current))
+    return out
+
+
+def _synonym_table(synonyms: Sequence[Sequence[str]]) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """[(entry tokens, group alternatives)], longest entries first so "front desk" beats "desk"."""
+    table: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+    for group in synonyms:
+        alternatives = tuple(dict.fromkeys(" ".join(tokens(entry)) for entry in group if tokens(entry)))
+        for alternative in alternatives:
+            table.append((tuple(_fold(t) for t in alternative.split()), alternatives))
+    table.sort(key=lambda item: -len(item[0]))
+    return table
+
+
+def _matches(words: list[str], start: int, entry: tuple[str, ...]) -> bool:
+    if start + len(entry) > len(words):
+        return False
+    for offset, want in enumerate(entry):
+        got = words[start + offset]
+        # Tolerate a plural on the question side: "cafeterias" still hits the group "cafeteria".
+        if got != want and got not in (want + "s", want + "es"):
+            return False
+    return True
+
+
+def parse_question(question: str, synonyms: Sequence[Sequence[str]] = ()) -> list[Term]:
+    """The question's content terms in spoken order, each with its synonym alternatives; no duplicates."""
+    text = _TIME.sub(r" \1 \2 ", _normalize(question))
+    times = {f"{h} {m}" for h, m in _TIME.findall(_normalize(question))}
+    raw = tokens(text)
+    folded = [_fold(t) for t in raw]
+    table = _synonym_table(synonyms)
+    found: dict[str, Term] = {}
+    i = 0
+    while i < len(raw):
+        # A time ("8:45") stays one phrase term so it does not match every 8 and every 45.
+        if i + 1 < len(raw) and f"{raw[i]} {raw[i + 1]}" in times:
+            phrase = f"{raw[i]} {raw[i + 1]}"
+            found.setdefault(phrase, Term(phrase, (phrase,)))
+            i += 2
+            continue
+        for entry, alternatives in table:
+            if _matches(folded, i, entry):
+                spoken = " ".join(raw[i : i + len(entry)])
+                ordered = (spoken, *(a for a in alternatives if a != spoken))
+                # Keyed by group: "wifi internet" is one thing asked about, not two.
+                found.setdefault("\0".join(alternatives), Term(spoken, ordered))
+                i += len(entry)
+                break
+        else:
+            word, key = raw[i], folded[i]
+            if key not in STOP_WORDS and (len(word) > 1 or word.isdigit()):
+                found.setdefault(word, Term(word, (word,)))
+            i += 1
+    return list(found.values())
+
+
+def terms(question: str, synonyms: Sequence[Sequence[str]] = ()) -> list[str]:
+    """The question's content terms (stop words and fillers removed), e.g. ["canteen", "open"]."""
+    return [term.text for term in parse_question(question, synonyms)]
+
+
+def _quote(alternative: str) -> str:
+    """One FTS5 string: a quoted phrase, with a prefix star for single words of 4+ letters."""
+    quoted = '"' + alternative.replace('"', '""') + '"'
+    if " " not in alternative and len(alternative) >= _PREFIX_MIN and not alternative.isdigit():
+        return quoted + "*"
+    return quoted
+
+
+def match_expression(parsed: Sequence[Term]) -> str | None:
+    """OR of every alternative of every term; None when there is nothing to search for."""
+    parts = list(dict.fromkeys(_quote(a) for term in parsed for a in term.alternatives))
+    return " OR ".join(parts) if parts else None
+
+
+def build_match(question: str, synonyms: Sequence[Sequence[str]] = ()) -> str | None:
+    """FTS5 MATCH string for a spoken question, or None when only stop words (or nothing) remain."""
+    return match_expression(parse_question(question, synonyms))

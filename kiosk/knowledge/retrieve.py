@@ -1,0 +1,197 @@
+"""Search the document index: BM25 over FTS5, optionally fused with dense vectors.
+
+Lexical search is the backbone: it is fast, exact on names and numbers, and its evidence is easy to
+check. With an embedder whose model built the index's vectors, cosine similarity over all chunks
+(numpy, vectors loaded once) is fused with BM25 by reciprocal rank fusion, which needs no score
+calibration between the two. Every hit carries `coverage`, the share of the question's content
+terms found in the chunk: the cheap confidence signal behind "I don't know".
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from kiosk.knowledge.index import FTS_WEIGHTS, Embedder, open_index
+from kiosk.knowledge.query import Term, match_expression, parse_question
+
+__all__ = ["RRF_K", "Hit", "Retriever"]
+
+log = logging.getLogger(__name__)
+
+RRF_K = 60
+"""reciprocal rank fusion constant (Cormack et al. 2009): score = sum of 1 / (RRF_K + rank)"""
+_CANDIDATES = 4  # candidates per result from each ranker, so fusion has something to reorder
+_BM25 = "bm25(chunks_fts, {})".format(", ".join(str(w) for w in FTS_WEIGHTS))
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk_id: int
+    path: str
+    title: str
+    section: str
+    kind: str
+    question: str
+    text: str
+    score: float
+    """higher is better: -bm25() alone, or the fused RRF score when vectors are used"""
+    rank: int
+    """1-based"""
+    bm25: float = 0.0
+    """-bm25() (higher is better); 0.0 when the chunk has no lexical match"""
+    coverage: float = 0.0
+    """fraction of the question's content terms (or a synonym) found in title/section/question/text"""
+    dense: float | None = None
+    """cosine similarity to the question, when vectors were used"""
+
+
+class Retriever:
+    """Opens the index once (read-only) and answers searches; safe to share between threads."""
+
+    def __init__(
+        self, index_path: Path | str, synonyms: Sequence[Sequence[str]] = (), embedder: Embedder | None = None
+    ) -> None:
+        self.index = open_index(index_path)
+        self._conn = self.index.conn
+        self._synonyms = tuple(tuple(group) for group in synonyms)
+        self._embedder = embedder
+        self._lock = threading.Lock()
+        self._ids: np.ndarray | None = None
+        self._matrix: np.ndarray | None = None
+        self._version = -1
+        self._refresh()
+
+    @property
+    def dense(self) -> bool:
+        """Whether searches fuse in vectors (an embedder is set and the index has its vectors)."""
+        return self._matrix is not None
+
+    def _refresh(self) -> None:
+        """(Re)load the vectors when the file changed since last time (a re-ingest while running)."""
+        version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        if version == self._version:
+            return
+        self._version = version
+        self._ids = self._matrix = None
+        if self._embedder is None:
+            return
+        meta = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
+        model = meta.get("embedding_model")
+        if model != self._embedder.name:
+            log.warning(
+                "index %s has vectors from %r, not %r: searching with BM25 only; re-run kiosk ingest to embed",
+                self.index.path,
+                model,
+                self._embedder.name,
+            )
+            return
+        rows = self._conn.execute("SELECT chunk_id, vector FROM embeddings ORDER BY chunk_id").fetchall()
+        if not rows:
+            return
+        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), -1).astype(np.float32)
+        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+        self._matrix = matrix / np.where(norms == 0, 1.0, norms)
+        self._ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        log.info("loaded %d vectors (%s) from %s", len(rows), model, self.index.path)
+
+    def _lexical(self, match: str, limit: int) -> list[tuple[int, float]]:
+        try:
+            rows = self._conn.execute(
+                f"SELECT rowid, {_BM25} AS s FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?",
+                (match, limit),
+            ).fetchall()
+        except Exception:  # the query builder quotes everything; never let a visitor's words crash the kiosk
+            log.exception("FTS query failed: %r", match)
+            return []
+        return [(int(rowid), -float(score)) for rowid, score in rows]
+
+    def _semantic(self, question: str, limit: int) -> tuple[list[tuple[int, float]], np.ndarray | None]:
+        """The top chunks by cosine similarity, and the similarities of all chunks (in id order)."""
+        assert self._matrix is not None and self._ids is not None and self._embedder is not None
+        query = np.asarray(self._embedder.embed([question])[0], dtype=np.float32)
+        if query.shape != (self._matrix.shape[1],):
+            log.warning("embedder returned %s, index vectors are %d wide", query.shape, self._matrix.shape[1])
+            return [], None
+        query /= np.linalg.norm(query) or 1.0
+        sims = self._matrix @ query
+        limit = min(limit, len(sims))
+        top = np.argpartition(-sims, limit - 1)[:limit]
+        top = top[np.argsort(-sims[top], kind="stable")]
+        return [(int(self._ids[i]), float(sims[i])) for i in top], sims
+
+    def _coverage(self, parsed: Sequence[Term], ids: list[int]) -> dict[int, float]:
+        """Per chunk, the share of terms FTS5 itself finds in it (same stemming and prefixes as search)."""
+        if not parsed or not ids:
+            return dict.fromkeys(ids, 0.0)
+        found = dict.fromkeys(ids, 0)
+        marks = ",".join("?" * len(ids))
+        for term in parsed:
+            match = match_expression([term])
+            for (rowid,) in self._conn.execute(
+                f"SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid IN ({marks})", (match, *ids)
+            ):
+                found[rowid] += 1
+        return {i: n / len(parsed) for i, n in found.items()}
+
+    def search(self, question: str, k: int = 5) -> list[Hit]:
+        """The k best chunks for a spoken question, best first; [] when nothing is searchable."""
+        if k <= 0 or not question.strip():
+            return []
+        with self._lock:
+            self._refresh()
+            parsed = parse_question(question, self._synonyms)
+            match = match_expression(parsed)
+            lexical = self._lexical(match, k * _CANDIDATES) if match else []
+            semantic, sims = self._semantic(question, k * _CANDIDATES) if self._matrix is not None else ([], None)
+            bm25 = dict(lexical)
+            if semantic:
+                fused: dict[int, float] = {}
+                for ranking in (lexical, semantic):  # lexical first: it wins ties (dict order, stable sort)
+                    for rank, (chunk_id, _) in enumerate(ranking, 1):
+                        fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank)
+                best = sorted(fused.items(), key=lambda item: -item[1])[:k]
+            else:
+                best = lexical[:k]
+            ids = [chunk_id for chunk_id, _ in best]
+            coverage = self._coverage(parsed, ids)
+            cosine: dict[int, float] = {}
+            if sims is not None and self._ids is not None:
+                # Every hit gets its similarity, also the ones only BM25 brought in.
+                at = np.searchsorted(self._ids, ids).clip(0, len(self._ids) - 1)
+                cosine = {i: float(sims[j]) for i, j in zip(ids, at, strict=True) if self._ids[j] == i}
+            rows = {
+                row[0]: row
+                for row in self._conn.execute(
+                    "SELECT c.id, d.path, c.title, c.section, c.kind, c.question, c.text"
+                    " FROM chunks c JOIN documents d ON d.id = c.doc_id"
+                    f" WHERE c.id IN ({','.join('?' * len(ids))})",
+                    ids,
+                )
+            }
+        return [
+            Hit(
+                *rows[chunk_id],
+                score=score,
+                rank=rank,
+                bm25=bm25.get(chunk_id, 0.0),
+                coverage=coverage[chunk_id],
+                dense=cosine.get(chunk_id),
+            )
+            for rank, (chunk_id, score) in enumerate(best, 1)
+            if chunk_id in rows
+        ]
+
+    def close(self) -> None:
+        self.index.close()
+
+    def __enter__(self) -> Retriever:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
