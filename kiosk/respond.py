@@ -72,12 +72,13 @@ class Responder:
             log.exception("knowledge search failed; declining")
             return Grounding("decline", reply=decline_text(self.grounder.persona))
 
-    def _guard(self, question: str, grounding: Grounding | None) -> SentenceGuard:
-        evidence = None
-        if grounding is not None:
-            evidence = " ".join([grounding.context, grounding.reply, question,
-                                 self.grounder.persona.fallback_contact if self.grounder else ""])
-        return SentenceGuard(self.engine.system, evidence)
+    def _guard(self, question: str, grounding: Grounding | None) -> SentenceGuard | None:
+        """The check for the LLM's sentences; None for replies we decided ourselves (FAQ, decline)."""
+        if grounding is not None and grounding.decision != "answer":
+            return None
+        contact = self.engine.fallback_contact
+        evidence = None if grounding is None else " ".join([grounding.context, question, contact])
+        return SentenceGuard(self.engine.system, evidence, public=contact)
 
     def _fixed(self, turn_id: int, question: str, reply: str, stats: GenerationStats):  # noqa: ANN202
         """A reply decided without the LLM, streamed like one; it joins the history too."""
@@ -156,7 +157,7 @@ class Responder:
             async def emit(texts: list[str]) -> None:
                 nonlocal index
                 for text in texts:
-                    if reason := guard.check(text):
+                    if guard is not None and (reason := guard.check(text)):
                         log.info("not speaking a sentence (%s): %r", reason, text)
                         dropped.append(text)
                         continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import docx
@@ -185,7 +186,8 @@ def test_plain_csv_becomes_tables_of_20_rows(tmp_path: Path) -> None:
 def test_plain_text_title_paragraphs_headings(tmp_path: Path) -> None:
     text = (
         "Welcome Guide\n\nOur office is in Leeds.\nIt is open\non weekdays.\n\n"
-        "OPENING HOURS\n\nNine to five.\n\nParking:\n\nBehind the building.\n"
+        "OPENING HOURS\n\nNine to five.\n\nParking:\n\nBehind the building.\n\n"
+        "DELIVERIES\nGate 3, from 7 am.\nNot an ALL CAPS HEADING:\ninside a paragraph.\n"
     )
     doc = parse_file(write(tmp_path / "guide.txt", text))
     assert doc.title == "Welcome Guide"
@@ -193,6 +195,7 @@ def test_plain_text_title_paragraphs_headings(tmp_path: Path) -> None:
         ("Our office is in Leeds. It is open on weekdays.", ()),
         ("Nine to five.", ("OPENING HOURS",)),
         ("Behind the building.", ("OPENING HOURS", "Parking")),
+        ("Gate 3, from 7 am. Not an ALL CAPS HEADING: inside a paragraph.", ("DELIVERIES",)),
     ]
 
 
@@ -280,6 +283,13 @@ def test_html(tmp_path: Path) -> None:
     items = next(b for b in doc.blocks if "Bring ID" in b.text)
     assert items.text == "Bring ID\nSign in at the desk"
     assert any(b.text == "Café on level 2." for b in doc.blocks)
+
+
+def test_html_unclosed_hidden_paragraph_and_entities(tmp_path: Path) -> None:
+    page = "<body><p hidden>SECRET<p>Visible &amp; fine &#8211; <i>really</i>.<li>One<li>Two</body>"
+    doc = parse_file(write(tmp_path / "p.html", page))
+    assert [b.text for b in doc.blocks] == ["Visible & fine – really.", "One\nTwo"]
+    assert doc.title == "P"
 
 
 def test_html_title_falls_back_to_h1(tmp_path: Path) -> None:
@@ -479,6 +489,22 @@ def test_unreadable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Path, "read_bytes", deny)
     assert skip_reason(path) == "cannot read file: permission denied"
     assert skip_reason(tmp_path / "missing.md") == "cannot read file: no such file or directory"
+
+
+def test_parser_failure_becomes_a_skip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> ParsedDocument:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr("kiosk.knowledge.parsers.parse_markdown", broken)
+    assert skip_reason(write(tmp_path / "a.md", "text")) == "could not be parsed (RuntimeError)"
+
+
+def test_pathological_markdown_line_is_fast(tmp_path: Path) -> None:
+    line = "**a [b](c " * 5000 + "`" * 5000 + "[" * 5000 + "~~x " * 5000 + "<!--" * 2000
+    start = time.perf_counter()
+    doc = parse_file(write(tmp_path / "odd.md", line + "\n"))
+    assert time.perf_counter() - start < 2.0
+    assert doc.blocks
 
 
 def test_unknown_encoding(tmp_path: Path) -> None:

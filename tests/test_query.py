@@ -143,7 +143,7 @@ def test_synonyms_find_the_other_word(retriever: Retriever, tmp_path: Path) -> N
     hits = retriever.search("Where is the canteen?")
     assert paths(hits) == ["food.md"]
     assert hits[0].coverage == 1.0  # "canteen" counts as found: its synonym is there
-    assert retriever.search("When does the canteen open?")[0].coverage == 0.5  # nothing says "open"
+    assert 0.0 < retriever.search("When does the canteen open?")[0].coverage < 1.0  # nothing says "open"
     with Retriever(retriever.index.path) as plain:
         assert plain.search("Where is the canteen?") == []
 
@@ -165,10 +165,10 @@ def test_coverage(retriever: Retriever) -> None:
     assert hits[0].path == "visitors.md" and hits[0].coverage == 1.0  # visitors, collect, badges, reception
     hits = retriever.search("visitor badge parking")
     by_path = {h.path: h for h in hits}
-    assert by_path["visitors.md"].coverage == pytest.approx(2 / 3)
-    assert by_path["parking.md"].coverage == pytest.approx(1 / 3)
+    assert 0 < by_path["parking.md"].coverage < by_path["visitors.md"].coverage < 1
     hits = retriever.search("forklift pension scheme")
-    assert hits[0].coverage == pytest.approx(1 / 3)  # the weak evidence "I don't know" is decided on
+    # IDF-weighted: two words no document uses outweigh the one it knows; "I don't know" rests on this.
+    assert 0 < hits[0].coverage < 1 / 3
     assert all(h.bm25 > 0 and h.score == h.bm25 and h.dense is None for h in hits)
     assert [h.rank for h in hits] == list(range(1, len(hits) + 1))
 

@@ -43,6 +43,7 @@ class AnswerEngine:
         self.llm = llm
         self.gate = gate or TurnGate()
         self.system = system_prompt(persona)
+        self.fallback_contact = persona.fallback_contact
         self.conversation = Conversation(answer.history_turns)
         self.options = GenerationOptions(max_tokens=answer.max_tokens, temperature=answer.temperature,
                                          top_p=answer.top_p, repeat_penalty=answer.repeat_penalty,

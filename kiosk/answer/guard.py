@@ -26,9 +26,10 @@ def _numbers(text: str) -> set[str]:
 
 
 class SentenceGuard:
-    def __init__(self, system_prompt: str, evidence: str | None = None) -> None:
-        """`evidence`: passages + question for a grounded answer; None when nothing grounds it."""
-        self._secret = _shingles(system_prompt)
+    def __init__(self, system_prompt: str, evidence: str | None = None, public: str = "") -> None:
+        """`evidence`: passages + question for a grounded answer; None when nothing grounds it.
+        `public`: parts of the system prompt the persona is meant to say (the fallback contact)."""
+        self._secret = _shingles(system_prompt) - _shingles(public)
         self._allowed = _numbers(evidence) if evidence is not None else None
 
     def check(self, sentence: str) -> str | None:

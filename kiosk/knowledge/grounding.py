@@ -22,8 +22,8 @@ if TYPE_CHECKING:
 _STEERING = re.compile(
     r"[^.!?\n]*\b(?:ignore|disregard|forget|override)\b[^.!?\n]*\b(?:instructions?|prompts?|rules|guidelines|above"
     r"|previous)\b[^.!?\n]*[.!?]?"
-    r"|[^.!?\n]*\b(?:system prompt|you are now|act as|pretend to be|new instructions|developer mode"
-    r"|jailbreak)\b[^.!?\n]*[.!?]?",
+    r"|[^.!?\n]*\b(?:system prompt|you are now|from now on|act as|pretend to be|new instructions?"
+    r"|answer (?:every|all|each) questions?|(?:reply|respond) only with|developer mode|jailbreak)\b[^.!?\n]*[.!?]?",
     re.IGNORECASE,
 )
 REMOVED = "[instruction removed]"

@@ -79,7 +79,7 @@ def parse_docx(data: bytes, fallback_title: str) -> ParsedDocument:
         if kind == "heading":
             first_h1 = first_h1 or (clean(text) if level == 1 else "")
             b.heading(level, text)
-        elif kind == "list" or item._p.pPr is not None and item._p.pPr.numPr is not None:
+        elif kind == "list" or (item._p.pPr is not None and item._p.pPr.numPr is not None):
             b.line(text)  # list items: one block, one line each
         else:
             b.flush()

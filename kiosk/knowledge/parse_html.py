@@ -31,7 +31,7 @@ _BR = "\ue002"  # marks <br> inside a run of text  # consecutive items form one 
 _IMPLIED = {
     "p": {"p"}, "li": {"li", "p"}, "dt": {"dt", "dd", "p"}, "dd": {"dt", "dd", "p"},
     "tr": {"tr", "td", "th", "p"}, "td": {"td", "th", "p"}, "th": {"td", "th", "p"},
-    "option": {"option"}, **{h: {"p"} for h in _HEADINGS},
+    "option": {"option"}, **{h: {"p", *_HEADINGS} for h in _HEADINGS},
 }  # fmt: skip
 
 

@@ -28,8 +28,9 @@ A Markdown (.md, .markdown) or plain-text (.txt) file can hold question/answer p
 A CSV file with the columns "question" and "answer" (any case; optional "section" or "category")
 is read as a FAQ too, one pair per row (see parsers.py).
 
-Plain text: the first line is the title when it is short; a standalone line in ALL CAPS, or a short
-standalone line ending in ":", or a line underlined with "===" / "---" is a heading.
+Plain text: the first line is the title when it is short. A short line that opens a paragraph (blank
+line or start of file before it) is a heading when it is in ALL CAPS (level 1) or ends in ":" (level 2);
+so is a line underlined with "===" (level 1) or "---" (level 2).
 """
 
 from __future__ import annotations
@@ -53,20 +54,22 @@ _FAQ_MARK = r"(?:(?:\*\*|__)(?:{w})\s*:(?:\*\*|__)|(?:\*\*|__)(?:{w})(?:\*\*|__)
 _Q = re.compile(r"^\s{0,3}" + _FAQ_MARK.format(w="q|question") + r"\s*(.*)$", re.I)
 _A = re.compile(r"^\s{0,3}" + _FAQ_MARK.format(w="a|answer") + r"\s*(.*)$", re.I)
 
-# Inline Markdown, applied in this order; escaped characters are protected first.
+# Inline Markdown, applied in this order; escaped characters are protected first. Every pattern's
+# inner part excludes its own delimiters, so a long line full of unclosed markers stays linear.
 _ESCAPE = re.compile(r"\\([\\`*_{}\[\]()#+\-.!|>~<])")
+_BOLD = re.compile(r"\*\*(?=[^\s*])([^*]+?)(?<=\S)\*\*|(?<!\w)__(?=[^\s_])([^_]+?)(?<=\S)__(?!\w)")
 _INLINE = [
-    (re.compile(r"<!--.*?-->"), ""),
-    (re.compile(r"`+([^`]+?)`+"), r"\1"),
-    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),
-    (re.compile(r"\[([^\]]+)\]\((?:[^()\s]|\([^)]*\))*(?:\s+\"[^\"]*\")?\)"), r"\1"),
-    (re.compile(r"\[([^\]]+)\]\[[^\]]*\]"), r"\1"),
-    (re.compile(r"<((?:https?|mailto|tel):[^>\s]+)>"), r"\1"),
+    (re.compile(r"(`{1,3})(?!`)([^`]+?)\1(?!`)"), r"\2"),
+    (re.compile(r"!\[([^\[\]]*)\]\([^()]*\)"), r"\1"),
+    (re.compile(r"\[([^\[\]]+)\]\((?:[^()\s]|\([^()\s]*\))*(?:\s+\"[^\"]*\")?\)"), r"\1"),
+    (re.compile(r"\[([^\[\]]+)\]\[[^\[\]]*\]"), r"\1"),
+    (re.compile(r"<((?:https?|mailto|tel):[^<>\s]+)>"), r"\1"),
     (re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(?:\s[^<>]*)?/?>"), ""),
-    (re.compile(r"(\*\*|__)(?=\S)(.+?)(?<=\S)\1"), r"\2"),
-    (re.compile(r"(?<![\w*])\*(?=\S)(.+?)(?<=\S)\*(?![\w*])"), r"\1"),
-    (re.compile(r"(?<![\w_])_(?=\S)(.+?)(?<=\S)_(?![\w_])"), r"\1"),
-    (re.compile(r"~~(?=\S)(.+?)(?<=\S)~~"), r"\1"),
+    (_BOLD, r"\1\2"),
+    (re.compile(r"(?<![\w*])\*(?=[^\s*])([^*]+?)(?<=\S)\*(?![\w*])"), r"\1"),
+    (re.compile(r"(?<![\w_])_(?=[^\s_])([^_]+?)(?<=\S)_(?![\w_])"), r"\1"),
+    (re.compile(r"~~(?=[^\s~])([^~]+?)(?<=\S)~~"), r"\1"),
+    (_BOLD, r"\1\2"),  # again: "**bold *and* italic**" only closes once the italics are gone
 ]
 _INLINE_CHARS = re.compile(r"[\\`*_\[<~&]")
 
@@ -92,7 +95,7 @@ def strip_inline(text: str) -> str:
 
 
 def _is_text_heading(line: str) -> int:
-    """Plain-text heading level for a standalone line (0 = not a heading)."""
+    """Plain-text heading level of a short line (0 = none); the caller checks where the line stands."""
     s = line.strip()
     if not s or len(s) > 80 or len(s.split()) > 10:
         return 0
@@ -226,7 +229,7 @@ class _LineParser:
                 continue
             if _SETEXT.match(line) or _RULE.match(line):
                 self.end_paragraph()  # a separator line
-            elif _is_text_heading(line) and self._standalone(i):
+            elif _is_text_heading(line) and (i == 0 or not lines[i - 1].strip()):  # opens a paragraph
                 self.heading(_is_text_heading(line), line)
             elif i + 1 < n and _SETEXT.match(lines[i + 1]) and not self.para and len(line.strip()) <= 80:
                 self.heading(1 if "=" in lines[i + 1] else 2, line)
@@ -243,7 +246,12 @@ class _LineParser:
             return i + 1
         if m := _FENCE.match(line):
             return self._fence(i, m.group(1))
-        if (m := _SETEXT.match(line)) and len(self.para) == 1 and not self.para_list and not self.hard_break:
+        if (
+            (m := _SETEXT.match(line))
+            and len(self.para) == 1
+            and len(self.para[0]) <= 120
+            and not (self.para_list or self.hard_break)
+        ):
             text = self.para.pop()
             self.heading(1 if m.group(1)[0] == "=" else 2, text)
             return i + 1
@@ -317,10 +325,20 @@ class _LineParser:
         return j
 
 
+def _drop_comments(text: str) -> str:
+    """HTML comments removed, possibly spanning lines (str.find: linear even when unclosed)."""
+    out, i = [], 0
+    while (j := text.find("<!--", i)) >= 0 and (k := text.find("-->", j + 4)) >= 0:
+        out.append(text[i:j])
+        i = k + 3
+    out.append(text[i:])
+    return "".join(out)
+
+
 def parse_markdown(text: str, fallback_title: str, markdown: bool = True) -> ParsedDocument:
     """A Markdown (markdown=True) or plain-text document; raises SkipDocument("no text found")."""
     if markdown and "<!--" in text:
-        text = re.sub(r"<!--.*?-->", "", text, flags=re.S)
+        text = _drop_comments(text)
     p = _LineParser(text, markdown)
     p.run()
     return p.b.document(p.title or fallback_title)

@@ -204,9 +204,8 @@ def _mark_by_text(pages: list[list[_Line]]) -> None:
 def _mark_by_outline(pages: list[list[_Line]], outline: dict[int, list[tuple[int, str]]]) -> None:
     """Headings where the outline titles appear; unmatched titles open their section at the page top."""
     for pno, lines in enumerate(pages):
-        pending = list(outline.get(pno, []))
         top: list[_Line] = []
-        for level, title in list(pending):
+        for level, title in outline.get(pno, []):
             key = _norm(title)
             for i, line in enumerate(lines):
                 if line.level or not key.startswith(_norm(line.text)) or not _norm(line.text):
@@ -281,9 +280,9 @@ def _meta_title(reader: pypdf.PdfReader) -> str:
 def parse_pdf(data: bytes, fallback_title: str) -> ParsedDocument:
     reader = _open(data)
     pages: list[list[_Line]] = []
-    for pno, page in enumerate(reader.pages):
+    for pno in range(len(reader.pages)):
         try:
-            pages.append(_page_lines(page))
+            pages.append(_page_lines(reader.pages[pno]))
         except Exception:  # one bad page should not lose the document
             log.debug("page %d: text extraction failed", pno + 1, exc_info=True)
             pages.append([])
@@ -301,10 +300,11 @@ def parse_pdf(data: bytes, fallback_title: str) -> ParsedDocument:
     first = next((lines for lines in pages if lines), [])
     if not title and first and (first[0].level or len(first[0].text) < 80):
         title = first[0].text
-    # The title printed at the top of the first page is not a section (nor text) of its own,
-    # unless it is one of several headings of its level (then it names the first chapter).
+    # The title printed at the top of the first page is not a section (nor text) of its own, unless
+    # it is one of several headings of its level (it names the first chapter) or a sentence.
     level = first[0].level if first else 0
-    if title and first and (not level or sum(ln.level == level for p in pages for ln in p) == 1):
+    unique = level and sum(ln.level == level for p in pages for ln in p) == 1
+    if title and first and (unique or (not level and first[0].text[-1] not in ".!?")):
         key, joined = _norm(title), ""
         for i, line in enumerate(first[:3]):
             joined += _norm(line.text)

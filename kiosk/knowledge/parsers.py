@@ -53,7 +53,16 @@ def parse_file(path: Path, limits: ParseLimits = ParseLimits()) -> ParsedDocumen
         raise SkipDocument(_too_large(len(data), limits.max_bytes))
     if not data.strip():
         raise SkipDocument("empty file")
-    title = readable_stem(path)
+    try:
+        return _parse(ext, data, readable_stem(path))
+    except SkipDocument:
+        raise
+    except Exception as e:  # a parser bug or an input nobody foresaw: skip the file, keep the traceback
+        log.warning("%s: parser failed", path, exc_info=True)
+        raise SkipDocument(f"could not be parsed ({type(e).__name__})") from e
+
+
+def _parse(ext: str, data: bytes, title: str) -> ParsedDocument:
     if ext == ".pdf":
         from kiosk.knowledge.parse_pdf import parse_pdf  # pypdf is only imported when a PDF shows up
 

@@ -10,6 +10,7 @@ terms found in the chunk: the cheap confidence signal behind "I don't know".
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -65,6 +66,8 @@ class Retriever:
         self._ids: np.ndarray | None = None
         self._matrix: np.ndarray | None = None
         self._version = -1
+        self._df: dict[str, int] = {}
+        self._n_chunks = 0
         self._refresh()
 
     @property
@@ -79,6 +82,8 @@ class Retriever:
             return
         self._version = version
         self._ids = self._matrix = None
+        self._df.clear()
+        self._n_chunks = self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
         if self._embedder is None:
             return
         meta = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
@@ -125,19 +130,35 @@ class Retriever:
         top = top[np.argsort(-sims[top], kind="stable")]
         return [(int(self._ids[i]), float(sims[i])) for i in top], sims
 
+    def _idf(self, match: str) -> float:
+        """BM25's inverse document frequency of one term; words the documents never use weigh most."""
+        df = self._df.get(match)
+        if df is None:
+            (df,) = self._conn.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (match,)).fetchone()
+            if len(self._df) > 4096:
+                self._df.clear()
+            self._df[match] = df
+        n = self._n_chunks
+        return math.log((n - df + 0.5) / (df + 0.5) + 1.0)
+
     def _coverage(self, parsed: Sequence[Term], ids: list[int]) -> dict[int, float]:
-        """Per chunk, the share of terms FTS5 itself finds in it (same stemming and prefixes as search)."""
+        """Per chunk, the IDF-weighted share of the question's terms FTS5 finds in it (same stemming and
+        prefixes as search). Weighting matters for "I don't know": in "can I bring my dog to work", the
+        unknown "dog" must outweigh the everywhere-words "bring" and "work"."""
         if not parsed or not ids:
             return dict.fromkeys(ids, 0.0)
-        found = dict.fromkeys(ids, 0)
+        found = dict.fromkeys(ids, 0.0)
+        total = 0.0
         marks = ",".join("?" * len(ids))
         for term in parsed:
             match = match_expression([term])
+            weight = self._idf(match)
+            total += weight
             for (rowid,) in self._conn.execute(
                 f"SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid IN ({marks})", (match, *ids)
             ):
-                found[rowid] += 1
-        return {i: n / len(parsed) for i, n in found.items()}
+                found[rowid] += weight
+        return {i: (w / total if total else 0.0) for i, w in found.items()}
 
     def search(self, question: str, k: int = 5) -> list[Hit]:
         """The k best chunks for a spoken question, best first; [] when nothing is searchable."""
