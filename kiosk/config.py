@@ -242,6 +242,9 @@ class KnowledgeSettings:
     """groups of words that mean the same to visitors, e.g. [["canteen", "cafeteria", "lunch"]]"""
     embedding: str = ""
     """optional embedding model (manifest name, kind embedding) for dense retrieval fused with BM25"""
+    answer_style: str = _f("auto", choices=("auto", "generate", "quote"))
+    """generate: the LLM answers from the passages; quote: the best-matching document sentences are
+    spoken word for word; auto: quote when the LLM is a tiny one (GGUF under 400 MB), else generate"""
 
 
 SECTIONS: dict[str, type] = {

@@ -21,6 +21,11 @@ from kiosk.speech.piper_voice import PiperSpeaker
 log = logging.getLogger(__name__)
 
 
+SMALL_LLM_BYTES = 400 * 1024 * 1024
+"""GGUF files below this (SmolLM2-135M, Gemma 3 270M) paraphrase too poorly to answer policy
+questions; knowledge.answer_style = "auto" quotes the documents for them."""
+
+
 class ModelKindError(ValueError):
     pass
 
@@ -80,7 +85,11 @@ def build_grounder(settings: Settings, kb: Path, llm: LlamaEngine) -> Grounder:
     def count(text: str) -> int:
         return len(llm.tokenize(text))
 
-    return Grounder(retriever.search, settings.knowledge, settings.persona, count)
+    style = settings.knowledge.answer_style
+    quote = style == "quote" or (style == "auto" and llm.model_path.stat().st_size < SMALL_LLM_BYTES)
+    log.info("knowledge base %s: answers are %s", kb, "quoted from the documents" if quote else "generated")
+    return Grounder(retriever.search, settings.knowledge, settings.persona, count, weigh=retriever.term_weights,
+                    quote=quote)
 
 
 class Runtime:

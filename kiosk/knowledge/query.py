@@ -38,6 +38,7 @@ costs a little ranking noise; a content word wrongly dropped can lose the answer
 _PREFIX_MIN = 4  # shorter prefixes ("car*") match too much unrelated vocabulary
 _TIME = re.compile(r"\b(\d{1,2})[:.](\d{2})\b")
 _NOT = re.compile(r"\b(can)'t\b|\b(won)'t\b|n't\b")
+_LETTER_NUMBER = re.compile(r"(?<=\d)(?=[a-z]\b)|(?<=\b[a-z])(?=\d)")
 _CLITIC = re.compile(r"'(?:s|d|ll|ve|re|m)\b")
 
 
@@ -68,6 +69,8 @@ def _normalize(text: str) -> str:
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
     # Contractions: "can't" -> "can not", "what's" -> "what", "i'd" -> "i"; stop words then drop them.
     text = _NOT.sub(lambda m: "can not" if m.group(1) else "will not" if m.group(2) else " not", text)
+    # Spoken "401k" / "b214" are written "401(k)" / "B-214": split a lone letter off a number.
+    text = _LETTER_NUMBER.sub(" ", text)
     return _CLITIC.sub("", text)
 
 

@@ -141,6 +141,12 @@ class Retriever:
         n = self._n_chunks
         return math.log((n - df + 0.5) / (df + 0.5) + 1.0)
 
+    def term_weights(self, question: str) -> list[tuple[Term, float]]:
+        """The question's content terms with their IDF weights (for choosing sentences to quote)."""
+        with self._lock:
+            self._refresh()
+            return [(t, self._idf(match_expression([t]))) for t in parse_question(question, self._synonyms)]
+
     def _coverage(self, parsed: Sequence[Term], ids: list[int]) -> dict[int, float]:
         """Per chunk, the IDF-weighted share of the question's terms FTS5 finds in it (same stemming and
         prefixes as search). Weighting matters for "I don't know": in "can I bring my dog to work", the
