@@ -11,18 +11,20 @@ from pathlib import Path
 
 from kiosk.audio.playback import PlaybackQueue, open_player
 from kiosk.audio.wav import write_timeline, write_wav
-from kiosk.config import Settings
+from kiosk.config import REPO_ROOT, Settings
 from kiosk.events import AnswerDone, AnswerSentence, SpeechAudio
 from kiosk.runtime import Runtime, answer_json
 from kiosk.speech.joining import join_clips
 
 SCRIPT = (
-    "Hi! It's my first day here. What should I do first?",
+    "Hi! When does orientation start on my first day?",
     "Where do I pick up my badge?",
-    "And is there somewhere to get lunch?",
-    "Who do I talk to if my laptop doesn't work?",
-    "Thanks, that's all for now.",
+    "And when is the canteen open for lunch?",
+    "Where's the IT help desk if my laptop doesn't work?",
+    "How much does the company put in my 401k?",
+    "Can I bring my dog to work?",
 )
+SAMPLE_KB = REPO_ROOT / "samples" / "halvorsen"
 
 
 def _slug(i: int, text: str) -> str:
@@ -55,6 +57,9 @@ async def _run(rt: Runtime, out_dir: Path, player: PlaybackQueue | None, quiet: 
                 done = event
         assert done is not None
         result = answer_json(done, audio) | {"question": question}
+        if not quiet and done.sources:
+            top = done.sources[0]
+            print(f"\n  [source: {top['path']} > {top['section'] or top['title']}]", end="")
         if audio:
             clip = join_clips([a.clip for a in audio], pause)
             wav = out_dir / f"{_slug(i, question)}.wav"
@@ -63,18 +68,29 @@ async def _run(rt: Runtime, out_dir: Path, player: PlaybackQueue | None, quiet: 
             result["wav"] = str(wav)
         t = done.timings
         if not quiet:
+            llm = f" · {t.cached_tokens}/{t.prompt_tokens} prompt tokens cached" if t.prompt_tokens else ""
             print(f"\n  [first token {t.ttft} ms · first sentence {t.first_sentence} ms · first audio "
-                  f"{t.first_audio} ms · total {t.total} ms · {t.cached_tokens}/{t.prompt_tokens} prompt "
-                  f"tokens cached · {result['audio_s']} s of speech]")
+                  f"{t.first_audio} ms · total {t.total} ms{llm} · {result['audio_s']} s of speech]")
         results.append(result)
         if player is not None:
             await player.drain()
     return results
 
 
+def _demo_kb(settings: Settings, out_dir: Path) -> Path | None:
+    """The persona's knowledge base, or the sample company's, indexed (incrementally) for the demo."""
+    if settings.persona.knowledge_base or not SAMPLE_KB.is_dir():
+        return None
+    from kiosk.knowledge.index import ingest
+
+    kb = out_dir / "sample-kb.sqlite"
+    ingest(kb, [SAMPLE_KB])
+    return kb
+
+
 def run_demo(settings: Settings, out_dir: Path, speaker: str = "auto", json_out: bool = False) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
-    with Runtime(settings, speech=True) as rt:
+    with Runtime(settings, speech=True, kb=_demo_kb(settings, out_dir)) as rt:
         player = None
         if speaker != "off":
             player = open_player(settings.audio.output_device, settings.speech.sentence_pause_s)
