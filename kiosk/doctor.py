@@ -87,6 +87,23 @@ def check_models(settings: Settings) -> list[Check]:
     return out
 
 
+def check_knowledge(settings: Settings) -> list[Check]:
+    """The persona's document index, when it has one."""
+    path = settings.persona.knowledge_base
+    if not path:
+        return [Check("knowledge base", "warn", "none configured: answers are not grounded in company documents",
+                      "kiosk ingest DOCS... --kb /var/lib/kiosk/kb.sqlite, then set knowledge_base in [persona]")]
+    from kiosk.knowledge.index import KnowledgeError, open_index
+
+    try:
+        with open_index(Path(path).expanduser()) as index:
+            docs, chunks = index.counts()
+    except KnowledgeError as error:
+        return [Check("knowledge base", "fail", str(error), f"kiosk ingest DOCS... --kb {path}")]
+    return [Check("knowledge base", "ok" if chunks else "fail", f"{path}: {docs} documents, {chunks} passages",
+                  "" if chunks else f"kiosk ingest DOCS... --kb {path}")]
+
+
 def check_sound(settings: Settings, appliance: bool) -> list[Check]:
     from kiosk.audio.playback import find_output, list_devices
 
@@ -156,6 +173,7 @@ def collect(config: str | None) -> list[Check]:
     appliance = is_jetson()
     checks += check_packages()
     checks += check_models(settings)
+    checks += check_knowledge(settings)
     checks += check_sound(settings, appliance)
     checks.append(check_display(appliance))
     checks += check_gpu(settings, appliance)

@@ -122,3 +122,10 @@ def test_chat_speaks_through_the_sound_device(pulse, tmp_path: Path) -> None:  #
         frames = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
     assert frames.size > 0 and np.abs(frames).max() > 1000, "the answer was played to the speaker"
 
+
+
+def test_doctor_checks_the_knowledge_base(tmp_path: Path) -> None:
+    cfg = tmp_path / "kiosk.toml"
+    cfg.write_text(f'[persona]\nknowledge_base = "{tmp_path / "missing.sqlite"}"\n')
+    kb = {c.name: c for c in collect(str(cfg))}["knowledge base"]
+    assert kb.status == "fail" and kb.fix == f"kiosk ingest DOCS... --kb {tmp_path / 'missing.sqlite'}"
