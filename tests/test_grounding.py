@@ -177,3 +177,23 @@ def test_faq_is_read_verbatim_only_when_its_own_question_matches() -> None:
     g = Grounder(lambda q, k: [faq], KnowledgeSettings(), PersonaSettings(), len, weigh=weigh)
     assert g.ground("how do I get access to the battery lab").decision == "faq"
     assert g.ground("when is the help desk open").decision != "faq", "answer words alone are not enough"
+
+
+@pytest.mark.slow
+def test_meaning_based_similarity_declines_what_words_alone_would_answer(tmp_path: Path, settings) -> None:  # noqa: ANN001
+    """all-MiniLM-L6-v2 (built from its PyPI package into GGUF by `tools/dev setup`) through llama.cpp."""
+    from kiosk.config import with_overrides
+    from kiosk.knowledge.embed import LlamaEmbedder
+    from kiosk.runtime import Runtime, locate
+
+    dense = with_overrides(settings, knowledge={"embedding": "all-minilm-l6-v2"})
+    model = locate(dense, "all-minilm-l6-v2", "embedding", "knowledge.embedding")
+    kb = tmp_path / "kb.sqlite"
+    ingest(kb, [SAMPLES], embedder=LlamaEmbedder(model.path, "all-minilm-l6-v2", dense.llm))
+    question = "is the company going public"  # every word is in the documents (public transport...)
+    with Runtime(settings, speech=False, kb=kb) as words_only:
+        assert words_only.grounder.ground(question).decision != "decline"
+    with Runtime(dense, speech=False, kb=kb) as rt:
+        assert rt.grounder.ground(question).decision == "decline"
+        done, _ = answer(rt, "what's the per diem in new york")
+        assert done.grounded and "$85" in done.answer
