@@ -242,6 +242,9 @@ class KnowledgeSettings:
     """groups of words that mean the same to visitors, e.g. [["canteen", "cafeteria", "lunch"]]"""
     embedding: str = ""
     """optional embedding model (manifest name, kind embedding) for dense retrieval fused with BM25"""
+    scattered_coverage: float = _f(0.8, range=(0.0, 1.0))
+    """a question of several words none of which stand together in any passage (only scattered
+    single-word matches) is declined unless the best passage covers at least this share of it"""
     min_similarity: float = _f(0.35, range=(0.0, 1.0))
     """with an embedding model: below this cosine similarity between the question and the closest
     passage the kiosk also says it does not know (words alone cannot tell "is the company going

@@ -91,6 +91,9 @@ class Grounder:
         hits = list(self._search(question, self.settings.top_k * 2))
         if not hits or hits[0].coverage < self.settings.min_coverage:
             return Grounding("decline", reply=decline_text(self.persona), hits=())
+        scattered = all(h.near is False for h in hits)  # several words, never side by side
+        if scattered and hits[0].coverage < self.settings.scattered_coverage:
+            return Grounding("decline", reply=decline_text(self.persona), hits=())
         similarity = [h.dense for h in hits if h.dense is not None]
         if similarity and max(similarity) < self.settings.min_similarity:
             return Grounding("decline", reply=decline_text(self.persona), hits=())

@@ -30,6 +30,14 @@ RRF_K = 60
 _CANDIDATES = 4  # candidates per result from each ranker, so fusion has something to reorder
 _BM25 = "bm25(chunks_fts, {})".format(", ".join(str(w) for w in FTS_WEIGHTS))
 
+_NEAR = 5  # tokens between two question words that still count as "together"
+
+
+def _phrase(text: str) -> str:
+    """A quoted FTS5 phrase; single words of 4+ characters match as prefixes, like the search."""
+    quoted = '"' + text.replace('"', '""') + '"'
+    return quoted + "*" if " " not in text and len(text) >= 4 else quoted
+
 
 @dataclass(frozen=True)
 class Hit:
@@ -50,6 +58,9 @@ class Hit:
     """fraction of the question's content terms (or a synonym) found in title/section/question/text"""
     dense: float | None = None
     """cosine similarity to the question, when vectors were used"""
+    near: bool | None = None
+    """two neighbouring words of the question (or their synonyms) stand within a few words of each
+    other in this chunk; None when the question has fewer than two content words"""
 
 
 class Retriever:
@@ -166,6 +177,25 @@ class Retriever:
                 found[rowid] += weight
         return {i: (w / total if total else 0.0) for i, w in found.items()}
 
+    def _near(self, parsed: Sequence[Term], ids: list[int]) -> set[int]:
+        """Chunks where some pair of neighbouring question terms occurs within _NEAR tokens.
+
+        Scattered single-word matches are weak evidence ("is the company going public" matches a
+        passage on public transport); a pair of the question's words side by side is strong."""
+        found: set[int] = set()
+        if not ids:
+            return found
+        marks = ",".join("?" * len(ids))
+        for a, b in zip(parsed, parsed[1:], strict=False):
+            for x in a.alternatives[:3]:
+                for y in b.alternatives[:3]:
+                    match = f"NEAR({_phrase(x)} {_phrase(y)}, {_NEAR})"
+                    rows = self._conn.execute(
+                        f"SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid IN ({marks})", (match, *ids)
+                    ).fetchall()
+                    found.update(r[0] for r in rows)
+        return found
+
     def search(self, question: str, k: int = 5) -> list[Hit]:
         """The k best chunks for a spoken question, best first; [] when nothing is searchable."""
         if k <= 0 or not question.strip():
@@ -187,6 +217,7 @@ class Retriever:
                 best = lexical[:k]
             ids = [chunk_id for chunk_id, _ in best]
             coverage = self._coverage(parsed, ids)
+            near = self._near(parsed, ids) if len(parsed) > 1 else None
             cosine: dict[int, float] = {}
             if sims is not None and self._ids is not None:
                 # Every hit gets its similarity, also the ones only BM25 brought in.
@@ -209,6 +240,7 @@ class Retriever:
                 bm25=bm25.get(chunk_id, 0.0),
                 coverage=coverage[chunk_id],
                 dense=cosine.get(chunk_id),
+                near=None if near is None else chunk_id in near,
             )
             for rank, (chunk_id, score) in enumerate(best, 1)
             if chunk_id in rows
