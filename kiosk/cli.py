@@ -110,6 +110,37 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_devices(args: argparse.Namespace) -> int:
+    from kiosk.audio.capture import devices_json
+
+    report = devices_json()
+    if args.json:
+        print(json.dumps(report, indent=1))
+    else:
+        for kind in ("inputs", "outputs"):
+            print(f"{kind}:")
+            for d in report[kind]:
+                print(f"  [{d['index']}] {d['name']} ({d['channels']} ch, {d['default_rate']:.0f} Hz)")
+            if not report[kind]:
+                print("  none")
+    return 0
+
+
+def cmd_transcribe(args: argparse.Namespace) -> int:
+    from kiosk.listen.engines import build_asr
+    from kiosk.listen.transcribe import AudioFileError, read_pcm16k, transcribe
+
+    settings = _settings(args)
+    try:
+        pcm = read_pcm16k(Path(args.file))
+    except (OSError, AudioFileError) as error:
+        print(f"kiosk transcribe: {error}", file=sys.stderr)
+        return 2
+    result = transcribe(build_asr(settings), pcm)
+    print(json.dumps(result, ensure_ascii=False) if args.json else result["text"])
+    return 0
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from kiosk.doctor import run_doctor
 
@@ -169,6 +200,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also play through the sound device (auto: when one exists)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("devices", parents=[common], help="list sound input and output devices")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_devices)
+
+    p = sub.add_parser("transcribe", parents=[common], help="speech recognition on a WAV file")
+    p.add_argument("file")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_transcribe)
 
     p = sub.add_parser("doctor", parents=[common], help="check that this machine is ready")
     p.add_argument("--json", action="store_true")

@@ -37,6 +37,7 @@ __all__ = [
     "AudioSettings",
     "ConfigError",
     "LLMSettings",
+    "ListenSettings",
     "KnowledgeSettings",
     "LoggingSettings",
     "ModelsSettings",
@@ -254,6 +255,20 @@ class KnowledgeSettings:
     spoken word for word; auto: quote when the LLM is a tiny one (GGUF under 400 MB), else generate"""
 
 
+@dataclass(frozen=True)
+class ListenSettings:
+    """[listen]: speech recognition."""
+
+    engine: str = _f("auto", choices=("auto", "vosk", "whisper"))
+    """auto = Vosk when listen.vosk_model is installed (streaming, grammars), else Whisper"""
+    vosk_model: str = ""
+    """Vosk model from the manifest (kind asr), e.g. "vosk-model-small-en-us-0.15"; fetched at provisioning"""
+    whisper_model: str = "whisper-base-ct2"
+    """faster-whisper model from the manifest (kind asr); embedded from PyPI"""
+    language: str = "en"
+    """language Whisper listens for ("" = detect)"""
+
+
 SECTIONS: dict[str, type] = {
     "persona": PersonaSettings,
     "llm": LLMSettings,
@@ -263,6 +278,7 @@ SECTIONS: dict[str, type] = {
     "models": ModelsSettings,
     "logging": LoggingSettings,
     "knowledge": KnowledgeSettings,
+    "listen": ListenSettings,
 }
 # Every known key -> its section, to tell someone who put `temperature` under [llm] where it goes.
 _KEY_HOME = {f.name: s for s, cls in reversed(SECTIONS.items()) for f in dataclasses.fields(cls)}
@@ -280,6 +296,7 @@ class Settings:
     models: ModelsSettings = field(default_factory=ModelsSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     knowledge: KnowledgeSettings = field(default_factory=KnowledgeSettings)
+    listen: ListenSettings = field(default_factory=ListenSettings)
     source: Path | None = None
     """the file these settings came from; None for built-in defaults"""
 

