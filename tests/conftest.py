@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -39,16 +40,11 @@ def fresh(runtime):  # noqa: ANN001, ANN201
     runtime.engine.reset()
 
 
-@pytest.fixture(scope="session")
-def pulse() -> Iterator[dict[str, str]]:
-    """A private PulseAudio server with a null speaker sink and a virtual microphone.
-
-    Gives PortAudio a real device path on machines without a sound card (recipe in shared/recipes.md).
-    """
+def start_pulse(env: dict[str, str]) -> None:
+    """Starts PulseAudio in env's XDG_RUNTIME_DIR: null sinks kiosk_out (speaker) and mic_feed, and
+    virtual_mic, a source fed by mic_feed (recipe in shared/recipes.md)."""
     if shutil.which("pulseaudio") is None:
         pytest.fail("pulseaudio is not installed: run tools/dev setup")
-    runtime_dir = tempfile.mkdtemp(prefix="kiosk-pulse-")
-    env = {**os.environ, "XDG_RUNTIME_DIR": runtime_dir}
     subprocess.run(
         ["pulseaudio", "-D", "--exit-idle-time=-1", "-n", "--load=module-native-protocol-unix",
          "--load=module-null-sink sink_name=kiosk_out", "--load=module-null-sink sink_name=mic_feed",
@@ -60,6 +56,14 @@ def pulse() -> Iterator[dict[str, str]]:
         time.sleep(0.1)
     subprocess.run(["pactl", "set-default-sink", "kiosk_out"], env=env, check=True)
     subprocess.run(["pactl", "set-default-source", "virtual_mic"], env=env, check=True)
+
+
+@contextlib.contextmanager
+def private_pulse(prefix: str) -> Iterator[dict[str, str]]:
+    """A PulseAudio server of our own; PortAudio's ALSA pulse plugin finds it via XDG_RUNTIME_DIR."""
+    runtime_dir = tempfile.mkdtemp(prefix=prefix)
+    env = {**os.environ, "XDG_RUNTIME_DIR": runtime_dir}
+    start_pulse(env)
     old = os.environ.get("XDG_RUNTIME_DIR")
     os.environ["XDG_RUNTIME_DIR"] = runtime_dir
     try:
@@ -71,6 +75,16 @@ def pulse() -> Iterator[dict[str, str]]:
         else:
             os.environ["XDG_RUNTIME_DIR"] = old
         shutil.rmtree(runtime_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pulse() -> Iterator[dict[str, str]]:
+    """A private PulseAudio with a null speaker sink and a virtual microphone, shared by the session.
+
+    Gives PortAudio a real device path on machines without a sound card.
+    """
+    with private_pulse("kiosk-pulse-") as env:
+        yield env
 
 
 def wav_duration(path: Path) -> float:

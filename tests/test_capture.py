@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
-import tempfile
 import threading
 import time
 import wave
@@ -14,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import private_pulse, start_pulse
 
 from kiosk.audio.capture import Microphone, RingBuffer, devices_json, find_input
 from kiosk.audio.resample import Resampler
@@ -159,35 +157,11 @@ def test_captures_visitor_speech(pulse: dict[str, str], tmp_path: Path) -> None:
     assert ts == sorted(ts) and ts[0] == 0  # contiguous sample clock
 
 
-def _start_pulse(env: dict[str, str]) -> None:
-    subprocess.run(
-        ["pulseaudio", "-D", "--exit-idle-time=-1", "-n", "--load=module-native-protocol-unix",
-         "--load=module-null-sink sink_name=mic_feed",
-         "--load=module-remap-source master=mic_feed.monitor source_name=virtual_mic"],
-        env=env, check=True, capture_output=True)
-    assert _wait(lambda: subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode == 0, 5)
-    subprocess.run(["pactl", "set-default-source", "virtual_mic"], env=env, check=True)
-
-
 @pytest.fixture
 def own_pulse() -> Iterator[dict[str, str]]:
     """A private PulseAudio this test may kill and restart without disturbing the shared `pulse`."""
-    if shutil.which("pulseaudio") is None:
-        pytest.fail("pulseaudio is not installed: run tools/dev setup")
-    runtime_dir = tempfile.mkdtemp(prefix="kiosk-pulse-own-")
-    env = {**os.environ, "XDG_RUNTIME_DIR": runtime_dir}
-    _start_pulse(env)
-    old = os.environ.get("XDG_RUNTIME_DIR")
-    os.environ["XDG_RUNTIME_DIR"] = runtime_dir  # where the ALSA pulse plugin looks for the server
-    try:
+    with private_pulse("kiosk-pulse-own-") as env:
         yield env
-    finally:
-        subprocess.run(["pactl", "exit"], env=env, capture_output=True)
-        if old is None:
-            os.environ.pop("XDG_RUNTIME_DIR", None)
-        else:
-            os.environ["XDG_RUNTIME_DIR"] = old
-        shutil.rmtree(runtime_dir, ignore_errors=True)
 
 
 @pytest.mark.audio
@@ -203,7 +177,7 @@ def test_recovers_when_sound_server_restarts(own_pulse: dict[str, str], tmp_path
         assert _wait(lambda: "lost" in rec.states, 8), rec.states
         assert _wait(lambda: rec.states.count("retrying") >= 2, 8), rec.states  # server still gone
         assert "recovered" not in rec.states
-        _start_pulse(own_pulse)
+        start_pulse(own_pulse)
         assert _wait(lambda: "recovered" in rec.states, 20), rec.states
         assert rec.states[:3] == ["listening", "lost", "retrying"]
         assert rec.states[-1] == "recovered"

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kiosk.audio.playback import AudioDevice, list_devices, open_portaudio
+from kiosk.audio.playback import AudioDevice, list_devices, open_portaudio, pick_device
 from kiosk.audio.resample import Resampler
 
 log = logging.getLogger(__name__)
@@ -36,19 +36,9 @@ def list_inputs() -> list[AudioDevice]:
     return [d for d in list_devices() if d.inputs > 0]
 
 
-def _pick_input(inputs: list[AudioDevice], name: str) -> AudioDevice | None:
-    if name:
-        return next((d for d in inputs if name.lower() in d.name.lower()), None)
-    for preferred in ("pulse", "pipewire", "default"):
-        match = next((d for d in inputs if d.name.lower() == preferred), None)
-        if match:
-            return match
-    return inputs[0] if inputs else None
-
-
 def find_input(name: str = "") -> AudioDevice | None:
     """The input device whose name contains `name` (case-insensitive); the sound server's when empty."""
-    return _pick_input(list_inputs(), name)
+    return pick_device(list_inputs(), name)
 
 
 def devices_json() -> dict:
@@ -176,7 +166,7 @@ class Microphone:
                 if int(d["maxInputChannels"]) > 0:
                     inputs.append(AudioDevice(i, str(d["name"]), int(d["maxInputChannels"]),
                                               int(d["maxOutputChannels"]), float(d["defaultSampleRate"])))
-            device = _pick_input(inputs, self.device_name)
+            device = pick_device(inputs, self.device_name)
             if device is None:
                 raise OSError(f"no input device matching {self.device_name!r}" if self.device_name
                               else "no input device")

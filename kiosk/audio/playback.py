@@ -74,16 +74,19 @@ def list_devices() -> list[AudioDevice]:
         pa.terminate()
 
 
-def find_output(name: str = "") -> AudioDevice | None:
-    """The output device whose name contains `name` (case-insensitive); default output when empty."""
-    outputs = [d for d in list_devices() if d.outputs > 0]
+def pick_device(devices: list[AudioDevice], name: str = "") -> AudioDevice | None:
+    """The device whose name contains `name` (case-insensitive); the sound server's when empty."""
     if name:
-        return next((d for d in outputs if name.lower() in d.name.lower()), None)
+        return next((d for d in devices if name.lower() in d.name.lower()), None)
     for preferred in ("pulse", "pipewire", "default"):
-        match = next((d for d in outputs if d.name.lower() == preferred), None)
+        match = next((d for d in devices if d.name.lower() == preferred), None)
         if match:
             return match
-    return outputs[0] if outputs else None
+    return devices[0] if devices else None
+
+
+def find_output(name: str = "") -> AudioDevice | None:
+    return pick_device([d for d in list_devices() if d.outputs > 0], name)
 
 
 class Player:
