@@ -141,6 +141,12 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_listen(args: argparse.Namespace) -> int:
+    from kiosk.cli_listen import cmd_listen as listen
+
+    return listen(args, _settings(args))
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from kiosk.doctor import run_doctor
 
@@ -209,6 +215,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_transcribe)
+
+    from kiosk.cli_listen import add_listen_parser
+
+    add_listen_parser(sub, common)
+    sub.choices["listen"].set_defaults(func=cmd_listen)
 
     p = sub.add_parser("doctor", parents=[common], help="check that this machine is ready")
     p.add_argument("--json", action="store_true")

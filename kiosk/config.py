@@ -267,6 +267,31 @@ class ListenSettings:
     """faster-whisper model from the manifest (kind asr); embedded from PyPI"""
     language: str = "en"
     """language Whisper listens for ("" = detect)"""
+    wake_phrase: str = _f("hey coach", required=True)
+    """what a visitor says to start a conversation (tap, key or API always work too)"""
+    wake_sensitivity: float = _f(0.5, range=(0.0, 1.0))
+    """higher = accepts looser matches of the wake phrase (more wakes, more false ones)"""
+    vad: str = _f("silero", choices=("silero", "energy"))
+    """voice activity detector: silero (ONNX model, robust to noise) or energy (level only, no model)"""
+    vad_threshold: float = _f(0.5, range=(0.05, 0.95))
+    """speech probability at which an utterance starts"""
+    hangover_ms: int = _f(500, range=(100, 3000))
+    """silence that ends an utterance"""
+    min_speech_ms: int = _f(250, range=(50, 2000))
+    """shorter sounds are not speech (coughs, clicks)"""
+    max_utterance_s: float = _f(15.0, range=(2.0, 60.0))
+    """an utterance is cut here even if the speaker goes on"""
+    preroll_ms: int = _f(300, range=(0, 1500))
+    """audio kept from before speech was detected, so the first syllable is not lost"""
+    follow_up_s: float = _f(8.0, range=(0.0, 60.0))
+    """after the kiosk has spoken (or a wake/tap), speech starting within this time needs no wake phrase"""
+    refractory_s: float = _f(2.0, range=(0.0, 30.0))
+    """after a wake, further wake detections are ignored for this long"""
+    gate_tail_ms: int = _f(300, range=(0, 3000))
+    """half-duplex: the microphone stays closed this long after the kiosk stops speaking (echo, reverb)"""
+    barge_in: str = _f("wake", choices=("tap", "wake", "voice"))
+    """interrupting the kiosk while it speaks: tap (screen/key only), wake (also the wake phrase), voice
+    (any speech; only with an echo-cancelling audio stack, or the kiosk interrupts itself)"""
 
 
 SECTIONS: dict[str, type] = {

@@ -6,6 +6,10 @@ as raw bytes with its own format, never through JSON or logs.
 
 A turn's stream grammar: Utterance, then AnswerToken*, AnswerSentence+ interleaved with SpeechAudio+,
 then exactly one AnswerDone (also when cancelled).
+
+Listening events come before a turn exists, so they carry no turn id: `t` is the position in the
+microphone stream (or input file) in seconds, counted in samples, so files and live audio agree.
+A recognized question becomes an Utterance (source "speech") when the event loop opens a turn.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from kiosk.listen.asr import Word
 from kiosk.speech.visemes import VisemeSpan
 
 
@@ -99,4 +104,57 @@ class AnswerDone:
     """a visitor-safe description when the turn failed; details go to the log"""
 
 
-Event = Utterance | AnswerToken | AnswerSentence | SpeechAudio | AnswerDone
+@dataclass(frozen=True)
+class Wake:
+    """The visitor asked for attention: the wake phrase, a tap, a key, or an API call."""
+
+    t: float
+    source: str = "voice"
+    """voice | tap | key | api"""
+    heard: str = ""
+    """what the recognizer heard as the wake phrase (voice only)"""
+
+
+@dataclass(frozen=True)
+class SpeechStarted:
+    """A question started (after a wake, in the follow-up window, or as a voice barge-in)."""
+
+    t: float
+
+
+@dataclass(frozen=True)
+class SpeechEnded:
+    t: float
+    """the end of the last speech frame, not of the silence that confirmed it"""
+    reason: str = "silence"
+    """silence | max_length | end_of_input"""
+
+
+@dataclass(frozen=True)
+class HeardPartial:
+    """The recognizer's current guess while the visitor is still speaking (streaming engines only)."""
+
+    t: float
+    text: str
+
+
+@dataclass(frozen=True)
+class Heard:
+    """The final transcript of a question, wake phrase removed; word times from the utterance start."""
+
+    t: float
+    text: str
+    engine: str
+    words: tuple[Word, ...] = ()
+
+
+@dataclass(frozen=True)
+class MicrophoneStatus:
+    """listening | lost | retrying | recovered: shown to the visitor as a notice while not listening."""
+
+    state: str
+    detail: str
+
+
+ListenEvent = Wake | SpeechStarted | SpeechEnded | HeardPartial | Heard | MicrophoneStatus
+Event = Utterance | AnswerToken | AnswerSentence | SpeechAudio | AnswerDone | ListenEvent

@@ -39,7 +39,7 @@ class VoskEngine:
         self.model_dir = Path(model_dir)
         self.sample_rate = sample_rate
         self.grammar = list(grammar) if grammar else None
-        self._model = vosk.Model(str(self.model_dir))
+        self.model = vosk.Model(str(self.model_dir))  # shared with the wake spotter
         self._rec: Any = None
         self._last_partial = ""
         # Kaldi may finalize a segment mid-utterance when it hears a pause; keep those words.
@@ -49,10 +49,10 @@ class VoskEngine:
     def start(self) -> None:
         if self.grammar:
             rec = self._vosk.KaldiRecognizer(
-                self._model, self.sample_rate, json.dumps(self.grammar, ensure_ascii=False)
+                self.model, self.sample_rate, json.dumps(self.grammar, ensure_ascii=False)
             )
         else:
-            rec = self._vosk.KaldiRecognizer(self._model, self.sample_rate)
+            rec = self._vosk.KaldiRecognizer(self.model, self.sample_rate)
         rec.SetWords(True)
         self._rec = rec
         self._last_partial = ""

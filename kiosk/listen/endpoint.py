@@ -91,6 +91,11 @@ class Endpointer:
         return self._pos
 
     @property
+    def idle(self) -> bool:
+        """No utterance started or pending."""
+        return self._state == "idle"
+
+    @property
     def in_speech(self) -> bool:
         return self._state == "speaking"
 
@@ -140,6 +145,10 @@ class Endpointer:
             if self._gap >= self._hangover:
                 return self._finish("silence")
         return events
+
+    def cancel(self) -> None:
+        """Forget any utterance in progress (the microphone was gated); positions keep counting."""
+        self._state, self._gap, self._speech = "idle", 0, 0
 
     def flush(self) -> list[EndpointEvent]:
         """End of stream: close an open utterance (reason "silence"); drop a pending candidate."""

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import TYPE_CHECKING
+
 from kiosk.config import Settings
 from kiosk.listen.asr import AsrEngine
 from kiosk.models import ModelMissingError
+
+if TYPE_CHECKING:
+    from kiosk.listen.listener import Listener
+    from kiosk.listen.vad import Vad
+    from kiosk.listen.wake import WakeSpotter
 
 
 def choose_asr(settings: Settings) -> tuple[str, str]:
@@ -40,3 +48,34 @@ def build_asr(settings: Settings) -> AsrEngine:
 
     loc = locate(settings, settings.listen.whisper_model, "asr", "listen.whisper_model")
     return WhisperEngine(loc.path, language=settings.listen.language or None)
+
+
+def build_vad(settings: Settings) -> Vad:
+    from kiosk.listen.vad import EnergyVad, SileroVad
+
+    if settings.listen.vad == "energy":
+        return EnergyVad()
+    return SileroVad(threshold=settings.listen.vad_threshold)
+
+
+def build_spotter(settings: Settings, asr: AsrEngine, phrase: str | None = None) -> WakeSpotter:
+    """Vosk: a grammar recognizer on the same model; otherwise the question recognizer's transcript."""
+    from kiosk.listen.wake import TranscriptSpotter, VoskGrammarSpotter
+
+    phrase = phrase or settings.listen.wake_phrase
+    model = getattr(asr, "model", None)
+    if asr.name == "vosk" and model is not None:
+        return VoskGrammarSpotter(model, phrase)
+    return TranscriptSpotter(asr, phrase, settings.listen.wake_sensitivity)
+
+
+def build_listener(settings: Settings, wake_phrase: str | None = None, wake: bool = True) -> Listener:
+    """The whole listening stack from the config; `wake=False`: every utterance is a question."""
+    from kiosk.listen.listener import Listener
+
+    asr = build_asr(settings)
+    spotter = build_spotter(settings, asr, wake_phrase) if wake else None
+    listen = settings.listen
+    if wake_phrase:
+        listen = dataclasses.replace(listen, wake_phrase=wake_phrase)
+    return Listener(build_vad(settings), asr, spotter, listen)

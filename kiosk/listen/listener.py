@@ -1,0 +1,288 @@
+"""The listening state machine: 16 kHz audio in; wake, speech and transcript events out.
+
+    ASLEEP     each VAD segment goes to the wake spotter; nothing else is heard.
+    AWAKE      after a wake, a tap or the kiosk's answer: speech that starts before the follow-up
+               deadline is a question; after it, back to ASLEEP (never, when no wake phrase is needed).
+    CAPTURING  a question is being recognized.
+    GATED      half-duplex: the kiosk is speaking. Audio is ignored, except that the wake phrase
+               (barge_in = "wake") or any speech (barge_in = "voice", with echo cancellation) interrupts.
+
+Everything is counted in samples, never in wall-clock time, so a file and a live microphone give the
+same events. Event times (`t`) are stream positions in seconds. Not thread-safe: one thread calls
+feed / wake / speaking_started / speaking_finished (kiosk.listen.live queues them for the microphone).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+
+import numpy as np
+
+from kiosk.config import ListenSettings
+from kiosk.events import Heard, HeardPartial, ListenEvent, SpeechEnded, SpeechStarted, Wake
+from kiosk.listen.asr import SAMPLE_RATE, AsrEngine, Transcript, Word
+from kiosk.listen.endpoint import Endpointer, EndpointSettings, SpeechEnd, SpeechStart
+from kiosk.listen.vad import Vad
+from kiosk.listen.wake import WakeHit, WakeSpotter, strip_phrase
+
+log = logging.getLogger(__name__)
+
+
+class State(enum.Enum):
+    ASLEEP = "asleep"
+    AWAKE = "awake"
+    CAPTURING = "capturing"
+    GATED = "gated"
+
+
+def endpoint_settings(listen: ListenSettings) -> EndpointSettings:
+    return EndpointSettings(
+        start_threshold=listen.vad_threshold, end_threshold=max(0.05, listen.vad_threshold - 0.15),
+        min_speech_ms=listen.min_speech_ms, hangover_ms=listen.hangover_ms,
+        max_utterance_ms=int(listen.max_utterance_s * 1000), preroll_ms=listen.preroll_ms, sample_rate=SAMPLE_RATE)
+
+
+def _t(sample: int) -> float:
+    return sample / SAMPLE_RATE
+
+
+def _ms(ms: float) -> int:
+    return int(ms * SAMPLE_RATE / 1000)
+
+
+class Listener:
+    def __init__(self, vad: Vad, asr: AsrEngine, spotter: WakeSpotter | None,
+                 settings: ListenSettings | None = None) -> None:
+        """`spotter` None: no wake phrase needed, every utterance is a question."""
+        self.vad, self.asr, self.spotter = vad, asr, spotter
+        self.settings = s = settings or ListenSettings()
+        self.endpoint = Endpointer(endpoint_settings(s))
+        self._frame_samples = vad.frame_samples
+        self._follow_up = _ms(s.follow_up_s * 1000)
+        self._refractory = _ms(s.refractory_s * 1000)
+        self._tail = _ms(s.gate_tail_ms)
+        # Recognizers get `preroll_ms` of audio before the detected start too: VAD onsets land after soft
+        # consonants ("h" of "hey"), and Whisper drops a first word that starts right at the cut.
+        self._lead = _ms(s.preroll_ms)
+        self._keep = _ms(2 * s.preroll_ms + s.min_speech_ms) + 2 * self._frame_samples
+        self._pending = bytearray()  # < one VAD frame of audio not yet processed
+        self._history = bytearray()  # recent audio; _hist_start is the sample index of its first byte
+        self._hist_start = 0
+        self.state = State.ASLEEP if spotter else State.AWAKE
+        self._mode: str | None = None  # "spot" | "capture": who gets the audio of the current utterance
+        self._start = 0  # sample where the current segment (spot) or question (capture) began
+        self._fed_from = 0  # sample where the audio given to the spotter / recognizer begins
+        self._deadline: int | None = None  # AWAKE: speech must start by this sample
+        self._last_wake: int | None = None
+        self._gate: tuple[int, int | None] | None = None  # (start, end incl. tail) while the kiosk speaks
+
+    @property
+    def position(self) -> int:
+        """Samples processed so far."""
+        return self.endpoint.position
+
+    # -- inputs ------------------------------------------------------------------------------------------
+
+    def feed(self, pcm: bytes) -> list[ListenEvent]:
+        self._pending += pcm
+        step = 2 * self._frame_samples
+        events: list[ListenEvent] = []
+        while len(self._pending) >= step:
+            frame = bytes(self._pending[:step])
+            del self._pending[:step]
+            events += self._step(frame)
+        return events
+
+    def flush(self) -> list[ListenEvent]:
+        """End of input: the last partial frame, then an utterance still open ends (reason end_of_input)."""
+        events: list[ListenEvent] = []
+        if self._pending:
+            events += self.feed(b"\0" * (2 * self._frame_samples - len(self._pending)))
+        for ev in self.endpoint.flush():
+            if isinstance(ev, SpeechEnd):
+                events += self._on_end(ev.sample, "end_of_input")
+        return events
+
+    def wake(self, source: str = "tap", at: int | None = None) -> list[ListenEvent]:
+        """Push-to-talk (tap, key, API): always works, also as barge-in while the kiosk speaks."""
+        at = self.position if at is None else at
+        if self.state is State.CAPTURING:
+            return []  # already taking a question
+        events: list[ListenEvent] = [Wake(_t(at), source)]
+        self._gate = None
+        if self._mode == "spot":  # the visitor is mid-sentence: what follows the tap is the question
+            self.spotter.finish()
+            self._mode = None
+            return events + self._begin_capture(max(at, self._start))
+        self._await_question(at)
+        return events
+
+    def speaking_started(self, at: int | None = None) -> None:
+        """The kiosk starts speaking (sample position in the microphone stream); half-duplex gate opens there."""
+        self._gate = (self.position if at is None else at, None)
+
+    def speaking_finished(self, at: int | None = None) -> None:
+        if self._gate is not None:
+            self._gate = (self._gate[0], (self.position if at is None else at) + self._tail)
+
+    # -- per frame ---------------------------------------------------------------------------------------
+
+    def _step(self, frame: bytes) -> list[ListenEvent]:
+        begin = self.position
+        self._remember(frame)
+        events: list[ListenEvent] = []
+        if self._gated(begin):
+            if self.state is not State.GATED:
+                self._abandon()
+                self.state = State.GATED
+            if self.settings.barge_in == "tap":  # nothing to hear: skip the VAD, the cheapest way to wait
+                self.endpoint.process(self._frame_samples, 0.0)
+                return events
+        elif self.state is State.GATED:
+            end = self._gate[1] if self._gate and self._gate[1] is not None else begin
+            self._gate = None
+            self.vad.reset()
+            self.endpoint.cancel()
+            self._await_question(end)
+        prob = self.vad.prob(np.frombuffer(frame, dtype=np.int16))
+        fed = False
+        for ev in self.endpoint.process(self._frame_samples, prob):
+            if isinstance(ev, SpeechStart):
+                events += self._on_start(ev.sample)
+                fed = True  # the start slice includes this frame
+            else:
+                if not fed:
+                    events += self._feed_active(frame)
+                    fed = True
+                events += self._on_end(ev.sample, ev.reason)
+        if not fed and self._mode is not None:
+            events += self._feed_active(frame)
+        if (self.state is State.AWAKE and self._deadline is not None and self.position >= self._deadline
+                and self.endpoint.idle):
+            log.debug("follow-up window closed at %.2f s", _t(self.position))
+            self.state, self._deadline = State.ASLEEP, None
+        return events
+
+    def _gated(self, sample: int) -> bool:
+        if self._gate is None:
+            return False
+        start, end = self._gate
+        return sample >= start and (end is None or sample < end)
+
+    def _on_start(self, sample: int) -> list[ListenEvent]:
+        listens_for_wake = self.state is State.ASLEEP or (
+            self.state is State.GATED and self.settings.barge_in == "wake")
+        if listens_for_wake and self.spotter is not None:
+            self._mode, self._start = "spot", sample
+            self.spotter.start()
+            hit = self.spotter.feed(self._lead_in(sample))
+            return self._on_hit(hit, None) if hit else []
+        if self.state is State.AWAKE or (self.state is State.GATED and self.settings.barge_in == "voice"):
+            self._gate = None  # voice barge-in
+            return self._begin_capture(sample, lead_in=True)
+        return []
+
+    def _on_end(self, sample: int, reason: str) -> list[ListenEvent]:
+        mode, self._mode = self._mode, None
+        if mode == "spot":
+            hit = self.spotter.finish()
+            return self._on_hit(hit, sample) if hit else []
+        if mode != "capture":
+            return []
+        result = self.asr.finish()
+        events: list[ListenEvent] = [SpeechEnded(_t(sample), reason)]
+        heard = self._question(result, (self._start - self._fed_from) / SAMPLE_RATE)
+        if heard is not None:
+            events.append(heard)
+        self._await_question(self.position)  # a conversation: the next question needs no wake phrase
+        return events
+
+    def _feed_active(self, frame: bytes) -> list[ListenEvent]:
+        if self._mode == "spot":
+            hit = self.spotter.feed(frame)
+            return self._on_hit(hit, None) if hit else []
+        if self._mode == "capture":
+            partial = self.asr.feed(frame)
+            if partial is not None and partial.text:
+                return [HeardPartial(_t(self.position), partial.text)]
+        return []
+
+    def _on_hit(self, hit: WakeHit, segment_end: int | None) -> list[ListenEvent]:
+        """A wake phrase in the current segment; `segment_end` None while the segment is still going."""
+        at = self._fed_from + int(hit.end_s * SAMPLE_RATE)
+        if self._last_wake is not None and at - self._last_wake < self._refractory:
+            log.info("wake %r at %.2f s ignored (refractory)", hit.heard, _t(at))
+            return []
+        self._last_wake, self._gate = at, None
+        events: list[ListenEvent] = [Wake(_t(at), "voice", hit.heard)]
+        if segment_end is None:  # streaming spotter, mid-utterance: the rest streams into the recognizer
+            self._mode = None
+            return events + self._begin_capture(at)
+        rest = hit.rest
+        heard = self._question(rest, 0.0) if rest is not None and rest.text else None
+        if heard is not None:  # "hey coach where is ..." in one breath: the spotter's decode has it all
+            events += [SpeechStarted(_t(at)), SpeechEnded(_t(segment_end)), heard]
+        self._await_question(self.position)
+        return events
+
+    def _begin_capture(self, sample: int, lead_in: bool = False) -> list[ListenEvent]:
+        """`lead_in`: at a detected speech start (not right after a wake phrase, which must stay out)."""
+        self.state, self._mode, self._start = State.CAPTURING, "capture", sample
+        self.asr.start()
+        events: list[ListenEvent] = [SpeechStarted(_t(sample))]
+        partial = self.asr.feed(self._lead_in(sample) if lead_in else self._audio(sample))
+        if partial is not None and partial.text:
+            events.append(HeardPartial(_t(self.position), partial.text))
+        return events
+
+    def _question(self, result: Transcript, lead_s: float) -> Heard | None:
+        """The transcript as a question, without a (repeated) wake phrase; None when nothing is left.
+        Word times move from the fed audio's start to the question's start (`lead_s` later)."""
+        text = result.text.strip()
+        words = result.words
+        if self.spotter is not None:
+            stripped = strip_phrase(text, self.settings.wake_phrase, self.settings.wake_sensitivity)
+            if stripped != text:
+                words = words[len(text.split()) - len(stripped.split()):]
+                text = stripped
+        if not any(ch.isalnum() for ch in text):
+            return None
+        return Heard(_t(self.position), text, result.engine,
+                     tuple(Word(w.word, max(0.0, w.start_s - lead_s), max(0.0, w.end_s - lead_s)) for w in words))
+
+    def _await_question(self, at: int) -> None:
+        self.state = State.AWAKE
+        if self.spotter is None:
+            self._deadline = None
+        else:
+            self._deadline = at + self._follow_up
+
+    def _abandon(self) -> None:
+        """The gate closed over an utterance in progress: drop it."""
+        if self._mode == "spot":
+            self.spotter.finish()
+        elif self._mode == "capture":
+            self.asr.finish()
+        self._mode = None
+        self.endpoint.cancel()
+
+    # -- audio history -----------------------------------------------------------------------------------
+
+    def _remember(self, frame: bytes) -> None:
+        self._history += frame
+        keep_from = self.position + len(frame) // 2 - self._keep
+        if self._mode is not None:
+            keep_from = min(keep_from, self._fed_from)
+        drop = keep_from - self._hist_start
+        if drop > 0:
+            del self._history[:2 * drop]
+            self._hist_start += drop
+
+    def _audio(self, start: int) -> bytes:
+        """Audio from sample `start` to the end of the frame just processed."""
+        self._fed_from = max(start, self._hist_start)
+        return bytes(self._history[2 * (self._fed_from - self._hist_start):])
+
+    def _lead_in(self, start: int) -> bytes:
+        return self._audio(start - self._lead)

@@ -1,0 +1,96 @@
+"""Live listening: the microphone feeds a Listener on one worker thread; events go to a callback.
+
+The microphone's PortAudio callback only queues audio; recognition (which can take a few hundred ms
+per utterance) runs on the worker, and sample counting keeps the events' times right however far
+behind the worker falls. Control calls (tap, speaking started/finished) travel through the same
+queue, stamped with the microphone's sample position at the moment they were made, so the gate and
+the wake land on the audio the visitor actually heard and said at that moment.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+
+from kiosk.audio.capture import Microphone
+from kiosk.events import ListenEvent, MicrophoneStatus
+from kiosk.listen.listener import Listener
+
+log = logging.getLogger(__name__)
+
+EventCallback = Callable[[ListenEvent], None]
+
+
+class LiveListener:
+    def __init__(self, listener: Listener, device_name: str, on_event: EventCallback, **mic_options: float) -> None:
+        self.listener = listener
+        self.on_event = on_event
+        self._queue: queue.SimpleQueue[tuple | None] = queue.SimpleQueue()
+        self.mic = Microphone(device_name, on_frames=self._on_frames, on_status=self._on_status, **mic_options)
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name="listener", daemon=True)
+            self._thread.start()
+            self.mic.start()
+
+    def stop(self) -> None:
+        self.mic.stop()
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def __enter__(self) -> LiveListener:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+    # Thread-safe controls, for the event loop and the screen.
+    def tap(self, source: str = "tap") -> None:
+        self._queue.put(("wake", source, self.mic.stats.samples))
+
+    def speaking_started(self) -> None:
+        self._queue.put(("speaking_started", self.mic.stats.samples))
+
+    def speaking_finished(self) -> None:
+        self._queue.put(("speaking_finished", self.mic.stats.samples))
+
+    # PortAudio / supervisor threads: queue only.
+    def _on_frames(self, pcm: bytes, _t: int) -> None:
+        self._queue.put(("pcm", pcm))
+
+    def _on_status(self, state: str, detail: str) -> None:
+        self._queue.put(("status", state, detail))
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            try:
+                events = self._handle(item)
+            except Exception:  # noqa: BLE001 - one bad utterance must not stop the kiosk listening
+                log.exception("listener failed on %s; continuing", item[0])
+                continue
+            for event in events:
+                try:
+                    self.on_event(event)
+                except Exception:  # noqa: BLE001
+                    log.exception("listen event handler failed")
+
+    def _handle(self, item: tuple) -> list[ListenEvent]:
+        kind, *rest = item
+        if kind == "pcm":
+            return self.listener.feed(rest[0])
+        if kind == "wake":
+            return self.listener.wake(rest[0], at=rest[1])
+        if kind == "speaking_started":
+            self.listener.speaking_started(at=rest[0])
+        elif kind == "speaking_finished":
+            self.listener.speaking_finished(at=rest[0])
+        elif kind == "status":
+            return [MicrophoneStatus(*rest)]
+        return []

@@ -1,0 +1,198 @@
+"""Wake-phrase spotting: is "hey coach" in this stretch of speech, and where does it end?
+
+Two spotters behind one interface, fed the audio of one VAD segment at a time:
+- `VoskGrammarSpotter` (appliance, English Vosk model): a recognizer restricted to the phrase and
+  "[unk]"; it fires mid-utterance as soon as a partial result holds the phrase, so the question that
+  follows in the same breath streams straight into the full recognizer.
+- `TranscriptSpotter` (bundled): transcribes the whole segment with the question recognizer (Whisper)
+  and looks for the phrase in the words; one decode yields both the wake and the question after it.
+  Chosen by measurement over Whisper biased with the phrase (hotwords / initial prompt), which turned
+  "hey Joe" and "hey poach" into "hey coach" and dropped the phrase itself from real wakes
+  (docs/benchmarks.md, "Wake phrase").
+
+Matching is phonetic and per word, so Whisper's "Hey, Coach!" or "hay coach" match while the
+near misses "hey Joe" and "the coach leaves at nine" do not.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from typing import Any, Protocol
+
+from kiosk.listen.asr import AsrEngine, Transcript, Word
+
+log = logging.getLogger(__name__)
+
+# Spelling -> rough sound, applied in order (a tiny Metaphone: enough to compare short English words).
+_SOUND_RULES = (
+    (r"[^a-z]", ""), (r"eigh|ey$|ay|ei|ai", "A"), (r"oa|oe$|ow$|o(?=[bcdfgjklmnpqrstvz]e$)", "O"),
+    (r"tch|ch", "C"), (r"sh", "S"), (r"th", "0"), (r"ph", "f"), (r"ck|q", "k"), (r"c(?=[eiy])", "s"),
+    (r"c", "k"), (r"x", "ks"), (r"z", "s"), (r"gh", ""), (r"wh", "w"), (r"^kn", "n"),
+    (r"(?<=[^aeiouAO])e$", ""), (r"([aeiouy])[aeiouy]+", r"\1"), (r"(.)\1+", r"\1"),
+)
+
+
+def sound_key(word: str) -> str:
+    key = word.lower()
+    for pattern, repl in _SOUND_RULES:
+        key = re.sub(pattern, repl, key)
+    return key or word.lower()
+
+
+def word_similarity(a: str, b: str) -> float:
+    ka, kb = sound_key(a), sound_key(b)
+    return 1.0 if ka == kb else SequenceMatcher(None, ka, kb).ratio()
+
+
+def phrase_words(phrase: str) -> list[str]:
+    return re.findall(r"[a-z0-9']+", phrase.lower())
+
+
+@dataclass(frozen=True)
+class PhraseMatch:
+    start: int
+    """index of the phrase's first word in the heard words"""
+    end: int
+    """index after its last word"""
+    score: float
+
+
+def match_phrase(heard: Sequence[str], phrase: str, sensitivity: float = 0.5) -> PhraseMatch | None:
+    """The earliest run of heard words that sounds like `phrase`, or None.
+
+    Every word must reach a floor and the run's mean a higher bar; both loosen with `sensitivity`.
+    Per-word scoring is what rejects "the coach" for "hey coach" although the letters mostly agree.
+    """
+    target = phrase_words(phrase)
+    if not target:
+        return None
+    floor, bar = 0.75 - 0.3 * sensitivity, 1.0 - 0.5 * sensitivity
+    words = [re.sub(r"[^a-z0-9']", "", w.lower()) for w in heard]
+    for i in range(len(words) - len(target) + 1):
+        scores = [word_similarity(words[i + j], t) for j, t in enumerate(target)]
+        if min(scores) >= floor and sum(scores) / len(scores) >= bar:
+            return PhraseMatch(i, i + len(target), sum(scores) / len(scores))
+    return None
+
+
+def strip_phrase(text: str, phrase: str, sensitivity: float = 0.5) -> str:
+    """`text` without a leading wake phrase ("Hey coach, where is ..." -> "where is ...")."""
+    tokens = text.split()
+    m = match_phrase(tokens[: len(phrase_words(phrase)) + 1], phrase, sensitivity)
+    if m is None or m.start > 0:
+        return text
+    return " ".join(tokens[m.end:]).lstrip(" ,.!?;:")
+
+
+@dataclass(frozen=True)
+class WakeHit:
+    end_s: float
+    """where the phrase ended, seconds from the start of the fed audio"""
+    heard: str
+    rest: Transcript | None = None
+    """the words after the phrase, when the spotter transcribed the whole segment (times from end_s)"""
+
+
+class WakeSpotter(Protocol):
+    name: str
+
+    def start(self) -> None:
+        """A new segment begins."""
+        ...
+
+    def feed(self, pcm: bytes) -> WakeHit | None:
+        """16 kHz mono int16; a streaming spotter may fire here."""
+        ...
+
+    def finish(self) -> WakeHit | None:
+        """The segment ended; a batch spotter decides here."""
+        ...
+
+
+def _after(transcript: Transcript, words: Sequence[Word], offset_s: float) -> Transcript:
+    shifted = tuple(Word(w.word, max(0.0, w.start_s - offset_s), max(0.0, w.end_s - offset_s)) for w in words)
+    text = " ".join(w.word for w in shifted).lstrip(" ,.!?;:")
+    return Transcript(text=text, words=shifted, engine=transcript.engine, final=True)
+
+
+class TranscriptSpotter:
+    """Runs a (non-streaming) recognizer over the segment and finds the phrase in its words."""
+
+    name = "transcript"
+
+    def __init__(self, engine: AsrEngine, phrase: str, sensitivity: float = 0.5) -> None:
+        self.engine, self.phrase, self.sensitivity = engine, phrase, sensitivity
+
+    def start(self) -> None:
+        self.engine.start()
+
+    def feed(self, pcm: bytes) -> WakeHit | None:
+        self.engine.feed(pcm)
+        return None
+
+    def finish(self) -> WakeHit | None:
+        result = self.engine.finish()
+        words = result.words
+        m = match_phrase([w.word for w in words], self.phrase, self.sensitivity)
+        if m is None:
+            if result.text:
+                log.debug("no wake phrase in %r", result.text)
+            return None
+        end_s = words[m.end - 1].end_s
+        heard = " ".join(w.word for w in words[m.start:m.end])
+        log.info("wake phrase heard as %r (score %.2f) in %r", heard, m.score, result.text)
+        return WakeHit(end_s=end_s, heard=heard, rest=_after(result, words[m.end:], end_s))
+
+
+class VoskGrammarSpotter:
+    """A Vosk recognizer that can only say the phrase or "[unk]"; fires on the first partial holding it."""
+
+    name = "vosk-grammar"
+
+    def __init__(self, model: Any, phrase: str, sample_rate: int = 16000) -> None:
+        self._model, self.phrase, self.sample_rate = model, " ".join(phrase_words(phrase)), sample_rate
+        missing = [w for w in self.phrase.split() if model.find_word(w) < 0]
+        if missing:
+            raise ValueError(f"listen.wake_phrase {phrase!r}: {', '.join(missing)} not in the Vosk model's "
+                             "vocabulary; choose other words or use listen.engine = \"whisper\"")
+        self._rec: Any = None
+        self._done = False
+
+    def start(self) -> None:
+        import vosk
+
+        self._rec = vosk.KaldiRecognizer(self._model, self.sample_rate, json.dumps([self.phrase, "[unk]"]))
+        self._rec.SetWords(True)
+        self._done = False
+
+    def feed(self, pcm: bytes) -> WakeHit | None:
+        if self._rec is None:
+            self.start()
+        if self._done or not pcm:
+            return None
+        if self._rec.AcceptWaveform(pcm):
+            return self._hit(json.loads(self._rec.Result()))
+        if self.phrase in json.loads(self._rec.PartialResult()).get("partial", ""):
+            return self._hit(json.loads(self._rec.FinalResult()))  # FinalResult carries the word times
+        return None
+
+    def finish(self) -> WakeHit | None:
+        if self._rec is None or self._done:
+            return None
+        hit = self._hit(json.loads(self._rec.FinalResult()))
+        self._rec = None
+        return hit
+
+    def _hit(self, result: dict[str, Any]) -> WakeHit | None:
+        words = [w for w in result.get("result", []) if w.get("word") != "[unk]"]
+        target = self.phrase.split()
+        for i in range(len(words) - len(target) + 1):
+            if [w["word"] for w in words[i:i + len(target)]] == target:
+                self._done = True  # one wake per segment; the rest of it is the question
+                return WakeHit(end_s=float(words[i + len(target) - 1]["end"]), heard=self.phrase)
+        return None
