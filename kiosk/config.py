@@ -255,6 +255,13 @@ class KnowledgeSettings:
     spoken word for word; auto: quote when the LLM is a tiny one (GGUF under 400 MB), else generate"""
 
 
+_WAKE_DECOYS = (
+    "hey", "hi", "hello", "okay", "the", "a", "to", "and", "is", "it", "i", "you", "we", "what", "where",
+    "when", "how", "who", "can", "do", "go", "so", "no", "yes", "joe", "here", "there", "this", "that",
+    "please", "thanks", "good", "morning", "time", "coat", "couch", "coach", "code", "cold",
+)
+
+
 @dataclass(frozen=True)
 class ListenSettings:
     """[listen]: speech recognition."""
@@ -269,6 +276,9 @@ class ListenSettings:
     """language Whisper listens for ("" = detect)"""
     wake_phrase: str = _f("hey coach", required=True)
     """what a visitor says to start a conversation (tap, key or API always work too)"""
+    wake_decoys: tuple[str, ...] = _WAKE_DECOYS
+    """Vosk spotting: common words in the listening language that are NOT the wake phrase, so other
+    speech is not forced onto it (words missing from the model are left out)"""
     wake_sensitivity: float = _f(0.5, range=(0.0, 1.0))
     """higher = accepts looser matches of the wake phrase (more wakes, more false ones)"""
     vad: str = _f("silero", choices=("silero", "energy"))

@@ -178,6 +178,7 @@ _EXPECTED = {
     "float": "a number",
     "bool": "true or false (a boolean)",
     "groups": 'a list of word groups, e.g. [["canteen", "cafeteria"], ["wifi", "wi-fi"]]',
+    "words": 'a list of words, e.g. ["hello", "okay"]',
 }
 
 
@@ -262,6 +263,8 @@ def check_value(f: dataclasses.Field, value: Any) -> tuple[Any, str | None]:
     meta = f.metadata
     if typ.startswith("tuple[tuple[str"):
         typ = "groups"
+    elif typ.startswith("tuple[str"):
+        typ = "words"
     wrong = f"expected {_EXPECTED[typ]}, {got(value)}"
     # bool is a subclass of int in Python but not in TOML: never let true pass as 1.
     if typ == "bool":
@@ -282,6 +285,10 @@ def check_value(f: dataclasses.Field, value: Any) -> tuple[Any, str | None]:
         if not ok:
             return value, f"expected {_EXPECTED[typ]} (each group at least two non-empty strings), {got(value)}"
         value = tuple(tuple(w.strip().lower() for w in g) for g in value)
+    elif typ == "words":
+        if not (isinstance(value, (list, tuple)) and all(isinstance(w, str) and w.strip() for w in value)):
+            return value, f"expected {_EXPECTED[typ]} (non-empty strings), {got(value)}"
+        value = tuple(w.strip().lower() for w in value)
     elif typ == "str":
         if not isinstance(value, str):
             return value, wrong

@@ -65,7 +65,7 @@ def build_spotter(settings: Settings, asr: AsrEngine, phrase: str | None = None)
     phrase = phrase or settings.listen.wake_phrase
     model = getattr(asr, "model", None)
     if asr.name == "vosk" and model is not None:
-        return VoskGrammarSpotter(model, phrase)
+        return VoskGrammarSpotter(model, phrase, settings.listen.wake_decoys)
     return TranscriptSpotter(asr, phrase, settings.listen.wake_sensitivity)
 
 

@@ -73,6 +73,7 @@ class Listener:
         self._mode: str | None = None  # "spot" | "capture": who gets the audio of the current utterance
         self._start = 0  # sample where the current segment (spot) or question (capture) began
         self._fed_from = 0  # sample where the audio given to the spotter / recognizer begins
+        self._open_from = 0  # where the last gate ended: the pre-roll never reaches into the kiosk's voice
         self._deadline: int | None = None  # AWAKE: speech must start by this sample
         self._last_wake: int | None = None
         self._gate: tuple[int, int | None] | None = None  # (start, end incl. tail) while the kiosk speaks
@@ -81,6 +82,11 @@ class Listener:
     def position(self) -> int:
         """Samples processed so far."""
         return self.endpoint.position
+
+    @property
+    def now(self) -> int:
+        """Samples received so far (including a partial frame not yet processed)."""
+        return self.endpoint.position + len(self._pending) // 2
 
     # -- inputs ------------------------------------------------------------------------------------------
 
@@ -106,7 +112,7 @@ class Listener:
 
     def wake(self, source: str = "tap", at: int | None = None) -> list[ListenEvent]:
         """Push-to-talk (tap, key, API): always works, also as barge-in while the kiosk speaks."""
-        at = self.position if at is None else at
+        at = self.now if at is None else at
         if self.state is State.CAPTURING:
             return []  # already taking a question
         events: list[ListenEvent] = [Wake(_t(at), source)]
@@ -120,11 +126,11 @@ class Listener:
 
     def speaking_started(self, at: int | None = None) -> None:
         """The kiosk starts speaking (sample position in the microphone stream); half-duplex gate opens there."""
-        self._gate = (self.position if at is None else at, None)
+        self._gate = (self.now if at is None else at, None)
 
     def speaking_finished(self, at: int | None = None) -> None:
         if self._gate is not None:
-            self._gate = (self._gate[0], (self.position if at is None else at) + self._tail)
+            self._gate = (self._gate[0], (self.now if at is None else at) + self._tail)
 
     # -- per frame ---------------------------------------------------------------------------------------
 
@@ -142,6 +148,7 @@ class Listener:
         elif self.state is State.GATED:
             end = self._gate[1] if self._gate and self._gate[1] is not None else begin
             self._gate = None
+            self._open_from = begin
             self.vad.reset()
             self.endpoint.cancel()
             self._await_question(end)
@@ -285,4 +292,4 @@ class Listener:
         return bytes(self._history[2 * (self._fed_from - self._hist_start):])
 
     def _lead_in(self, start: int) -> bytes:
-        return self._audio(start - self._lead)
+        return self._audio(max(start - self._lead, self._open_from))

@@ -50,7 +50,7 @@ def word_similarity(a: str, b: str) -> float:
 
 
 def phrase_words(phrase: str) -> list[str]:
-    return re.findall(r"[a-z0-9']+", phrase.lower())
+    return re.findall(r"[\w']+", phrase.lower())
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def match_phrase(heard: Sequence[str], phrase: str, sensitivity: float = 0.5) ->
     if not target:
         return None
     floor, bar = 0.75 - 0.3 * sensitivity, 1.0 - 0.5 * sensitivity
-    words = [re.sub(r"[^a-z0-9']", "", w.lower()) for w in heard]
+    words = [re.sub(r"[^\w']", "", w.lower()) for w in heard]
     for i in range(len(words) - len(target) + 1):
         scores = [word_similarity(words[i + j], t) for j, t in enumerate(target)]
         if min(scores) >= floor and sum(scores) / len(scores) >= bar:
@@ -150,23 +150,35 @@ class TranscriptSpotter:
 
 
 class VoskGrammarSpotter:
-    """A Vosk recognizer that can only say the phrase or "[unk]"; fires on the first partial holding it."""
+    """A Vosk recognizer restricted to the phrase and decoy words; fires on the first partial holding it.
+
+    The decoys give everything else somewhere to go: with the phrase alone in the grammar (or only
+    "[unk]", which small models may lack), Kaldi maps any speech onto the phrase.
+    """
 
     name = "vosk-grammar"
 
-    def __init__(self, model: Any, phrase: str, sample_rate: int = 16000) -> None:
+    def __init__(self, model: Any, phrase: str, decoys: Sequence[str] = (), min_confidence: float = 0.6,
+                 sample_rate: int = 16000) -> None:
         self._model, self.phrase, self.sample_rate = model, " ".join(phrase_words(phrase)), sample_rate
-        missing = [w for w in self.phrase.split() if model.find_word(w) < 0]
+        self.min_confidence = min_confidence
+        missing = [w for w in self.phrase.split() if model.vosk_model_find_word(w) < 0]
         if missing:
             raise ValueError(f"listen.wake_phrase {phrase!r}: {', '.join(missing)} not in the Vosk model's "
                              "vocabulary; choose other words or use listen.engine = \"whisper\"")
+        known = [w for w in dict.fromkeys(["[unk]", *self.phrase.split(), *decoys])
+                 if model.vosk_model_find_word(w) >= 0]
+        if len(known) < 5:
+            log.warning("wake phrase spotting with only %d decoy words (listen.wake_decoys): expect false wakes",
+                        len(known))
+        self._grammar = json.dumps([self.phrase, *known], ensure_ascii=False)
         self._rec: Any = None
         self._done = False
 
     def start(self) -> None:
         import vosk
 
-        self._rec = vosk.KaldiRecognizer(self._model, self.sample_rate, json.dumps([self.phrase, "[unk]"]))
+        self._rec = vosk.KaldiRecognizer(self._model, self.sample_rate, self._grammar)
         self._rec.SetWords(True)
         self._done = False
 
@@ -189,10 +201,11 @@ class VoskGrammarSpotter:
         return hit
 
     def _hit(self, result: dict[str, Any]) -> WakeHit | None:
-        words = [w for w in result.get("result", []) if w.get("word") != "[unk]"]
+        words = result.get("result", [])
         target = self.phrase.split()
         for i in range(len(words) - len(target) + 1):
-            if [w["word"] for w in words[i:i + len(target)]] == target:
+            run = words[i:i + len(target)]
+            if [w["word"] for w in run] == target and min(float(w.get("conf", 1.0)) for w in run) >= self.min_confidence:
                 self._done = True  # one wake per segment; the rest of it is the question
                 return WakeHit(end_s=float(words[i + len(target) - 1]["end"]), heard=self.phrase)
         return None

@@ -1,0 +1,242 @@
+"""The listening state machine with the energy VAD on synthetic bursts and a scripted recognizer (fast).
+
+The real engines on real speech are in test_listen_speech.py; here every rule of the state machine is
+pinned down with exact sample positions: wake, follow-up window, refractory period, push-to-talk,
+half-duplex gating with its tail, and the three barge-in modes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from kiosk.config import ListenSettings
+from kiosk.events import Heard, SpeechEnded, SpeechStarted, Wake
+from kiosk.listen.asr import SAMPLE_RATE, Transcript, Word
+from kiosk.listen.listener import Listener, State
+from kiosk.listen.vad import EnergyVad
+from kiosk.listen.wake import TranscriptSpotter, match_phrase, sound_key, strip_phrase
+
+SR = SAMPLE_RATE
+
+
+class ScriptedAsr:
+    """Says the next scripted text for each utterance, its words spread evenly over the loud part of the
+    audio it was fed (like a recognizer's word times over speech)."""
+
+    name = "scripted"
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = list(texts)
+        self.fed: list[int] = []  # samples fed per utterance
+        self._n = 0
+
+    def start(self) -> None:
+        self._pcm = bytearray()
+
+    def feed(self, pcm: bytes) -> Transcript | None:
+        self._pcm += pcm
+        return None
+
+    def finish(self) -> Transcript:
+        audio = np.frombuffer(bytes(self._pcm), dtype=np.int16)
+        self.fed.append(audio.size)
+        text = self.texts.pop(0) if self.texts else ""
+        tokens = text.split()
+        loud = np.flatnonzero(np.abs(audio) > 1000)
+        a, b = (loud[0] / SR, (loud[-1] + 1) / SR) if loud.size else (0.0, 0.0)
+        step = (b - a) / max(1, len(tokens))
+        words = tuple(Word(w, a + step * i, a + step * (i + 1)) for i, w in enumerate(tokens))
+        return Transcript(text, words, self.name, True)
+
+
+def tone(seconds: float, level: float = 0.3) -> np.ndarray:
+    t = np.arange(int(seconds * SR)) / SR
+    return (level * 32767 * np.sin(2 * np.pi * 220 * t)).astype(np.int16)
+
+
+def silence(seconds: float) -> np.ndarray:
+    return np.zeros(int(seconds * SR), dtype=np.int16)
+
+
+def make(texts: list[str], wake: bool = True, **overrides: object) -> tuple[Listener, ScriptedAsr]:
+    settings = dataclasses.replace(ListenSettings(), **overrides)
+    asr = ScriptedAsr(texts)
+    spotter = TranscriptSpotter(asr, settings.wake_phrase) if wake else None
+    return Listener(EnergyVad(), asr, spotter, settings), asr
+
+
+def run(listener: Listener, *parts: np.ndarray, chunk: int = 1600, end: bool = True) -> list:
+    """Feeds the parts; `end` closes the input (more audio may follow when False)."""
+    pcm = np.concatenate(parts).tobytes()
+    events = []
+    for i in range(0, len(pcm), 2 * chunk):
+        events += listener.feed(pcm[i:i + 2 * chunk])
+    return events + listener.flush() if end else events
+
+
+def kinds(events: list) -> list[str]:
+    return [type(e).__name__ for e in events]
+
+
+def test_phrase_matching_accepts_spellings_and_rejects_near_misses() -> None:
+    for heard in ("Hey coach!", "hey, Coach.", "Hay coach", "Hey Koch", "ok hey coach where"):
+        assert match_phrase(heard.split(), "hey coach"), heard
+    for heard in ("Hey Joe", "the coach leaves at nine", "Hey folks", "Hi, Josh", "coach hey", "hey", ""):
+        assert match_phrase(heard.split(), "hey coach") is None, heard
+    assert match_phrase("then hey coach".split(), "hey coach").start == 1
+    assert strip_phrase("Hey coach, where is the canteen?", "hey coach") == "where is the canteen?"
+    assert strip_phrase("where is the coach?", "hey coach") == "where is the coach?"
+    assert sound_key("coach") == sound_key("Coach!") != sound_key("coke")
+    # Sensitivity loosens the match: "hey coke" only passes when the kiosk is told to be lenient.
+    assert match_phrase(["hey", "coke"], "hey coach", 0.0) is None
+    assert match_phrase(["hey", "coke"], "hey coach", 0.5)
+
+
+def test_one_breath_wake_and_question() -> None:
+    listener, asr = make(["hey coach where is the canteen"])
+    events = run(listener, silence(1), tone(2.0), silence(1))
+    assert kinds(events) == ["Wake", "SpeechStarted", "SpeechEnded", "Heard"]
+    wake, start, end, heard = events
+    # The phrase is the first 2 of 6 evenly spread words: it ends a third into the 2 s segment.
+    assert wake.source == "voice" and wake.heard == "hey coach"
+    assert wake.t == pytest.approx(1.0 + 2.0 / 3, abs=0.05)
+    assert start.t == wake.t and end.t == pytest.approx(3.0, abs=0.04)
+    assert heard.text == "where is the canteen" and heard.words[0].word == "where"
+    assert heard.words[0].start_s == pytest.approx(0.0, abs=0.05)  # times from the question's start
+    assert [e.t for e in events] == sorted(e.t for e in events)
+    assert listener.state is State.AWAKE
+
+
+def test_chatter_without_the_phrase_is_ignored() -> None:
+    listener, _ = make(["the coach leaves at nine", "hey joe how are you"])
+    assert run(listener, silence(0.5), tone(1.5), silence(1), tone(1.5), silence(1)) == []
+    assert listener.state is State.ASLEEP
+
+
+def test_wake_alone_then_question_in_the_window() -> None:
+    listener, _ = make(["hey coach", "what time is lunch"], follow_up_s=5.0)
+    events = run(listener, silence(0.5), tone(0.6), silence(2), tone(1.2), silence(1))
+    assert kinds(events) == ["Wake", "SpeechStarted", "SpeechEnded", "Heard"]
+    assert events[1].t == pytest.approx(3.1, abs=0.04)
+    assert events[3].text == "what time is lunch"
+
+
+def test_follow_up_window_closes() -> None:
+    listener, _ = make(["hey coach", "what time is lunch"], follow_up_s=2.0)
+    events = run(listener, silence(0.5), tone(0.6), silence(4), tone(1.2), silence(1))
+    assert kinds(events) == ["Wake"]  # the late speech went to the wake spotter, which found no phrase
+    assert listener.state is State.ASLEEP
+
+
+def test_conversation_continues_without_wake_phrase() -> None:
+    listener, _ = make(["hey coach where is hr", "and the canteen", "thanks"], follow_up_s=3.0)
+    events = run(listener, tone(1.5), silence(1.5), tone(1.0), silence(1.5), tone(0.5), silence(1))
+    assert [e.text for e in events if isinstance(e, Heard)] == ["where is hr", "and the canteen", "thanks"]
+
+
+def test_refractory_period() -> None:
+    listener, _ = make(["hey coach", "hey coach", "hey coach"], follow_up_s=0.0, refractory_s=3.0)
+    events = run(listener, tone(0.6), silence(0.8), tone(0.6), silence(3.5), tone(0.6), silence(1))
+    assert [e.t for e in events if isinstance(e, Wake)] == [pytest.approx(0.6, abs=0.05), pytest.approx(6.1, abs=0.05)]
+
+
+def test_repeated_wake_phrase_is_stripped_from_a_question() -> None:
+    listener, _ = make(["hey coach", "hey coach what is the wifi password", "hey coach"])
+    events = run(listener, tone(0.6), silence(1), tone(1.5), silence(1), tone(0.6), silence(1))
+    assert [e.text for e in events if isinstance(e, Heard)] == ["what is the wifi password"]
+    assert kinds(events).count("Heard") == 1  # "hey coach" alone in the window is not a question
+
+
+def test_tap_opens_the_window_without_a_phrase() -> None:
+    listener, asr = make(["where are the lockers"])
+    run(listener, silence(1), end=False)
+    tap = listener.wake("tap")
+    assert tap == [Wake(1.0, "tap")]
+    events = run(listener, silence(0.5), tone(1.0), silence(1))
+    assert kinds(events) == ["SpeechStarted", "SpeechEnded", "Heard"]
+    assert events[-1].text == "where are the lockers"
+
+
+def test_no_wake_mode_hears_everything() -> None:
+    listener, _ = make(["first question", "second question"], wake=False)
+    events = run(listener, tone(1), silence(20), tone(1), silence(1))
+    assert [e.text for e in events if isinstance(e, Heard)] == ["first question", "second question"]
+
+
+def test_max_length_cuts_a_long_question() -> None:
+    listener, _ = make(["a b c", "d e"], wake=False, max_utterance_s=3.0)
+    events = run(listener, tone(4.0), silence(1))
+    ends = [e for e in events if isinstance(e, SpeechEnded)]
+    assert [e.reason for e in ends] == ["max_length", "silence"]
+
+
+def test_gate_ignores_the_kiosk_and_its_tail_then_opens_follow_up() -> None:
+    listener, asr = make(["ignored", "is there parking"], barge_in="tap", gate_tail_ms=500, follow_up_s=3.0)
+    run(listener, silence(1), end=False)
+    listener.speaking_started()  # at 1.0 s
+    events = run(listener, tone(2.0), silence(0.2), end=False)  # the kiosk's own voice
+    listener.speaking_finished()  # at 3.2 s: gated until 3.7 s
+    events += run(listener, tone(0.3), silence(1.5), end=False)  # echo in the tail, then the visitor asks
+    events += run(listener, tone(1.0), silence(1))
+    assert kinds(events) == ["SpeechStarted", "SpeechEnded", "Heard"]
+    assert events[0].t == pytest.approx(5.0, abs=0.04) and events[-1].text == "ignored"
+    # Only the visitor's question reached the ASR: 1 s, its 0.5 s hangover, 0.3 s of pre-roll.
+    assert asr.fed == [pytest.approx(1.8 * SR, abs=0.05 * SR)]
+
+
+def test_gate_starts_and_ends_at_given_positions() -> None:
+    """Live audio lags the controls: the gate applies at the sample it names, even if already fed past."""
+    listener, _ = make(["x"], barge_in="tap", gate_tail_ms=0, follow_up_s=10.0)
+    listener.wake("api")
+    listener.speaking_started(at=SR)  # 1 s, before any audio was fed
+    listener.speaking_finished(at=2 * SR)
+    events = run(listener, silence(1.0), tone(0.8), silence(0.5), tone(0.8), silence(1))
+    assert kinds(events) == ["SpeechStarted", "SpeechEnded", "Heard"]
+    assert events[0].t == pytest.approx(2.3, abs=0.04)
+
+
+def test_barge_in_by_wake_phrase_while_speaking() -> None:
+    listener, _ = make(["kiosk talking", "hey coach stop please"], barge_in="wake")
+    listener.speaking_started(at=0)
+    events = run(listener, tone(1.5), silence(1), tone(2.0), silence(1))
+    assert kinds(events) == ["Wake", "SpeechStarted", "SpeechEnded", "Heard"]
+    assert events[-1].text == "stop please"
+    assert listener._gate is None  # barge-in lifts the gate; the loop stops playback
+
+
+def test_barge_in_by_voice_with_echo_cancellation() -> None:
+    listener, _ = make(["stop"], barge_in="voice")
+    listener.speaking_started(at=0)
+    events = run(listener, silence(0.5), tone(0.8), silence(1))
+    assert kinds(events) == ["SpeechStarted", "SpeechEnded", "Heard"]
+
+
+def test_tap_barges_in() -> None:
+    listener, _ = make(["which floor is it on"], barge_in="tap")
+    listener.speaking_started(at=0)
+    run(listener, tone(1.0), end=False)
+    assert listener.wake("tap")[0].source == "tap"
+    events = run(listener, silence(0.6), tone(1.0), silence(1))
+    assert events[-1].text == "which floor is it on"
+
+
+@pytest.mark.parametrize("chunk", [160, 777, 16000])
+def test_events_do_not_depend_on_chunk_size(chunk: int) -> None:
+    texts = ["hey coach", "question one", "hey coach and two"]
+    parts = (silence(0.3), tone(0.6), silence(1), tone(1.3), silence(9), tone(2.2), silence(1))
+    reference = run(make(texts, follow_up_s=5.0)[0], *parts)
+    assert kinds(reference) == ["Wake", "SpeechStarted", "SpeechEnded", "Heard"] * 2
+    assert run(make(texts, follow_up_s=5.0)[0], *parts, chunk=chunk) == reference
+
+
+def test_preroll_reaches_the_recognizer() -> None:
+    settings = dataclasses.replace(ListenSettings(), preroll_ms=300)
+    asr = ScriptedAsr(["q"])
+    listener = Listener(EnergyVad(), asr, None, settings)
+    events = run(listener, silence(1), tone(1), silence(1))
+    assert isinstance(events[0], SpeechStarted) and events[0].t == pytest.approx(1.0, abs=0.04)
+    # 1 s of speech + its hangover + the 0.3 s before the detected start.
+    assert asr.fed[0] / SR == pytest.approx(1.0 + 0.5 + 0.3, abs=0.1)
