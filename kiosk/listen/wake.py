@@ -205,7 +205,8 @@ class VoskGrammarSpotter:
         target = self.phrase.split()
         for i in range(len(words) - len(target) + 1):
             run = words[i:i + len(target)]
-            if [w["word"] for w in run] == target and min(float(w.get("conf", 1.0)) for w in run) >= self.min_confidence:
+            confident = min(float(w.get("conf", 1.0)) for w in run) >= self.min_confidence
+            if [w["word"] for w in run] == target and confident:
                 self._done = True  # one wake per segment; the rest of it is the question
                 return WakeHit(end_s=float(words[i + len(target) - 1]["end"]), heard=self.phrase)
         return None
