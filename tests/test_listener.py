@@ -240,3 +240,49 @@ def test_preroll_reaches_the_recognizer() -> None:
     assert isinstance(events[0], SpeechStarted) and events[0].t == pytest.approx(1.0, abs=0.04)
     # 1 s of speech + its hangover + the 0.3 s before the detected start.
     assert asr.fed[0] / SR == pytest.approx(1.0 + 0.5 + 0.3, abs=0.1)
+
+
+def test_preroll_never_reaches_into_the_kiosks_voice() -> None:
+    settings = dataclasses.replace(ListenSettings(), preroll_ms=300, gate_tail_ms=0, barge_in="tap")
+    asr = ScriptedAsr(["q"])
+    listener = Listener(EnergyVad(), asr, None, settings)
+    listener.speaking_started(at=0)
+    listener.speaking_finished(at=SR)  # the gate ends at 1.0 s, right where the visitor starts
+    events = run(listener, tone(1.0, level=0.5), tone(1.0), silence(1))
+    assert kinds(events) == ["SpeechStarted", "SpeechEnded", "Heard"]
+    assert asr.fed[0] / SR == pytest.approx(1.0 + 0.5, abs=0.1)  # no pre-roll from before 1.0 s
+
+
+def test_listen_json_lines() -> None:
+    from kiosk.cli_listen import event_json
+
+    assert event_json(Wake(1.23456, "voice", "hey coach")) == {
+        "event": "wake", "t": 1.235, "source": "voice", "heard": "hey coach"}
+    assert event_json(SpeechEnded(2.0, "max_length")) == {"event": "speech_end", "t": 2.0, "reason": "max_length"}
+    row = event_json(Heard(3.0, "hi", "whisper", (Word("hi", 0.0, 0.25),)))
+    assert row == {"event": "transcript", "t": 3.0, "text": "hi", "engine": "whisper",
+                   "words": [{"word": "hi", "start_s": 0.0, "end_s": 0.25}]}
+
+
+def test_live_worker_survives_a_recognizer_failure_and_relays_microphone_status() -> None:
+    from kiosk.events import MicrophoneStatus
+    from kiosk.listen.live import LiveListener
+
+    class FlakyAsr(ScriptedAsr):
+        def finish(self) -> Transcript:
+            if not self.fed:
+                self.fed.append(0)
+                raise RuntimeError("decoder crashed")
+            return super().finish()
+
+    asr = FlakyAsr(["second question"])
+    got: list = []
+    live = LiveListener(Listener(EnergyVad(), asr, None, ListenSettings()), "no-such-device", got.append)
+    utterance = np.concatenate([tone(1.0), silence(1.0)]).tobytes()
+    live._on_status("lost", "USB microphone unplugged")
+    live._on_frames(utterance, 0)  # this utterance's decode fails: logged, dropped
+    live._on_frames(utterance, 0)
+    live._queue.put(None)
+    live._work()  # runs the worker loop on this thread until the sentinel
+    assert got[0] == MicrophoneStatus("lost", "USB microphone unplugged")
+    assert [e.text for e in got if isinstance(e, Heard)] == ["second question"]

@@ -118,8 +118,7 @@ class Listener:
         events: list[ListenEvent] = [Wake(_t(at), source)]
         self._gate = None
         if self._mode == "spot":  # the visitor is mid-sentence: what follows the tap is the question
-            self.spotter.finish()
-            self._mode = None
+            self._mode = None  # the spotter's audio is dropped by its next start()
             return events + self._begin_capture(max(at, self._start))
         self._await_question(at)
         return events
@@ -194,11 +193,16 @@ class Listener:
         mode, self._mode = self._mode, None
         if mode == "spot":
             hit = self.spotter.finish()
-            return self._on_hit(hit, sample) if hit else []
+            return self._on_hit(hit, sample, reason) if hit else []
         if mode != "capture":
             return []
-        result = self.asr.finish()
         events: list[ListenEvent] = [SpeechEnded(_t(sample), reason)]
+        try:
+            result = self.asr.finish()
+        except Exception:  # noqa: BLE001 - a failed decode loses one question, never the listener
+            log.exception("speech recognition failed; the visitor can ask again")
+            self._await_question(self.position)
+            return events
         heard = self._question(result, (self._start - self._fed_from) / SAMPLE_RATE)
         if heard is not None:
             events.append(heard)
@@ -215,7 +219,7 @@ class Listener:
                 return [HeardPartial(_t(self.position), partial.text)]
         return []
 
-    def _on_hit(self, hit: WakeHit, segment_end: int | None) -> list[ListenEvent]:
+    def _on_hit(self, hit: WakeHit, segment_end: int | None, reason: str = "silence") -> list[ListenEvent]:
         """A wake phrase in the current segment; `segment_end` None while the segment is still going."""
         at = self._fed_from + int(hit.end_s * SAMPLE_RATE)
         if self._last_wake is not None and at - self._last_wake < self._refractory:
@@ -229,7 +233,7 @@ class Listener:
         rest = hit.rest
         heard = self._question(rest, 0.0) if rest is not None and rest.text else None
         if heard is not None:  # "hey coach where is ..." in one breath: the spotter's decode has it all
-            events += [SpeechStarted(_t(at)), SpeechEnded(_t(segment_end)), heard]
+            events += [SpeechStarted(_t(at)), SpeechEnded(_t(segment_end), reason), heard]
         self._await_question(self.position)
         return events
 
@@ -265,12 +269,15 @@ class Listener:
         else:
             self._deadline = at + self._follow_up
 
+    def recover(self) -> None:
+        """After an engine raised mid-utterance: drop the utterance, keep listening (the window stays open)."""
+        self._abandon()
+        if self.state is State.CAPTURING:
+            self._await_question(self.position)
+
     def _abandon(self) -> None:
-        """The gate closed over an utterance in progress: drop it."""
-        if self._mode == "spot":
-            self.spotter.finish()
-        elif self._mode == "capture":
-            self.asr.finish()
+        """The gate closed over an utterance in progress: drop it (the engines' next start() clears them;
+        finishing would waste a decode)."""
         self._mode = None
         self.endpoint.cancel()
 

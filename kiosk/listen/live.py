@@ -74,6 +74,7 @@ class LiveListener:
                 events = self._handle(item)
             except Exception:  # noqa: BLE001 - one bad utterance must not stop the kiosk listening
                 log.exception("listener failed on %s; continuing", item[0])
+                self.listener.recover()
                 continue
             for event in events:
                 try:
