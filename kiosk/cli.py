@@ -68,7 +68,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from kiosk.demo import run_demo
 
-    return run_demo(_settings(args), out_dir=Path(args.out_dir), speaker=args.speaker, json_out=args.json)
+    return run_demo(_settings(args), out_dir=Path(args.out_dir), speaker=args.speaker, json_out=args.json,
+                    video=Path(args.out) if args.out else None, size=args.size, fps=args.fps)
 
 
 def _kb_target(args: argparse.Namespace, settings: Settings) -> Path:
@@ -156,7 +157,25 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from kiosk.bench import run_bench
 
+    if args.render:
+        from kiosk.bench_render import measure_render
+
+        report = measure_render(_settings(args), seconds=args.seconds, size=args.size, with_llm=not args.no_llm)
+        print(json.dumps(report, indent=1) if args.json else
+              f"{report['fps']} fps at {args.size[0]}x{args.size[1]} (p50 {report['frame_ms_p50']} ms, p99 "
+              f"{report['frame_ms_p99']} ms; floor {report['floor_fps']} fps, ratio {report['ratio_to_floor']})")
+        return 0
     return run_bench(_settings(args), runs=args.runs, json_out=args.json)
+
+
+def _video_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected WIDTHxHEIGHT, e.g. 1920x1080") from None
+    if not (320 <= w <= 7680 and 240 <= h <= 4320) or w % 2 or h % 2:
+        raise argparse.ArgumentTypeError(f"{text!r}: width and height must be even, 320x240 to 7680x4320")
+    return w, h
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -202,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", parents=[common], help="a scripted onboarding conversation")
     p.add_argument("--out-dir", default="out/demo", help="where the answers' WAV files go")
+    p.add_argument("--out", help="also render the conversation to this MP4 (headless; H.264 + AAC)")
+    p.add_argument("--size", type=_video_size, default=(1280, 720), help="video size, WIDTHxHEIGHT (default 1280x720)")
+    p.add_argument("--fps", type=int, default=30, help="video frame rate (default 30)")
     p.add_argument("--speaker", choices=["auto", "on", "off"], default="auto",
                    help="also play through the sound device (auto: when one exists)")
     p.add_argument("--json", action="store_true")
@@ -216,8 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_transcribe)
 
+    from kiosk.cli_avatar import add_avatar_parser
     from kiosk.cli_listen import add_listen_parser
 
+    add_avatar_parser(sub, common)
     add_listen_parser(sub, common)
     sub.choices["listen"].set_defaults(func=cmd_listen)
 
@@ -227,6 +251,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", parents=[common], help="measure latency and throughput")
     p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--render", action="store_true", help="talking-head frame rate instead (headless)")
+    p.add_argument("--size", type=_video_size, default=(1920, 1080), help="--render: screen size (1920x1080)")
+    p.add_argument("--seconds", type=float, default=10.0, help="--render: frames to draw, in seconds at 30 fps")
+    p.add_argument("--no-llm", action="store_true", help="--render: without an answer generated meanwhile")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_bench)
 

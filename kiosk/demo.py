@@ -1,5 +1,6 @@
 """`kiosk demo`: a scripted onboarding conversation, printed with timings and spoken into WAV files
-(and through the speaker when one exists). Later issues grow it into the audiovisual demo."""
+(and through the speaker when one exists); with `--out demo.mp4` also rendered, talking head and
+captions, to a video (kiosk.avatar.recording)."""
 
 from __future__ import annotations
 
@@ -31,10 +32,14 @@ def _slug(i: int, text: str) -> str:
     return f"{i:02d}-" + "-".join(re.findall(r"[a-z0-9]+", text.lower())[:6])
 
 
-async def _run(rt: Runtime, out_dir: Path, player: PlaybackQueue | None, quiet: bool) -> list[dict]:
+async def _run(rt: Runtime, out_dir: Path, player: PlaybackQueue | None, quiet: bool,
+               turns: list | None = None) -> list[dict]:
+    """Answers the script; `turns` (if given) collects each turn for the video."""
     pause = rt.settings.speech.sentence_pause_s
     results = []
     greeting = rt.speaker.speak_joined(rt.settings.persona.greeting)
+    if turns is not None:
+        turns.append(greeting)
     write_wav(out_dir / "00-greeting.wav", greeting.pcm, greeting.sample_rate)
     if not quiet:
         print(f"{rt.settings.persona.name}: {rt.settings.persona.greeting}")
@@ -72,6 +77,13 @@ async def _run(rt: Runtime, out_dir: Path, player: PlaybackQueue | None, quiet: 
             print(f"\n  [first token {t.ttft} ms · first sentence {t.first_sentence} ms · first audio "
                   f"{t.first_audio} ms · total {t.total} ms{llm} · {result['audio_s']} s of speech]")
         results.append(result)
+        if turns is not None:
+            from kiosk.avatar.recording import Turn
+
+            top = done.sources[0] if done.sources else None
+            turns.append(Turn(question, tuple((a.clip.text, a.clip) for a in audio),
+                              (top.get("title") or top.get("path")) if top else None,
+                              (t.first_audio or 0.0) / 1000, done.grounded))
         if player is not None:
             await player.drain()
     return results
@@ -88,8 +100,10 @@ def _demo_kb(settings: Settings, out_dir: Path) -> Path | None:
     return kb
 
 
-def run_demo(settings: Settings, out_dir: Path, speaker: str = "auto", json_out: bool = False) -> int:
+def run_demo(settings: Settings, out_dir: Path, speaker: str = "auto", json_out: bool = False,
+             video: Path | None = None, size: tuple[int, int] = (1280, 720), fps: int = 30) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
+    turns: list | None = [] if video is not None else None
     with Runtime(settings, speech=True, kb=_demo_kb(settings, out_dir)) as rt:
         player = None
         if speaker != "off":
@@ -98,16 +112,38 @@ def run_demo(settings: Settings, out_dir: Path, speaker: str = "auto", json_out:
                 print("kiosk demo: --speaker on, but no sound output device was found (see `kiosk doctor`)")
                 return 1
         try:
-            results = asyncio.run(_run(rt, out_dir, player, quiet=json_out))
+            results = asyncio.run(_run(rt, out_dir, player, quiet=json_out, turns=turns))
         finally:
             if player is not None:
                 player.close()
     first_audio = [r["timings_ms"]["first_audio"] for r in results if r["timings_ms"]["first_audio"]]
     summary = {"turns": results, "first_audio_ms_median": statistics.median(first_audio) if first_audio else None,
                "out_dir": str(out_dir)}
+    if video is not None:
+        summary["video"] = _record(settings, turns, video, size, fps)
     if json_out:
         print(json.dumps(summary, ensure_ascii=False, indent=1))
     else:
         print(f"\n{len(results)} answers; median first audio {summary['first_audio_ms_median']} ms; "
               f"WAV files and viseme timelines in {out_dir}/")
     return 0 if all("error" not in r for r in results) else 1
+
+
+def _record(settings: Settings, turns: list, video: Path, size: tuple[int, int], fps: int) -> dict:
+    from kiosk.avatar.backend import PygameBackend
+    from kiosk.avatar.face import FaceRenderer
+    from kiosk.avatar.overlay import Overlay
+    from kiosk.avatar.pack import resolve_pack
+    from kiosk.avatar.recording import plan, record
+
+    greeting, answers = turns[0], turns[1:]
+    pack, why = resolve_pack(settings.persona.avatar)
+    if why:
+        print(f"kiosk demo: {why}; using the built-in avatar")
+    backend = PygameBackend(size, mode="headless")
+    face = FaceRenderer(pack, backend, height_px=int(size[1] * 0.98), centre_x=size[0] // 2, bottom_y=size[1])
+    overlay = Overlay(backend, size)
+    cues = plan((settings.persona.greeting, greeting), answers, settings.speech.sentence_pause_s)
+    info = record(cues, video, face, overlay, backend, fps=fps)
+    print(f"video: {info['path']} ({info['duration_s']} s, {size[0]}x{size[1]} at {fps} fps)")
+    return info

@@ -1,0 +1,139 @@
+"""Drawing backends: the few operations the avatar and the captions need, on the CPU or the GPU.
+
+The contract is small on purpose so the Jetson's CUDA backend (kiosk.avatar.backend_cuda, jetson-utils)
+can honour it exactly and share the contract tests: upload an RGBA image, resize or rotate it once at
+load time, alpha-composite it at a position with an opacity, fill rectangles, draw text, and read the
+frame back. Per-frame work is only `clear`, `draw`, `fill` and `text`: everything that would cost
+more (scaling, rotation, font rasterization of static labels) is done once and cached by the caller.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Protocol
+
+import numpy as np
+
+Colour = tuple[int, int, int] | tuple[int, int, int, int]
+
+
+Image = Any  # a backend's own image type (pygame.Surface, jetson_utils.cudaImage)
+
+
+class Backend(Protocol):
+    size: tuple[int, int]
+    name: str
+
+    def image(self, rgba: np.ndarray) -> Image:
+        """An H x W x 4 uint8 array (straight alpha) as a drawable image."""
+        ...
+
+    def resized(self, image: Image, size: tuple[int, int]) -> Image:
+        """High-quality resize (load time)."""
+        ...
+
+    def image_size(self, image: Image) -> tuple[int, int]: ...
+
+    def rotated(self, image: Image, degrees: float) -> Image:
+        """Rotated counter-clockwise about its centre, antialiased, on a canvas grown to fit (load time)."""
+        ...
+
+    def clear(self, colour: Colour) -> None: ...
+
+    def draw(self, image: Image, x: int, y: int, opacity: float = 1.0) -> None:
+        """Alpha-composite `image` with its top-left corner at (x, y), scaled by `opacity` (0..1)."""
+        ...
+
+    def fill(self, rect: tuple[int, int, int, int], colour: Colour) -> None:
+        """Blend a rectangle (x, y, w, h); a 4-tuple colour carries the opacity in its alpha."""
+        ...
+
+    def text(self, text: str, px: int, colour: Colour) -> Image:
+        """`text` rasterized at `px` pixels with the best system font for its script."""
+        ...
+
+    def snapshot(self) -> np.ndarray:
+        """The current frame as H x W x 3 uint8 RGB."""
+        ...
+
+    def present(self) -> None:
+        """Show the frame (no-op when headless)."""
+        ...
+
+
+class PygameBackend:
+    """The CPU backend: pygame surfaces; a window, full screen, or headless (SDL_VIDEODRIVER=dummy)."""
+
+    name = "pygame"
+
+    def __init__(self, size: tuple[int, int], mode: str = "headless", title: str = "kiosk") -> None:
+        """mode: headless | window | fullscreen."""
+        import pygame
+
+        if mode == "headless":
+            os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+        pygame.display.init()
+        pygame.font.init()
+        self._pg = pygame
+        self.mode = mode
+        if mode == "headless":
+            self._display = None
+            self.screen = pygame.Surface(size)
+        else:
+            flags = pygame.FULLSCREEN if mode == "fullscreen" else 0
+            self._display = pygame.display.set_mode((0, 0) if mode == "fullscreen" else size, flags)
+            pygame.display.set_caption(title)
+            pygame.mouse.set_visible(mode != "fullscreen")
+            self.screen = self._display
+        self.size = self.screen.get_size()
+        self._fonts: dict[tuple[str, int], Any] = {}
+
+    def image(self, rgba: np.ndarray) -> Any:
+        if rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.dtype != np.uint8:
+            raise ValueError(f"expected H x W x 4 uint8, got {rgba.shape} {rgba.dtype}")
+        h, w = rgba.shape[:2]
+        return self._pg.image.frombuffer(np.ascontiguousarray(rgba).tobytes(), (w, h), "RGBA").copy()
+
+    def resized(self, image: Any, size: tuple[int, int]) -> Any:
+        return self._pg.transform.smoothscale(image, size)
+
+    def image_size(self, image: Any) -> tuple[int, int]:
+        return image.get_size()
+
+    def rotated(self, image: Any, degrees: float) -> Any:
+        return self._pg.transform.rotozoom(image, degrees, 1.0)
+
+    def clear(self, colour: Colour) -> None:
+        self.screen.fill(colour[:3])
+
+    def draw(self, image: Any, x: int, y: int, opacity: float = 1.0) -> None:
+        if opacity >= 0.999:
+            self.screen.blit(image, (x, y))
+        elif opacity > 0.004:
+            image.set_alpha(int(opacity * 255))  # per-surface alpha multiplies per-pixel alpha (SDL2)
+            self.screen.blit(image, (x, y))
+            image.set_alpha(None)
+
+    def fill(self, rect: tuple[int, int, int, int], colour: Colour) -> None:
+        if len(colour) == 4 and colour[3] < 255:
+            overlay = self._pg.Surface(rect[2:], self._pg.SRCALPHA)
+            overlay.fill(colour)
+            self.screen.blit(overlay, rect[:2])
+        else:
+            self.screen.fill(colour[:3], rect)
+
+    def text(self, text: str, px: int, colour: Colour) -> Any:
+        from kiosk.avatar.fonts import font_for
+
+        path = font_for(text)
+        key = (path or "", px)
+        if key not in self._fonts:
+            self._fonts[key] = self._pg.font.Font(path, px)
+        return self._fonts[key].render(text, True, colour[:3])
+
+    def snapshot(self) -> np.ndarray:
+        return np.ascontiguousarray(self._pg.surfarray.pixels3d(self.screen).transpose(1, 0, 2)).copy()
+
+    def present(self) -> None:
+        if self._display is not None:
+            self._pg.display.flip()

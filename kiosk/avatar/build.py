@@ -1,0 +1,46 @@
+"""Rasterize avatar packs kept as SVG sources: every `src/NAME.svg` becomes `NAME.png` in the pack folder,
+at the canvas size from the pack's avatar.toml (format: docs/avatar-format.md).
+
+cairosvg is imported only when something has to be built, so loading prebuilt packs never needs it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10 (JetPack 6)
+    import tomli as tomllib
+
+BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
+
+
+def builtin_packs() -> list[Path]:
+    """The built-in pack folders (those under kiosk/avatar/builtin with an avatar.toml), sorted by name."""
+    if not BUILTIN_DIR.is_dir():
+        return []
+    return sorted(p for p in BUILTIN_DIR.iterdir() if (p / "avatar.toml").is_file())
+
+
+def build_pack(pack_dir: Path, force: bool = False) -> list[Path]:
+    """Rasterize `pack_dir/src/*.svg` to PNGs beside avatar.toml; returns the PNGs written.
+
+    A PNG newer than its SVG is kept unless `force`. Raises ValueError if avatar.toml has no valid canvas.
+    """
+    pack_dir = Path(pack_dir)
+    manifest = tomllib.loads((pack_dir / "avatar.toml").read_text(encoding="utf-8"))
+    canvas = manifest.get("avatar", {}).get("canvas")
+    if not (isinstance(canvas, list) and len(canvas) == 2 and all(isinstance(v, int) and v > 0 for v in canvas)):
+        raise ValueError(f"{pack_dir / 'avatar.toml'}: avatar.canvas must be [width, height], got {canvas!r}")
+    width, height = canvas
+    written: list[Path] = []
+    for svg in sorted((pack_dir / "src").glob("*.svg")):
+        png = pack_dir / f"{svg.stem}.png"
+        if not force and png.is_file() and png.stat().st_mtime >= svg.stat().st_mtime:
+            continue
+        import cairosvg  # only needed when something is out of date
+
+        cairosvg.svg2png(url=str(svg), write_to=str(png), output_width=width, output_height=height)
+        written.append(png)
+    return written

@@ -1,0 +1,137 @@
+"""Draws an avatar pack in a given FaceState through a Backend.
+
+Load time does everything expensive: each layer is cropped to its visible pixels, scaled to the
+screen, and pre-rotated at a few head angles (0.5 degree steps within the pack's head_deg). A frame
+is then only blits: the layers of the nearest angle, each placed where the head's pivot rotation and
+sway put it, pupils shifted for gaze, eyelids/brows/mouth chosen by the FaceState.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from kiosk.avatar.backend import Backend, Image
+from kiosk.avatar.pack import AvatarPack
+
+ANGLE_STEP = 0.5
+OPEN_SHAPES_MIN_SCALE = 0.55  # an open mouth shape at openness 0 is drawn at 55 % of its height
+
+
+@dataclass(frozen=True)
+class _Layer:
+    images: tuple[Image, ...]  # one per head angle (a single one for the body)
+    centre: tuple[float, float]  # of the cropped layer, in screen px relative to the pivot, unrotated
+
+
+def load_rgba(path: Any) -> np.ndarray:
+    import pygame
+
+    surface = pygame.image.load(str(path))
+    rgb = pygame.surfarray.pixels3d(surface).transpose(1, 0, 2)
+    alpha = pygame.surfarray.pixels_alpha(surface).T
+    return np.dstack([rgb, alpha]).astype(np.uint8)
+
+
+def _crop(rgba: np.ndarray) -> tuple[np.ndarray, int, int]:
+    ys, xs = np.nonzero(rgba[:, :, 3])
+    if ys.size == 0:
+        return rgba[:1, :1], 0, 0
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    return rgba[y0:y1, x0:x1], int(x0), int(y0)
+
+
+class FaceRenderer:
+    def __init__(self, pack: AvatarPack, backend: Backend, height_px: int, centre_x: int, bottom_y: int) -> None:
+        """The canvas is drawn `height_px` tall, centred on `centre_x`, its bottom edge at `bottom_y`."""
+        self.pack, self.backend = pack, backend
+        self.scale = height_px / pack.canvas[1]
+        w = pack.canvas[0] * self.scale
+        self.origin = (centre_x - w / 2, bottom_y - height_px)  # canvas (0, 0) on screen
+        self.pivot = self._screen(pack.anchors["neck"])
+        steps = int(pack.motion.head_deg / ANGLE_STEP)
+        self.angles = tuple(ANGLE_STEP * i for i in range(-steps, steps + 1)) or (0.0,)
+        self.body = self._layer(pack.layers["body"], rotate=False)
+        head_names = ("head", "eyes", "pupils", "lids_half", "lids_closed", "hair_front")
+        self.head = {name: self._layer(pack.layers[name]) for name in head_names if name in pack.layers}
+        self.brows = {name: self._layer(path) for name, path in pack.brows.items()}
+        self.cheeks = {name: self._layer(path) for name, path in pack.cheeks.items()}
+        self.mouth = {name: self._layer(path) for name, path in pack.mouth.items()}
+        self.mouth_smile = {name: self._layer(path) for name, path in pack.mouth_smile.items()}
+
+    def _screen(self, point: tuple[float, float]) -> tuple[float, float]:
+        return self.origin[0] + point[0] * self.scale, self.origin[1] + point[1] * self.scale
+
+    def _layer(self, path: Any, rotate: bool = True) -> _Layer:
+        rgba, x0, y0 = _crop(load_rgba(path))
+        size = (max(1, round(rgba.shape[1] * self.scale)), max(1, round(rgba.shape[0] * self.scale)))
+        image = self.backend.resized(self.backend.image(rgba), size)
+        cx, cy = self._screen((x0 + rgba.shape[1] / 2, y0 + rgba.shape[0] / 2))
+        images = tuple(self.backend.rotated(image, a) if a else image for a in self.angles) if rotate else (image,)
+        return _Layer(images, (cx - self.pivot[0], cy - self.pivot[1]))
+
+    # -- per frame -------------------------------------------------------------------------------------------
+
+    def draw(self, face: Any) -> None:
+        """`face`: a FaceState (kiosk.avatar.animator)."""
+        m = self.pack.motion
+        breath = face.breath * m.breath_px * self.scale
+        self._place(self.body, 0, 0.0, (0.0, -breath))
+        angle = -face.head_tilt * m.head_deg  # FaceState: > 0 is clockwise; rotation angles are counter-clockwise
+        index = min(range(len(self.angles)), key=lambda i: abs(self.angles[i] - angle))
+        theta = self.angles[index]
+        # FaceState's +y is up, the screen's is down.
+        sway = (face.head_sway[0] * m.head_px * self.scale, -face.head_sway[1] * m.head_px * self.scale - breath * 0.6)
+        head = self.head
+        self._place(head["head"], index, theta, sway)
+        self._place(head["eyes"], index, theta, sway)
+        gaze = (face.gaze[0] * m.gaze_px * self.scale, -face.gaze[1] * m.gaze_px * self.scale)  # +y is up
+        self._place(head["pupils"], index, theta, (sway[0] + gaze[0], sway[1] + gaze[1]))
+        if face.blink >= 0.75:
+            self._place(head["lids_closed"], index, theta, sway)
+        elif face.blink >= 0.25:
+            self._place(head["lids_half"], index, theta, sway)
+        expressions = sorted(face.expression, key=lambda e: -e[1])
+        for rank, (name, weight) in enumerate(expressions[:2]):
+            layer = self.brows.get(name, self.brows["neutral"])
+            self._place(layer, index, theta, sway, 1.0 if rank == 0 else weight)
+        for name, weight in face.expression:
+            if name in self.cheeks and weight > 0.02:
+                self._place(self.cheeks[name], index, theta, sway, weight)
+        smiling = dict(face.expression).get("smile", 0.0) > 0.5
+        shapes = sorted(face.mouth, key=lambda s: -s[1])
+        for rank, (viseme, weight) in enumerate(shapes[:2]):
+            layer = (self.mouth_smile.get(viseme) if smiling else None) or self.mouth.get(viseme) or self.mouth["sil"]
+            self._mouth(layer, index, theta, sway, face.openness, viseme, 1.0 if rank == 0 else weight)
+        if "hair_front" in head:
+            self._place(head["hair_front"], index, theta, sway)
+
+    def _offset(self, layer: _Layer, theta: float, shift: tuple[float, float]) -> tuple[float, float]:
+        """Screen centre of a layer after rotating the head by theta (degrees, counter-clockwise) and shifting."""
+        c, s = math.cos(math.radians(theta)), math.sin(math.radians(theta))
+        dx, dy = layer.centre
+        # Screen y points down, so a counter-clockwise turn is (x, y) -> (x c + y s, -x s + y c).
+        return self.pivot[0] + dx * c + dy * s + shift[0], self.pivot[1] - dx * s + dy * c + shift[1]
+
+    def _place(self, layer: _Layer, index: int, theta: float, shift: tuple[float, float],
+               opacity: float = 1.0) -> None:
+        image = layer.images[min(index, len(layer.images) - 1)]
+        cx, cy = self._offset(layer, theta if len(layer.images) > 1 else 0.0, shift)
+        w, h = self.backend.image_size(image)
+        self.backend.draw(image, round(cx - w / 2), round(cy - h / 2), opacity)
+
+    def _mouth(self, layer: _Layer, index: int, theta: float, shift: tuple[float, float], openness: float,
+               viseme: str, opacity: float) -> None:
+        if viseme in ("sil", "PP") or openness >= 0.97:
+            self._place(layer, index, theta, shift, opacity)
+            return
+        image = layer.images[min(index, len(layer.images) - 1)]
+        w, h = self.backend.image_size(image)
+        squash = OPEN_SHAPES_MIN_SCALE + (1 - OPEN_SHAPES_MIN_SCALE) * max(0.0, openness)
+        small = self.backend.resized(image, (w, max(1, round(h * squash))))
+        cx, cy = self._offset(layer, theta, shift)
+        top = cy - h / 2 + h * (1 - squash) * 0.35  # the upper lip moves less than the jaw
+        self.backend.draw(small, round(cx - w / 2), round(top), opacity)
