@@ -112,15 +112,15 @@ class PygameBackend:
         elif opacity > 0.004:
             image.set_alpha(int(opacity * 255))  # per-surface alpha multiplies per-pixel alpha (SDL2)
             self.screen.blit(image, (x, y))
-            image.set_alpha(None)
+            image.set_alpha(255)  # not None: that would also switch off the per-pixel alpha
 
     def fill(self, rect: tuple[int, int, int, int], colour: Colour) -> None:
         if len(colour) == 4 and colour[3] < 255:
             overlay = self._pg.Surface(rect[2:], self._pg.SRCALPHA)
             overlay.fill(colour)
             self.screen.blit(overlay, rect[:2])
-        else:
-            self.screen.fill(colour[:3], rect)
+        else:  # clipped first: pygame moves a negative x/y to 0 without shortening the rectangle
+            self.screen.fill(colour[:3], self._pg.Rect(rect).clip(self.screen.get_rect()))
 
     def text(self, text: str, px: int, colour: Colour) -> Any:
         from kiosk.avatar.fonts import font_for

@@ -8,12 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10 (JetPack 6)
-    import tomli as tomllib
-
-BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
+from kiosk.avatar.pack import BUILTIN_DIR, tomllib
 
 
 def builtin_packs() -> list[Path]:

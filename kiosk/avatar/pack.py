@@ -78,11 +78,6 @@ def png_info(path: Path) -> tuple[int, int, int]:
     return width, height, head[25]
 
 
-def builtin_names() -> list[str]:
-    return sorted(p.name for p in BUILTIN_DIR.iterdir() if (p / "avatar.toml").is_file()) if BUILTIN_DIR.is_dir() \
-        else []
-
-
 def pack_path(name_or_path: str) -> Path:
     """A built-in pack's name ("ava", "max") or a folder path; "" is the default built-in."""
     name = name_or_path.strip() or DEFAULT_PACK
