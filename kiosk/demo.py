@@ -8,6 +8,7 @@ import asyncio
 import json
 import re
 import statistics
+import sys
 from pathlib import Path
 
 from kiosk.audio.playback import PlaybackQueue, open_player
@@ -33,7 +34,7 @@ def _slug(i: int, text: str) -> str:
 
 
 async def _run(rt: Runtime, out_dir: Path, player: PlaybackQueue | None, quiet: bool,
-               turns: list | None = None) -> list[dict]:
+               turns: list | None = None, script: tuple[str, ...] = SCRIPT) -> list[dict]:
     """Answers the script; `turns` (if given) collects each turn for the video."""
     pause = rt.settings.speech.sentence_pause_s
     results = []
@@ -45,7 +46,7 @@ async def _run(rt: Runtime, out_dir: Path, player: PlaybackQueue | None, quiet: 
         print(f"{rt.settings.persona.name}: {rt.settings.persona.greeting}")
     if player is not None:
         player.submit(greeting.pcm, greeting.sample_rate)
-    for i, question in enumerate(SCRIPT, start=1):
+    for i, question in enumerate(script, start=1):
         if not quiet:
             print(f"\nVisitor: {question}\n{rt.settings.persona.name}: ", end="", flush=True)
         turn = rt.engine.gate.begin()
@@ -101,7 +102,8 @@ def _demo_kb(settings: Settings, out_dir: Path) -> Path | None:
 
 
 def run_demo(settings: Settings, out_dir: Path, speaker: str = "auto", json_out: bool = False,
-             video: Path | None = None, size: tuple[int, int] = (1280, 720), fps: int = 30) -> int:
+             video: Path | None = None, size: tuple[int, int] = (1280, 720), fps: int = 30,
+             questions: int | None = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     turns: list | None = [] if video is not None else None
     with Runtime(settings, speech=True, kb=_demo_kb(settings, out_dir)) as rt:
@@ -112,7 +114,8 @@ def run_demo(settings: Settings, out_dir: Path, speaker: str = "auto", json_out:
                 print("kiosk demo: --speaker on, but no sound output device was found (see `kiosk doctor`)")
                 return 1
         try:
-            results = asyncio.run(_run(rt, out_dir, player, quiet=json_out, turns=turns))
+            results = asyncio.run(_run(rt, out_dir, player, quiet=json_out, turns=turns,
+                                       script=SCRIPT[:questions] if questions else SCRIPT))
         finally:
             if player is not None:
                 player.close()
@@ -139,11 +142,11 @@ def _record(settings: Settings, turns: list, video: Path, size: tuple[int, int],
     greeting, answers = turns[0], turns[1:]
     pack, why = resolve_pack(settings.persona.avatar)
     if why:
-        print(f"kiosk demo: {why}; using the built-in avatar")
+        print(f"kiosk demo: {why}; using the built-in avatar", file=sys.stderr)
     backend = PygameBackend(size, mode="headless")
     face = FaceRenderer(pack, backend, height_px=int(size[1] * 0.98), centre_x=size[0] // 2, bottom_y=size[1])
     overlay = Overlay(backend, size)
     cues = plan((settings.persona.greeting, greeting), answers, settings.speech.sentence_pause_s)
     info = record(cues, video, face, overlay, backend, fps=fps)
-    print(f"video: {info['path']} ({info['duration_s']} s, {size[0]}x{size[1]} at {fps} fps)")
+    print(f"video: {info['path']} ({info['duration_s']} s, {size[0]}x{size[1]} at {fps} fps)", file=sys.stderr)
     return info

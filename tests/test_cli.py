@@ -63,6 +63,33 @@ def test_demo_speaks_every_answer_into_wav_files(tmp_path: Path) -> None:
     assert (tmp_path / "00-greeting.wav").exists()
 
 
+def test_demo_renders_an_mp4_with_both_streams(tmp_path: Path) -> None:
+    video = tmp_path / "demo.mp4"
+    proc = kiosk("demo", "--out-dir", str(tmp_path), "--speaker", "off", "--json", "--questions", "2",
+                 "--out", str(video))
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout)["video"]
+    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries",
+                            "stream=codec_type,codec_name,width,height,r_frame_rate,duration", "-of", "json",
+                            str(video)], capture_output=True, text=True, check=True)
+    streams = {s["codec_type"]: s for s in json.loads(probe.stdout)["streams"]}
+    v, a = streams["video"], streams["audio"]
+    assert (v["codec_name"], v["width"], v["height"], v["r_frame_rate"]) == ("h264", 1280, 720, "30/1")
+    assert a["codec_name"] == "aac"
+    # Greeting + 2 answers with their pauses: the planned length, both streams, to a frame or two.
+    assert info["duration_s"] > 10
+    assert abs(float(v["duration"]) - info["duration_s"]) < 0.07
+    assert abs(float(a["duration"]) - info["duration_s"]) < 0.1
+    # A frame while the greeting is spoken shows the avatar and a caption, not a blank screen.
+    frame = tmp_path / "f.png"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-ss", "3", "-i", str(video), "-frames:v", "1", str(frame)],
+                   check=True)
+    import pygame
+
+    pixels = pygame.surfarray.array3d(pygame.image.load(str(frame)))
+    assert pixels.std() > 30 and len(np.unique(pixels.reshape(-1, 3), axis=0)) > 500
+
+
 def test_doctor_reports_a_missing_model_with_its_fix(tmp_path: Path) -> None:
     cfg = tmp_path / "kiosk.toml"
     cfg.write_text(f'[persona]\nllm = "qwen2.5-1.5b-instruct-q4_k_m"\n\n[models]\ndir = "{tmp_path / "models"}"\n')
