@@ -56,7 +56,7 @@ def measure_render(settings: Settings, seconds: float = 10.0, size: tuple[int, i
     pack, _ = resolve_pack(settings.persona.avatar)
     face = FaceRenderer(pack, backend, height_px=int(size[1] * 0.98), centre_x=size[0] // 2, bottom_y=size[1])
     overlay = Overlay(backend, size)
-    floor_image = backend.image(np.full((size[1], size[0], 4), 128, dtype=np.uint8))
+    floor_image = backend.image(np.full((size[1], size[0], 4), 255, dtype=np.uint8))  # an opaque photo
     frames = int(seconds * 30)
 
     floor = []

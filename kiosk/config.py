@@ -94,7 +94,7 @@ class PersonaSettings:
     fallback_contact: str = "Please ask at the front desk, or call People Operations on extension 200."
     """what to offer when the persona does not know the answer"""
     avatar: str = ""
-    """face image path ("" = the built-in face)"""
+    """built-in avatar ("ava", "max") or an avatar pack folder (docs/avatar-format.md); "" = ava"""
     knowledge_base: str = ""
     """path to the SQLite document index ("" = none)"""
 

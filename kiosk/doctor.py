@@ -183,6 +183,20 @@ def check_gpu(settings: Settings, appliance: bool) -> list[Check]:
     return checks
 
 
+def check_avatar(settings: Settings) -> Check:
+    from kiosk.avatar.pack import check_pack, pack_path
+
+    path = pack_path(settings.persona.avatar)
+    problems = check_pack(path)
+    if not problems:
+        return Check("avatar", "ok", str(path))
+    # The kiosk still runs (with the built-in avatar), so a broken custom pack is a warning, not a failure.
+    builtin = path.is_relative_to(Path(__file__).resolve().parent / "avatar" / "builtin")
+    return Check("avatar", "fail" if builtin else "warn", f"{path}: {problems[0]}"
+                 + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""),
+                 "kiosk avatar build   (or tools/dev setup)" if builtin else f"kiosk avatar check {path}")
+
+
 def collect(config: str | None) -> list[Check]:
     checks = [check_python()]
     try:
@@ -195,6 +209,7 @@ def collect(config: str | None) -> list[Check]:
     checks += check_models(settings)
     checks += check_knowledge(settings)
     checks.append(check_asr(settings))
+    checks.append(check_avatar(settings))
     checks += check_sound(settings, appliance)
     checks.append(check_display(appliance))
     checks += check_gpu(settings, appliance)

@@ -92,6 +92,8 @@ class PygameBackend:
         if rgba.ndim != 3 or rgba.shape[2] != 4 or rgba.dtype != np.uint8:
             raise ValueError(f"expected H x W x 4 uint8, got {rgba.shape} {rgba.dtype}")
         h, w = rgba.shape[:2]
+        if rgba[:, :, 3].min() == 255:  # fully opaque (a background): no per-pixel alpha, ~3x faster blits
+            return self._pg.image.frombuffer(np.ascontiguousarray(rgba[:, :, :3]).tobytes(), (w, h), "RGB").copy()
         return self._pg.image.frombuffer(np.ascontiguousarray(rgba).tobytes(), (w, h), "RGBA").copy()
 
     def resized(self, image: Any, size: tuple[int, int]) -> Any:
