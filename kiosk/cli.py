@@ -70,7 +70,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     return run_demo(_settings(args), out_dir=Path(args.out_dir), speaker=args.speaker, json_out=args.json,
                     video=Path(args.out) if args.out else None, size=args.size, fps=args.fps,
-                    questions=args.questions)
+                    questions=args.questions, window=args.window)
 
 
 def _kb_target(args: argparse.Namespace, settings: Settings) -> Path:
@@ -226,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=_video_size, default=(1280, 720), help="video size, WIDTHxHEIGHT (default 1280x720)")
     p.add_argument("--fps", type=int, default=30, choices=(25, 30, 50, 60), help="video frame rate (default 30)")
     p.add_argument("--questions", type=int, help="only the first N questions of the script")
+    p.add_argument("--window", action="store_true", help="then play it live in a window (needs a display)")
     p.add_argument("--speaker", choices=["auto", "on", "off"], default="auto",
                    help="also play through the sound device (auto: when one exists)")
     p.add_argument("--json", action="store_true")

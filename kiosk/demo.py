@@ -103,9 +103,9 @@ def _demo_kb(settings: Settings, out_dir: Path) -> Path | None:
 
 def run_demo(settings: Settings, out_dir: Path, speaker: str = "auto", json_out: bool = False,
              video: Path | None = None, size: tuple[int, int] = (1280, 720), fps: int = 30,
-             questions: int | None = None) -> int:
+             questions: int | None = None, window: bool = False) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
-    turns: list | None = [] if video is not None else None
+    turns: list | None = [] if video is not None or window else None
     with Runtime(settings, speech=True, kb=_demo_kb(settings, out_dir)) as rt:
         player = None
         if speaker != "off":
@@ -124,6 +124,8 @@ def run_demo(settings: Settings, out_dir: Path, speaker: str = "auto", json_out:
                "out_dir": str(out_dir)}
     if video is not None:
         summary["video"] = _record(settings, turns, video, size, fps)
+    if window:
+        _show(settings, turns, size, fps, speaker)
     if json_out:
         print(json.dumps(summary, ensure_ascii=False, indent=1))
     else:
@@ -132,21 +134,43 @@ def run_demo(settings: Settings, out_dir: Path, speaker: str = "auto", json_out:
     return 0 if all("error" not in r for r in results) else 1
 
 
-def _record(settings: Settings, turns: list, video: Path, size: tuple[int, int], fps: int) -> dict:
+def _show(settings: Settings, turns: list, size: tuple[int, int], fps: int, speaker: str) -> None:
+    """Plays the conversation again, live in a window, with sound (the answers are already computed)."""
     from kiosk.avatar.backend import PygameBackend
-    from kiosk.avatar.face import FaceRenderer
+    from kiosk.avatar.recording import play
+
+    backend = PygameBackend(size, mode="window", title=f"kiosk demo: {settings.persona.name}")
+    face, overlay, cues = _scene(settings, turns, backend, size)
+    player = open_player(settings.audio.output_device, 0.0) if speaker != "off" else None
+    try:
+        asyncio.run(play(cues, face, overlay, backend, player, fps))
+    finally:
+        if player is not None:
+            player.close()
+
+
+def _scene(settings: Settings, turns: list, backend: object, size: tuple[int, int]) -> tuple:
+    from kiosk.avatar.face import FaceRenderer, presenter_layout
     from kiosk.avatar.overlay import Overlay
     from kiosk.avatar.pack import resolve_pack
-    from kiosk.avatar.recording import plan, record
+    from kiosk.avatar.recording import plan
 
-    greeting, answers = turns[0], turns[1:]
     pack, why = resolve_pack(settings.persona.avatar)
     if why:
         print(f"kiosk demo: {why}; using the built-in avatar", file=sys.stderr)
-    backend = PygameBackend(size, mode="headless")
-    face = FaceRenderer(pack, backend, height_px=int(size[1] * 0.98), centre_x=size[0] // 2, bottom_y=size[1])
+    face = FaceRenderer(pack, backend, *presenter_layout(pack, size), screen_bottom=size[1])
+    cues = plan((settings.persona.greeting, turns[0]), turns[1:], settings.speech.sentence_pause_s)
     overlay = Overlay(backend, size)
-    cues = plan((settings.persona.greeting, greeting), answers, settings.speech.sentence_pause_s)
+    overlay.set_attract(f'Say "{settings.listen.wake_phrase.capitalize()}" or tap to talk')
+    return face, overlay, cues
+
+
+def _record(settings: Settings, turns: list, video: Path, size: tuple[int, int], fps: int) -> dict:
+    from kiosk.avatar.backend import PygameBackend
+    from kiosk.avatar.recording import record
+
+    backend = PygameBackend(size, mode="headless")
+    face, overlay, cues = _scene(settings, turns, backend, size)
     info = record(cues, video, face, overlay, backend, fps=fps)
     print(f"video: {info['path']} ({info['duration_s']} s, {size[0]}x{size[1]} at {fps} fps)", file=sys.stderr)
     return info

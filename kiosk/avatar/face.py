@@ -44,17 +44,36 @@ def _crop(rgba: np.ndarray) -> tuple[np.ndarray, int, int]:
     return rgba[y0:y1, x0:x1], int(x0), int(y0)
 
 
+MOUTH_AT = 0.45  # of the screen height: captions and buttons own the lower part of the screen
+HEAD_TOP_MARGIN = 0.03
+
+
+def presenter_layout(pack: AvatarPack, size: tuple[int, int]) -> tuple[int, int, int]:
+    """(height_px, centre_x, bottom_y) that puts the mouth at 45 % of the screen height, as large as the top of
+    the head allows, so the captions below never cover the lips."""
+    w, h = size
+    mouth = pack.anchors["mouth"][1] / pack.canvas[1]
+    top = min(pack.anchors["eye_left"][1], pack.anchors["neck"][1]) / pack.canvas[1] * 0.45  # ~ top of the hair
+    scale = min(1.0, (MOUTH_AT - HEAD_TOP_MARGIN) / max(0.05, mouth - top))
+    height = round(h * scale)
+    origin_y = round(h * MOUTH_AT - mouth * height)
+    return height, w // 2, origin_y + height
+
+
 class FaceRenderer:
-    def __init__(self, pack: AvatarPack, backend: Backend, height_px: int, centre_x: int, bottom_y: int) -> None:
-        """The canvas is drawn `height_px` tall, centred on `centre_x`, its bottom edge at `bottom_y`."""
+    def __init__(self, pack: AvatarPack, backend: Backend, height_px: int, centre_x: int, bottom_y: int,
+                 screen_bottom: int | None = None) -> None:
+        """The canvas is drawn `height_px` tall, centred on `centre_x`, its bottom edge at `bottom_y`; the
+        body's last rows are extended down to `screen_bottom` when the canvas ends above it."""
         self.pack, self.backend = pack, backend
+        self._extend = max(0, (screen_bottom or bottom_y) - bottom_y)
         self.scale = height_px / pack.canvas[1]
         w = pack.canvas[0] * self.scale
         self.origin = (centre_x - w / 2, bottom_y - height_px)  # canvas (0, 0) on screen
         self.pivot = self._screen(pack.anchors["neck"])
         steps = int(pack.motion.head_deg / ANGLE_STEP)
         self.angles = tuple(ANGLE_STEP * i for i in range(-steps, steps + 1)) or (0.0,)
-        self.body = self._layer(pack.layers["body"], rotate=False)
+        self.body = self._layer(pack.layers["body"], rotate=False, extend=self._extend)
         head_names = ("head", "eyes", "pupils", "lids_half", "lids_closed", "hair_front")
         self.head = {name: self._layer(pack.layers[name]) for name in head_names if name in pack.layers}
         self.brows = {name: self._layer(path) for name, path in pack.brows.items()}
@@ -65,8 +84,11 @@ class FaceRenderer:
     def _screen(self, point: tuple[float, float]) -> tuple[float, float]:
         return self.origin[0] + point[0] * self.scale, self.origin[1] + point[1] * self.scale
 
-    def _layer(self, path: Any, rotate: bool = True) -> _Layer:
+    def _layer(self, path: Any, rotate: bool = True, extend: int = 0) -> _Layer:
         rgba, x0, y0 = _crop(load_rgba(path))
+        if extend:  # the torso continues below the canvas: repeat its bottom row (flat clothes colours)
+            rows = int(extend / self.scale) + 2
+            rgba = np.concatenate([rgba, np.repeat(rgba[-1:], rows, axis=0)])
         size = (max(1, round(rgba.shape[1] * self.scale)), max(1, round(rgba.shape[0] * self.scale)))
         image = self.backend.resized(self.backend.image(rgba), size)
         cx, cy = self._screen((x0 + rgba.shape[1] / 2, y0 + rgba.shape[0] / 2))

@@ -92,6 +92,10 @@ class Director:
         self.cues, self.animator, self.overlay = cues, animator, overlay
         self._current: Cue | None = None
 
+    @property
+    def current(self) -> Cue | None:
+        return self._current
+
     def at(self, t: float) -> float | None:
         """Applies the cue active at t; returns the playback position in its clip (None: silent)."""
         cue = next((c for c in self.cues if c.start <= t < c.end), None)
@@ -169,3 +173,34 @@ def record(cues: list[Cue], out: Path, face: object, overlay: object, backend: o
     log.info("wrote %s: %d frames at %d fps, %.1f s", out, frames, fps, duration)
     return {"path": str(out), "frames": frames, "fps": fps, "duration_s": round(frames / fps, 3),
             "size": [width, height]}
+
+
+async def play(cues: list[Cue], face: object, overlay: object, backend: object, player: object | None,
+               fps: int = 30, seed: int = 0) -> int:
+    """The same conversation live in a window, with sound where there is a speaker; frames drawn."""
+    import asyncio
+    import time
+
+    import pygame
+
+    animator = Animator(seed=seed)
+    director = Director(cues, animator, overlay)
+    end = max(c.end for c in cues)
+    t0 = time.monotonic()
+    submitted: set[int] = set()
+    frames = 0
+    while (t := time.monotonic() - t0) < end:
+        if any(ev.type == pygame.QUIT for ev in pygame.event.get()):
+            break
+        playback = director.at(t)
+        cue = director.current
+        if player is not None and cue is not None and cue.clip is not None and id(cue) not in submitted:
+            submitted.add(id(cue))
+            player.submit(cue.clip.pcm, cue.clip.sample_rate)
+        backend.clear(face.pack.background)
+        face.draw(animator.frame(t, playback))
+        overlay.draw(t)
+        backend.present()
+        frames += 1
+        await asyncio.sleep(max(0.0, (frames / fps) - (time.monotonic() - t0)))
+    return frames

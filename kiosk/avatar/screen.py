@@ -1,0 +1,159 @@
+"""The talking head as a task of the one event loop: draws at the display rate and never blocks it.
+
+The app tells the Screen what happens (listening events, sentences being spoken with their playback
+clock, idle); the Screen turns taps, clicks and keys into the same events the microphone produces:
+a tap (or Space/Enter) is `Wake(source="tap")`, a typed question is `Heard(engine="keyboard")`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kiosk.avatar.animator import Animator, expression_for_answer
+from kiosk.avatar.face import FaceRenderer, presenter_layout
+from kiosk.avatar.keyboard import OnScreenKeyboard, question_event, tap_event
+from kiosk.avatar.overlay import Overlay
+from kiosk.avatar.pack import AvatarPack
+from kiosk.events import Heard, HeardPartial, ListenEvent, MicrophoneStatus, SpeechClip, Wake
+
+log = logging.getLogger(__name__)
+
+PlaybackClock = Callable[[], float | None]
+
+
+class Screen:
+    def __init__(self, backend: Any, pack: AvatarPack, on_input: Callable[[ListenEvent], None], fps: int = 30,
+                 seed: int = 0, clock: Callable[[], float] = time.monotonic) -> None:
+        w, h = backend.size
+        self.backend, self.on_input, self.fps, self.clock = backend, on_input, fps, clock
+        self.face = FaceRenderer(pack, backend, *presenter_layout(pack, (w, h)), screen_bottom=h)
+        self.overlay = Overlay(backend, (w, h))
+        self.keyboard = OnScreenKeyboard(backend, (w, h), painter=self.overlay.painter)
+        self.animator = Animator(seed=seed)
+        self._playback: PlaybackClock | None = None
+        self.frames = 0
+
+    # -- what the app tells the screen ----------------------------------------------------------------------
+
+    def listen_event(self, event: ListenEvent) -> None:
+        t = self.clock()
+        if isinstance(event, Wake):
+            self._state("listening", t)
+            self.overlay.clear_captions()
+        elif isinstance(event, HeardPartial):
+            self.overlay.visitor_partial(event.text)
+        elif isinstance(event, Heard):
+            self.overlay.visitor_final(event.text)
+            self._state("thinking", t)
+        elif isinstance(event, MicrophoneStatus):
+            ok = event.state in ("listening", "recovered")
+            self.overlay.notice(None if ok else "Microphone unavailable — tap Type to ask your question")
+
+    def level(self, level: float) -> None:
+        self.overlay.set_level(level)
+
+    def speak(self, clip: SpeechClip, source: str | None, playback: PlaybackClock, answer: str = "",
+              grounded: bool = True) -> None:
+        """A sentence starts playing; `playback()` gives its position in seconds (None once it has ended)."""
+        t = self.clock()
+        if self.animator.state.value != "speaking":
+            self._state("speaking", t)
+            self.animator.set_expression(expression_for_answer(answer or clip.text, grounded), t, hold_s=4.0)
+        self.animator.start_clip(clip)
+        self._playback = playback
+        self.overlay.answer_sentence(clip.text, source)
+
+    def idle(self) -> None:
+        self._playback = None
+        self.animator.stop_clip()
+        self._state("idle", self.clock())
+
+    def _state(self, state: str, t: float) -> None:
+        self.animator.set_state(state, t)
+        self.overlay.set_state(state, t)
+
+    # -- the task --------------------------------------------------------------------------------------------
+
+    def frame(self) -> None:
+        t = self.clock()
+        playback = self._playback() if self._playback is not None else None
+        self.backend.clear(self.face.pack.background)
+        self.face.draw(self.animator.frame(t, playback))
+        self.overlay.draw(t)
+        if self.keyboard.is_open:
+            self.keyboard.draw(t)
+        self.backend.present()
+        self.frames += 1
+
+    async def run(self, stop: asyncio.Event) -> None:
+        period = 1.0 / self.fps
+        next_at = self.clock()
+        while not stop.is_set():
+            if not self.handle_input():
+                stop.set()
+                break
+            self.frame()
+            next_at += period
+            delay = next_at - self.clock()
+            if delay < -period:  # fell behind (a slow frame): skip ahead instead of racing to catch up
+                next_at, delay = self.clock(), 0.0
+            await asyncio.sleep(max(0.0, delay))  # always yields, so the loop's other tasks run
+
+    # -- input -----------------------------------------------------------------------------------------------
+
+    def handle_input(self) -> bool:
+        """Pointer and keys -> events; False when the window was closed."""
+        import pygame
+
+        for ev in pygame.event.get():
+            if ev.type == pygame.QUIT:
+                return False
+            if ev.type == pygame.MOUSEBUTTONDOWN and ev.button == 1:
+                self.pointer(*ev.pos)
+            elif ev.type == pygame.FINGERDOWN:
+                w, h = self.backend.size
+                self.pointer(int(ev.x * w), int(ev.y * h))
+            elif ev.type == pygame.KEYDOWN:
+                self.key(ev)
+        return True
+
+    def pointer(self, x: int, y: int) -> None:
+        t = self.clock()
+        if self.keyboard.is_open:
+            self._keyboard_result(self.keyboard.press(x, y), t)
+            return
+        hit = self.overlay.hit(x, y)
+        if hit == "tap":
+            self.on_input(tap_event(t))
+        elif hit == "keyboard":
+            self._open_keyboard()
+
+    def key(self, ev: Any) -> None:
+        import pygame
+
+        t = self.clock()
+        names = {pygame.K_BACKSPACE: "backspace", pygame.K_RETURN: "return", pygame.K_KP_ENTER: "return",
+                 pygame.K_ESCAPE: "escape"}
+        if self.keyboard.is_open:
+            self._keyboard_result(self.keyboard.type_key(names.get(ev.key) or ev.unicode), t)
+        elif ev.key in (pygame.K_SPACE, pygame.K_RETURN, pygame.K_KP_ENTER):
+            self.on_input(tap_event(t))
+        elif ev.unicode and ev.unicode.isprintable():  # typing starts a typed question
+            self._open_keyboard()
+            self.keyboard.type_key(ev.unicode)
+
+    def _open_keyboard(self) -> None:
+        self.keyboard.open()
+        self.overlay.reserve_bottom(self.keyboard.top)
+
+    def _keyboard_result(self, result: Any, t: float) -> None:
+        if result is None:
+            return
+        self.keyboard.close()
+        self.overlay.reserve_bottom(None)
+        if result.action == "submit":
+            self.on_input(question_event(result.text, t))
