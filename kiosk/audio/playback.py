@@ -10,7 +10,8 @@ import contextlib
 import ctypes
 import logging
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
@@ -90,13 +91,19 @@ def find_output(name: str = "") -> AudioDevice | None:
 
 
 class Player:
-    """Blocking playback of mono 16-bit PCM on one device; call `play` from a worker thread."""
+    """Blocking playback of mono 16-bit PCM on one device; call `play` from a worker thread.
+
+    `position()` is the playback clock the avatar's lips follow: seconds into the clip being heard,
+    from when its first sample was queued, minus the device's output latency (what is still buffered
+    in front of it). None when nothing plays.
+    """
 
     def __init__(self, device: AudioDevice) -> None:
         self.device = device
         self._pa = open_portaudio()
         self._stream = None
         self._rate = 0
+        self._clock: tuple[float, float, float] | None = None  # (queued at, latency, duration)
 
     def play(self, pcm: bytes, sample_rate: int) -> None:
         import pyaudio
@@ -106,7 +113,17 @@ class Player:
             self._stream = self._pa.open(format=pyaudio.paInt16, channels=1, rate=sample_rate, output=True,
                                          output_device_index=self.device.index)
             self._rate = sample_rate
+        latency = float(self._stream.get_output_latency())
+        self._clock = (time.monotonic(), latency, len(pcm) / 2 / sample_rate)
         self._stream.write(pcm)
+
+    def position(self) -> float | None:
+        clock = self._clock
+        if clock is None:
+            return None
+        queued, latency, duration = clock
+        at = time.monotonic() - queued - latency
+        return at if at <= duration else None
 
     def _close_stream(self) -> None:
         if self._stream is not None:
@@ -131,12 +148,23 @@ class PlaybackQueue:
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="playback")
         self._pending: list[asyncio.Future] = []
 
-    def submit(self, pcm: bytes, sample_rate: int) -> None:
+    def submit(self, pcm: bytes, sample_rate: int, on_start: Callable[[], None] | None = None) -> None:
+        """Queues a clip; `on_start` runs on the event loop when it starts playing (lips start then)."""
         import asyncio
 
         gap = b"\x00\x00" * int(self._pause_s * sample_rate)
         loop = asyncio.get_running_loop()
-        self._pending.append(loop.run_in_executor(self._thread, self._player.play, pcm + gap, sample_rate))
+
+        def play() -> None:
+            if on_start is not None:
+                loop.call_soon_threadsafe(on_start)
+            self._player.play(pcm + gap, sample_rate)
+
+        self._pending.append(loop.run_in_executor(self._thread, play))
+
+    def position(self) -> float | None:
+        """Seconds into the clip being heard (see Player.position)."""
+        return self._player.position()
 
     async def drain(self) -> None:
         import asyncio

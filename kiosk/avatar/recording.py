@@ -194,9 +194,12 @@ async def play(cues: list[Cue], face: object, overlay: object, backend: object, 
             break
         playback = director.at(t)
         cue = director.current
-        if player is not None and cue is not None and cue.clip is not None and id(cue) not in submitted:
-            submitted.add(id(cue))
-            player.submit(cue.clip.pcm, cue.clip.sample_rate)
+        if player is not None and cue is not None and cue.clip is not None:
+            if id(cue) not in submitted:
+                submitted.add(id(cue))
+                player.submit(cue.clip.pcm, cue.clip.sample_rate)
+            heard = player.position()  # with a speaker, the lips follow what is actually heard
+            playback = heard if heard is not None else playback
         backend.clear(face.pack.background)
         face.draw(animator.frame(t, playback))
         overlay.draw(t)
