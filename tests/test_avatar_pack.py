@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import struct
 import zlib
 from pathlib import Path
@@ -90,3 +91,16 @@ def test_not_a_pack(tmp_path: Path) -> None:
     (tmp_path / "avatar.toml").write_text("[avatar\n")
     with pytest.raises(AvatarError, match="avatar.toml"):
         load_pack(tmp_path)
+
+
+def test_avatar_check_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from kiosk.cli import main
+
+    good = make_pack(tmp_path / "good")
+    assert main(["avatar", "check", str(good)]) == 0
+    assert "ok" in capsys.readouterr().out
+    bad = make_pack(tmp_path / "bad", skip=("eyes",))
+    assert main(["avatar", "check", str(bad), "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report["ok"] is False
+    assert report["problems"] == ["[layers] eyes: missing (required; see docs/avatar-format.md)"]
