@@ -17,7 +17,8 @@ import pytest  # noqa: E402
 
 from kiosk.avatar.backend import PygameBackend  # noqa: E402
 from kiosk.avatar.keyboard import KeyboardResult, OnScreenKeyboard, question_event, tap_event  # noqa: E402
-from kiosk.avatar.overlay import ACCENT, DIM, NO_LINE_START, SOFT, WHITE, Layout, Overlay  # noqa: E402
+from kiosk.avatar.overlay import Layout, Overlay  # noqa: E402
+from kiosk.avatar.painter import ACCENT, DIM, NO_LINE_START, SOFT, WHITE  # noqa: E402
 from kiosk.events import Heard, ListenEvent, Wake  # noqa: E402
 
 SIZE = (1280, 720)

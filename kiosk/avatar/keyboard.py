@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kiosk.avatar.backend import Backend, Colour
-from kiosk.avatar.overlay import ACCENT, DIM, INK, WHITE, Painter, Rect, polyline
+from kiosk.avatar.painter import ACCENT, DIM, INK, WHITE, Painter, Rect, polyline
 from kiosk.events import Heard, Wake
 
 # Every row is 10 units wide, so the rows line up at both edges.
