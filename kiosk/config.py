@@ -41,6 +41,7 @@ __all__ = [
     "KnowledgeSettings",
     "LoggingSettings",
     "ModelsSettings",
+    "ScreenSettings",
     "PersonaSettings",
     "SECTIONS",
     "Settings",
@@ -205,6 +206,22 @@ class ModelsSettings:
 
 
 @dataclass(frozen=True)
+class ScreenSettings:
+    """[screen]: where and how the talking head is drawn."""
+
+    mode: str = _f("auto", choices=("auto", "fullscreen", "window", "headless"))
+    """auto = full screen on the appliance (a Jetson), a window where there is a display, else headless"""
+    backend: str = _f("auto", choices=("auto", "pygame", "cuda"))
+    """auto = CUDA (jetson-utils) where it is installed, else pygame on the CPU"""
+    fps: int = _f(30, range=(10, 120))
+    """frames per second the screen is drawn at"""
+    width: int = _f(1920, range=(320, 7680))
+    """window or video width, px (full screen uses the display's own size)"""
+    height: int = _f(1080, range=(240, 4320))
+    """window or video height, px"""
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     """[logging]"""
 
@@ -314,6 +331,7 @@ SECTIONS: dict[str, type] = {
     "logging": LoggingSettings,
     "knowledge": KnowledgeSettings,
     "listen": ListenSettings,
+    "screen": ScreenSettings,
 }
 # Every known key -> its section, to tell someone who put `temperature` under [llm] where it goes.
 _KEY_HOME = {f.name: s for s, cls in reversed(SECTIONS.items()) for f in dataclasses.fields(cls)}
@@ -332,6 +350,7 @@ class Settings:
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     knowledge: KnowledgeSettings = field(default_factory=KnowledgeSettings)
     listen: ListenSettings = field(default_factory=ListenSettings)
+    screen: ScreenSettings = field(default_factory=ScreenSettings)
     source: Path | None = None
     """the file these settings came from; None for built-in defaults"""
 

@@ -136,10 +136,15 @@ def run_demo(settings: Settings, out_dir: Path, speaker: str = "auto", json_out:
 
 def _show(settings: Settings, turns: list, size: tuple[int, int], fps: int, speaker: str) -> None:
     """Plays the conversation again, live in a window, with sound (the answers are already computed)."""
-    from kiosk.avatar.backend import PygameBackend
+    import dataclasses
+
+    from kiosk.avatar.backend import open_backend
     from kiosk.avatar.recording import play
 
-    backend = PygameBackend(size, mode="window", title=f"kiosk demo: {settings.persona.name}")
+    mode = "fullscreen" if settings.screen.mode == "fullscreen" else "window"
+    screen = dataclasses.replace(settings.screen, width=size[0], height=size[1])
+    backend = open_backend(screen, mode=mode, title=f"kiosk demo: {settings.persona.name}")
+    size = backend.size
     face, overlay, cues = _scene(settings, turns, backend, size)
     player = open_player(settings.audio.output_device, 0.0) if speaker != "off" else None
     try:

@@ -304,3 +304,22 @@ def test_text_is_a_drawable_image_in_the_colour(backend, caption: str) -> None: 
     assert has_colour(frame[2 : 2 + h, 2 : 2 + w], (255, 40, 0), tol=30)
     assert not frame[2 + h :].any() and not frame[:, 2 + w :].any(), "nothing is drawn outside the image"
     assert not frame[:2].any() and not frame[:, :2].any()
+
+
+def test_screen_mode_auto() -> None:
+    from kiosk.avatar.backend import choose_mode
+
+    assert choose_mode("auto", appliance=True, env={}) == "fullscreen"
+    assert choose_mode("auto", appliance=False, env={"DISPLAY": ":0"}) == "window"
+    assert choose_mode("auto", appliance=False, env={}) == "headless"
+    assert choose_mode("window", appliance=True, env={}) == "window"
+
+
+def test_open_backend_falls_back_to_pygame_without_jetson_utils() -> None:
+    from kiosk.avatar.backend import open_backend
+    from kiosk.config import ScreenSettings
+
+    backend = open_backend(ScreenSettings(mode="headless", width=640, height=360))
+    assert backend.name == "pygame" and backend.size == (640, 360)
+    with pytest.raises(RuntimeError, match="jetson-utils"):
+        open_backend(ScreenSettings(mode="headless", backend="cuda"))

@@ -139,3 +139,36 @@ class PygameBackend:
     def present(self) -> None:
         if self._display is not None:
             self._pg.display.flip()
+
+
+def choose_mode(configured: str, appliance: bool, env: dict[str, str] | None = None) -> str:
+    """[screen] mode "auto": full screen on the appliance, a window where there is a display, else headless."""
+    if configured != "auto":
+        return configured
+    env = dict(os.environ) if env is None else env
+    if appliance:
+        return "fullscreen"
+    return "window" if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY") else "headless"
+
+
+def open_backend(screen: Any, mode: str | None = None, title: str = "kiosk") -> Backend:
+    """The configured backend ([screen] settings); CUDA only where jetson-utils imports, with a logged reason."""
+    import logging
+
+    from kiosk.doctor import is_jetson
+
+    mode = choose_mode(mode or screen.mode, is_jetson())
+    size = (screen.width, screen.height)
+    if screen.backend in ("auto", "cuda"):
+        try:
+            import jetson_utils  # noqa: F401
+
+            from kiosk.avatar.backend_cuda import CudaBackend
+
+            return CudaBackend(size, mode=mode, title=title)
+        except ImportError as error:
+            if screen.backend == "cuda":
+                raise RuntimeError(f"screen.backend = \"cuda\" but jetson-utils is not importable ({error}); "
+                                   "build it at provisioning or set screen.backend = \"pygame\"") from None
+            logging.getLogger(__name__).info("drawing with pygame on the CPU (jetson-utils: %s)", error)
+    return PygameBackend(size, mode=mode, title=title)
