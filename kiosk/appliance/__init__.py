@@ -1,0 +1,1 @@
+"""The appliance: the one event loop that joins everything, and its life under systemd."""
