@@ -149,6 +149,12 @@ def cmd_listen(args: argparse.Namespace) -> int:
     return listen(args, _settings(args))
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from kiosk.appliance.run import run_kiosk
+
+    return run_kiosk(_settings(args), headless=args.headless)
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from kiosk.doctor import run_doctor
 
@@ -247,6 +253,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_avatar_parser(sub, common)
     add_listen_parser(sub, common)
     sub.choices["listen"].set_defaults(func=cmd_listen)
+
+    p = sub.add_parser("run", parents=[common], help="the kiosk: listen, answer, speak, show (systemd service)")
+    p.add_argument("--headless", action="store_true", help="no screen (tests, benchmarks)")
+    p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("doctor", parents=[common], help="check that this machine is ready")
     p.add_argument("--json", action="store_true")

@@ -104,6 +104,7 @@ class Player:
         self._stream = None
         self._rate = 0
         self._clock: tuple[float, float, float] | None = None  # (queued at, latency, duration)
+        self.generation = 0  # bumped by PlaybackQueue.cancel(): the clip playing stops, queued ones are skipped
 
     def play(self, pcm: bytes, sample_rate: int) -> None:
         import pyaudio
@@ -115,7 +116,13 @@ class Player:
             self._rate = sample_rate
         latency = float(self._stream.get_output_latency())
         self._clock = (time.monotonic(), latency, len(pcm) / 2 / sample_rate)
-        self._stream.write(pcm)
+        step = 2 * (sample_rate // 20)  # 50 ms pieces, so a barge-in stops the voice within ~50 ms
+        generation = self.generation
+        for i in range(0, len(pcm), step):
+            if self.generation != generation:
+                self._clock = None  # cut short: the lips close now
+                break
+            self._stream.write(pcm[i:i + step])
 
     def position(self) -> float | None:
         clock = self._clock
@@ -155,7 +162,11 @@ class PlaybackQueue:
         gap = b"\x00\x00" * int(self._pause_s * sample_rate)
         loop = asyncio.get_running_loop()
 
+        generation = self._player.generation
+
         def play() -> None:
+            if self._player.generation != generation:
+                return  # cancelled before it started
             if on_start is not None:
                 loop.call_soon_threadsafe(on_start)
             self._player.play(pcm + gap, sample_rate)
@@ -165,6 +176,10 @@ class PlaybackQueue:
     def position(self) -> float | None:
         """Seconds into the clip being heard (see Player.position)."""
         return self._player.position()
+
+    def cancel(self) -> None:
+        """Barge-in: the clip playing stops within ~50 ms and everything queued is dropped."""
+        self._player.generation += 1
 
     async def drain(self) -> None:
         import asyncio

@@ -1,0 +1,180 @@
+"""`kiosk run`: the one event loop that owns the visitor and joins listening, answering, speech and screen.
+
+    IDLE -> (wake / tap) -> LISTENING -> (question heard or typed) -> THINKING -> SPEAKING -> FOLLOW_UP
+         -> (the listener's follow-up window passes) -> IDLE; after `session_timeout_s` of quiet the
+            visitor's session (conversation history, captions) is forgotten.
+
+Microphone events arrive from the listener's worker thread and screen input from the screen task; both
+go through one asyncio queue, so every decision is made on the loop, in order. A wake or tap while the
+kiosk speaks is a barge-in: the turn is cancelled (the LLM stops within a token, queued sentences and
+audio are dropped) and the kiosk listens. Each stage's failure is caught and shown, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import time
+from typing import Any
+
+from kiosk.appliance.notify import Notifier
+from kiosk.events import AnswerDone, Heard, HeardPartial, ListenEvent, MicrophoneStatus, SpeechAudio, Wake
+
+log = logging.getLogger(__name__)
+
+SESSION_TIMEOUT_S = 90.0
+
+
+class Phase(enum.Enum):
+    IDLE = "idle"
+    LISTENING = "listening"
+    THINKING = "thinking"
+    SPEAKING = "speaking"
+    FOLLOW_UP = "follow_up"
+
+
+class Kiosk:
+    def __init__(self, runtime: Any, *, listener: Any = None, player: Any = None, screen: Any = None,
+                 notifier: Notifier | None = None, session_timeout_s: float = SESSION_TIMEOUT_S) -> None:
+        self.rt, self.listener, self.player, self.screen = runtime, listener, player, screen
+        self.notifier = notifier or Notifier()
+        self.session_timeout_s = session_timeout_s
+        self.phase = Phase.IDLE
+        self.turns: list[dict[str, Any]] = []  # what happened, for the status endpoint and tests
+        self._queue: asyncio.Queue[ListenEvent] = asyncio.Queue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._turn: asyncio.Task | None = None
+        self._last_activity = time.monotonic()
+        self._in_session = False
+
+    # -- inputs (any thread) ---------------------------------------------------------------------------------
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The loop `post` hands events to (set before the microphone starts delivering)."""
+        self._loop = loop
+
+    def post(self, event: ListenEvent) -> None:
+        if self._loop is None:
+            raise RuntimeError("Kiosk.post before run()")
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, event)
+
+    # -- the loop --------------------------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self._loop = asyncio.get_running_loop()
+        tasks = [asyncio.create_task(self.notifier.feed_watchdog(stop)),
+                 asyncio.create_task(self._forget_quiet_visitors(stop))]
+        if self.screen is not None:
+            tasks.append(asyncio.create_task(self.screen.run(stop)))
+        self.notifier.ready("idle")
+        log.info("kiosk ready")
+        try:
+            while not stop.is_set():
+                getter = asyncio.create_task(self._queue.get())
+                stopper = asyncio.create_task(stop.wait())
+                done, _ = await asyncio.wait({getter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+                stopper.cancel()
+                if getter not in done:
+                    getter.cancel()
+                    break
+                await self._handle(getter.result())
+        finally:
+            self.notifier.stopping()
+            self._cancel_turn()
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _handle(self, event: ListenEvent) -> None:
+        self._last_activity = time.monotonic()
+        if self.screen is not None:
+            self.screen.listen_event(event)
+        if isinstance(event, Wake):
+            if self.phase in (Phase.SPEAKING, Phase.THINKING):
+                log.info("barge-in (%s)", event.source)
+                self._cancel_turn()
+            self._set_phase(Phase.LISTENING)
+        elif isinstance(event, Heard):
+            self._cancel_turn()
+            self._turn = asyncio.create_task(self._answer(event))
+        elif isinstance(event, MicrophoneStatus):
+            log.warning("microphone %s: %s", event.state, event.detail) if event.state in ("lost", "retrying") \
+                else log.info("microphone %s: %s", event.state, event.detail)
+        elif isinstance(event, HeardPartial) and self.phase is not Phase.LISTENING:
+            self._set_phase(Phase.LISTENING)
+
+    async def _answer(self, heard: Heard) -> None:
+        """One turn: the question answered, spoken and shown; the listener's gate closed while speaking."""
+        self._in_session = True
+        self._set_phase(Phase.THINKING)
+        turn = self.rt.engine.gate.begin()
+        t0 = time.perf_counter()
+        spoken = False
+        done: AnswerDone | None = None
+        try:
+            async for event in self.rt.responder.respond(turn, heard.text, speak=self.rt.speaker is not None):
+                if isinstance(event, SpeechAudio):
+                    if not spoken:
+                        spoken = True
+                        self._set_phase(Phase.SPEAKING)
+                        if self.listener is not None:
+                            self.listener.speaking_started()
+                    self._play(event)
+                elif isinstance(event, AnswerDone):
+                    done = event
+            if self.player is not None:
+                await self.player.drain()
+        except asyncio.CancelledError:
+            log.info("turn %d cancelled", turn)
+            raise
+        finally:
+            if spoken and self.listener is not None:
+                self.listener.speaking_finished()
+            if done is not None:
+                self.turns.append({"question": heard.text, "answer": done.answer, "grounded": done.grounded,
+                                   "timings_ms": done.timings.to_dict(), "error": done.error,
+                                   "total_s": round(time.perf_counter() - t0, 3)})
+        self._set_phase(Phase.FOLLOW_UP)
+        if self.screen is not None:
+            self.screen.idle()
+
+    def _play(self, audio: SpeechAudio) -> None:
+        clip = audio.clip
+        if self.player is None:  # no sound output: captions (and lips) on the wall clock
+            if self.screen is not None:
+                start = time.monotonic()
+                self.screen.speak(clip, None, lambda: time.monotonic() - start)
+            return
+        screen = self.screen
+
+        def started() -> None:
+            if screen is not None:
+                screen.speak(clip, None, self.player.position)
+
+        self.player.submit(clip.pcm, clip.sample_rate, on_start=started)
+
+    def _cancel_turn(self) -> None:
+        if self._turn is not None and not self._turn.done():
+            self.rt.engine.gate.begin()  # the responder and the LLM stop at their next check
+            self._turn.cancel()
+            if self.player is not None:
+                self.player.cancel()
+        self._turn = None
+
+    def _set_phase(self, phase: Phase) -> None:
+        if phase is not self.phase:
+            log.debug("visitor: %s -> %s", self.phase.value, phase.value)
+            self.phase = phase
+            self.notifier.status(phase.value)
+
+    async def _forget_quiet_visitors(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await asyncio.sleep(1.0)
+            quiet = time.monotonic() - self._last_activity
+            if self._in_session and quiet > self.session_timeout_s and self.phase in (Phase.FOLLOW_UP, Phase.IDLE):
+                log.info("visitor gone (%.0f s quiet): session forgotten", quiet)
+                self.rt.engine.reset()
+                self._in_session = False
+                self._set_phase(Phase.IDLE)
+                if self.screen is not None:
+                    self.screen.overlay.clear_captions()

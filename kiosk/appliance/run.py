@@ -1,0 +1,94 @@
+"""`kiosk run [--headless]`: builds the appliance from the config, degrading instead of failing.
+
+No microphone: touch/text only (a notice says so). No sound output: captions only. No screen
+(`--headless`, tests and benchmarks): no drawing at all. A missing model: the reason and the fetch
+command on screen and in the log, and exit code 2 (systemd restarts it; provisioning fixes it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from typing import Any
+
+from kiosk.appliance.app import Kiosk
+from kiosk.appliance.notify import Notifier
+from kiosk.config import Settings
+from kiosk.models import ModelMissingError
+
+log = logging.getLogger(__name__)
+
+
+def _screen(settings: Settings, on_input: Any) -> Any:
+    from kiosk.avatar.backend import open_backend
+    from kiosk.avatar.pack import resolve_pack
+    from kiosk.avatar.screen import Screen
+
+    backend = open_backend(settings.screen, title=f"kiosk: {settings.persona.name}")
+    pack, why = resolve_pack(settings.persona.avatar)
+    screen = Screen(backend, pack, on_input, fps=settings.screen.fps)
+    screen.overlay.set_attract(f'Say "{settings.listen.wake_phrase.capitalize()}" or tap to talk')
+    if why:
+        log.warning("avatar: %s", why)
+    return screen
+
+
+def _listener(settings: Settings, post: Any) -> Any:
+    try:
+        from kiosk.listen.engines import build_listener
+        from kiosk.listen.live import LiveListener
+
+        return LiveListener(build_listener(settings), settings.audio.input_device, post)
+    except (ModelMissingError, ValueError, OSError) as error:
+        log.error("listening is off (%s); visitors can tap and type", error)
+        return None
+
+
+def run_kiosk(settings: Settings, headless: bool = False) -> int:
+    from kiosk.audio.playback import open_player
+    from kiosk.runtime import Runtime
+
+    notifier = Notifier()
+    notifier.status("loading models")
+    try:
+        runtime = Runtime(settings, speech=True)
+    except ModelMissingError as error:
+        message = str(error)
+        log.error("cannot start: %s", message)
+        print(f"kiosk run: {message}", file=sys.stderr)
+        notifier.status(f"setup needed: {message.splitlines()[0]}")
+        return 2
+    with runtime as rt:
+        player = open_player(settings.audio.output_device, settings.speech.sentence_pause_s)
+        if player is None:
+            log.warning("no sound output: answers are shown as captions only")
+        kiosk: Kiosk | None = None
+        screen = None if headless else _screen(settings, lambda event: kiosk.post(event))
+        kiosk = Kiosk(rt, player=player, screen=screen, notifier=notifier)
+        live = _listener(settings, kiosk.post)
+        kiosk.listener = live
+        if live is None and screen is not None:
+            screen.overlay.notice("Microphone unavailable — tap Type to ask your question")
+
+        async def main() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+            kiosk.bind(loop)
+            if live is not None:
+                live.start()
+            try:
+                await kiosk.run(stop)
+            finally:
+                if live is not None:
+                    live.stop()
+
+        try:
+            asyncio.run(main())
+        finally:
+            if player is not None:
+                player.close()
+    return 0

@@ -1,0 +1,79 @@
+"""End to end with real parts: `kiosk run --headless` as a subprocess on a PulseAudio virtual microphone
+and null speaker. A spoken question (Piper WAV) is played into the microphone; the spoken answer is
+recorded from the speaker's monitor, transcribed back with Whisper, and must hold the documents' fact.
+The systemd notify socket is real too: the test waits for READY=1 and follows STATUS= lines."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from speech_corpus import Line, render, write_wav
+
+pytestmark = [pytest.mark.slow, pytest.mark.audio]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def wait_for(sock: socket.socket, wanted: str, timeout: float, seen: list[str]) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        sock.settimeout(max(0.05, deadline - time.monotonic()))
+        try:
+            message = sock.recv(4096).decode()
+        except TimeoutError:
+            return False
+        seen.append(message)
+        if wanted in message.split("\n"):
+            return True
+    return False
+
+
+def test_spoken_question_gets_a_spoken_answer_from_the_documents(pulse: dict[str, str], tmp_path: Path) -> None:
+    from kiosk.knowledge.index import ingest
+    from kiosk.listen.asr_whisper import WhisperEngine
+    from kiosk.listen.transcribe import read_pcm16k, transcribe
+    from kiosk.models import load_manifest
+
+    kb = tmp_path / "kb.sqlite"
+    ingest(kb, [ROOT / "samples" / "halvorsen"])
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f'[persona]\nknowledge_base = "{kb}"\n\n[audio]\ninput_device = "pulse"\n'
+                      'output_device = "pulse"\n')
+    question, _ = render([Line("Hey coach, where is the IT help desk?", "piper", pause_before_s=0.5)], tail_s=1.0)
+    question_wav = write_wav(tmp_path / "question.wav", question)
+    answer_wav = tmp_path / "answer.wav"
+    seen: list[str] = []
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
+        notify.bind(str(tmp_path / "notify.sock"))
+        env = {**pulse, "NOTIFY_SOCKET": str(tmp_path / "notify.sock"), "WATCHDOG_USEC": "10000000"}
+        kiosk = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "run", "--headless", "--config", str(config)],
+                                 env=env, stderr=open(tmp_path / "kiosk.log", "w"))  # noqa: SIM115
+        recorder = None
+        try:
+            assert wait_for(notify, "READY=1", 180, seen), (seen, (tmp_path / "kiosk.log").read_text()[-2000:])
+            recorder = subprocess.Popen(["parecord", "--device=kiosk_out.monitor", "--file-format=wav",
+                                         "--channels=1", "--rate=16000", str(answer_wav)], env=pulse)
+            time.sleep(3.0)  # the ALSA pulse plugin delivers the first captured audio ~2 s after opening
+            subprocess.run(["paplay", "--device=mic_feed", str(question_wav)], env=pulse, check=True)
+            assert wait_for(notify, "STATUS=follow_up", 90, seen), (seen, (tmp_path / "kiosk.log").read_text()[-3000:])
+            time.sleep(1.0)
+        finally:
+            if recorder is not None:
+                recorder.send_signal(signal.SIGINT)
+                recorder.wait(timeout=10)
+            kiosk.send_signal(signal.SIGTERM)
+            rc = kiosk.wait(timeout=30)
+        assert wait_for(notify, "STOPPING=1", 5, seen) or "STOPPING=1" in seen
+    assert rc == 0, (tmp_path / "kiosk.log").read_text()[-2000:]
+    assert "STATUS=listening" in seen and "STATUS=speaking" in seen
+    pcm = read_pcm16k(answer_wav)
+    assert np.abs(np.frombuffer(pcm, dtype=np.int16)).max() > 1000  # the kiosk spoke into the sink
+    whisper = WhisperEngine(load_manifest().locate("whisper-base-ct2").path, language="en")
+    heard = transcribe(whisper, pcm)["text"].lower()
+    assert "b-214" in heard or "b214" in heard or "4357" in heard or "building b" in heard, heard
