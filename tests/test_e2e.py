@@ -5,6 +5,7 @@ The systemd notify socket is real too: the test waits for READY=1 and follows ST
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
@@ -77,3 +78,26 @@ def test_spoken_question_gets_a_spoken_answer_from_the_documents(pulse: dict[str
     whisper = WhisperEngine(load_manifest().locate("whisper-base-ct2").path, language="en")
     heard = transcribe(whisper, pcm)["text"].lower()
     assert "b-214" in heard or "b214" in heard or "4357" in heard or "building b" in heard, heard
+
+
+# Exits 0 only when connecting anywhere fails (no route).
+NO_ROUTE_CHECK = ("import socket, sys; s = socket.socket(); s.settimeout(2); "
+                  "sys.exit(s.connect_ex(('1.1.1.1', 80)) == 0)")
+
+
+def test_answers_with_no_network_at_all(tmp_path: Path) -> None:
+    """In a network namespace with no interface up and no route, the kiosk still answers, spoken."""
+    from kiosk.knowledge.index import ingest
+
+    unshare = ["unshare", "--net"]
+    probe = subprocess.run([*unshare, sys.executable, "-c", NO_ROUTE_CHECK], capture_output=True, text=True)
+    assert probe.returncode == 0, f"could not make an offline namespace (needs root): {probe.stderr}"
+    kb = tmp_path / "kb.sqlite"
+    ingest(kb, [ROOT / "samples" / "halvorsen"])
+    out = subprocess.run([*unshare, sys.executable, "-m", "kiosk.cli", "ask", "Where is the IT help desk?", "--kb",
+                          str(kb), "--json", "--out", str(tmp_path / "a.wav")], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout)
+    assert "B-214" in result["answer"] and result["grounded"] and result["audio_s"] > 1
+    assert (tmp_path / "a.wav").stat().st_size > 20_000
