@@ -42,6 +42,7 @@ __all__ = [
     "LoggingSettings",
     "ModelsSettings",
     "ScreenSettings",
+    "ServiceSettings",
     "PersonaSettings",
     "SECTIONS",
     "Settings",
@@ -222,6 +223,22 @@ class ScreenSettings:
 
 
 @dataclass(frozen=True)
+class ServiceSettings:
+    """[service]: `kiosk run` as an unattended appliance."""
+
+    status_bind: str = "127.0.0.1"
+    """address of the status endpoint; localhost unless monitoring needs it elsewhere"""
+    status_port: int = _f(8787, range=(0, 65535))
+    """port of the status endpoint (GET /status, JSON); 0 = off"""
+    forget_after_s: float = _f(90.0, range=(10.0, 3600.0))
+    """the visitor's conversation and captions are forgotten after this much quiet"""
+    turn_timeout_s: float = _f(60.0, range=(5.0, 600.0))
+    """a turn still running after this long counts as hung: the watchdog stops and systemd restarts"""
+    greeting: bool = True
+    """say persona.greeting when a new visitor wakes the kiosk without asking in the same breath"""
+
+
+@dataclass(frozen=True)
 class LoggingSettings:
     """[logging]"""
 
@@ -332,6 +349,7 @@ SECTIONS: dict[str, type] = {
     "knowledge": KnowledgeSettings,
     "listen": ListenSettings,
     "screen": ScreenSettings,
+    "service": ServiceSettings,
 }
 # Every known key -> its section, to tell someone who put `temperature` under [llm] where it goes.
 _KEY_HOME = {f.name: s for s, cls in reversed(SECTIONS.items()) for f in dataclasses.fields(cls)}
@@ -351,6 +369,7 @@ class Settings:
     knowledge: KnowledgeSettings = field(default_factory=KnowledgeSettings)
     listen: ListenSettings = field(default_factory=ListenSettings)
     screen: ScreenSettings = field(default_factory=ScreenSettings)
+    service: ServiceSettings = field(default_factory=ServiceSettings)
     source: Path | None = None
     """the file these settings came from; None for built-in defaults"""
 

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -44,8 +45,11 @@ def test_spoken_question_gets_a_spoken_answer_from_the_documents(pulse: dict[str
     kb = tmp_path / "kb.sqlite"
     ingest(kb, [ROOT / "samples" / "halvorsen"])
     config = tmp_path / "kiosk.toml"
+    with socket.socket() as s:  # a free port for the status endpoint
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     config.write_text(f'[persona]\nknowledge_base = "{kb}"\n\n[audio]\ninput_device = "pulse"\n'
-                      'output_device = "pulse"\n')
+                      f'output_device = "pulse"\n\n[service]\nstatus_port = {port}\n')
     question, _ = render([Line("Hey coach, where is the IT help desk?", "piper", pause_before_s=0.5)], tail_s=1.0)
     question_wav = write_wav(tmp_path / "question.wav", question)
     answer_wav = tmp_path / "answer.wav"
@@ -64,6 +68,8 @@ def test_spoken_question_gets_a_spoken_answer_from_the_documents(pulse: dict[str
             subprocess.run(["paplay", "--device=mic_feed", str(question_wav)], env=pulse, check=True)
             assert wait_for(notify, "STATUS=follow_up", 90, seen), (seen, (tmp_path / "kiosk.log").read_text()[-3000:])
             time.sleep(1.0)
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=5) as response:
+                status = json.loads(response.read())
         finally:
             if recorder is not None:
                 recorder.send_signal(signal.SIGINT)
@@ -73,6 +79,8 @@ def test_spoken_question_gets_a_spoken_answer_from_the_documents(pulse: dict[str
         assert wait_for(notify, "STOPPING=1", 5, seen) or "STOPPING=1" in seen
     assert rc == 0, (tmp_path / "kiosk.log").read_text()[-2000:]
     assert "STATUS=listening" in seen and "STATUS=speaking" in seen
+    assert status["state"] == "follow_up" and status["turns"] == 1 and status["rss_mb"] > 50
+    assert "B-214" in status["last_turn"]["answer"] and status["last_turn"]["timings_ms"]["first_audio"] > 0
     pcm = read_pcm16k(answer_wav)
     assert np.abs(np.frombuffer(pcm, dtype=np.int16)).max() > 1000  # the kiosk spoke into the sink
     whisper = WhisperEngine(load_manifest().locate("whisper-base-ct2").path, language="en")

@@ -23,7 +23,7 @@ from kiosk.events import AnswerDone, Heard, HeardPartial, ListenEvent, Microphon
 
 log = logging.getLogger(__name__)
 
-SESSION_TIMEOUT_S = 90.0
+GREETING_DELAY_S = 0.8  # a question said in the same breath as the wake phrase arrives within this
 
 
 class Phase(enum.Enum):
@@ -36,10 +36,11 @@ class Phase(enum.Enum):
 
 class Kiosk:
     def __init__(self, runtime: Any, *, listener: Any = None, player: Any = None, screen: Any = None,
-                 notifier: Notifier | None = None, session_timeout_s: float = SESSION_TIMEOUT_S) -> None:
+                 notifier: Notifier | None = None) -> None:
         self.rt, self.listener, self.player, self.screen = runtime, listener, player, screen
         self.notifier = notifier or Notifier()
-        self.session_timeout_s = session_timeout_s
+        self.service = runtime.settings.service
+        self.errors: list[str] = []  # recent problems, for the status endpoint
         self.phase = Phase.IDLE
         self.turns: list[dict[str, Any]] = []  # what happened, for the status endpoint and tests
         self._queue: asyncio.Queue[ListenEvent] = asyncio.Queue()
@@ -47,6 +48,8 @@ class Kiosk:
         self._turn: asyncio.Task | None = None
         self._last_activity = time.monotonic()
         self._in_session = False
+        self._turn_started: float | None = None
+        self._greeting: asyncio.Task | None = None
 
     # -- inputs (any thread) ---------------------------------------------------------------------------------
 
@@ -63,7 +66,7 @@ class Kiosk:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
-        tasks = [asyncio.create_task(self.notifier.feed_watchdog(stop)),
+        tasks = [asyncio.create_task(self.notifier.feed_watchdog(stop, healthy=self.healthy)),
                  asyncio.create_task(self._forget_quiet_visitors(stop))]
         if self.screen is not None:
             tasks.append(asyncio.create_task(self.screen.run(stop)))
@@ -93,6 +96,8 @@ class Kiosk:
             if self.phase in (Phase.SPEAKING, Phase.THINKING):
                 log.info("barge-in (%s)", event.source)
                 self._cancel_turn()
+            elif not self._in_session and self.service.greeting and self.rt.speaker is not None:
+                self._greeting = asyncio.create_task(self._greet())
             self._set_phase(Phase.LISTENING)
         elif isinstance(event, Heard):
             self._cancel_turn()
@@ -103,9 +108,41 @@ class Kiosk:
         elif isinstance(event, HeardPartial) and self.phase is not Phase.LISTENING:
             self._set_phase(Phase.LISTENING)
 
+    async def _greet(self) -> None:
+        """A new visitor who only said the wake phrase (or tapped) is greeted, unless a question follows."""
+        await asyncio.sleep(GREETING_DELAY_S)
+        if self._turn is not None or self.phase is not Phase.LISTENING:
+            return
+        self._in_session = True
+        clip = await asyncio.to_thread(self.rt.speaker.speak_joined, self.rt.settings.persona.greeting)
+        if self.listener is not None:
+            self.listener.speaking_started()
+        self._play(SpeechAudio(0, 0, clip))
+        if self.player is not None:
+            await self.player.drain()
+        if self.listener is not None:
+            self.listener.speaking_finished()
+
+    def healthy(self) -> bool:
+        """False once a turn has run longer than service.turn_timeout_s: a hung stage; the watchdog stops."""
+        started = self._turn_started
+        hung = started is not None and time.monotonic() - started > self.service.turn_timeout_s
+        if hung:
+            self.errors.append(f"turn running for over {self.service.turn_timeout_s:g} s: letting systemd restart")
+        return not hung
+
+    def snapshot(self) -> dict[str, Any]:
+        """For the status endpoint (read from its thread: only simple values, replaced whole)."""
+        return {"state": self.phase.value, "in_session": self._in_session, "turns": len(self.turns),
+                "last_turn": self.turns[-1] if self.turns else None, "errors": self.errors[-10:],
+                "listening": self.listener is not None, "sound": self.player is not None}
+
     async def _answer(self, heard: Heard) -> None:
         """One turn: the question answered, spoken and shown; the listener's gate closed while speaking."""
+        if self._greeting is not None:
+            self._greeting.cancel()
         self._in_session = True
+        self._turn_started = time.monotonic()
         self._set_phase(Phase.THINKING)
         turn = self.rt.engine.gate.begin()
         t0 = time.perf_counter()
@@ -130,6 +167,9 @@ class Kiosk:
         finally:
             if spoken and self.listener is not None:
                 self.listener.speaking_finished()
+            self._turn_started = None
+            if done is not None and done.error:
+                self.errors.append(done.error)
             if done is not None:
                 self.turns.append({"question": heard.text, "answer": done.answer, "grounded": done.grounded,
                                    "timings_ms": done.timings.to_dict(), "error": done.error,
@@ -171,7 +211,7 @@ class Kiosk:
         while not stop.is_set():
             await asyncio.sleep(1.0)
             quiet = time.monotonic() - self._last_activity
-            if self._in_session and quiet > self.session_timeout_s and self.phase in (Phase.FOLLOW_UP, Phase.IDLE):
+            if self._in_session and quiet > self.service.forget_after_s and self.phase in (Phase.FOLLOW_UP, Phase.IDLE):
                 log.info("visitor gone (%.0f s quiet): session forgotten", quiet)
                 self.rt.engine.reset()
                 self._in_session = False

@@ -16,7 +16,7 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +69,15 @@ class Notifier:
     def watchdog(self) -> bool:
         return self.send("WATCHDOG=1")
 
-    async def feed_watchdog(self, stop: asyncio.Event) -> None:
-        """Sends WATCHDOG=1 at half the configured interval, from the event loop, until `stop`."""
+    async def feed_watchdog(self, stop: asyncio.Event, healthy: Callable[[], bool] = lambda: True) -> None:
+        """Sends WATCHDOG=1 at half the configured interval, from the event loop, until `stop`; not while
+        `healthy()` is False (a stage hung off the loop, e.g. in a worker thread)."""
         if self.watchdog_s is None or not self.address:
             await stop.wait()
             return
         period = max(0.05, self.watchdog_s / 2)
         while not stop.is_set():
-            self.watchdog()
+            if healthy():
+                self.watchdog()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=period)

@@ -72,6 +72,16 @@ def run_kiosk(settings: Settings, headless: bool = False) -> int:
         if live is None and screen is not None:
             screen.overlay.notice("Microphone unavailable — tap Type to ask your question")
 
+        status = None
+        if settings.service.status_port:
+            from kiosk.appliance.status import StatusServer
+
+            bind, port = settings.service.status_bind, settings.service.status_port
+            try:
+                status = StatusServer(kiosk.snapshot, bind, port).start()
+            except OSError as error:
+                log.error("status endpoint off: %s:%d: %s", bind, port, error)
+
         async def main() -> None:
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
@@ -89,6 +99,8 @@ def run_kiosk(settings: Settings, headless: bool = False) -> int:
         try:
             asyncio.run(main())
         finally:
+            if status is not None:
+                status.stop()
             if player is not None:
                 player.close()
     return 0
