@@ -1,0 +1,128 @@
+"""The visitor state machine with a scripted responder (fast): phases, barge-in, greeting, forgetting,
+the hung-turn watchdog and the status snapshot. The real engines run through it in test_e2e.py."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+from kiosk.answer.engine import TurnGate
+from kiosk.appliance.app import Kiosk, Phase
+from kiosk.appliance.notify import Notifier
+from kiosk.config import Settings, with_overrides
+from kiosk.events import AnswerDone, Heard, SpeechAudio, SpeechClip, Timings, Wake
+
+
+class FakeEngine:
+    def __init__(self) -> None:
+        self.gate = TurnGate()
+        self.resets = 0
+
+    def reset(self) -> None:
+        self.resets += 1
+
+
+class FakeSpeaker:
+    def speak_joined(self, text: str) -> SpeechClip:
+        return SpeechClip(text, b"\0\0" * 1600, 16000, ())
+
+
+class FakeResponder:
+    """Answers after `delay`, in two sentences; honours the turn gate like the real responder."""
+
+    def __init__(self, engine: FakeEngine, delay: float = 0.05) -> None:
+        self.engine, self.delay = engine, delay
+
+    async def respond(self, turn: int, question: str, speak: bool = True):  # noqa: ANN201
+        for i in range(2):
+            await asyncio.sleep(self.delay)
+            if not self.engine.gate.is_current(turn):
+                break
+            yield SpeechAudio(turn, i, SpeechClip(f"answer {i} to {question}", b"\0\0" * 160, 16000, ()))
+        cancelled = not self.engine.gate.is_current(turn)
+        yield AnswerDone(turn, f"answer to {question}", cancelled, Timings(first_audio=50.0))
+
+
+class FakeRuntime:
+    def __init__(self, delay: float = 0.05, **service: object) -> None:
+        self.settings = with_overrides(Settings(), service=service) if service else Settings()
+        self.engine = FakeEngine()
+        self.speaker = FakeSpeaker()
+        self.responder = FakeResponder(self.engine, delay)
+
+
+class Gate:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def speaking_started(self) -> None:
+        self.calls.append("started")
+
+    def speaking_finished(self) -> None:
+        self.calls.append("finished")
+
+
+async def drive(kiosk: Kiosk, script: list[tuple[float, object]], tail: float = 0.3) -> list[str]:
+    """Posts events at given delays and records every phase the kiosk passes through."""
+    phases: list[str] = []
+    stop = asyncio.Event()
+    original = kiosk._set_phase
+
+    def spy(phase: Phase) -> None:
+        original(phase)
+        if not phases or phases[-1] != phase.value:
+            phases.append(phase.value)
+
+    kiosk._set_phase = spy  # type: ignore[method-assign]
+    task = asyncio.create_task(kiosk.run(stop))
+    await asyncio.sleep(0)
+    for delay, event in script:
+        await asyncio.sleep(delay)
+        kiosk.post(event)
+    await asyncio.sleep(tail)
+    stop.set()
+    await task
+    return phases
+
+
+def test_a_question_goes_through_every_phase_and_gates_the_microphone() -> None:
+    gate = Gate()
+    kiosk = Kiosk(FakeRuntime(greeting=False), listener=gate, notifier=Notifier(env={}))
+    phases = asyncio.run(drive(kiosk, [(0.0, Wake(0.0, "voice")), (0.05, Heard(0.1, "where is hr", "whisper"))]))
+    assert phases == ["listening", "thinking", "speaking", "follow_up"]
+    assert gate.calls == ["started", "finished"]
+    assert kiosk.turns[0]["answer"] == "answer to where is hr" and kiosk.snapshot()["turns"] == 1
+
+
+def test_barge_in_cancels_the_turn() -> None:
+    rt = FakeRuntime(delay=0.2, greeting=False)
+    kiosk = Kiosk(rt, notifier=Notifier(env={}))
+    script = [(0.0, Heard(0.0, "tell me everything", "whisper")), (0.3, Wake(0.3, "tap")),
+              (0.05, Heard(0.4, "just the wifi", "keyboard"))]
+    asyncio.run(drive(kiosk, script, tail=0.8))
+    assert [t["question"] for t in kiosk.turns] == ["just the wifi"]  # the first turn never finished
+    assert kiosk.phase is Phase.FOLLOW_UP
+
+
+def test_a_new_visitor_who_only_wakes_the_kiosk_is_greeted() -> None:
+    kiosk = Kiosk(FakeRuntime(greeting=True), notifier=Notifier(env={}))
+    spoken: list[str] = []
+    kiosk._play = lambda audio: spoken.append(audio.clip.text)  # type: ignore[method-assign]
+    asyncio.run(drive(kiosk, [(0.0, Wake(0.0, "tap"))], tail=1.2))
+    assert spoken == [Settings().persona.greeting]
+    # ...but not when the question comes in the same breath.
+    kiosk = Kiosk(FakeRuntime(greeting=True), notifier=Notifier(env={}))
+    spoken.clear()
+    kiosk._play = lambda audio: spoken.append(audio.clip.text)  # type: ignore[method-assign]
+    asyncio.run(drive(kiosk, [(0.0, Wake(0.0, "voice")), (0.1, Heard(0.2, "where is hr", "whisper"))], tail=1.2))
+    assert Settings().persona.greeting not in spoken and spoken
+
+
+def test_a_hung_turn_stops_the_watchdog() -> None:
+    rt = FakeRuntime(delay=0.05, greeting=False)
+    kiosk = Kiosk(rt, notifier=Notifier(env={}))
+    kiosk.service = dataclasses.replace(kiosk.service, turn_timeout_s=0.0)
+    kiosk._turn_started = 0.0  # a turn started long ago and never ended
+    assert kiosk.healthy() is False and "systemd restart" in kiosk.errors[-1]
+    kiosk._turn_started = None
+    assert kiosk.healthy() is True
