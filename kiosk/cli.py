@@ -150,7 +150,10 @@ def cmd_listen(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from kiosk.appliance.memory import reexec_with_few_arenas
     from kiosk.appliance.run import run_kiosk
+
+    reexec_with_few_arenas()  # before any model loads: memory stays flat for months (see memory.py)
 
     return run_kiosk(_settings(args), headless=args.headless)
 

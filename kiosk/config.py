@@ -203,7 +203,10 @@ class ModelsSettings:
 
     @property
     def resolved_manifest(self) -> Path:
-        return Path(self.manifest).expanduser() if self.manifest else DEFAULT_MANIFEST
+        if self.manifest:
+            return Path(self.manifest).expanduser()
+        env = os.environ.get("KIOSK_MODELS_MANIFEST")  # set by systemd/kiosk.service for a non-editable install
+        return Path(env).expanduser() if env else DEFAULT_MANIFEST
 
 
 @dataclass(frozen=True)

@@ -206,14 +206,21 @@ def main() -> int:
     parser.add_argument("--memory-turns", type=int, default=200)
     parser.add_argument("--json", help="write the report here too")
     parser.add_argument("--png", help="waterfall chart of the turns")
+    parser.add_argument("--memory-only", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.memory_only:
+        print(json.dumps(memory(args.memory_only)))
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         report = voice_to_voice(args.turns, Path(tmp))
     print(json.dumps({k: v for k, v in report.items() if k != "rows"}), file=sys.stderr)
     if args.png:
         waterfall(report["rows"], Path(args.png))
     if args.memory_turns:
-        report["memory"] = memory(args.memory_turns)
+        # In a child with the same malloc settings `kiosk run` gives itself (kiosk/appliance/memory.py).
+        child = subprocess.run([sys.executable, __file__, "--memory-only", str(args.memory_turns)], check=True,
+                               capture_output=True, text=True, env={**os.environ, "MALLOC_ARENA_MAX": "2"})
+        report["memory"] = json.loads(child.stdout)
     text = json.dumps(report, indent=1, ensure_ascii=False)
     print(text)
     if args.json:

@@ -1,0 +1,939 @@
+#!/usr/bin/env bash
+# Provision one NVIDIA Jetson (JetPack 6 / L4T r36, Ubuntu 22.04) as a kiosk appliance.
+#
+#   sudo provisioning/provision-jetson.sh [options]
+#
+# Idempotent: every step checks the device first and acts only when something differs, so the script
+# can be re-run at any time (after a repo update, with another persona, after a failed run). Each
+# change prints one line starting with "CHANGED " on stdout (Ansible's changed_when looks for it);
+# a run that changed nothing prints "RESULT: unchanged". "REBOOT-REQUIRED" is printed when the
+# display login (GDM autologin) was changed and only a reboot applies it.
+#
+# Options:
+#   --repo PATH|URL     kiosk source: a checkout/unpacked release (copied with rsync) or a git URL
+#                       (cloned/updated in /opt/kiosk). Default: the checkout this script is in.
+#   --ref REF           git branch or tag with a URL --repo (default: the remote's default branch)
+#   --persona FILE      persona TOML that becomes /etc/kiosk/kiosk.toml
+#                       (default: provisioning/personas/onboarding-coach.toml of the installed repo)
+#   --models-from DIR   copy pre-fetched models from DIR/<name>/ (e.g. a USB stick) instead of
+#                       downloading them; DIR is a models dir made with `kiosk models fetch --models-dir`
+#   --llm NAME          answer model from models/manifest.toml (default: qwen2.5-1.5b-instruct-q4_k_m)
+#   --asr NAME          Vosk model (default: vosk-model-small-en-us-0.15)
+#   --audio-out TEXT    default speaker: part of its PulseAudio sink name (`pactl list short sinks`)
+#   --audio-in TEXT     default microphone: part of its source name (`pactl list short sources`)
+#   --no-echo-cancel    do not put the echo canceller between microphone/speaker and the kiosk
+#   --power-mode N      nvpmodel mode id (board specific, see POWER_MODE in this script); default: unchanged
+#   --jetson-clocks     lock clocks at the mode's maximum at every boot (jetson_clocks)
+#   --no-start          install and enable kiosk.service, but do not (re)start it
+#   --force             run even if this is not a Jetson with L4T r36
+#   --dry-run           print what would be done; change nothing
+#   -h, --help
+set -euo pipefail
+shopt -s nullglob
+
+# ------------------------------------------------------------------ settings
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+KIOSK_USER=kiosk
+PREFIX=/opt/kiosk                     # code (read-only for the service)
+VENV=$PREFIX/.venv
+STATE_DIR=/var/lib/kiosk              # StateDirectory= of kiosk.service
+MODELS_DIR=$STATE_DIR/models
+CACHE_DIR=/var/cache/kiosk            # CacheDirectory= of kiosk.service
+BUILD_DIR=/var/cache/kiosk-provision  # root-only: built wheels, jetson-inference sources
+ETC_DIR=/etc/kiosk
+UNIT_DIR=/etc/systemd/system
+
+# llama-cpp-python: the same version tools/dev pins. Orin (Nano/NX/AGX) is compute capability 8.7.
+# Without CUDACXX the build can miss nvcc (not on root's PATH on JetPack) and silently produce a CPU
+# build (abetlen/llama-cpp-python#1779); the wheel is therefore verified after installing.
+LLAMA_VERSION=0.3.36
+CUDA_HOME=/usr/local/cuda
+CUDACXX=$CUDA_HOME/bin/nvcc
+LLAMA_CMAKE_ARGS="-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=87"
+
+# onnxruntime-gpu: PyPI has no aarch64 CUDA wheel (microsoft/onnxruntime#20503). NVIDIA's Jetson AI
+# Lab index builds it per JetPack/CUDA: jp6/cu126 = JetPack 6 (Ubuntu 22.04, Python 3.10, CUDA 12.6).
+# The older host pypi.jetson-ai-lab.dev is gone (moved to .io, NVIDIA/Isaac-GR00T#301). Mirror the
+# wheel for sites without internet and point this at the mirror.
+ORT_INDEX_URL=https://pypi.jetson-ai-lab.io/jp6/cu126
+ORT_DEPS=(coloredlogs flatbuffers packaging protobuf sympy)   # onnxruntime's own requirements
+
+# numpy < 2 in the venv: jetson-utils' C extension is built against the system numpy (apt
+# python3-numpy 1.21 on Ubuntu 22.04) and extensions built for numpy 1.x do not load under numpy 2.
+NUMPY_SPEC="numpy<2"
+# Silero VAD's ONNX file comes from this package (installed without its torch dependencies).
+SILERO_VAD_SPEC="silero-vad==6.2.3"
+
+JETSON_INFERENCE_REPO=https://github.com/dusty-nv/jetson-inference
+
+LLM_MODEL=qwen2.5-1.5b-instruct-q4_k_m      # Orin Nano class; llama-3.2-3b-instruct-q4_k_m on NX/AGX
+ASR_MODEL=vosk-model-small-en-us-0.15
+
+AUDIO_OUT_MATCH=""
+AUDIO_IN_MATCH=""
+ECHO_CANCEL=1
+
+# nvpmodel mode ids differ per module and JetPack release; check `nvpmodel -q` / /etc/nvpmodel.conf.
+# Orin Nano (Super, JetPack 6.2): 0 = 15W, 1 = 25W, 2 = MAXN_SUPER, 3 = 7W. Orin NX and AGX Orin have
+# their own tables (AGX: 0 = MAXN). 25 W is the sweet spot for tokens per joule on an Orin Nano Super.
+# Empty = leave the board's mode alone.
+POWER_MODE=""
+JETSON_CLOCKS=0
+
+REPO=""
+REF=""
+PERSONA=""
+MODELS_FROM=""
+NO_START=0
+FORCE=0
+DRY_RUN=0
+
+APT_PACKAGES=(python3-venv python3-dev python3-pip build-essential cmake git rsync pkg-config
+              portaudio19-dev libasound2-plugins pulseaudio-utils sox ffmpeg libcairo2
+              fonts-noto-core fonts-noto-cjk libsystemd-dev x11-xserver-utils dconf-cli
+              libpython3-dev python3-numpy)
+# libsystemd-dev + pkg-config: systemd-python (the `appliance` extra) builds from source.
+# x11-xserver-utils: xset; dconf-cli: the system-wide "never blank" settings.
+# libpython3-dev + python3-numpy: jetson-inference's Python bindings.
+
+# ------------------------------------------------------------------ helpers
+CHANGES=0
+REBOOT_REQUIRED=0
+KIOSK_UID=""
+FILE_CHANGED=0
+
+log()  { printf '[provision] %s\n' "$*"; }
+warn() { printf '[provision] WARNING: %s\n' "$*" >&2; }
+die()  { printf '[provision] ERROR: %s\n' "$*" >&2; exit 1; }
+step() { printf '\n[provision] == %s\n' "$*"; }
+
+# Record a change: "CHANGED <what>" (or what would change, in a dry run).
+changed() {
+  CHANGES=$((CHANGES + 1))
+  if ((DRY_RUN)); then printf '[dry-run] would change: %s\n' "$*"; else printf 'CHANGED %s\n' "$*"; fi
+}
+
+# Run a command that changes the system; in a dry run only print it.
+run() {
+  if ((DRY_RUN)); then
+    printf '[dry-run]'; printf ' %q' "$@"; printf '\n'
+  else
+    "$@"
+  fi
+}
+
+usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed -e '$d' -e 's/^# \{0,1\}//'; }
+
+# put_file DEST MODE USER:GROUP < content — write DEST only if content, mode or owner differ.
+# Sets FILE_CHANGED=1 when it wrote (or would write) the file.
+put_file() {
+  local dest=$1 mode=$2 owner=$3 tmp
+  FILE_CHANGED=0
+  tmp=$(mktemp)
+  cat > "$tmp"
+  if [[ -f $dest ]] && cmp -s "$tmp" "$dest" && [[ $(stat -c '%a %U:%G' "$dest") == "$mode $owner" ]]; then
+    rm -f "$tmp"
+    return 0
+  fi
+  FILE_CHANGED=1
+  if ((DRY_RUN)); then
+    if [[ -f $dest ]]; then diff -u "$dest" "$tmp" | sed 's/^/[dry-run]   /' || true
+    else sed 's/^/[dry-run]   + /' "$tmp"; fi
+  else
+    install -D -m "$mode" -o "${owner%%:*}" -g "${owner##*:}" "$tmp" "$dest"
+  fi
+  rm -f "$tmp"
+  changed "wrote $dest"
+}
+
+# ensure_dir DIR MODE USER:GROUP
+ensure_dir() {
+  local dir=$1 mode=$2 owner=$3
+  if [[ -d $dir ]] && [[ $(stat -c '%a %U:%G' "$dir") == "$mode $owner" ]]; then return 0; fi
+  run install -d -m "$mode" -o "${owner%%:*}" -g "${owner##*:}" "$dir"
+  changed "directory $dir ($mode $owner)"
+}
+
+# set_keys FILE KIND SECTION.KEY=VALUE... — print FILE with keys set inside their [SECTION]
+# (replaced in place, else added at the end of the section, else in a new section). Line-based, so
+# comments and layout survive; KIND "toml" writes `key = value`, "ini" writes `key=value`.
+set_keys() {
+  python3 - "$@" <<'PY'
+import re
+import sys
+
+path, kind, *pairs = sys.argv[1:]
+sep = " = " if kind == "toml" else "="
+want = {}
+order = []
+for pair in pairs:
+    name, value = pair.split("=", 1)
+    section, key = name.rsplit(".", 1)
+    if section not in want:
+        want[section] = {}
+        order.append(section)
+    want[section][key] = value
+try:
+    lines = open(path, encoding="utf-8").read().splitlines()
+except FileNotFoundError:
+    lines = []
+out, done, last = [], set(), {}
+section, quote = None, None
+for line in lines:
+    s = line.strip()
+    if quote:  # inside a multi-line TOML string: copy verbatim
+        out.append(line)
+        if s.count(quote) % 2 == 1:
+            quote = None
+        continue
+    header = re.match(r"^\[([^\[\]]+)\]\s*(#.*)?$", s)
+    if header:
+        section = header.group(1).strip()
+        out.append(line)
+        last[section] = len(out)
+        continue
+    m = re.match(r"^([A-Za-z0-9_.-]+)\s*=\s*(.*)$", s)
+    if m and section in want and m.group(1) in want[section]:
+        key = m.group(1)
+        indent = line[: len(line) - len(line.lstrip())]
+        out.append(f"{indent}{key}{sep}{want[section][key]}")
+        done.add((section, key))
+    else:
+        out.append(line)
+        if m and kind == "toml":
+            for q in ('"""', "'''"):
+                if m.group(2).count(q) % 2 == 1:
+                    quote = q
+    if section is not None and s:
+        last[section] = len(out)
+inserts = []
+for section in order:
+    missing = [f"{k}{sep}{v}" for k, v in want[section].items() if (section, k) not in done]
+    if not missing:
+        continue
+    if section in last:
+        inserts.append((last[section], missing))
+    else:
+        out += ["", f"[{section}]", *missing]
+for pos, new in sorted(inserts, reverse=True):
+    out[pos:pos] = new
+print("\n".join(out))
+PY
+}
+
+# A command as the kiosk user, talking to its sound server.
+as_kiosk_pactl() {
+  runuser -u "$KIOSK_USER" -- env XDG_RUNTIME_DIR="/run/user/$KIOSK_UID" \
+    PULSE_SERVER="unix:/run/user/$KIOSK_UID/pulse/native" pactl "$@"
+}
+
+# A file of the kiosk source: the installed copy, or (dry run before the first copy) the --repo path.
+src_file() {
+  if [[ -f $PREFIX/$1 || $REPO_IS_URL == 1 ]]; then echo "$PREFIX/$1"; else echo "$REPO/$1"; fi
+}
+
+resolve_persona() {
+  [[ -n $PERSONA ]] || PERSONA=$(src_file provisioning/personas/onboarding-coach.toml)
+}
+
+kiosk_home() {
+  local home
+  home=$(getent passwd "$KIOSK_USER" | cut -d: -f6) || true
+  echo "${home:-/home/$KIOSK_USER}"
+}
+
+display_manager() {
+  local dm=""
+  [[ -r /etc/X11/default-display-manager ]] && dm=$(basename "$(cat /etc/X11/default-display-manager)")
+  echo "${dm:-gdm3}"
+}
+
+venv_site() { "$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'; }
+
+# ------------------------------------------------------------------ arguments
+while (($#)); do
+  case $1 in
+    --repo) REPO=${2:?--repo needs a path or URL}; shift 2 ;;
+    --ref) REF=${2:?--ref needs a branch or tag}; shift 2 ;;
+    --persona) PERSONA=${2:?--persona needs a file}; shift 2 ;;
+    --models-from) MODELS_FROM=${2:?--models-from needs a directory}; shift 2 ;;
+    --llm) LLM_MODEL=${2:?--llm needs a model name}; shift 2 ;;
+    --asr) ASR_MODEL=${2:?--asr needs a model name}; shift 2 ;;
+    --audio-out) AUDIO_OUT_MATCH=${2?--audio-out needs a name part}; shift 2 ;;
+    --audio-in) AUDIO_IN_MATCH=${2?--audio-in needs a name part}; shift 2 ;;
+    --no-echo-cancel) ECHO_CANCEL=0; shift ;;
+    --power-mode) POWER_MODE=${2:?--power-mode needs a mode id}; shift 2 ;;
+    --jetson-clocks) JETSON_CLOCKS=1; shift ;;
+    --no-start) NO_START=1; shift ;;
+    --force) FORCE=1; shift ;;
+    --dry-run) DRY_RUN=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) usage >&2; die "unknown option: $1" ;;
+  esac
+done
+[[ -z $POWER_MODE || $POWER_MODE =~ ^[0-9]+$ ]] || die "--power-mode takes a number (nvpmodel -m N)"
+[[ $LLM_MODEL =~ ^[a-z0-9._-]+$ && $ASR_MODEL =~ ^[a-z0-9._-]+$ ]] || die "model names are lowercase ids"
+# Relative paths are relative to where the script was started.
+if [[ -z $REPO ]]; then REPO=$(cd "$SCRIPT_DIR/.." && pwd); fi
+REPO_IS_URL=0
+if [[ $REPO =~ ^(https?|ssh|git|file)://|^[A-Za-z0-9._-]+@[^:]+: ]]; then REPO_IS_URL=1
+else REPO=$(realpath -m "$REPO"); fi
+[[ -z $PERSONA ]] || PERSONA=$(realpath -m "$PERSONA")
+[[ -z $MODELS_FROM ]] || MODELS_FROM=$(realpath -m "$MODELS_FROM")
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+export KIOSK_MODELS_MANIFEST=$PREFIX/models/manifest.toml   # pip installs kiosk non-editable
+
+# ------------------------------------------------------------------ steps
+check_platform() {
+  step "platform"
+  local rel="" major="" arch
+  arch=$(uname -m)
+  [[ -r /etc/nv_tegra_release ]] && rel=$(head -n1 /etc/nv_tegra_release)
+  # e.g. "# R36 (release), REVISION: 4.3, GCID: ..., BOARD: generic, EABI: aarch64, DATE: ..."
+  if [[ $rel =~ ^#\ R([0-9]+)\ \(release\),\ REVISION:\ ([0-9.]+) ]]; then
+    major=${BASH_REMATCH[1]}
+    log "Jetson Linux R${major}.${BASH_REMATCH[2]} on $arch"
+  fi
+  if [[ $major != 36 || $arch != aarch64 ]]; then
+    local why="this is not a Jetson with L4T r36 / JetPack 6 (${rel:-no /etc/nv_tegra_release}, $arch)"
+    ((FORCE)) || die "$why; use --force to try anyway"
+    warn "$why; continuing because of --force"
+  fi
+  if ((EUID != 0)); then
+    ((DRY_RUN)) || die "run as root (sudo $0 ...)"
+    warn "not root: the dry run may not see everything"
+  fi
+  ((DRY_RUN)) && log "DRY RUN: nothing will be changed"
+  return 0
+}
+
+install_apt_packages() {
+  step "Debian packages"
+  local missing=() p
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]} == 0)); then log "all ${#APT_PACKAGES[@]} packages installed"; return 0; fi
+  log "installing: ${missing[*]}"
+  run apt-get update -qq
+  run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  changed "apt packages: ${missing[*]}"
+}
+
+ensure_user() {
+  step "kiosk user"
+  # A regular account (uid >= 1000, home, login shell, password locked): GDM/LightDM autologin and the
+  # desktop session refuse or hide system accounts (uid < 1000), and the session needs a home for its
+  # settings. Nobody can log in with a password; only the display manager's autologin uses it.
+  if ! id -u "$KIOSK_USER" >/dev/null 2>&1; then
+    run useradd --create-home --user-group --shell /bin/bash --comment "kiosk appliance" "$KIOSK_USER"
+    run passwd --lock "$KIOSK_USER"
+    changed "created user $KIOSK_USER"
+  else
+    log "user $KIOSK_USER exists (uid $(id -u "$KIOSK_USER"))"
+  fi
+  local g
+  for g in audio video render; do
+    if ! getent group "$g" >/dev/null; then warn "group $g does not exist on this system"; continue; fi
+    if id -nG "$KIOSK_USER" 2>/dev/null | tr ' ' '\n' | grep -qx "$g"; then continue; fi
+    run usermod -aG "$g" "$KIOSK_USER"
+    changed "added $KIOSK_USER to group $g"
+  done
+  # Lingering starts the user's systemd manager (and with it PulseAudio, socket-activated) at boot,
+  # so /run/user/<uid>/pulse/native exists even before the desktop session.
+  if [[ ! -e /var/lib/systemd/linger/$KIOSK_USER ]]; then
+    run loginctl enable-linger "$KIOSK_USER"
+    changed "enabled lingering for $KIOSK_USER"
+  fi
+  KIOSK_UID=$(id -u "$KIOSK_USER" 2>/dev/null || echo UID)
+}
+
+ensure_dirs() {
+  step "directories"
+  ensure_dir "$ETC_DIR" 755 root:root
+  ensure_dir "$STATE_DIR" 750 "$KIOSK_USER:$KIOSK_USER"
+  ensure_dir "$MODELS_DIR" 750 "$KIOSK_USER:$KIOSK_USER"
+  ensure_dir "$CACHE_DIR" 750 "$KIOSK_USER:$KIOSK_USER"
+  ensure_dir "$BUILD_DIR" 700 root:root
+}
+
+sync_repo() {
+  step "kiosk source in $PREFIX"
+  if ((REPO_IS_URL)); then
+    local tmp before after
+    if [[ ! -d $PREFIX/.git ]]; then
+      if [[ -d $PREFIX ]] && find "$PREFIX" -mindepth 1 -maxdepth 1 ! -name .venv | grep -q .; then
+        die "$PREFIX exists and is not a git checkout; move it away or use --repo PATH"
+      fi
+      log "cloning $REPO${REF:+ ($REF)}"
+      if ((DRY_RUN)); then run git clone --depth=1 ${REF:+--branch "$REF"} "$REPO" "$PREFIX"
+      else
+        # Clone beside it and move .git in, so an existing $PREFIX/.venv is kept.
+        tmp=$(mktemp -d)
+        git clone --quiet --no-checkout --depth=1 ${REF:+--branch "$REF"} "$REPO" "$tmp/src"
+        mkdir -p "$PREFIX"
+        mv "$tmp/src/.git" "$PREFIX/.git"
+        rm -rf "$tmp"
+        git -C "$PREFIX" reset --quiet --hard
+      fi
+      changed "cloned $REPO into $PREFIX"
+    else
+      [[ $(git -C "$PREFIX" remote get-url origin) == "$REPO" ]] || run git -C "$PREFIX" remote set-url origin "$REPO"
+      before=$(git -C "$PREFIX" rev-parse HEAD)
+      if ((DRY_RUN)); then log "would fetch ${REF:-the default branch} from $REPO (at ${before:0:12} now)"; return 0; fi
+      git -C "$PREFIX" fetch --quiet --depth=1 origin "${REF:-HEAD}"
+      after=$(git -C "$PREFIX" rev-parse FETCH_HEAD)
+      if [[ $before != "$after" ]] || [[ -n $(git -C "$PREFIX" status --porcelain --untracked-files=no) ]]; then
+        git -C "$PREFIX" reset --quiet --hard "$after"
+        changed "updated $PREFIX to ${after:0:12}"
+      else
+        log "at ${after:0:12}, up to date"
+      fi
+    fi
+  else
+    [[ -f $REPO/pyproject.toml && -d $REPO/kiosk ]] || die "$REPO is not a kiosk checkout (no pyproject.toml / kiosk/)"
+    if [[ $REPO == "$PREFIX" ]]; then log "running from $PREFIX itself: nothing to copy"; return 0; fi
+    local opts=(-a --delete --itemize-changes --chown=root:root --chmod=go-w
+                --exclude=/.venv --exclude=/.git --exclude=__pycache__ --exclude=/out --exclude=/build
+                --exclude='*.egg-info' --exclude=.pytest_cache --exclude=.ruff_cache)
+    ((DRY_RUN)) && opts+=(--dry-run)
+    if [[ ! -d $PREFIX ]]; then
+      run install -d -m 755 "$PREFIX"
+      ((DRY_RUN)) && { changed "copy $REPO to $PREFIX"; return 0; }
+    fi
+    local diff
+    diff=$(rsync "${opts[@]}" "$REPO/" "$PREFIX/")
+    if [[ -n $diff ]]; then
+      printf '%s\n' "$diff" | head -n 20 | sed 's/^/[provision]   /'
+      changed "copied $REPO to $PREFIX ($(printf '%s\n' "$diff" | wc -l) paths)"
+    else
+      log "$PREFIX matches $REPO"
+    fi
+  fi
+}
+
+ensure_venv() {
+  step "Python environment $VENV"
+  if [[ ! -x $VENV/bin/python ]]; then
+    # Made from the system Python 3.10: jetson-utils' bindings are built for exactly this interpreter.
+    run python3 -m venv "$VENV"
+    run "$VENV/bin/pip" install -q --upgrade pip wheel setuptools
+    changed "created $VENV"
+  else
+    local sys_v venv_v
+    sys_v=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+    venv_v=$("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+    [[ $sys_v == "$venv_v" ]] || die "$VENV is Python $venv_v, the system is $sys_v: remove $VENV and re-run"
+    log "exists (Python $venv_v)"
+  fi
+  put_file "$VENV/kiosk-constraints.txt" 644 root:root <<<"$NUMPY_SPEC"
+  export PIP_CONSTRAINT=$VENV/kiosk-constraints.txt
+  if [[ -x $VENV/bin/python ]] && "$VENV/bin/python" -c 'import numpy, sys; sys.exit(int(numpy.__version__.split(".")[0]) < 2)' 2>/dev/null; then
+    run "$VENV/bin/pip" install -q "$NUMPY_SPEC"
+    changed "numpy downgraded to $NUMPY_SPEC (jetson-utils ABI)"
+  fi
+}
+
+llama_ok() {
+  "$VENV/bin/python" - "$LLAMA_VERSION" 2>/dev/null <<'PY'
+import sys
+import llama_cpp
+sys.exit(0 if llama_cpp.__version__ == sys.argv[1] and llama_cpp.llama_supports_gpu_offload() else 1)
+PY
+}
+
+install_llama_cuda() {
+  step "llama-cpp-python $LLAMA_VERSION with CUDA"
+  if [[ -x $VENV/bin/python ]] && llama_ok; then log "installed, GPU offload supported"; return 0; fi
+  if [[ ! -x $CUDACXX ]]; then
+    local msg="no nvcc at $CUDACXX: sudo apt install nvidia-jetpack (or the cuda-toolkit-12-x package)"
+    if ((DRY_RUN)); then warn "$msg"; else die "$msg"; fi
+  fi
+  local dir=$BUILD_DIR/wheels/llama-cuda-sm87 wheels whl
+  wheels=("$dir"/llama_cpp_python-"$LLAMA_VERSION"-*.whl)
+  if ((${#wheels[@]} == 0)); then
+    log "building the wheel (CMAKE_ARGS=\"$LLAMA_CMAKE_ARGS\"); 15-30 minutes on an Orin Nano"
+    run install -d -m 700 "$dir"
+    run env CMAKE_ARGS="$LLAMA_CMAKE_ARGS" CUDACXX="$CUDACXX" FORCE_CMAKE=1 PATH="$CUDA_HOME/bin:$PATH" \
+      "$VENV/bin/pip" wheel --no-deps --no-cache-dir -w "$dir" "llama-cpp-python==$LLAMA_VERSION"
+    wheels=("$dir"/llama_cpp_python-"$LLAMA_VERSION"-*.whl)
+  else
+    log "using the cached wheel ${wheels[0]}"
+  fi
+  whl=${wheels[0]:-$dir/llama_cpp_python-$LLAMA_VERSION-<built>.whl}
+  run "$VENV/bin/pip" install -q --force-reinstall --no-deps "$whl"
+  run "$VENV/bin/pip" install -q "$whl"   # its dependencies (numpy, jinja2, diskcache, ...)
+  changed "llama-cpp-python $LLAMA_VERSION (CUDA) installed"
+  ((DRY_RUN)) && return 0
+  if ! llama_ok; then
+    rm -f "$whl"   # never reuse a CPU-only wheel
+    die "llama-cpp-python was built WITHOUT CUDA (llama_supports_gpu_offload() is False). Check that
+  $CUDACXX runs, then re-run; see provisioning/README.md, 'llama.cpp built without CUDA'."
+  fi
+  log "verified: llama_supports_gpu_offload() is True"
+}
+
+install_kiosk() {
+  step "kiosk package"
+  local want stamp=$VENV/.kiosk-source-hash reinstalled=0
+  want=$(cd "$PREFIX" 2>/dev/null && find . \( -path ./.venv -o -path ./.git -o -path ./build -o -path ./out \
+           -o -name __pycache__ -o -name '*.egg-info' \) -prune -o -type f -print0 \
+         | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16) || want="none"
+  if [[ -x $VENV/bin/kiosk && -f $stamp && $(cat "$stamp") == "$want" ]]; then
+    log "installed from the current source ($want)"
+  else
+    run "$VENV/bin/pip" install -q "${PREFIX}[appliance]"
+    run "$VENV/bin/pip" install -q --no-deps "$SILERO_VAD_SPEC"
+    if ((DRY_RUN)); then log "would record source hash in $stamp"; else echo "$want" > "$stamp"; fi
+    changed "kiosk installed from $PREFIX ($want)"
+    reinstalled=1
+  fi
+  # The built-in avatars are kept as SVG; their PNGs are rasterized into the installed package.
+  if [[ -x $VENV/bin/python ]]; then
+    local pkg
+    pkg=$("$VENV/bin/python" -c 'import kiosk, os; print(os.path.dirname(kiosk.__file__))' 2>/dev/null || true)
+    if ((reinstalled)); then
+      run "$VENV/bin/kiosk" avatar build
+    elif [[ -z $pkg || ! -f $pkg/avatar/builtin/ava/head.png ]]; then
+      run "$VENV/bin/kiosk" avatar build
+      changed "rasterized the built-in avatars"
+    fi
+  fi
+}
+
+ort_cuda_ok() {
+  "$VENV/bin/python" -c 'import sys, onnxruntime as o; sys.exit(0 if "CUDAExecutionProvider" in o.get_available_providers() else 1)' 2>/dev/null
+}
+
+install_onnxruntime_gpu() {
+  step "onnxruntime-gpu ($ORT_INDEX_URL)"
+  # piper-tts and faster-whisper depend on "onnxruntime" (the CPU build from PyPI): it must go, or it
+  # shadows the GPU build (both install the same onnxruntime/ package). Checked on every run because
+  # reinstalling kiosk brings it back.
+  local cpu=0
+  [[ -x $VENV/bin/pip ]] && "$VENV/bin/pip" show -q onnxruntime >/dev/null 2>&1 && cpu=1
+  if ((cpu == 0)) && [[ -x $VENV/bin/python ]] && ort_cuda_ok; then
+    log "installed, CUDAExecutionProvider available"; return 0
+  fi
+  ((cpu)) && run "$VENV/bin/pip" uninstall -q -y onnxruntime
+  run "$VENV/bin/pip" install -q --force-reinstall --no-deps --index-url "$ORT_INDEX_URL" onnxruntime-gpu
+  run "$VENV/bin/pip" install -q "${ORT_DEPS[@]}"
+  changed "onnxruntime-gpu from $ORT_INDEX_URL"
+  ((DRY_RUN)) && return 0
+  ort_cuda_ok || die "onnxruntime-gpu installed but CUDAExecutionProvider is missing
+  ($("$VENV/bin/python" -c 'import onnxruntime as o; print(o.get_available_providers())' 2>&1 | tail -n1));
+  see provisioning/README.md, 'onnxruntime without the CUDA provider'"
+  log "verified: CUDAExecutionProvider available"
+}
+
+install_jetson_utils() {
+  step "jetson-utils (CUDA drawing and the X11 display)"
+  if [[ -x $VENV/bin/python ]] && "$VENV/bin/python" -c 'import jetson_utils' 2>/dev/null; then
+    log "importable from the venv"; return 0
+  fi
+  if ! python3 -c 'import jetson_utils' 2>/dev/null; then
+    local src=$BUILD_DIR/src/jetson-inference
+    log "building jetson-inference/jetson-utils from source (about 20-40 minutes; needs the network once)"
+    if [[ ! -d $src/.git ]]; then
+      run git clone --quiet --recursive --depth=1 "$JETSON_INFERENCE_REPO" "$src"
+    fi
+    # BUILD_INTERACTIVE=NO: no model/PyTorch dialogs (it downloads the default models instead).
+    run env PATH="$CUDA_HOME/bin:$PATH" cmake -S "$src" -B "$src/build" -DBUILD_INTERACTIVE=NO
+    run make -C "$src/build" -j"$(nproc)"
+    run make -C "$src/build" install
+    run ldconfig
+    changed "built and installed jetson-inference/jetson-utils"
+  else
+    log "system Python already has jetson_utils"
+  fi
+  # Make the system bindings (installed to /usr/lib/python3.X/dist-packages) importable from the venv
+  # through a .pth naming a directory that holds links to just the jetson modules. Not
+  # --system-site-packages and not a .pth to all of dist-packages: every apt Python package (its numpy
+  # 1.21 among them) would leak into the venv, and missing pip packages would silently resolve there.
+  local sys_site link_dir=$VENV/jetson-system name
+  sys_site=$(python3 -c 'import sys; print("/usr/lib/python%d.%d/dist-packages" % sys.version_info[:2])')
+  if ((DRY_RUN)) && [[ ! -d $sys_site/jetson_utils ]]; then
+    log "would link $sys_site/{jetson_utils,jetson_utils_python.so,jetson_inference,...} into $link_dir"
+  fi
+  for name in jetson_utils jetson_utils_python.so jetson_inference jetson_inference_python.so jetson; do
+    [[ -e $sys_site/$name ]] || continue
+    if [[ $(readlink "$link_dir/$name" 2>/dev/null) != "$sys_site/$name" ]]; then
+      run install -d -m 755 "$link_dir"
+      run ln -sfn "$sys_site/$name" "$link_dir/$name"
+      changed "linked $sys_site/$name into the venv"
+    fi
+  done
+  if [[ -x $VENV/bin/python ]]; then
+    put_file "$(venv_site)/kiosk-jetson-system.pth" 644 root:root <<<"$link_dir"
+  else
+    log "would add $VENV/lib/python3.X/site-packages/kiosk-jetson-system.pth -> $link_dir"
+  fi
+  ((DRY_RUN)) && return 0
+  "$VENV/bin/python" -c 'import jetson_utils' || die "jetson_utils does not import in the venv (see the error
+  above; 'compiled using NumPy 1.x cannot be run in NumPy 2' means the venv's numpy must be $NUMPY_SPEC)"
+  log "verified: import jetson_utils works in the venv"
+}
+
+persona_voice() {
+  [[ -f $PERSONA ]] || return 0
+  sed -n 's/^[[:space:]]*voice[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' "$PERSONA" | head -n1
+}
+
+install_models() {
+  step "models in $MODELS_DIR"
+  local voice names name any=0
+  resolve_persona
+  voice=$(persona_voice)
+  [[ -n $voice ]] || voice=en_US-joe-medium
+  names=("$LLM_MODEL" "$voice" "$ASR_MODEL")
+  for name in "${names[@]}"; do
+    if [[ -x $VENV/bin/kiosk ]] && "$VENV/bin/kiosk" models verify "$name" --models-dir "$MODELS_DIR" >/dev/null 2>&1; then
+      log "$name: verified"; continue
+    fi
+    if [[ -n $MODELS_FROM ]]; then
+      [[ -d $MODELS_FROM/$name ]] || die "--models-from $MODELS_FROM has no $name/ (make it with: kiosk models fetch $name --models-dir DIR)"
+      run rsync -a --delete "$MODELS_FROM/$name/" "$MODELS_DIR/$name/"
+      changed "model $name copied from $MODELS_FROM"
+    else
+      run "$VENV/bin/kiosk" models fetch "$name" --models-dir "$MODELS_DIR"
+      changed "model $name downloaded"
+    fi
+    any=1
+  done
+  ((any)) && run chown -R "$KIOSK_USER:$KIOSK_USER" "$MODELS_DIR"
+  ((DRY_RUN)) && return 0
+  "$VENV/bin/kiosk" models verify "${names[@]}" --models-dir "$MODELS_DIR" \
+    || die "model verification failed (sizes/sha256 above); fetch again with --force or copy them again"
+}
+
+install_config() {
+  step "configuration $ETC_DIR/kiosk.toml"
+  resolve_persona
+  [[ -f $PERSONA ]] || { ((DRY_RUN)) && { log "would use persona $PERSONA"; return 0; }; die "persona not found: $PERSONA"; }
+  log "persona $PERSONA, answer model $LLM_MODEL, recognizer $ASR_MODEL"
+  local body
+  body=$(set_keys "$PERSONA" toml \
+    "persona.llm=\"$LLM_MODEL\"" \
+    "llm.gpu_layers=-1" \
+    "listen.vosk_model=\"$ASR_MODEL\"" \
+    "models.dir=\"$MODELS_DIR\"" \
+    "models.manifest=\"$PREFIX/models/manifest.toml\"" \
+    "logging.journald=true")
+  local tmp
+  tmp=$(mktemp --suffix=.toml)
+  { printf '# Written by provisioning/provision-jetson.sh from %s.\n' "$PERSONA"
+    printf '# Edit the persona and re-run the script: changes made here are overwritten.\n'
+    printf '# Appliance values set by the script: persona.llm, llm.gpu_layers, listen.vosk_model,\n'
+    printf '# models.dir, models.manifest, logging.journald.\n\n'
+    printf '%s\n' "$body"; } > "$tmp"
+  if [[ -x $VENV/bin/python ]] && ! "$VENV/bin/python" -c 'import sys; from kiosk.config import load_settings; load_settings(sys.argv[1])' "$tmp"; then
+    die "the configuration made from $PERSONA does not validate (errors above refer to $tmp)"
+  fi
+  put_file "$ETC_DIR/kiosk.toml" 644 root:root < "$tmp"
+  rm -f "$tmp"
+  # Per-device environment of kiosk.service (see systemd/kiosk.service). GDM keeps the session's X
+  # cookie in the runtime dir, LightDM in the home directory.
+  local xauth=/run/user/$KIOSK_UID/gdm/Xauthority
+  [[ $(display_manager) == lightdm ]] && xauth=$(kiosk_home)/.Xauthority
+  put_file "$ETC_DIR/kiosk.env" 644 root:root <<EOF
+# Written by provisioning/provision-jetson.sh: the kiosk user's session paths (uid $KIOSK_UID).
+DISPLAY=:0
+XDG_RUNTIME_DIR=/run/user/$KIOSK_UID
+PULSE_SERVER=unix:/run/user/$KIOSK_UID/pulse/native
+XAUTHORITY=$xauth
+KIOSK_CONFIG=$ETC_DIR/kiosk.toml
+KIOSK_MODELS_DIR=$MODELS_DIR
+KIOSK_MODELS_MANIFEST=$PREFIX/models/manifest.toml
+EOF
+}
+
+detect_sound_server() {
+  local info=""
+  if command -v pactl >/dev/null && [[ -S /run/user/$KIOSK_UID/pulse/native ]]; then
+    info=$(as_kiosk_pactl info 2>/dev/null | sed -n 's/^Server Name: //p') || true
+  fi
+  case $info in
+    *PipeWire*) echo pipewire ;;
+    [Pp]ulse[Aa]udio*) echo pulseaudio ;;
+    *) if dpkg-query -W -f='${Status}' pulseaudio 2>/dev/null | grep -q "ok installed"; then echo pulseaudio
+       elif dpkg-query -W -f='${Status}' pipewire-pulse 2>/dev/null | grep -q "ok installed"; then echo pipewire
+       else echo none; fi ;;
+  esac
+}
+
+# resolve_device sinks|sources TEXT — the first device whose name contains TEXT (case-insensitive).
+resolve_device() {
+  [[ -n $2 && -S /run/user/$KIOSK_UID/pulse/native ]] || return 0
+  as_kiosk_pactl list short "$1" 2>/dev/null | awk '{print $2}' | grep -v '\.monitor$' \
+    | grep -iF -- "$2" | head -n1 || true
+}
+
+configure_audio() {
+  step "sound"
+  local server sink="" source="" home
+  server=$(detect_sound_server)
+  home=$(kiosk_home)
+  log "sound server of $KIOSK_USER: $server (Ubuntu 22.04 / JetPack 6 default: PulseAudio)"
+  sink=$(resolve_device sinks "$AUDIO_OUT_MATCH")
+  source=$(resolve_device sources "$AUDIO_IN_MATCH")
+  if [[ -n $AUDIO_OUT_MATCH && -z $sink ]]; then
+    warn "no sink matching '$AUDIO_OUT_MATCH' now (plugged in? session running?); using the default sink. Sinks: $(as_kiosk_pactl list short sinks 2>/dev/null | awk '{print $2}' | tr '\n' ' ')"
+  fi
+  if [[ -n $AUDIO_IN_MATCH && -z $source ]]; then
+    warn "no source matching '$AUDIO_IN_MATCH' now; using the default source. Sources: $(as_kiosk_pactl list short sources 2>/dev/null | awk '{print $2}' | grep -v monitor | tr '\n' ' ')"
+  fi
+  [[ -n $sink ]] && log "speaker: $sink"
+  [[ -n $source ]] && log "microphone: $source"
+  case $server in
+    pulseaudio)
+      # ~/.config/pulse/default.pa replaces /etc/pulse/default.pa for this user; it includes it first.
+      # module-echo-cancel (WebRTC AEC) gives the kiosk an echo-cancelled microphone (kiosk_ec_source)
+      # and a speaker (kiosk_ec_sink) whose sound it removes from that microphone; both become the
+      # defaults, so the kiosk's "" devices ([audio] in kiosk.toml) use them.
+      local pa
+      pa="# Written by provisioning/provision-jetson.sh.
+.include /etc/pulse/default.pa
+.nofail"
+      [[ -n $sink ]] && pa+=$'\n'"set-default-sink $sink"
+      [[ -n $source ]] && pa+=$'\n'"set-default-source $source"
+      if ((ECHO_CANCEL)); then
+        pa+=$'\n'"load-module module-echo-cancel aec_method=webrtc${source:+ source_master=$source}${sink:+ sink_master=$sink} source_name=kiosk_ec_source sink_name=kiosk_ec_sink"
+        pa+=$'\n'"set-default-source kiosk_ec_source"$'\n'"set-default-sink kiosk_ec_sink"
+      fi
+      pa+=$'\n'".fail"
+      ensure_dir "$home/.config" 755 "$KIOSK_USER:$KIOSK_USER"
+      ensure_dir "$home/.config/pulse" 755 "$KIOSK_USER:$KIOSK_USER"
+      put_file "$home/.config/pulse/default.pa" 644 "$KIOSK_USER:$KIOSK_USER" <<<"$pa"
+      if ((FILE_CHANGED)) && [[ -S /run/user/$KIOSK_UID/bus ]]; then
+        run systemctl --user -M "$KIOSK_USER@" restart pulseaudio.service \
+          || warn "could not restart PulseAudio; the settings apply at the next login"
+      fi ;;
+    pipewire)
+      # libpipewire-module-echo-cancel (man libpipewire-module-echo-cancel(7)), WebRTC AEC.
+      ensure_dir "$home/.config" 755 "$KIOSK_USER:$KIOSK_USER"
+      ensure_dir "$home/.config/pipewire" 755 "$KIOSK_USER:$KIOSK_USER"
+      ensure_dir "$home/.config/pipewire/pipewire.conf.d" 755 "$KIOSK_USER:$KIOSK_USER"
+      if ((ECHO_CANCEL)); then
+        put_file "$home/.config/pipewire/pipewire.conf.d/60-kiosk-echo-cancel.conf" 644 "$KIOSK_USER:$KIOSK_USER" <<EOF
+# Written by provisioning/provision-jetson.sh: echo-cancelled microphone and speaker for the kiosk.
+context.modules = [
+  { name = libpipewire-module-echo-cancel
+    args = {
+      library.name = aec/libspa-aec-webrtc
+      capture.props  = { node.name = "kiosk_ec_capture"${source:+ target.object = \"$source\"} }
+      source.props   = { node.name = "kiosk_ec_source" node.description = "kiosk echo-cancelled microphone" }
+      sink.props     = { node.name = "kiosk_ec_sink" node.description = "kiosk echo-cancelled speaker" }
+      playback.props = { node.name = "kiosk_ec_playback"${sink:+ target.object = \"$sink\"} }
+    }
+  }
+]
+EOF
+      fi
+      if ((FILE_CHANGED)) && [[ -S /run/user/$KIOSK_UID/bus ]]; then
+        run systemctl --user -M "$KIOSK_USER@" restart pipewire.service pipewire-pulse.service \
+          || warn "could not restart PipeWire; the settings apply at the next login"
+      fi
+      # Defaults are remembered by the session manager (WirePlumber), so set them once it runs.
+      if [[ -S /run/user/$KIOSK_UID/pulse/native ]]; then
+        local want_src=${source} want_sink=${sink}
+        ((ECHO_CANCEL)) && { want_src=kiosk_ec_source; want_sink=kiosk_ec_sink; }
+        if [[ -n $want_sink && $(as_kiosk_pactl get-default-sink 2>/dev/null) != "$want_sink" ]]; then
+          run as_kiosk_pactl set-default-sink "$want_sink"; changed "default sink $want_sink"
+        fi
+        if [[ -n $want_src && $(as_kiosk_pactl get-default-source 2>/dev/null) != "$want_src" ]]; then
+          run as_kiosk_pactl set-default-source "$want_src"; changed "default source $want_src"
+        fi
+      fi ;;
+    *) warn "no PulseAudio or PipeWire found: install pulseaudio (JetPack 6 desktop default) and re-run" ;;
+  esac
+}
+
+configure_power() {
+  step "power"
+  if [[ -n $POWER_MODE ]]; then
+    if ! command -v nvpmodel >/dev/null; then
+      warn "nvpmodel not found: power mode left alone"
+    else
+      local cur
+      cur=$(nvpmodel -q 2>/dev/null | tail -n1 | tr -d '[:space:]') || true
+      if [[ $cur == "$POWER_MODE" ]]; then
+        log "nvpmodel mode $POWER_MODE ($(nvpmodel -q 2>/dev/null | head -n1 | sed 's/.*: //')) already set"
+      else
+        # Some mode changes ask "reboot now?" on stdin: answer no, and report that a reboot is needed.
+        run sh -c "printf 'no\n' | nvpmodel -m $POWER_MODE"
+        changed "nvpmodel mode $cur -> $POWER_MODE (persists across reboots)"
+      fi
+    fi
+  else
+    log "power mode unchanged (--power-mode N to set one)"
+  fi
+  local unit=$UNIT_DIR/kiosk-jetson-clocks.service
+  if ((JETSON_CLOCKS)); then
+    # jetson_clocks does not persist across reboots: a oneshot unit runs it after nvpmodel at boot.
+    put_file "$unit" 644 root:root <<'EOF'
+# Written by provisioning/provision-jetson.sh (--jetson-clocks): lock CPU/GPU/EMC clocks at the
+# maximum of the current nvpmodel mode at every boot. More heat and idle power; watch tegrastats.
+[Unit]
+Description=Lock Jetson clocks for the kiosk (jetson_clocks)
+After=nvpmodel.service
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/jetson_clocks
+RemainAfterExit=yes
+[Install]
+WantedBy=multi-user.target
+EOF
+    ((FILE_CHANGED)) && run systemctl daemon-reload
+    if ! systemctl is-enabled -q kiosk-jetson-clocks.service 2>/dev/null; then
+      run systemctl enable --now kiosk-jetson-clocks.service
+      changed "jetson_clocks at boot"
+    fi
+  elif [[ -f $unit ]]; then
+    run systemctl disable --now kiosk-jetson-clocks.service
+    run rm -f "$unit"
+    run systemctl daemon-reload
+    changed "removed jetson_clocks at boot (clocks return to DVFS after a reboot)"
+  fi
+}
+
+configure_display() {
+  step "display: autologin of $KIOSK_USER into X11, screen never blanks"
+  local dm home
+  dm=$(display_manager)
+  home=$(kiosk_home)
+  [[ -r /etc/X11/default-display-manager ]] || warn "no /etc/X11/default-display-manager; assuming GDM (the JetPack 6 desktop default)"
+  case $dm in
+    gdm3|gdm)
+      # Xorg, not Wayland: jetson-utils' display uses GLX (XOpenDisplay).
+      local tmp
+      tmp=$(mktemp)
+      set_keys /etc/gdm3/custom.conf ini "daemon.AutomaticLoginEnable=true" "daemon.AutomaticLogin=$KIOSK_USER" \
+        "daemon.WaylandEnable=false" > "$tmp"
+      put_file /etc/gdm3/custom.conf 644 root:root < "$tmp"
+      rm -f "$tmp"
+      ((FILE_CHANGED)) && REBOOT_REQUIRED=1 ;;
+    lightdm)
+      put_file /etc/lightdm/lightdm.conf.d/50-kiosk-autologin.conf 644 root:root <<EOF
+# Written by provisioning/provision-jetson.sh
+[Seat:*]
+autologin-user=$KIOSK_USER
+autologin-user-timeout=0
+EOF
+      ((FILE_CHANGED)) && REBOOT_REQUIRED=1 ;;
+    *) warn "display manager $dm is not handled: set up autologin of $KIOSK_USER into an X11 session yourself" ;;
+  esac
+  # GNOME: never blank, dim, lock or suspend — system-wide dconf defaults (they apply to every account
+  # on this device, which on an appliance is what we want).
+  if [[ ! -f /etc/dconf/profile/user ]]; then
+    put_file /etc/dconf/profile/user 644 root:root <<'EOF'
+user-db:user
+system-db:local
+EOF
+  elif ! grep -qx 'system-db:local' /etc/dconf/profile/user; then
+    local prof
+    prof=$(cat /etc/dconf/profile/user; echo 'system-db:local')
+    put_file /etc/dconf/profile/user 644 root:root <<<"$prof"
+  fi
+  local dconf_changed=$FILE_CHANGED
+  put_file /etc/dconf/db/local.d/00-kiosk 644 root:root <<'EOF'
+# Written by provisioning/provision-jetson.sh: a kiosk screen never blanks, dims, locks or sleeps.
+[org/gnome/desktop/session]
+idle-delay=uint32 0
+
+[org/gnome/desktop/screensaver]
+idle-activation-enabled=false
+lock-enabled=false
+
+[org/gnome/settings-daemon/plugins/power]
+idle-dim=false
+sleep-inactive-ac-type='nothing'
+sleep-inactive-battery-type='nothing'
+
+[org/gnome/desktop/notifications]
+show-banners=false
+EOF
+  if ((FILE_CHANGED || dconf_changed)); then
+    if command -v dconf >/dev/null; then run dconf update; else warn "dconf not installed; run 'dconf update' later"; fi
+  fi
+  # X11 itself: screen saver and DPMS off, at every login of the kiosk session.
+  ensure_dir "$home/.config" 755 "$KIOSK_USER:$KIOSK_USER"
+  ensure_dir "$home/.config/autostart" 755 "$KIOSK_USER:$KIOSK_USER"
+  put_file "$home/.config/autostart/kiosk-noblank.desktop" 644 "$KIOSK_USER:$KIOSK_USER" <<'EOF'
+[Desktop Entry]
+Type=Application
+Name=kiosk: keep the screen on
+Exec=/bin/sh -c "xset s off s noblank -dpms"
+NoDisplay=true
+X-GNOME-Autostart-enabled=true
+EOF
+  # No "Welcome to Ubuntu" first-login wizard over the kiosk.
+  put_file "$home/.config/gnome-initial-setup-done" 644 "$KIOSK_USER:$KIOSK_USER" <<<"yes"
+}
+
+install_service() {
+  step "systemd service"
+  local unit_src
+  unit_src=$(src_file systemd/kiosk.service)
+  if [[ ! -f $unit_src ]]; then
+    ((DRY_RUN)) || die "$unit_src is missing"
+    log "would install $unit_src as $UNIT_DIR/kiosk.service, enable it and start it"; return 0
+  fi
+  put_file "$UNIT_DIR/kiosk.service" 644 root:root < "$unit_src"
+  if ((FILE_CHANGED)); then run systemctl daemon-reload; fi
+  if ! systemctl is-enabled -q kiosk.service 2>/dev/null; then
+    run systemctl enable kiosk.service
+    changed "enabled kiosk.service"
+  fi
+  if ((NO_START)); then log "--no-start: kiosk.service enabled, not started"; return 0; fi
+  if ((REBOOT_REQUIRED)); then
+    log "autologin was just configured: kiosk.service starts after the reboot"; return 0
+  fi
+  local action=""
+  if ! systemctl is-active -q kiosk.service; then action=start
+  elif ((CHANGES > 0)); then action=restart; fi
+  if [[ -z $action ]]; then log "kiosk.service is running and nothing changed"; return 0; fi
+  log "${action}ing kiosk.service (returns once the kiosk reports READY=1; up to 3 minutes)"
+  if ! run systemctl "$action" kiosk.service; then
+    systemctl status kiosk.service --no-pager -l | tail -n 20 || true
+    journalctl -u kiosk.service -n 40 --no-pager || true
+    die "kiosk.service did not start (journalctl -u kiosk -f; provisioning/README.md, Troubleshooting)"
+  fi
+  changed "kiosk.service ${action}ed"
+}
+
+summary() {
+  step "done"
+  if ((DRY_RUN)); then
+    log "dry run: $CHANGES change(s) would be made"
+  elif ((CHANGES == 0)); then
+    echo "RESULT: unchanged"
+  else
+    echo "RESULT: $CHANGES change(s)"
+  fi
+  if ((REBOOT_REQUIRED)); then
+    echo "REBOOT-REQUIRED (autologin changed: reboot so the kiosk session and kiosk.service start)"
+  fi
+  log "check: systemctl status kiosk; journalctl -u kiosk -f; $VENV/bin/kiosk doctor (as $KIOSK_USER, in the session)"
+}
+
+main() {
+  check_platform
+  install_apt_packages
+  ensure_user
+  ensure_dirs
+  sync_repo
+  ensure_venv
+  install_llama_cuda
+  install_kiosk
+  install_onnxruntime_gpu
+  install_jetson_utils
+  install_models
+  install_config
+  configure_audio
+  configure_power
+  configure_display
+  install_service
+  summary
+}
+
+main
