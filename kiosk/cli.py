@@ -252,8 +252,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     from kiosk.cli_avatar import add_avatar_parser
     from kiosk.cli_listen import add_listen_parser
+    from kiosk.cli_pack import add_pack_parser
 
     add_avatar_parser(sub, common)
+    add_pack_parser(sub, common)
     add_listen_parser(sub, common)
     sub.choices["listen"].set_defaults(func=cmd_listen)
 

@@ -1,0 +1,224 @@
+"""Content packs: a company's persona, documents and avatar as one signed archive, built on a workstation
+and installed on a kiosk from a USB stick or a path.
+
+    kiosk pack keygen DIR                      an Ed25519 key pair (keep the private key off the kiosks)
+    kiosk pack build SRC --key KEY --out X.kpack
+    kiosk pack verify X.kpack --trust DIR      signature and every file's sha256
+    kiosk pack install X.kpack --trust DIR     unpack, switch over atomically, roll back if unhealthy
+
+SRC holds `kiosk.toml` (the persona config; its voice and LLM are manifest names the kiosk must have),
+optionally `documents/` (indexed at build time into knowledge.sqlite) and `avatar/` (an avatar pack).
+On the kiosk, packs live in `<root>/releases/<name>-<version>-<digest>/`; `<root>/current` is a symlink
+replaced with rename(2), so the kiosk sees either the old pack or the new one, never half of each. The
+new pack must pass its health check (config loads, models present, index opens, avatar valid) or
+`current` goes back to the previous release.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+MANIFEST, SIGNATURE = "pack.json", "pack.sig"
+
+
+class PackError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Installed:
+    release: Path
+    previous: Path | None
+    rolled_back: bool
+    problems: tuple[str, ...] = ()
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def keygen(out_dir: Path, name: str = "kiosk-packs") -> tuple[Path, Path]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    private, public = out_dir / f"{name}.key", out_dir / f"{name}.pub"
+    private.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    private.chmod(0o600)
+    public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                     serialization.PublicFormat.SubjectPublicKeyInfo))
+    return private, public
+
+
+def build(src: Path, key_path: Path, out: Path, version: str | None = None) -> dict:
+    """Stages SRC (documents indexed), writes pack.json with every file's sha256, signs it, tars it."""
+    from cryptography.hazmat.primitives import serialization
+
+    from kiosk.config import load_settings
+
+    if not (src / "kiosk.toml").is_file():
+        raise PackError(f"{src}: no kiosk.toml (the pack's persona configuration)")
+    load_settings(str(src / "kiosk.toml"))  # a broken config fails here, on the workstation, with file:line
+    keys = {line.split("=", 1)[0].strip() for line in (src / "kiosk.toml").read_text(encoding="utf-8").splitlines()}
+    for folder, key in (("documents", "knowledge_base"), ("avatar", "avatar")):
+        if (src / folder).is_dir() and key not in keys:
+            raise PackError(f"{src / 'kiosk.toml'}: [persona] needs a {key} = \"\" line; the installer points it "
+                            f"at the pack's {folder}")
+    key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    with tempfile.TemporaryDirectory() as tmp:
+        stage = Path(tmp) / "pack"
+        stage.mkdir()
+        shutil.copy2(src / "kiosk.toml", stage / "kiosk.toml")
+        if (src / "avatar").is_dir():
+            shutil.copytree(src / "avatar", stage / "avatar")
+        if (src / "documents").is_dir():
+            from kiosk.knowledge.index import ingest
+
+            report = ingest(stage / "knowledge.sqlite", [src / "documents"])
+            log.info("pack documents indexed: %s", report)
+        files = {str(p.relative_to(stage)): _sha256(p) for p in sorted(stage.rglob("*")) if p.is_file()}
+        manifest = {"name": src.resolve().name, "version": version or time.strftime("%Y%m%d-%H%M%S"),
+                    "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "files": files}
+        body = json.dumps(manifest, indent=1, sort_keys=True).encode()
+        (stage / MANIFEST).write_bytes(body)
+        (stage / SIGNATURE).write_bytes(key.sign(body))
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(out, "w:gz") as tar:
+            for path in sorted(stage.rglob("*")):
+                tar.add(path, arcname=str(path.relative_to(stage)), recursive=False)
+    return manifest
+
+
+def _trusted_keys(trust: Path) -> list:
+    from cryptography.hazmat.primitives import serialization
+
+    paths = sorted(trust.glob("*.pub")) if trust.is_dir() else [trust]
+    keys = [serialization.load_pem_public_key(p.read_bytes()) for p in paths if p.is_file()]
+    if not keys:
+        raise PackError(f"no trusted public keys in {trust} (kiosk pack keygen writes one; copy the .pub there)")
+    return keys
+
+
+def verify(archive: Path, trust: Path, into: Path | None = None) -> dict:
+    """Checks the signature against the trusted keys and every file's hash; unpacks into `into` if given."""
+    from cryptography.exceptions import InvalidSignature
+
+    try:
+        tar = tarfile.open(archive, "r:gz")  # noqa: SIM115 - closed by the with below
+    except (OSError, tarfile.TarError) as error:
+        raise PackError(f"{archive}: not a kiosk pack ({error})") from None
+    with tar:
+        members = {m.name: m for m in tar.getmembers()}
+        for name, m in members.items():
+            if name.startswith("/") or ".." in Path(name).parts or not (m.isfile() or m.isdir()):
+                raise PackError(f"{archive}: refusing member {name!r} (absolute path, '..' or a link)")
+        if MANIFEST not in members or SIGNATURE not in members:
+            raise PackError(f"{archive}: no {MANIFEST}/{SIGNATURE}: not a signed kiosk pack")
+        body = tar.extractfile(members[MANIFEST]).read()
+        signature = tar.extractfile(members[SIGNATURE]).read()
+        for key in _trusted_keys(trust):
+            try:
+                key.verify(signature, body)
+                break
+            except InvalidSignature:
+                continue
+        else:
+            raise PackError(f"{archive}: signature does not match any trusted key in {trust}")
+        manifest = json.loads(body)
+        listed = set(manifest["files"])
+        present = {n for n, m in members.items() if m.isfile()} - {MANIFEST, SIGNATURE}
+        if listed != present:
+            raise PackError(f"{archive}: files differ from the signed list: {sorted(listed ^ present)}")
+        for name, digest in manifest["files"].items():
+            data = tar.extractfile(members[name]).read()
+            if hashlib.sha256(data).hexdigest() != digest:
+                raise PackError(f"{archive}: {name} was changed after signing")
+            if into is not None:
+                target = into / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+        if into is not None:
+            (into / MANIFEST).write_bytes(body)
+    return manifest
+
+
+def health_problems(release: Path) -> list[str]:
+    """What would stop the kiosk from running this pack (empty: healthy)."""
+    from kiosk.avatar.pack import check_pack
+    from kiosk.config import ConfigError, load_settings
+    from kiosk.doctor import check_knowledge, check_models
+
+    try:
+        settings = load_settings(str(release / "kiosk.toml"))
+    except ConfigError as error:
+        return [str(error)]
+    problems = [f"{c.name}: {c.detail}" for c in check_models(settings) + check_knowledge(settings)
+                if c.status == "fail"]
+    if (release / "avatar").is_dir():
+        problems += [f"avatar: {p}" for p in check_pack(release / "avatar")]
+    return problems
+
+
+def _point(root: Path, release: Path) -> None:
+    tmp = root / f".current-{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(release.relative_to(root))
+    os.replace(tmp, root / "current")  # rename(2): atomic
+
+
+def install(archive: Path, trust: Path, root: Path) -> Installed:
+    root.mkdir(parents=True, exist_ok=True)
+    releases = root / "releases"
+    releases.mkdir(exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=root, prefix=".staging-"))
+    try:
+        manifest = verify(archive, trust, into=staging)
+        digest = hashlib.sha256(json.dumps(manifest["files"], sort_keys=True).encode()).hexdigest()[:12]
+        release = releases / f"{manifest['name']}-{manifest['version']}-{digest}"
+        if release.exists():
+            shutil.rmtree(staging)
+        else:
+            _localize(staging, release)
+            os.replace(staging, release)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    previous = (root / "current").resolve() if (root / "current").is_symlink() else None
+    _point(root, release)
+    problems = health_problems(root / "current")
+    if problems and previous is not None:
+        _point(root, previous)
+        log.error("pack %s unhealthy, rolled back to %s: %s", release.name, previous.name, problems)
+        return Installed(release, previous, True, tuple(problems))
+    if problems:
+        log.error("pack %s unhealthy and there is nothing to roll back to: %s", release.name, problems)
+    return Installed(release, previous, False, tuple(problems))
+
+
+def _localize(staging: Path, release: Path) -> None:
+    """Points the pack's config at its own index and avatar where they will live."""
+    config = staging / "kiosk.toml"
+    text = config.read_text(encoding="utf-8")
+    lines = []
+    for line in text.splitlines():
+        key = line.split("=", 1)[0].strip()
+        if key == "knowledge_base" and (staging / "knowledge.sqlite").is_file():
+            line = f'knowledge_base = "{release / "knowledge.sqlite"}"'
+        elif key == "avatar" and (staging / "avatar").is_dir():
+            line = f'avatar = "{release / "avatar"}"'
+        lines.append(line)
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
