@@ -80,6 +80,18 @@ class Responder:
         evidence = None if grounding is None else " ".join([grounding.context, question, contact])
         return SentenceGuard(self.engine.system, evidence, public=contact)
 
+    def _fallback(self, question: str, grounding: Grounding | None) -> list[str]:
+        apology = "I'm sorry, I can't put an answer together right now."
+        best = None
+        if self.grounder is not None and grounding is not None:
+            try:
+                best = self.grounder.best_quote(question, grounding)
+            except Exception:  # noqa: BLE001 - the apology alone is still better than silence
+                log.exception("fallback quote failed")
+        if best:
+            return [apology, "Here is what our documents say:", best]
+        return [apology, self.engine.fallback_contact] if self.engine.fallback_contact else [apology]
+
     def _fixed(self, turn_id: int, question: str, reply: str, stats: GenerationStats):  # noqa: ANN202
         """A reply decided without the LLM, streamed like one; it joins the history too."""
         stats.finish_reason = "stop"
@@ -187,6 +199,8 @@ class Responder:
                 if dropped and not spoken and self.grounder is not None:
                     declined.append(True)  # nothing the documents support was left to say
                     await emit([decline_text(self.grounder.persona)])
+                if errors and not spoken:  # the LLM failed: apologize, then the documents' best sentence
+                    await emit(self._fallback(question, grounding))
             await sentences.put(_END)
 
         async def synthesize() -> None:

@@ -197,3 +197,18 @@ def test_meaning_based_similarity_declines_what_words_alone_would_answer(tmp_pat
         assert rt.grounder.ground(question).decision == "decline"
         done, _ = answer(rt, "what's the per diem in new york")
         assert done.grounded and "$85" in done.answer
+
+
+def test_llm_failure_apologizes_and_reads_the_best_passage(kb: Path, settings, monkeypatch) -> None:  # noqa: ANN001
+    from kiosk.config import with_overrides
+    from kiosk.runtime import Runtime
+
+    generating = with_overrides(settings, knowledge={"answer_style": "generate"})
+    with Runtime(generating, speech=False, kb=kb) as runtime:
+        def broken(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("CUDA error: out of memory")  # what a failing GPU build says
+
+        monkeypatch.setattr(runtime.engine, "generate", broken)
+        done, events = answer(runtime, "What is the mileage rate for my own car?")  # a passage, not an FAQ
+    assert done.error  # reported to the status endpoint and the log...
+    assert done.answer.startswith("I'm sorry") and "70 cents" in done.answer  # ...but the visitor gets an answer

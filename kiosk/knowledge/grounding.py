@@ -79,6 +79,14 @@ class Grounder:
         self.persona = persona
         self._count = count_tokens
 
+    def best_quote(self, question: str, grounding: Grounding) -> str | None:
+        """The document sentence that best answers `question` among the passages found (the LLM's fallback)."""
+        if self._weigh is None or not grounding.hits:
+            return None
+        clean = [replace(h, text=neutralize(h.text)) for h in grounding.hits]
+        found = quote(clean, self._weigh(question), question)
+        return found[0] if found is not None else None
+
     def _faq_matches(self, question: str, hit: Hit) -> bool:
         """Verbatim answers need the FAQ's own question to match, not just words in its answer."""
         if hit.coverage < self.settings.faq_coverage:
