@@ -13,6 +13,7 @@ import json
 import os
 import platform
 import shutil
+import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -197,6 +198,34 @@ def check_avatar(settings: Settings) -> Check:
                  "kiosk avatar build   (or tools/dev setup)" if builtin else f"kiosk avatar check {path}")
 
 
+def check_service(settings: Settings) -> Check:
+    """The running kiosk, if any: its status endpoint, else what systemd says."""
+    import urllib.error
+    import urllib.request
+
+    svc = settings.service
+    if svc.status_port:
+        host = "127.0.0.1" if svc.status_bind in ("0.0.0.0", "::", "") else svc.status_bind
+        try:
+            with urllib.request.urlopen(f"http://{host}:{svc.status_port}/status", timeout=2) as response:
+                st = json.loads(response.read())
+            errors = st.get("errors") or []
+            detail = (f"running: {st.get('state')}, {st.get('turns')} turns, up {st.get('uptime_s')} s, "
+                      f"{st.get('rss_mb')} MB" + (f"; last error: {errors[-1]}" if errors else ""))
+            return Check("kiosk service", "warn" if errors else "ok", detail,
+                         "journalctl -u kiosk -n 100" if errors else "")
+        except (urllib.error.URLError, OSError, ValueError):
+            pass
+    if shutil.which("systemctl"):
+        state = subprocess.run(["systemctl", "is-active", "kiosk"], capture_output=True, text=True).stdout.strip()
+        if state == "active":
+            return Check("kiosk service", "warn", "active, but its status endpoint does not answer",
+                         f"curl http://127.0.0.1:{svc.status_port}/status; journalctl -u kiosk -n 100")
+        if state and state not in ("inactive", "unknown"):
+            return Check("kiosk service", "warn", f"systemd says {state}", "systemctl status kiosk")
+    return Check("kiosk service", "ok", "not running (start it with kiosk run, or systemctl start kiosk)")
+
+
 def collect(config: str | None) -> list[Check]:
     checks = [check_python()]
     try:
@@ -210,6 +239,7 @@ def collect(config: str | None) -> list[Check]:
     checks += check_knowledge(settings)
     checks.append(check_asr(settings))
     checks.append(check_avatar(settings))
+    checks.append(check_service(settings))
     checks += check_sound(settings, appliance)
     checks.append(check_display(appliance))
     checks += check_gpu(settings, appliance)

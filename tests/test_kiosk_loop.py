@@ -126,3 +126,30 @@ def test_a_hung_turn_stops_the_watchdog() -> None:
     assert kiosk.healthy() is False and "systemd restart" in kiosk.errors[-1]
     kiosk._turn_started = None
     assert kiosk.healthy() is True
+
+
+def test_status_endpoint_and_doctor_inspect_a_running_kiosk() -> None:
+    import json
+    import urllib.request
+
+    from kiosk.appliance.status import StatusServer
+    from kiosk.doctor import check_service
+
+    kiosk = Kiosk(FakeRuntime(greeting=False), notifier=Notifier(env={}))
+    asyncio.run(drive(kiosk, [(0.0, Heard(0.0, "where is hr", "keyboard"))]))
+    server = StatusServer(kiosk.snapshot, "127.0.0.1", 0).start()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/status", timeout=5) as response:
+            status = json.loads(response.read())
+        assert status["state"] == "follow_up" and status["turns"] == 1 and status["rss_mb"] > 0
+        assert status["last_turn"]["question"] == "where is hr"
+        with_port = with_overrides(Settings(), service={"status_port": server.port})
+        check = check_service(with_port)
+        assert check.status == "ok" and check.detail.startswith("running: follow_up, 1 turns")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{server.port}/secrets", timeout=5)
+            raise AssertionError("only /status is served")
+        except urllib.error.HTTPError as error:
+            assert error.code == 404
+    finally:
+        server.stop()
