@@ -61,6 +61,9 @@ class Gate:
     def speaking_finished(self) -> None:
         self.calls.append("finished")
 
+    def tap(self, source: str, echo: bool = True) -> None:
+        self.calls.append(f"tap:{source}:{echo}")
+
 
 async def drive(kiosk: Kiosk, script: list[tuple[float, object]], tail: float = 0.3) -> list[str]:
     """Posts events at given delays and records every phase the kiosk passes through."""
@@ -153,3 +156,11 @@ def test_status_endpoint_and_doctor_inspect_a_running_kiosk() -> None:
             assert error.code == 404
     finally:
         server.stop()
+
+
+def test_a_screen_tap_opens_the_microphone_without_echoing_back() -> None:
+    gate = Gate()
+    kiosk = Kiosk(FakeRuntime(greeting=False), listener=gate, notifier=Notifier(env={}))
+    asyncio.run(drive(kiosk, [(0.0, Wake(0.0, "tap")), (0.05, Wake(0.1, "voice"))]))
+    assert gate.calls == ["tap:tap:False"]  # the voice wake came from the microphone already
+    assert kiosk.phase is Phase.LISTENING

@@ -93,6 +93,8 @@ class Kiosk:
         if self.screen is not None:
             self.screen.listen_event(event)
         if isinstance(event, Wake):
+            if event.source != "voice" and self.listener is not None:
+                self.listener.tap(event.source, echo=False)  # the microphone takes the next utterance
             if self.phase in (Phase.SPEAKING, Phase.THINKING):
                 log.info("barge-in (%s)", event.source)
                 self._cancel_turn()

@@ -52,8 +52,10 @@ class LiveListener:
         self.stop()
 
     # Thread-safe controls, for the event loop and the screen.
-    def tap(self, source: str = "tap") -> None:
-        self._queue.put(("wake", source, self.mic.stats.samples))
+    def tap(self, source: str = "tap", echo: bool = True) -> None:
+        """Push-to-talk: the listener takes the next utterance as a question. `echo=False` when the caller
+        already handled the tap itself (the screen's taps reach the kiosk directly)."""
+        self._queue.put(("wake", source, self.mic.stats.samples, echo))
 
     def speaking_started(self) -> None:
         self._queue.put(("speaking_started", self.mic.stats.samples))
@@ -87,7 +89,8 @@ class LiveListener:
         if kind == "pcm":
             return self.listener.feed(rest[0])
         if kind == "wake":
-            return self.listener.wake(rest[0], at=rest[1])
+            events = self.listener.wake(rest[0], at=rest[1])
+            return events if rest[2] else []
         if kind == "speaking_started":
             self.listener.speaking_started(at=rest[0])
         elif kind == "speaking_finished":
