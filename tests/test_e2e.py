@@ -16,24 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from notify_socket import wait_for
 from speech_corpus import Line, render, write_wav
 
 pytestmark = [pytest.mark.slow, pytest.mark.audio]
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def wait_for(sock: socket.socket, wanted: str, timeout: float, seen: list[str]) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        sock.settimeout(max(0.05, deadline - time.monotonic()))
-        try:
-            message = sock.recv(4096).decode()
-        except TimeoutError:
-            return False
-        seen.append(message)
-        if wanted in message.split("\n"):
-            return True
-    return False
 
 
 def test_spoken_question_gets_a_spoken_answer_from_the_documents(pulse: dict[str, str], tmp_path: Path) -> None:
@@ -53,6 +40,10 @@ def test_spoken_question_gets_a_spoken_answer_from_the_documents(pulse: dict[str
     question, _ = render([Line("Hey coach, where is the IT help desk?", "piper", pause_before_s=0.5)], tail_s=1.0)
     question_wav = write_wav(tmp_path / "question.wav", question)
     answer_wav = tmp_path / "answer.wav"
+
+    def log_tail() -> str:
+        return (tmp_path / "kiosk.log").read_text()[-3000:]
+
     seen: list[str] = []
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
         notify.bind(str(tmp_path / "notify.sock"))
@@ -61,12 +52,12 @@ def test_spoken_question_gets_a_spoken_answer_from_the_documents(pulse: dict[str
                                  env=env, stderr=open(tmp_path / "kiosk.log", "w"))  # noqa: SIM115
         recorder = None
         try:
-            assert wait_for(notify, "READY=1", 180, seen), (seen, (tmp_path / "kiosk.log").read_text()[-2000:])
+            assert wait_for(notify, "READY=1", 180, seen) is not None, (seen, log_tail())
             recorder = subprocess.Popen(["parecord", "--device=kiosk_out.monitor", "--file-format=wav",
                                          "--channels=1", "--rate=16000", str(answer_wav)], env=pulse)
             time.sleep(3.0)  # the ALSA pulse plugin delivers the first captured audio ~2 s after opening
             subprocess.run(["paplay", "--device=mic_feed", str(question_wav)], env=pulse, check=True)
-            assert wait_for(notify, "STATUS=follow_up", 90, seen), (seen, (tmp_path / "kiosk.log").read_text()[-3000:])
+            assert wait_for(notify, "STATUS=follow_up", 90, seen) is not None, (seen, log_tail())
             time.sleep(1.0)
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/status", timeout=5) as response:
                 status = json.loads(response.read())
@@ -76,7 +67,7 @@ def test_spoken_question_gets_a_spoken_answer_from_the_documents(pulse: dict[str
                 recorder.wait(timeout=10)
             kiosk.send_signal(signal.SIGTERM)
             rc = kiosk.wait(timeout=30)
-        assert wait_for(notify, "STOPPING=1", 5, seen) or "STOPPING=1" in seen
+        assert wait_for(notify, "STOPPING=1", 5, seen) is not None or "STOPPING=1" in seen
     assert rc == 0, (tmp_path / "kiosk.log").read_text()[-2000:]
     assert "STATUS=listening" in seen and "STATUS=speaking" in seen
     assert status["state"] == "follow_up" and status["turns"] == 1 and status["rss_mb"] > 50

@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
+from notify_socket import wait_for  # noqa: E402
 from pulse_sandbox import private_pulse  # noqa: E402
 from speech_corpus import Line, render, write_wav  # noqa: E402
 
@@ -43,19 +44,6 @@ QUESTIONS = [
     "how many vacation days do I get", "who do I call if I lose my badge", "where are the lockers",
     "what should I do if a machine jams", "how do I book a business trip", "is there a quiet room",
 ]
-
-
-def wait_for(sock: socket.socket, wanted: str, timeout: float) -> float | None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        sock.settimeout(max(0.05, deadline - time.monotonic()))
-        try:
-            message = sock.recv(4096).decode()
-        except TimeoutError:
-            return None
-        if wanted in message.split("\n"):
-            return time.monotonic()
-    return None
 
 
 def voice_to_voice(turns: int, tmp: Path) -> dict:
