@@ -47,14 +47,14 @@ def measure_render(settings: Settings, seconds: float = 10.0, size: tuple[int, i
                    with_llm: bool = True) -> dict[str, Any]:
     from kiosk.avatar.animator import Animator
     from kiosk.avatar.backend import PygameBackend
-    from kiosk.avatar.face import FaceRenderer, presenter_layout
+    from kiosk.avatar.face import FaceRenderer
     from kiosk.avatar.overlay import Overlay
     from kiosk.avatar.pack import resolve_pack
     from kiosk.runtime import Runtime
 
     backend = PygameBackend(size, mode="headless")
     pack, _ = resolve_pack(settings.persona.avatar)
-    face = FaceRenderer(pack, backend, *presenter_layout(pack, size), screen_bottom=size[1])
+    face = FaceRenderer.presenter(pack, backend)
     overlay = Overlay(backend, size)
     floor_image = backend.image(np.full((size[1], size[0], 4), 255, dtype=np.uint8))  # an opaque photo
     frames = int(seconds * 30)

@@ -155,18 +155,18 @@ def _show(settings: Settings, turns: list, size: tuple[int, int], fps: int, spea
 
 
 def _scene(settings: Settings, turns: list, backend: object, size: tuple[int, int]) -> tuple:
-    from kiosk.avatar.face import FaceRenderer, presenter_layout
-    from kiosk.avatar.overlay import Overlay
+    from kiosk.avatar.face import FaceRenderer
+    from kiosk.avatar.overlay import Overlay, attract_text
     from kiosk.avatar.pack import resolve_pack
     from kiosk.avatar.recording import plan
 
     pack, why = resolve_pack(settings.persona.avatar)
     if why:
         print(f"kiosk demo: {why}; using the built-in avatar", file=sys.stderr)
-    face = FaceRenderer(pack, backend, *presenter_layout(pack, size), screen_bottom=size[1])
+    face = FaceRenderer.presenter(pack, backend)
     cues = plan((settings.persona.greeting, turns[0]), turns[1:], settings.speech.sentence_pause_s)
     overlay = Overlay(backend, size)
-    overlay.set_attract(f'Say "{settings.listen.wake_phrase.capitalize()}" or tap to talk')
+    overlay.set_attract(attract_text(settings.listen.wake_phrase))
     return face, overlay, cues
 
 

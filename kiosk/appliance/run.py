@@ -23,13 +23,14 @@ log = logging.getLogger(__name__)
 
 def _screen(settings: Settings, on_input: Any) -> Any:
     from kiosk.avatar.backend import open_backend
+    from kiosk.avatar.overlay import attract_text
     from kiosk.avatar.pack import resolve_pack
     from kiosk.avatar.screen import Screen
 
     backend = open_backend(settings.screen, title=f"kiosk: {settings.persona.name}")
     pack, why = resolve_pack(settings.persona.avatar)
     screen = Screen(backend, pack, on_input, fps=settings.screen.fps)
-    screen.overlay.set_attract(f'Say "{settings.listen.wake_phrase.capitalize()}" or tap to talk')
+    screen.overlay.set_attract(attract_text(settings.listen.wake_phrase))
     if why:
         log.warning("avatar: %s", why)
     return screen

@@ -61,12 +61,18 @@ def presenter_layout(pack: AvatarPack, size: tuple[int, int]) -> tuple[int, int,
 
 
 class FaceRenderer:
+    @classmethod
+    def presenter(cls, pack: AvatarPack, backend: Backend) -> FaceRenderer:
+        """Full screen, framed by `presenter_layout`, the torso reaching the bottom edge."""
+        return cls(pack, backend, *presenter_layout(pack, backend.size), screen_bottom=backend.size[1])
+
     def __init__(self, pack: AvatarPack, backend: Backend, height_px: int, centre_x: int, bottom_y: int,
                  screen_bottom: int | None = None) -> None:
         """The canvas is drawn `height_px` tall, centred on `centre_x`, its bottom edge at `bottom_y`; the
         body's last rows are extended down to `screen_bottom` when the canvas ends above it."""
         self.pack, self.backend = pack, backend
         self._extend = max(0, (screen_bottom or bottom_y) - bottom_y)
+        self._squash_cache: dict[tuple[int, int], Image] = {}
         self.scale = height_px / pack.canvas[1]
         w = pack.canvas[0] * self.scale
         self.origin = (centre_x - w / 2, bottom_y - height_px)  # canvas (0, 0) on screen
@@ -145,6 +151,15 @@ class FaceRenderer:
         w, h = self.backend.image_size(image)
         self.backend.draw(image, round(cx - w / 2), round(cy - h / 2), opacity)
 
+    def _squashed(self, image: Image, w: int, h: int) -> Image:
+        """A mouth shape at a lower height; resized once per (shape, angle, height), not once per frame."""
+        key = (id(image), h)
+        if key not in self._squash_cache:
+            if len(self._squash_cache) > 2048:  # bounded: heights are whole pixels, shapes a few dozen
+                self._squash_cache.clear()
+            self._squash_cache[key] = self.backend.resized(image, (w, h))
+        return self._squash_cache[key]
+
     def _mouth(self, layer: _Layer, index: int, theta: float, shift: tuple[float, float], openness: float,
                viseme: str, opacity: float) -> None:
         if viseme in ("sil", "PP") or openness >= 0.97:
@@ -153,7 +168,7 @@ class FaceRenderer:
         image = layer.images[min(index, len(layer.images) - 1)]
         w, h = self.backend.image_size(image)
         squash = OPEN_SHAPES_MIN_SCALE + (1 - OPEN_SHAPES_MIN_SCALE) * max(0.0, openness)
-        small = self.backend.resized(image, (w, max(1, round(h * squash))))
+        small = self._squashed(image, w, max(1, round(h * squash)))
         cx, cy = self._offset(layer, theta, shift)
         top = cy - h / 2 + h * (1 - squash) * 0.35  # the upper lip moves less than the jaw
         self.backend.draw(small, round(cx - w / 2), round(top), opacity)

@@ -16,7 +16,13 @@ from kiosk.avatar.painter import ACCENT, DIM, INK, KEYBOARD_ICON, MIC_ICON, PANE
 FADE_S = 0.3
 LEVEL_DECAY_S = 0.25  # the meter jumps up at once and sinks back smoothly, like a VU meter
 STATES = ("idle", "listening", "thinking", "speaking")
-DEFAULT_ATTRACT = 'Say "Hey coach" or tap to talk'
+
+
+def attract_text(wake_phrase: str) -> str:
+    return f'Say "{wake_phrase.capitalize()}" or tap to talk'
+
+
+DEFAULT_ATTRACT = attract_text("hey coach")
 
 
 @dataclass(frozen=True)

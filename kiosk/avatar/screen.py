@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kiosk.avatar.animator import Animator, expression_for_answer
-from kiosk.avatar.face import FaceRenderer, presenter_layout
+from kiosk.avatar.face import FaceRenderer
 from kiosk.avatar.keyboard import OnScreenKeyboard, question_event, tap_event
 from kiosk.avatar.overlay import Overlay
 from kiosk.avatar.pack import AvatarPack
@@ -30,7 +30,7 @@ class Screen:
                  seed: int = 0, clock: Callable[[], float] = time.monotonic) -> None:
         w, h = backend.size
         self.backend, self.on_input, self.fps, self.clock = backend, on_input, fps, clock
-        self.face = FaceRenderer(pack, backend, *presenter_layout(pack, (w, h)), screen_bottom=h)
+        self.face = FaceRenderer.presenter(pack, backend)
         self.overlay = Overlay(backend, (w, h))
         self.keyboard = OnScreenKeyboard(backend, (w, h), painter=self.overlay.painter)
         self.animator = Animator(seed=seed)
