@@ -42,8 +42,7 @@ class _Printer:
 
     def __call__(self, event: ListenEvent) -> None:
         if isinstance(event, MicrophoneStatus):
-            log.warning("microphone %s: %s", event.state, event.detail) if event.state in ("lost", "retrying") \
-                else log.info("microphone %s: %s", event.state, event.detail)
+            log.log(logging.WARNING if event.down else logging.INFO, "microphone %s: %s", event.state, event.detail)
             return
         row = event_json(event)
         if row is None or (row["event"] == "partial" and not self.partials):

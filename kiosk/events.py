@@ -155,6 +155,11 @@ class MicrophoneStatus:
     state: str
     detail: str
 
+    @property
+    def down(self) -> bool:
+        """The microphone is not delivering audio (lost, or being retried)."""
+        return self.state in ("lost", "retrying")
+
 
 ListenEvent = Wake | SpeechStarted | SpeechEnded | HeardPartial | Heard | MicrophoneStatus
 Event = Utterance | AnswerToken | AnswerSentence | SpeechAudio | AnswerDone | ListenEvent

@@ -142,7 +142,7 @@ def memory(turns: int) -> dict:
                 await asyncio.sleep(0)
                 for n in range(1, turns + 1):
                     kiosk.post(Heard(0.0, QUESTIONS[n % len(QUESTIONS)], "keyboard"))
-                    while len(kiosk.turns) < n:
+                    while kiosk.turn_count < n:
                         await asyncio.sleep(0.01)
                     if n in (10, turns):
                         marks[n] = rss_mb()

@@ -16,6 +16,7 @@ import asyncio
 import enum
 import logging
 import time
+from collections import deque
 from typing import Any
 
 from kiosk.appliance.notify import Notifier
@@ -40,9 +41,11 @@ class Kiosk:
         self.rt, self.listener, self.player, self.screen = runtime, listener, player, screen
         self.notifier = notifier or Notifier()
         self.service = runtime.settings.service
-        self.errors: list[str] = []  # recent problems, for the status endpoint
+        # Bounded: the kiosk runs for months; the status endpoint shows only the latest anyway.
+        self.errors: deque[str] = deque(maxlen=20)
         self.phase = Phase.IDLE
-        self.turns: list[dict[str, Any]] = []  # what happened, for the status endpoint and tests
+        self.turns: deque[dict[str, Any]] = deque(maxlen=100)  # the latest turns, for /status and tests
+        self.turn_count = 0
         self._queue: asyncio.Queue[ListenEvent] = asyncio.Queue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._turn: asyncio.Task | None = None
@@ -105,8 +108,7 @@ class Kiosk:
             self._cancel_turn()
             self._turn = asyncio.create_task(self._answer(event))
         elif isinstance(event, MicrophoneStatus):
-            log.warning("microphone %s: %s", event.state, event.detail) if event.state in ("lost", "retrying") \
-                else log.info("microphone %s: %s", event.state, event.detail)
+            log.log(logging.WARNING if event.down else logging.INFO, "microphone %s: %s", event.state, event.detail)
         elif isinstance(event, HeardPartial) and self.phase is not Phase.LISTENING:
             self._set_phase(Phase.LISTENING)
 
@@ -129,14 +131,15 @@ class Kiosk:
         """False once a turn has run longer than service.turn_timeout_s: a hung stage; the watchdog stops."""
         started = self._turn_started
         hung = started is not None and time.monotonic() - started > self.service.turn_timeout_s
-        if hung:
-            self.errors.append(f"turn running for over {self.service.turn_timeout_s:g} s: letting systemd restart")
+        message = f"turn running for over {self.service.turn_timeout_s:g} s: letting systemd restart"
+        if hung and (not self.errors or self.errors[-1] != message):  # once, not at every watchdog tick
+            self.errors.append(message)
         return not hung
 
     def snapshot(self) -> dict[str, Any]:
         """For the status endpoint (read from its thread: only simple values, replaced whole)."""
-        return {"state": self.phase.value, "in_session": self._in_session, "turns": len(self.turns),
-                "last_turn": self.turns[-1] if self.turns else None, "errors": self.errors[-10:],
+        return {"state": self.phase.value, "in_session": self._in_session, "turns": self.turn_count,
+                "last_turn": self.turns[-1] if self.turns else None, "errors": list(self.errors)[-10:],
                 "listening": self.listener is not None, "sound": self.player is not None}
 
     async def _answer(self, heard: Heard) -> None:
@@ -173,6 +176,7 @@ class Kiosk:
             if done is not None and done.error:
                 self.errors.append(done.error)
             if done is not None:
+                self.turn_count += 1
                 self.turns.append({"question": heard.text, "answer": done.answer, "grounded": done.grounded,
                                    "timings_ms": done.timings.to_dict(), "error": done.error,
                                    "total_s": round(time.perf_counter() - t0, 3)})

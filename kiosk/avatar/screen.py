@@ -50,8 +50,7 @@ class Screen:
             self.overlay.visitor_final(event.text)
             self._state("thinking", t)
         elif isinstance(event, MicrophoneStatus):
-            ok = event.state in ("listening", "recovered")
-            self.overlay.notice(None if ok else "Microphone unavailable — tap Type to ask your question")
+            self.overlay.notice("Microphone unavailable — tap Type to ask your question" if event.down else None)
 
     def level(self, level: float) -> None:
         self.overlay.set_level(level)
