@@ -324,6 +324,9 @@ class ListenSettings:
     """speech probability at which an utterance starts"""
     hangover_ms: int = _f(500, range=(100, 3000))
     """silence that ends an utterance"""
+    early_decode_ms: int = _f(120, range=(0, 3000))
+    """after this much silence, a batch recognizer (Whisper) starts decoding while the hangover runs,
+    so the transcript is ready sooner; thrown away if the speaker goes on (>= hangover_ms: off)"""
     min_speech_ms: int = _f(250, range=(50, 2000))
     """shorter sounds are not speech (coughs, clicks)"""
     max_utterance_s: float = _f(15.0, range=(2.0, 60.0))

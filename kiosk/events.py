@@ -146,6 +146,9 @@ class Heard:
     text: str
     engine: str
     words: tuple[Word, ...] = ()
+    recognition_ms: float | None = field(default=None, compare=False)
+    """wall time from detecting the end of speech to this transcript (early decoding shortens it);
+    a measurement, not content, so events compare equal without it"""
 
 
 @dataclass(frozen=True)

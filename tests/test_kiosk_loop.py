@@ -110,13 +110,13 @@ def test_barge_in_cancels_the_turn() -> None:
 def test_a_new_visitor_who_only_wakes_the_kiosk_is_greeted() -> None:
     kiosk = Kiosk(FakeRuntime(greeting=True), notifier=Notifier(env={}))
     spoken: list[str] = []
-    kiosk._play = lambda audio: spoken.append(audio.clip.text)  # type: ignore[method-assign]
+    kiosk._play = lambda audio, *_: spoken.append(audio.clip.text)  # type: ignore[method-assign]
     asyncio.run(drive(kiosk, [(0.0, Wake(0.0, "tap"))], tail=1.2))
     assert spoken == [Settings().persona.greeting]
     # ...but not when the question comes in the same breath.
     kiosk = Kiosk(FakeRuntime(greeting=True), notifier=Notifier(env={}))
     spoken.clear()
-    kiosk._play = lambda audio: spoken.append(audio.clip.text)  # type: ignore[method-assign]
+    kiosk._play = lambda audio, *_: spoken.append(audio.clip.text)  # type: ignore[method-assign]
     asyncio.run(drive(kiosk, [(0.0, Wake(0.0, "voice")), (0.1, Heard(0.2, "where is hr", "whisper"))], tail=1.2))
     assert Settings().persona.greeting not in spoken and spoken
 

@@ -127,6 +127,23 @@ def test_follow_up_question_needs_no_wake_phrase(whisper: WhisperEngine) -> None
     assert len(texts) == 2 and "exit" in words(texts[1]), texts
 
 
+def test_early_decode_overlaps_the_hangover(whisper: WhisperEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whisper starts on the audio 120 ms into the final pause; that decode is the transcript (the audio
+    decoded ends ~0.38 s before the buffer does when the hangover closes the utterance)."""
+    decoded: list[int] = []
+    buffered: list[int] = []
+    transcribe, finish = whisper._transcribe, whisper.finish
+    monkeypatch.setattr(whisper, "_transcribe", lambda pcm: decoded.append(len(pcm) // 2) or transcribe(pcm))
+    monkeypatch.setattr(whisper, "finish", lambda: buffered.append(len(whisper._buf) // 2) or finish())
+    pcm, _ = render([Line("Hey coach, where are the lockers?", "piper", pause_before_s=0.5)], tail_s=1.0)
+    events = listen(whisper_listener(whisper, early_decode_ms=120), pcm)
+    assert [type(e) for e in events] == [Wake, SpeechStarted, SpeechEnded, Heard]
+    assert words(events[-1].text)[0] == "where" and "lockers" in words(events[-1].text), events[-1]
+    assert len(buffered) == 1 and decoded, (decoded, buffered)
+    assert (buffered[0] - decoded[-1]) / RATE == pytest.approx(0.5 - 0.12, abs=0.07)
+    assert events[-1].recognition_ms is not None
+
+
 def test_kiosk_listen_cli_json_contract(tmp_path: Path) -> None:
     pcm, placed = render([Line("The coach leaves at nine.", "en-us"),
                           Line("Hey coach, where is the reception?", "piper", pause_before_s=1.5, wake=True)])

@@ -286,3 +286,60 @@ def test_live_worker_survives_a_recognizer_failure_and_relays_microphone_status(
     live._work()  # runs the worker loop on this thread until the sentinel
     assert got[0] == MicrophoneStatus("lost", "USB microphone unplugged")
     assert [e.text for e in got if isinstance(e, Heard)] == ["second question"]
+
+
+class EarlyAsr(ScriptedAsr):
+    """A batch recognizer with early decoding, like WhisperEngine: finish() returns the early decode's
+    result (its audio ends where the pause began) unless speech resumed and discarded it."""
+
+    def __init__(self, texts: list[str]) -> None:
+        super().__init__(texts)
+        self.calls: list[tuple[str, int]] = []
+        self._early: bytes | None = None
+
+    def decode_early(self) -> None:
+        self.calls.append(("early", len(self._pcm) // 2))
+        self._early = bytes(self._pcm)
+
+    def discard_early(self) -> None:
+        self.calls.append(("discard", len(self._pcm) // 2))
+        self._early = None
+
+    def finish(self) -> Transcript:
+        if self._early is not None:
+            self._pcm, self._early = bytearray(self._early), None
+        return super().finish()
+
+
+def test_early_decode_starts_in_a_pause_and_is_dropped_when_speech_resumes() -> None:
+    settings = dataclasses.replace(ListenSettings(), early_decode_ms=120, preroll_ms=0)
+    asr = EarlyAsr(["where is the lobby"])
+    listener = Listener(EnergyVad(), asr, None, settings)
+    # 1 s of speech, a 0.3 s pause (shorter than the hangover), 0.8 s more, then quiet.
+    events = run(listener, silence(0.5), tone(1.0), silence(0.3), tone(0.8), silence(1.5))
+    assert kinds(events) == ["SpeechStarted", "SpeechEnded", "Heard"]
+    assert [c[0] for c in asr.calls] == ["early", "discard", "early"]
+    # Both early decodes began ~120 ms into a pause (the second 0.3 + 0.8 s after the first); the second
+    # is what finish() used: the utterance up to ~120 ms after it ended, not through the 500 ms hangover.
+    assert (asr.calls[2][1] - asr.calls[0][1]) / SR == pytest.approx(0.3 + 0.8, abs=0.07)
+    assert asr.fed == [asr.calls[2][1]]
+    plain = ScriptedAsr(["where is the lobby"])
+    run(Listener(EnergyVad(), plain, None, dataclasses.replace(settings, early_decode_ms=500)),
+        silence(0.5), tone(1.0), silence(0.3), tone(0.8), silence(1.5))
+    assert (plain.fed[0] - asr.fed[0]) / SR == pytest.approx(0.5 - 0.12, abs=0.07)
+    assert events[-1].text == "where is the lobby" and events[-1].recognition_ms is not None
+
+
+@pytest.mark.parametrize("early_ms", [120, 500])
+def test_early_decoding_changes_no_event(early_ms: int) -> None:
+    """Early decoding only moves work earlier: the events are those of a listener without it (500 ms =
+    the hangover: off)."""
+    texts = ["hey coach", "question one", "hey coach and two"]
+    parts = (silence(0.3), tone(0.6), silence(1), tone(1.3), silence(0.25), tone(0.5), silence(9), tone(2.2),
+             silence(1))
+    reference = run(make(texts, follow_up_s=5.0, early_decode_ms=500)[0], *parts)
+    settings = dataclasses.replace(ListenSettings(), follow_up_s=5.0, early_decode_ms=early_ms)
+    asr = EarlyAsr(texts)
+    listener = Listener(EnergyVad(), asr, TranscriptSpotter(asr, settings.wake_phrase), settings)
+    assert run(listener, *parts) == reference
+    assert bool(asr.calls) == (early_ms < 500)

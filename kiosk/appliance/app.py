@@ -17,6 +17,7 @@ import enum
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from kiosk.appliance.notify import Notifier
@@ -152,6 +153,11 @@ class Kiosk:
         turn = self.rt.engine.gate.begin()
         t0 = time.perf_counter()
         spoken = False
+        to_speaker: list[float] = []  # question received -> first sentence handed to the sound device (ms)
+
+        def playing() -> None:
+            if not to_speaker:
+                to_speaker.append(round((time.perf_counter() - t0) * 1000, 1))
         done: AnswerDone | None = None
         try:
             async for event in self.rt.responder.respond(turn, heard.text, speak=self.rt.speaker is not None):
@@ -161,7 +167,7 @@ class Kiosk:
                         self._set_phase(Phase.SPEAKING)
                         if self.listener is not None:
                             self.listener.speaking_started()
-                    self._play(event)
+                    self._play(event, playing)
                 elif isinstance(event, AnswerDone):
                     done = event
             if self.player is not None:
@@ -178,13 +184,16 @@ class Kiosk:
             if done is not None:
                 self.turn_count += 1
                 self.turns.append({"question": heard.text, "answer": done.answer, "grounded": done.grounded,
-                                   "timings_ms": done.timings.to_dict(), "error": done.error,
+                                   "timings_ms": {**done.timings.to_dict(), "recognition": heard.recognition_ms,
+                                                  "to_speaker": to_speaker[0] if to_speaker else None},
+                                   "error": done.error,
                                    "total_s": round(time.perf_counter() - t0, 3)})
         self._set_phase(Phase.FOLLOW_UP)
         if self.screen is not None:
             self.screen.idle()
 
-    def _play(self, audio: SpeechAudio) -> None:
+    def _play(self, audio: SpeechAudio, playing: Callable[[], None] | None = None) -> None:
+        """`playing`: called (on the loop) when the clip starts playing."""
         clip = audio.clip
         if self.player is None:  # no sound output: captions (and lips) on the wall clock
             if self.screen is not None:
@@ -194,6 +203,8 @@ class Kiosk:
         screen = self.screen
 
         def started() -> None:
+            if playing is not None:
+                playing()
             if screen is not None:
                 screen.speak(clip, None, self.player.position)
 

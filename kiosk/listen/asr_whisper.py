@@ -9,6 +9,8 @@ normal CTranslate2 model directory, checked against the manifest.
 from __future__ import annotations
 
 import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,14 @@ from kiosk.listen.asr import SAMPLE_RATE, Transcript, Word
 log = logging.getLogger(__name__)
 
 class WhisperEngine:
-    """Buffers an utterance and transcribes it at ``finish()`` with word timestamps (greedy, no VAD)."""
+    """Buffers an utterance and transcribes it at ``finish()`` with word timestamps (greedy, no VAD).
+
+    Early decoding: when the speaker pauses, the listener calls ``decode_early()`` and the audio so far
+    is transcribed on a worker while the endpointer's hangover runs; if the pause turns out to be the
+    end, ``finish()`` returns that result (the audio after it is silence) instead of starting then.
+    Speech resuming calls ``discard_early()``. One decode runs at a time: on two cores a second would
+    only slow the first.
+    """
 
     name = "whisper"
 
@@ -38,21 +47,52 @@ class WhisperEngine:
             str(self.model_dir), device="cpu", compute_type=compute_type, cpu_threads=threads, local_files_only=True
         )
         self._buf = bytearray()
+        self._decoding = threading.Lock()
+        self._worker: ThreadPoolExecutor | None = None
+        self._early: Future[Transcript] | None = None
         log.info("whisper model loaded from %s (%s, %d threads)", self.model_dir, compute_type, threads)
 
     def start(self) -> None:
         self._buf = bytearray()
+        self._early = None  # a stale early decode still running finishes on its own, unused
 
     def feed(self, pcm: bytes) -> Transcript | None:
         # No partials: re-decoding a growing buffer would cost more CPU than the kiosk can spare.
         self._buf.extend(pcm)
         return None
 
+    def decode_early(self) -> None:
+        """The speaker paused: start transcribing what is buffered, in case nothing more is said."""
+        if self._early is not None:
+            return
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(1, thread_name_prefix="whisper-early")
+        self._early = self._worker.submit(self._decode, bytes(self._buf))
+
+    def discard_early(self) -> None:
+        """Speech resumed: the early decode is not the utterance."""
+        self._early = None
+
     def finish(self) -> Transcript:
+        early, self._early = self._early, None
+        pcm, self._buf = bytes(self._buf), bytearray()
+        if early is not None:
+            return early.result()
+        return self._decode(pcm)
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.shutdown(wait=True)
+            self._worker = None
+
+    def _decode(self, pcm: bytes) -> Transcript:
+        with self._decoding:
+            return self._transcribe(pcm)
+
+    def _transcribe(self, pcm: bytes) -> Transcript:
         import numpy as np
 
-        pcm = bytes(self._buf[: len(self._buf) // 2 * 2])  # drop a dangling odd byte
-        self._buf = bytearray()
+        pcm = pcm[: len(pcm) // 2 * 2]  # drop a dangling odd byte
         if len(pcm) < SAMPLE_RATE // 10 * 2:  # < 0.1 s: nothing worth decoding
             return Transcript(text="", words=(), engine=self.name, final=True)
         audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0

@@ -99,6 +99,11 @@ class Endpointer:
     def in_speech(self) -> bool:
         return self._state == "speaking"
 
+    @property
+    def quiet_samples(self) -> int:
+        """In an utterance: sub-threshold samples since the last speech frame (the hangover so far)."""
+        return self._gap if self._state == "speaking" else 0
+
     def process(self, frame_samples: int, speech_prob: float) -> list[EndpointEvent]:
         if frame_samples <= 0:
             raise ValueError("frame_samples must be positive")

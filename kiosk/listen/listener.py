@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import time
 
 import numpy as np
 
@@ -62,6 +63,8 @@ class Listener:
         self._follow_up = _ms(s.follow_up_s * 1000)
         self._refractory = _ms(s.refractory_s * 1000)
         self._tail = _ms(s.gate_tail_ms)
+        self._early_after = _ms(s.early_decode_ms) if s.early_decode_ms < s.hangover_ms else None
+        self._early = False  # an early decode of the current utterance is under way
         # Recognizers get `preroll_ms` of audio before the detected start too: VAD onsets land after soft
         # consonants ("h" of "hey"), and Whisper drops a first word that starts right at the cut.
         self._lead = _ms(s.preroll_ms)
@@ -164,11 +167,26 @@ class Listener:
                 events += self._on_end(ev.sample, ev.reason)
         if not fed and self._mode is not None:
             events += self._feed_active(frame)
+        if self._mode is not None and self._early_after is not None:
+            self._decode_early()
         if (self.state is State.AWAKE and self._deadline is not None and self.position >= self._deadline
                 and self.endpoint.idle):
             log.debug("follow-up window closed at %.2f s", _t(self.position))
             self.state, self._deadline = State.ASLEEP, None
         return events
+
+    def _decode_early(self) -> None:
+        """A pause of `early_decode_ms`: the recognizer may start on the audio so far (the hangover
+        then overlaps the decode); speech resuming throws that decode away."""
+        quiet = self.endpoint.quiet_samples
+        target = self.spotter if self._mode == "spot" else self.asr
+        if not self._early and quiet >= self._early_after:
+            if hasattr(target, "decode_early"):
+                target.decode_early()
+                self._early = True
+        elif self._early and quiet == 0:
+            target.discard_early()
+            self._early = False
 
     def _gated(self, sample: int) -> bool:
         if self._gate is None:
@@ -177,6 +195,7 @@ class Listener:
         return sample >= start and (end is None or sample < end)
 
     def _on_start(self, sample: int) -> list[ListenEvent]:
+        self._early = False
         listens_for_wake = self.state is State.ASLEEP or (
             self.state is State.GATED and self.settings.barge_in == "wake")
         if listens_for_wake and self.spotter is not None:
@@ -190,10 +209,11 @@ class Listener:
         return []
 
     def _on_end(self, sample: int, reason: str) -> list[ListenEvent]:
-        mode, self._mode = self._mode, None
+        mode, self._mode, self._early = self._mode, None, False
+        started = time.perf_counter()
         if mode == "spot":
             hit = self.spotter.finish()
-            return self._on_hit(hit, sample, reason) if hit else []
+            return self._on_hit(hit, sample, reason, started) if hit else []
         if mode != "capture":
             return []
         events: list[ListenEvent] = [SpeechEnded(_t(sample), reason)]
@@ -203,7 +223,7 @@ class Listener:
             log.exception("speech recognition failed; the visitor can ask again")
             self._await_question(self.position)
             return events
-        heard = self._question(result, (self._start - self._fed_from) / SAMPLE_RATE)
+        heard = self._question(result, (self._start - self._fed_from) / SAMPLE_RATE, started)
         if heard is not None:
             events.append(heard)
         self._await_question(self.position)  # a conversation: the next question needs no wake phrase
@@ -219,7 +239,8 @@ class Listener:
                 return [HeardPartial(_t(self.position), partial.text)]
         return []
 
-    def _on_hit(self, hit: WakeHit, segment_end: int | None, reason: str = "silence") -> list[ListenEvent]:
+    def _on_hit(self, hit: WakeHit, segment_end: int | None, reason: str = "silence",
+                ended: float | None = None) -> list[ListenEvent]:
         """A wake phrase in the current segment; `segment_end` None while the segment is still going."""
         at = self._fed_from + int(hit.end_s * SAMPLE_RATE)
         if self._last_wake is not None and at - self._last_wake < self._refractory:
@@ -231,7 +252,7 @@ class Listener:
             self._mode = None
             return events + self._begin_capture(at)
         rest = hit.rest
-        heard = self._question(rest, 0.0) if rest is not None and rest.text else None
+        heard = self._question(rest, 0.0, ended) if rest is not None and rest.text else None
         if heard is not None:  # "hey coach where is ..." in one breath: the spotter's decode has it all
             events += [SpeechStarted(_t(at)), SpeechEnded(_t(segment_end), reason), heard]
         self._await_question(self.position)
@@ -239,7 +260,7 @@ class Listener:
 
     def _begin_capture(self, sample: int, lead_in: bool = False) -> list[ListenEvent]:
         """`lead_in`: at a detected speech start (not right after a wake phrase, which must stay out)."""
-        self.state, self._mode, self._start = State.CAPTURING, "capture", sample
+        self.state, self._mode, self._start, self._early = State.CAPTURING, "capture", sample, False
         self.asr.start()
         events: list[ListenEvent] = [SpeechStarted(_t(sample))]
         partial = self.asr.feed(self._lead_in(sample) if lead_in else self._audio(sample))
@@ -247,9 +268,10 @@ class Listener:
             events.append(HeardPartial(_t(self.position), partial.text))
         return events
 
-    def _question(self, result: Transcript, lead_s: float) -> Heard | None:
+    def _question(self, result: Transcript, lead_s: float, ended: float | None) -> Heard | None:
         """The transcript as a question, without a (repeated) wake phrase; None when nothing is left.
-        Word times move from the fed audio's start to the question's start (`lead_s` later)."""
+        Word times move from the fed audio's start to the question's start (`lead_s` later); `ended`:
+        perf_counter() when the end of speech was detected."""
         text = result.text.strip()
         words = result.words
         if self.spotter is not None:
@@ -259,8 +281,10 @@ class Listener:
                 text = stripped
         if not any(ch.isalnum() for ch in text):
             return None
+        waited = None if ended is None else round((time.perf_counter() - ended) * 1000, 1)
         return Heard(_t(self.position), text, result.engine,
-                     tuple(Word(w.word, max(0.0, w.start_s - lead_s), max(0.0, w.end_s - lead_s)) for w in words))
+                     tuple(Word(w.word, max(0.0, w.start_s - lead_s), max(0.0, w.end_s - lead_s)) for w in words),
+                     waited)
 
     def _await_question(self, at: int) -> None:
         self.state = State.AWAKE
@@ -278,7 +302,7 @@ class Listener:
     def _abandon(self) -> None:
         """The gate closed over an utterance in progress: drop it (the engines' next start() clears them;
         finishing would waste a decode)."""
-        self._mode = None
+        self._mode, self._early = None, False
         self.endpoint.cancel()
 
     # -- audio history -----------------------------------------------------------------------------------

@@ -135,6 +135,14 @@ class TranscriptSpotter:
         self.engine.feed(pcm)
         return None
 
+    def decode_early(self) -> None:
+        if hasattr(self.engine, "decode_early"):
+            self.engine.decode_early()
+
+    def discard_early(self) -> None:
+        if hasattr(self.engine, "discard_early"):
+            self.engine.discard_early()
+
     def finish(self) -> WakeHit | None:
         result = self.engine.finish()
         words = result.words
