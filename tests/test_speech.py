@@ -37,6 +37,33 @@ def test_each_sentence_has_audio_and_a_timeline_covering_it_exactly(runtime) -> 
         assert len({s.viseme for s in c.visemes}) >= 5, "real speech moves the mouth through many shapes"
 
 
+def test_sentences_start_without_piper_s_leading_silence(runtime) -> None:  # noqa: ANN001
+    """Piper opens every sentence with ~50 ms of near-silence; the kiosk cuts it to 10 ms (the answer is
+    heard sooner) and the timeline moves with the audio: it still covers it, starting silent."""
+    import numpy as np
+
+    from kiosk.speech.piper_voice import quiet_lead
+
+    for clip in runtime.speaker.speak("Welcome to Halvorsen Robotics. Your badge is at reception!"):
+        pcm = np.frombuffer(clip.pcm, dtype=np.int16)
+        assert quiet_lead(pcm, clip.sample_rate, keep_s=0.0) <= 0.011 * clip.sample_rate
+        assert_covers(clip.visemes, clip.duration_s)
+        assert clip.visemes[0].viseme == "sil" or clip.visemes[0].end_s < 0.1
+
+
+def test_cutting_the_lead_drops_the_alignments_it_covered() -> None:
+    import numpy as np
+
+    from kiosk.speech.piper_voice import _drop_front, quiet_lead
+
+    assert _drop_front([("^", 100), ("_", 300), ("h", 200)], 350) == [("_", 50), ("h", 200)]
+    assert _drop_front([("^", 100), ("h", 200)], 0) == [("^", 100), ("h", 200)]
+    assert _drop_front([("^", 100), ("h", 200)], 100) == [("h", 200)]
+    pcm = np.concatenate([np.zeros(1000, np.int16), np.full(50, 5000, np.int16)])
+    assert quiet_lead(pcm, 10000) == 1000 - 100  # 10 ms kept before the voice
+    assert quiet_lead(np.zeros(500, np.int16), 10000) == 0  # all quiet: nothing to cut
+
+
 def test_lip_closures_p_b_m_show_as_PP(runtime) -> None:  # noqa: ANN001
     chunk = next(iter(runtime.speaker.speak("Mom bought a pump.")))
     visemes = [s.viseme for s in chunk.visemes]

@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """Voice-to-voice latency of `kiosk run`, cold start to READY, and memory after many turns.
 
-    .venv/bin/python tools/bench_voice.py [--turns 12] [--memory-turns 200] [--json docs/bench/voice.json]
-                                          [--png docs/bench/voice-waterfall.png]
+    .venv/bin/python tools/bench_voice.py [--turns 12] [--memory-turns 200] [--early-decode-ms 120]
+                                          [--json docs/bench/voice.json] [--png docs/bench/voice-waterfall.png]
 
 A private PulseAudio: the question WAVs (Piper, "Hey coach, <question>?") are played into a combined sink
 that feeds both the kiosk's virtual microphone and its speaker sink, so one recording of the speaker's
 monitor holds the question and then the answer on one clock. Voice-to-voice = true end of the question's
-speech (known from the WAV) -> first answer sample in that recording. Stages per turn from /status:
-first_audio (question received -> first sentence synthesized), the rest is endpointing + recognition +
-audio output. Memory: an in-process kiosk answers --memory-turns typed questions; RSS after 10 and after all.
+speech (known from the WAV) -> first answer sample in that recording. Stages per turn: the endpointer's
+hangover (listen.hangover_ms), recognition left after it (the kiosk measures it), the answer to its first
+synthesized sentence, handing it to the sound device (both from /status), and what remains: audio I/O
+(capture blocks, the sound server's buffers on the way in and out). Memory: an in-process kiosk answers
+--memory-turns typed questions; RSS after 10 and after all.
 """
 
 from __future__ import annotations
@@ -46,7 +48,10 @@ QUESTIONS = [
 ]
 
 
-def voice_to_voice(turns: int, tmp: Path) -> dict:
+HANGOVER_S = 0.5  # listen.hangover_ms's default, which the benchmark's config keeps
+
+
+def voice_to_voice(turns: int, tmp: Path, early_decode_ms: int) -> dict:
     from kiosk.knowledge.index import ingest
 
     kb = tmp / "kb.sqlite"
@@ -56,7 +61,8 @@ def voice_to_voice(turns: int, tmp: Path) -> dict:
         port = s.getsockname()[1]
     config = tmp / "kiosk.toml"
     config.write_text(f'[persona]\nknowledge_base = "{kb}"\n\n[audio]\ninput_device = "pulse"\noutput_device = '
-                      f'"pulse"\n\n[service]\nstatus_port = {port}\ngreeting = false\n')
+                      f'"pulse"\n\n[service]\nstatus_port = {port}\ngreeting = false\n\n'
+                      f'[listen]\nearly_decode_ms = {early_decode_ms}\n')
     rows = []
     with private_pulse("kiosk-bench-voice-") as env, socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
         subprocess.run(["pactl", "load-module", "module-combine-sink", "sink_name=both", "slaves=mic_feed,kiosk_out"],
@@ -89,13 +95,16 @@ def voice_to_voice(turns: int, tmp: Path) -> dict:
             time.sleep(9.0)  # past the follow-up window: every question is a new wake
         kiosk.send_signal(signal.SIGTERM)
         kiosk.wait(timeout=30)
-    ok = [r for r in rows if r["voice_to_voice_s"] is not None]
+    ok = [r for r in rows if r["voice_to_voice_s"] is not None and r["to_speaker_s"] is not None]
     v2v = [r["voice_to_voice_s"] for r in ok]
-    return {"turns": len(rows), "answered": len(ok), "cold_start_to_ready_s": round(cold_start, 2),
-            "voice_to_voice_s_p50": round(float(np.percentile(v2v, 50)), 3) if v2v else None,
-            "voice_to_voice_s_p95": round(float(np.percentile(v2v, 95)), 3) if v2v else None,
-            "first_audio_s_median": round(statistics.median(r["first_audio_s"] for r in ok), 3) if ok else None,
-            "rows": rows}
+    report = {"turns": len(rows), "answered": len(ok), "cold_start_to_ready_s": round(cold_start, 2),
+              "voice_to_voice_s_p50": round(float(np.percentile(v2v, 50)), 3) if v2v else None,
+              "voice_to_voice_s_p95": round(float(np.percentile(v2v, 95)), 3) if v2v else None,
+              "hangover_s": HANGOVER_S, "early_decode_ms": early_decode_ms}
+    for name, _ in stages(ok[0], HANGOVER_S) if ok else ():
+        report[f"median_{name.replace(' ', '_').replace('/', '')}_s"] = round(statistics.median(
+            dict(stages(r, HANGOVER_S))[name] for r in ok), 3)
+    return {**report, "rows": rows}
 
 
 def measure_turn(rec: Path, question: np.ndarray, speech_end: int, status: dict, text: str, done: bool) -> dict:
@@ -109,11 +118,19 @@ def measure_turn(rec: Path, question: np.ndarray, speech_end: int, status: dict,
     loud = np.flatnonzero(np.abs(audio[end + 1600:]) > 1500)  # the answer: after the question's own tail
     first = end + 1600 + int(loud[0]) if loud.size else None
     turn = status.get("last_turn") or {}
-    first_audio = (turn.get("timings_ms") or {}).get("first_audio")
+    timings = turn.get("timings_ms") or {}
     v2v = (first - end) / 16000 if first is not None and done else None
-    return {"question": text, "voice_to_voice_s": round(v2v, 3) if v2v else None,
-            "first_audio_s": round(first_audio / 1000, 3) if first_audio else None,
-            "answer": turn.get("answer", "")[:80]}
+    row: dict = {"question": text, "voice_to_voice_s": round(v2v, 3) if v2v else None}
+    for key in ("recognition", "first_audio", "to_speaker"):
+        row[f"{key}_s"] = round(timings[key] / 1000, 3) if timings.get(key) is not None else None
+    return {**row, "answer": turn.get("answer", "")[:80]}
+
+
+def stages(row: dict, hangover_s: float) -> list[tuple[str, float]]:
+    """The waterfall of one turn, in order; audio I/O is what the measured stages leave of voice-to-voice."""
+    parts = [("hangover", hangover_s), ("recognition", row["recognition_s"]), ("answer", row["first_audio_s"]),
+             ("to device", row["to_speaker_s"] - row["first_audio_s"])]
+    return parts + [("audio I/O", row["voice_to_voice_s"] - sum(v for _, v in parts))]
 
 
 def memory(turns: int) -> dict:
@@ -154,34 +171,48 @@ def memory(turns: int) -> dict:
             "growth_mb": round(marks[turns] - marks[10], 1), "turns": turns}
 
 
-def waterfall(rows: list[dict], png: Path) -> None:
-    """Per turn: recognition (end of speech -> question received) and answer (-> first audio synthesized)
-    stacked to the measured voice-to-voice time; drawn with pygame, no plotting library needed."""
+COLOURS = {"hangover": (170, 170, 185), "recognition": (92, 160, 220), "answer": (92, 200, 150),
+           "to device": (240, 190, 80), "audio I/O": (225, 120, 110)}
+
+
+def waterfall(rows: list[dict], png: Path, hangover_s: float = HANGOVER_S) -> None:
+    """Per turn, the stages from the end of the visitor's speech to the first answer sample, end to end
+    (recognition overlaps the hangover when early decoding started it during the pause: drawn from the
+    hangover's start then). Drawn with pygame, no plotting library needed."""
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     import pygame
 
     pygame.font.init()
-    ok = [r for r in rows if r["voice_to_voice_s"] and r["first_audio_s"]]
+    ok = [r for r in rows if r["voice_to_voice_s"] is not None and r["to_speaker_s"] is not None]
     w, row_h, left = 1100, 34, 330
-    h = 90 + row_h * len(ok)
+    h = 120 + row_h * len(ok)
     surf = pygame.Surface((w, h))
     surf.fill((250, 250, 252))
     font = pygame.font.Font(None, 22)
-    scale = (w - left - 40) / max(2.0, max(r["voice_to_voice_s"] for r in ok))
-    surf.blit(font.render("voice-to-voice per turn (s): endpoint + recognition | LLM + speech to first audio",
-                          True, (30, 30, 30)), (20, 15))
+    scale = (w - left - 60) / max(2.0, max(r["voice_to_voice_s"] for r in ok))
+    surf.blit(font.render("voice to voice per turn (s): end of the visitor's speech -> first answer sample",
+                          True, (30, 30, 30)), (20, 12))
+    x = 20
+    for name, colour in COLOURS.items():
+        pygame.draw.rect(surf, colour, (x, 40, 16, 14))
+        label = font.render(name, True, (40, 40, 40))
+        surf.blit(label, (x + 22, 40))
+        x += 44 + label.get_width()
     for s in range(0, int((w - left) / scale) + 1):
         x = left + int(s * scale)
-        pygame.draw.line(surf, (220, 220, 225), (x, 45), (x, h - 20))
+        pygame.draw.line(surf, (220, 220, 225), (x, 70), (x, h - 20))
         surf.blit(font.render(f"{s}", True, (90, 90, 90)), (x - 4, h - 18))
     for i, r in enumerate(ok):
-        y = 50 + i * row_h
-        answer = r["first_audio_s"]
-        recog = max(0.0, r["voice_to_voice_s"] - answer)
+        y = 76 + i * row_h
         surf.blit(font.render(r["question"][:38], True, (40, 40, 40)), (20, y + 6))
-        pygame.draw.rect(surf, (92, 160, 220), (left, y + 4, int(recog * scale), row_h - 10))
-        pygame.draw.rect(surf, (92, 200, 150), (left + int(recog * scale), y + 4, int(answer * scale), row_h - 10))
+        at = 0.0
+        for name, seconds in stages(r, hangover_s):
+            if name == "recognition":  # early decoding: recognition left after the hangover only
+                at = hangover_s
+            width = max(0, int(seconds * scale))
+            pygame.draw.rect(surf, COLOURS[name], (left + int(at * scale), y + 4, width, row_h - 10))
+            at += max(0.0, seconds)
         surf.blit(font.render(f"{r['voice_to_voice_s']:.2f}", True, (30, 30, 30)),
                   (left + int(r["voice_to_voice_s"] * scale) + 6, y + 6))
     png.parent.mkdir(parents=True, exist_ok=True)
@@ -192,6 +223,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=12)
     parser.add_argument("--memory-turns", type=int, default=200)
+    parser.add_argument("--early-decode-ms", type=int, default=120, help="listen.early_decode_ms (500: off)")
     parser.add_argument("--json", help="write the report here too")
     parser.add_argument("--png", help="waterfall chart of the turns")
     parser.add_argument("--memory-only", type=int, help=argparse.SUPPRESS)
@@ -200,7 +232,7 @@ def main() -> int:
         print(json.dumps(memory(args.memory_only)))
         return 0
     with tempfile.TemporaryDirectory() as tmp:
-        report = voice_to_voice(args.turns, Path(tmp))
+        report = voice_to_voice(args.turns, Path(tmp), args.early_decode_ms)
     print(json.dumps({k: v for k, v in report.items() if k != "rows"}), file=sys.stderr)
     if args.png:
         waterfall(report["rows"], Path(args.png))

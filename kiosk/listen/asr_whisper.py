@@ -18,6 +18,9 @@ from kiosk.listen.asr import SAMPLE_RATE, Transcript, Word
 
 log = logging.getLogger(__name__)
 
+_FRAMES_PER_S = 100  # Whisper's mel frames (10 ms hop)
+_FRAMES_30S = 3000
+
 class WhisperEngine:
     """Buffers an utterance and transcribes it at ``finish()`` with word timestamps (greedy, no VAD).
 
@@ -30,9 +33,8 @@ class WhisperEngine:
 
     name = "whisper"
 
-    def __init__(
-        self, model_dir: Path, language: str | None = "en", compute_type: str = "int8", threads: int = 2
-    ) -> None:
+    def __init__(self, model_dir: Path, language: str | None = "en", compute_type: str = "int8", threads: int = 2,
+                 window_s: float = 20.0) -> None:
         from faster_whisper import WhisperModel  # lazy: pulls in ctranslate2 + tokenizers
 
         if not (Path(model_dir) / "model.bin").is_file():
@@ -46,6 +48,13 @@ class WhisperEngine:
         self._model: Any = WhisperModel(
             str(self.model_dir), device="cpu", compute_type=compute_type, cpu_threads=threads, local_files_only=True
         )
+        # Whisper's encoder always gets a 30-s window, a kiosk question is 2-5 s, and the encoder's cost
+        # grows with the window: `window_s` (or the utterance and 1 s more) is faster; docs/benchmarks.md,
+        # "Recognition window", has the speeds and word error rates.
+        self.window_s = window_s
+        self._frames = self._content = _FRAMES_30S
+        self._encode = self._model.encode
+        self._model.encode = self._encode_window
         self._buf = bytearray()
         self._decoding = threading.Lock()
         self._worker: ThreadPoolExecutor | None = None
@@ -89,6 +98,19 @@ class WhisperEngine:
         with self._decoding:
             return self._transcribe(pcm)
 
+    def _encode_window(self, features: Any) -> Any:
+        """`self._frames` of the window, padded with silence. faster-whisper pads the log-mel features with
+        zeros, a mid-level sound in Whisper's normalized scale; Whisper itself pads the audio with silence,
+        whose log-mel sits at its floor (the loudest value - 8, i.e. -2 after normalizing). With the zeros
+        a short window made Whisper add words after the question ("cafeteria in it?")."""
+        import numpy as np
+
+        window = np.array(features[..., :self._frames], dtype=np.float32)
+        content = min(self._content, window.shape[-1])
+        if 0 < content < window.shape[-1]:
+            window[..., content:] = window[..., :content].max() - 2.0
+        return self._encode(window)
+
     def _transcribe(self, pcm: bytes) -> Transcript:
         import numpy as np
 
@@ -97,6 +119,8 @@ class WhisperEngine:
             return Transcript(text="", words=(), engine=self.name, final=True)
         audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
         duration = len(audio) / SAMPLE_RATE
+        self._content = int(duration * _FRAMES_PER_S) + 1
+        self._frames = min(_FRAMES_30S, int(max(self.window_s, duration + 1.0) * _FRAMES_PER_S))
         segments, _info = self._model.transcribe(
             audio,
             language=self.language,

@@ -47,7 +47,7 @@ def build_asr(settings: Settings) -> AsrEngine:
     from kiosk.listen.asr_whisper import WhisperEngine
 
     loc = locate(settings, settings.listen.whisper_model, "asr", "listen.whisper_model")
-    return WhisperEngine(loc.path, language=settings.listen.language or None)
+    return WhisperEngine(loc.path, language=settings.listen.language or None, window_s=settings.listen.whisper_window_s)
 
 
 def build_vad(settings: Settings) -> Vad:

@@ -12,6 +12,8 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+
 from kiosk.config import SpeechSettings
 from kiosk.events import SpeechClip
 from kiosk.speech.joining import join_clips
@@ -66,21 +68,45 @@ class PiperSpeaker:
         syn = self._syn_config()
         for chunk in self.voice.synthesize(text, syn_config=syn, include_alignments=True):
             pcm = chunk.audio_int16_array
-            yield SpeechClip(text=text, pcm=pcm.tobytes(), sample_rate=chunk.sample_rate,
-                              visemes=tuple(self._visemes(chunk, len(pcm))))
+            lead = quiet_lead(pcm, chunk.sample_rate)
+            yield SpeechClip(text=text, pcm=pcm[lead:].tobytes(), sample_rate=chunk.sample_rate,
+                              visemes=tuple(self._visemes(chunk, len(pcm), lead)))
 
     def speak_joined(self, text: str) -> SpeechClip:
         """All of `text` as one clip; sentences separated by `sentence_pause_s` of silence."""
         return join_clips(list(self.speak(text)), self.settings.sentence_pause_s, self.sample_rate)
 
-    def _visemes(self, chunk, n_samples: int) -> list[VisemeSpan]:  # noqa: ANN001 - piper AudioChunk
+    def _visemes(self, chunk, n_samples: int, lead: int) -> list[VisemeSpan]:  # noqa: ANN001 - piper AudioChunk
+        """The timeline of the chunk's audio without its first `lead` samples."""
         if chunk.phoneme_alignments is None:
             # Rare (alignment mismatch inside Piper): a neutral mouth is better than a wrong one.
             log.debug("no phoneme alignments for a chunk; using a neutral timeline")
             pairs: list[tuple[str, int]] = [(p, 1) for p in chunk.phonemes]
         else:
             pairs = [(a.phoneme, int(a.num_samples)) for a in chunk.phoneme_alignments]
-        return timeline_from_alignments(pairs, chunk.sample_rate, n_samples)
+            pairs = _drop_front(pairs, lead * sum(n for _, n in pairs) // max(1, n_samples))
+        return timeline_from_alignments(pairs, chunk.sample_rate, n_samples - lead)
+
+
+def quiet_lead(pcm: np.ndarray, sample_rate: int, floor: int = 300, keep_s: float = 0.01) -> int:
+    """Samples of near-silence (below ~-40 dBFS) before the voice starts, less `keep_s`. Piper begins
+    every sentence with ~50 ms of it: the first answer sample comes that much sooner without it."""
+    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > floor)
+    if not loud.size:
+        return 0
+    return max(0, int(loud[0]) - int(keep_s * sample_rate))
+
+
+def _drop_front(pairs: list[tuple[str, int]], samples: int) -> list[tuple[str, int]]:
+    """(phoneme, samples) pairs with the first `samples` cut off (the silence they covered)."""
+    out = []
+    for phoneme, n in pairs:
+        if samples > 0 and n <= samples:  # wholly inside the cut
+            samples -= n
+            continue
+        out.append((phoneme, n - samples))
+        samples = 0
+    return out
 
 
 def _with_alignment_output(model_path: Path) -> bytes | str:
