@@ -311,7 +311,7 @@ class ListenSettings:
     """faster-whisper model from the manifest (kind asr); embedded from PyPI"""
     whisper_window_s: float = _f(20.0, range=(3.0, 30.0))
     """seconds of audio Whisper's encoder looks at (longer utterances get theirs plus 1 s); shorter is
-    faster; 30 = Whisper's own window"""
+    faster; 30 = Whisper's own window, which also decides when a wake phrase is in doubt"""
     language: str = "en"
     """language Whisper listens for ("" = detect)"""
     wake_phrase: str = _f("hey coach", required=True)

@@ -146,7 +146,7 @@ def false_accepts(settings, minutes: float) -> dict:  # noqa: ANN001
 
 
 def endpointing(settings) -> dict:  # noqa: ANN001
-    """No wake needed: every line is a question; fed frame by frame to time the events exactly."""
+    """No wake needed: every line is a question; fed frame by frame in real time to time the events."""
     texts = [q.capitalize() + "?" for q in QUESTIONS] + [f"Excuse me, I am new here, {q}?" for q in QUESTIONS]
     lines = [Line(t, VOICES[i % len(VOICES)], pause_before_s=1.5) for i, t in enumerate(texts)]
     pcm, placed = render(lines)
@@ -157,7 +157,11 @@ def endpointing(settings) -> dict:  # noqa: ANN001
     current = next(ends)
     step = 2 * 512
     pending_end: float | None = None
+    started = time.perf_counter()
     for off in range(0, len(data), step):
+        # Paced like a microphone, so work the listener starts early (Whisper during the hangover) has
+        # the time it would have live.
+        time.sleep(max(0.0, started + off / 2 / RATE - time.perf_counter()))
         t0 = time.perf_counter()
         events = listener.feed(data[off:off + step])
         took = time.perf_counter() - t0

@@ -56,6 +56,7 @@ class WhisperEngine:
         self._encode = self._model.encode
         self._model.encode = self._encode_window
         self._buf = bytearray()
+        self._last = b""  # the last finished utterance, for a second opinion
         self._decoding = threading.Lock()
         self._worker: ThreadPoolExecutor | None = None
         self._early: Future[Transcript] | None = None
@@ -63,7 +64,7 @@ class WhisperEngine:
 
     def start(self) -> None:
         self._buf = bytearray()
-        self._early = None  # a stale early decode still running finishes on its own, unused
+        self.discard_early()
 
     def feed(self, pcm: bytes) -> Transcript | None:
         # No partials: re-decoding a growing buffer would cost more CPU than the kiosk can spare.
@@ -79,15 +80,31 @@ class WhisperEngine:
         self._early = self._worker.submit(self._decode, bytes(self._buf))
 
     def discard_early(self) -> None:
-        """Speech resumed: the early decode is not the utterance."""
-        self._early = None
+        """Speech resumed: the early decode is not the utterance. One not started yet never runs (so
+        stale decodes cannot queue up); one running finishes on the worker, unused."""
+        if self._early is not None:
+            self._early.cancel()
+            self._early = None
 
     def finish(self) -> Transcript:
         early, self._early = self._early, None
         pcm, self._buf = bytes(self._buf), bytearray()
+        self._last = pcm
         if early is not None:
             return early.result()
         return self._decode(pcm)
+
+    def finish_again_full(self) -> Transcript | None:
+        """The last utterance decoded again with Whisper's full 30-s window (a second opinion, slower);
+        None when the window is already full."""
+        if self.window_s >= _FRAMES_30S / _FRAMES_PER_S:
+            return None
+        with self._decoding:
+            window, self.window_s = self.window_s, _FRAMES_30S / _FRAMES_PER_S
+            try:
+                return self._transcribe(self._last)
+            finally:
+                self.window_s = window
 
     def close(self) -> None:
         if self._worker is not None:

@@ -145,8 +145,16 @@ class TranscriptSpotter:
 
     def finish(self) -> WakeHit | None:
         result = self.engine.finish()
+        m = match_phrase([w.word for w in result.words], self.phrase, self.sensitivity)
+        if m is None and self._doubtful(result):
+            # Whisper on a shortened window sometimes loses the phrase's soft start ("A coach, where
+            # ..."); the full window decides, so such a wake is only later, never missed.
+            again = getattr(self.engine, "finish_again_full", lambda: None)()
+            if again is not None:
+                log.debug("wake phrase doubtful in %r; full window: %r", result.text, again.text)
+                result = again
+                m = match_phrase([w.word for w in result.words], self.phrase, self.sensitivity)
         words = result.words
-        m = match_phrase([w.word for w in words], self.phrase, self.sensitivity)
         if m is None:
             if result.text:
                 log.debug("no wake phrase in %r", result.text)
@@ -155,6 +163,14 @@ class TranscriptSpotter:
         heard = " ".join(w.word for w in words[m.start:m.end])
         log.info("wake phrase heard as %r (score %.2f) in %r", heard, m.score, result.text)
         return WakeHit(end_s=end_s, heard=heard, rest=_after(result, words[m.end:], end_s))
+
+
+    def _doubtful(self, result: Transcript) -> bool:
+        """Some word near the start sounds like one of the phrase's words."""
+        floor = 0.75 - 0.3 * self.sensitivity
+        target = phrase_words(self.phrase)
+        return any(word_similarity(re.sub(r"[^\w']", "", w.word.lower()), t) >= floor
+                   for w in result.words[: len(target) + 1] for t in target)
 
 
 class VoskGrammarSpotter:
