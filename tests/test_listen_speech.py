@@ -147,6 +147,20 @@ def test_early_decode_overlaps_the_hangover(whisper: WhisperEngine, monkeypatch:
     assert events[-1].recognition_ms is not None
 
 
+def test_second_opinion_decodes_the_same_utterance_with_whispers_full_window(
+        whisper: WhisperEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    frames: list[int] = []
+    encode = whisper._encode
+    monkeypatch.setattr(whisper, "_encode", lambda features: frames.append(features.shape[-1]) or encode(features))
+    pcm, _ = render([Line("Hey coach, where are the lockers?", "piper")], tail_s=0.3)
+    whisper.start()
+    whisper.feed(pcm.tobytes())
+    quick = whisper.finish()
+    again = whisper.finish_again_full()
+    assert frames == [2000, 3000] and whisper.window_s == 20.0  # 20 s, then Whisper's 30 s; setting kept
+    assert again is not None and "lockers" in words(again.text) and "lockers" in words(quick.text), (quick, again)
+
+
 def test_kiosk_listen_cli_json_contract(tmp_path: Path) -> None:
     pcm, placed = render([Line("The coach leaves at nine.", "en-us"),
                           Line("Hey coach, where is the reception?", "piper", pause_before_s=1.5, wake=True)])

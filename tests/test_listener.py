@@ -343,3 +343,39 @@ def test_early_decoding_changes_no_event(early_ms: int) -> None:
     listener = Listener(EnergyVad(), asr, TranscriptSpotter(asr, settings.wake_phrase), settings)
     assert run(listener, *parts) == reference
     assert bool(asr.calls) == (early_ms < 500)
+
+
+class SecondOpinionAsr(ScriptedAsr):
+    """A quick first decode that can lose the phrase's soft start, and a full-window second opinion."""
+
+    def __init__(self, texts: list[str], full: list[str]) -> None:
+        super().__init__(texts)
+        self.full = list(full)
+        self.asked = 0
+
+    def finish_again_full(self) -> Transcript | None:
+        self.asked += 1
+        self.texts.insert(0, self.full.pop(0))
+        self._pcm = bytearray(self._last)
+        return super().finish()
+
+    def finish(self) -> Transcript:
+        self._last = bytes(self._pcm)
+        return super().finish()
+
+
+@pytest.mark.parametrize(("quick", "full", "asked", "woken"), [
+    ("A coach, where is the lobby", "Hey coach, where is the lobby", 1, True),  # the soft "hey" lost
+    ("The coach leaves at nine", "The coach leaves at nine", 1, False),  # a near miss stays one
+    ("Good morning everyone", "", 0, False),  # nothing like the phrase: no second decode
+    ("Hey coach, where is the lobby", "", 0, True),  # found at once
+])
+def test_a_doubtful_wake_gets_a_second_opinion(quick: str, full: str, asked: int, woken: bool) -> None:
+    settings = dataclasses.replace(ListenSettings(), follow_up_s=0.0)
+    asr = SecondOpinionAsr([quick], [full])
+    listener = Listener(EnergyVad(), asr, TranscriptSpotter(asr, settings.wake_phrase), settings)
+    events = run(listener, silence(0.5), tone(2.0), silence(1.0))
+    assert asr.asked == asked
+    assert kinds(events) == (["Wake", "SpeechStarted", "SpeechEnded", "Heard"] if woken else [])
+    if woken:
+        assert events[-1].text == "where is the lobby"

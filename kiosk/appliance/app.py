@@ -158,6 +158,7 @@ class Kiosk:
         def playing() -> None:
             if not to_speaker:
                 to_speaker.append(round((time.perf_counter() - t0) * 1000, 1))
+
         done: AnswerDone | None = None
         try:
             async for event in self.rt.responder.respond(turn, heard.text, speak=self.rt.speaker is not None):

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 _FRAMES_PER_S = 100  # Whisper's mel frames (10 ms hop)
 _FRAMES_30S = 3000
 
+
 class WhisperEngine:
     """Buffers an utterance and transcribes it at ``finish()`` with word timestamps (greedy, no VAD).
 
@@ -105,11 +106,6 @@ class WhisperEngine:
                 return self._transcribe(self._last)
             finally:
                 self.window_s = window
-
-    def close(self) -> None:
-        if self._worker is not None:
-            self._worker.shutdown(wait=True)
-            self._worker = None
 
     def _decode(self, pcm: bytes) -> Transcript:
         with self._decoding:

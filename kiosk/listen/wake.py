@@ -164,7 +164,6 @@ class TranscriptSpotter:
         log.info("wake phrase heard as %r (score %.2f) in %r", heard, m.score, result.text)
         return WakeHit(end_s=end_s, heard=heard, rest=_after(result, words[m.end:], end_s))
 
-
     def _doubtful(self, result: Transcript) -> bool:
         """Some word near the start sounds like one of the phrase's words."""
         floor = 0.75 - 0.3 * self.sensitivity
