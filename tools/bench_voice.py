@@ -10,7 +10,8 @@ monitor holds the question and then the answer on one clock. Voice-to-voice = tr
 speech (known from the WAV) -> first answer sample in that recording. Stages per turn: the endpointer's
 hangover (listen.hangover_ms), recognition left after it (the kiosk measures it), the answer to its first
 synthesized sentence, handing it to the sound device (both from /status), and what remains: audio I/O
-(capture blocks, the sound server's buffers on the way in and out). Memory: an in-process kiosk answers
+(capture blocks, the sound server's buffers on the way in and out) and the VAD's lag (it hears speech
+for ~60 ms after it ends, bench_listen's speech_end error). Memory: an in-process kiosk answers
 --memory-turns typed questions; RSS after 10 and after all.
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import signal
 import socket
 import statistics
@@ -102,7 +104,7 @@ def voice_to_voice(turns: int, tmp: Path, early_decode_ms: int) -> dict:
               "voice_to_voice_s_p95": round(float(np.percentile(v2v, 95)), 3) if v2v else None,
               "hangover_s": HANGOVER_S, "early_decode_ms": early_decode_ms}
     for name, _ in stages(ok[0], HANGOVER_S) if ok else ():
-        report[f"median_{name.replace(' ', '_').replace('/', '')}_s"] = round(statistics.median(
+        report[f"median_{re.sub(r'\W+', '_', name.lower().replace('/', ''))}_s"] = round(statistics.median(
             dict(stages(r, HANGOVER_S))[name] for r in ok), 3)
     return {**report, "rows": rows}
 
@@ -115,7 +117,9 @@ def measure_turn(rec: Path, question: np.ndarray, speech_end: int, status: dict,
     corr = np.correlate(audio[: q.size + 16000 * 3], q, mode="valid")
     offset = int(np.argmax(corr))
     end = offset + speech_end
-    loud = np.flatnonzero(np.abs(audio[end + 1600:]) > 1500)  # the answer: after the question's own tail
+    # The answer's first sample above the floor that also marks the question's end (speech_bounds, about
+    # -40 dBFS), looked for 100 ms after that end (the null sink is digitally silent in between).
+    loud = np.flatnonzero(np.abs(audio[end + 1600:]) > 300)
     first = end + 1600 + int(loud[0]) if loud.size else None
     turn = status.get("last_turn") or {}
     timings = turn.get("timings_ms") or {}
@@ -130,7 +134,7 @@ def stages(row: dict, hangover_s: float) -> list[tuple[str, float]]:
     """The waterfall of one turn, in order; audio I/O is what the measured stages leave of voice-to-voice."""
     parts = [("hangover", hangover_s), ("recognition", row["recognition_s"]), ("answer", row["first_audio_s"]),
              ("to device", row["to_speaker_s"] - row["first_audio_s"])]
-    return parts + [("audio I/O", row["voice_to_voice_s"] - sum(v for _, v in parts))]
+    return parts + [("audio I/O, VAD", row["voice_to_voice_s"] - sum(v for _, v in parts))]
 
 
 def memory(turns: int) -> dict:
@@ -172,13 +176,13 @@ def memory(turns: int) -> dict:
 
 
 COLOURS = {"hangover": (170, 170, 185), "recognition": (92, 160, 220), "answer": (92, 200, 150),
-           "to device": (240, 190, 80), "audio I/O": (225, 120, 110)}
+           "to device": (240, 190, 80), "audio I/O, VAD": (225, 120, 110)}
 
 
 def waterfall(rows: list[dict], png: Path, hangover_s: float = HANGOVER_S) -> None:
     """Per turn, the stages from the end of the visitor's speech to the first answer sample, end to end
-    (recognition overlaps the hangover when early decoding started it during the pause: drawn from the
-    hangover's start then). Drawn with pygame, no plotting library needed."""
+    (recognition: what is left of it after the hangover; early decoding runs inside the hangover). Drawn
+    with pygame, no plotting library needed."""
     os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
     import pygame
@@ -208,8 +212,6 @@ def waterfall(rows: list[dict], png: Path, hangover_s: float = HANGOVER_S) -> No
         surf.blit(font.render(r["question"][:38], True, (40, 40, 40)), (20, y + 6))
         at = 0.0
         for name, seconds in stages(r, hangover_s):
-            if name == "recognition":  # early decoding: recognition left after the hangover only
-                at = hangover_s
             width = max(0, int(seconds * scale))
             pygame.draw.rect(surf, COLOURS[name], (left + int(at * scale), y + 4, width, row_h - 10))
             at += max(0.0, seconds)
