@@ -104,8 +104,8 @@ def voice_to_voice(turns: int, tmp: Path, early_decode_ms: int) -> dict:
               "voice_to_voice_s_p95": round(float(np.percentile(v2v, 95)), 3) if v2v else None,
               "hangover_s": HANGOVER_S, "early_decode_ms": early_decode_ms}
     for name, _ in stages(ok[0], HANGOVER_S) if ok else ():
-        report[f"median_{re.sub(r'\W+', '_', name.lower().replace('/', ''))}_s"] = round(statistics.median(
-            dict(stages(r, HANGOVER_S))[name] for r in ok), 3)
+        key = re.sub(r"\W+", "_", name.lower().replace("/", ""))
+        report[f"median_{key}_s"] = round(statistics.median(dict(stages(r, HANGOVER_S))[name] for r in ok), 3)
     return {**report, "rows": rows}
 
 
