@@ -1,7 +1,7 @@
 """End to end with real parts: `kiosk run --headless` as a subprocess on a PulseAudio virtual microphone
 and null speaker. A spoken question (an espeak-ng WAV: the same audio every run, unlike Piper's) is played
-into the microphone; the spoken answer is
-recorded from the speaker's monitor, transcribed back with Whisper, and must hold the documents' fact.
+into the microphone; the spoken answer is recorded from the speaker's monitor, transcribed back with
+Whisper, and must hold the documents' fact.
 The systemd notify socket is real too: the test waits for READY=1 and follows STATUS= lines. The same
 conversation runs again with the kiosk in a network namespace without a route (nothing leaves the machine,
 nothing is fetched at run time)."""
