@@ -16,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))  # speech
 from pulse_sandbox import private_pulse, start_pulse  # noqa: E402,F401 - re-exported for the tests
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("KIOSK_CORPUS_FIXED_PIPER", "1")  # test speech is the same audio every run
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,5 @@
 """End to end with real parts: `kiosk run --headless` as a subprocess on a PulseAudio virtual microphone
-and null speaker. A spoken question (an espeak-ng WAV: the same audio every run, unlike Piper's) is played
+and null speaker. A spoken question (a Piper WAV, the same audio every run: tests/conftest.py) is played
 into the microphone; the spoken answer is recorded from the speaker's monitor, transcribed back with
 Whisper, and must hold the documents' fact.
 The systemd notify socket is real too: the test waits for READY=1 and follows STATUS= lines. The same
@@ -54,7 +54,7 @@ def test_spoken_question_gets_a_spoken_answer_from_the_documents(pulse: dict[str
         port = 0 if offline else s.getsockname()[1]
     config.write_text(f'[persona]\nknowledge_base = "{kb}"\n\n[audio]\ninput_device = "pulse"\n'
                       f'output_device = "pulse"\n\n[service]\nstatus_port = {port}\n')
-    question, _ = render([Line("Hey coach, where is the IT help desk?", "en-us", pause_before_s=0.5)], tail_s=1.0)
+    question, _ = render([Line("Hey coach, where is the IT help desk?", "piper", pause_before_s=0.5)], tail_s=1.0)
     question_wav = write_wav(tmp_path / "question.wav", question)
     answer_wav = tmp_path / "answer.wav"
 

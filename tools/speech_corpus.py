@@ -8,6 +8,7 @@ endpoint latency against the truth and tests can check event times.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 RATE = 16000
+FIXED_PIPER_ENV = "KIOSK_CORPUS_FIXED_PIPER"  # set (tests/conftest.py): the same Piper audio every run
 ESPEAK_VOICES = ("en-us", "en-gb", "en-us+f3", "en-gb-x-rp", "en-us+m7", "en-gb+f4")
 VOICES = ("piper",) + ESPEAK_VOICES
 
@@ -27,7 +29,14 @@ def _piper():  # noqa: ANN202 - PiperSpeaker
     from kiosk.config import Settings
     from kiosk.runtime import build_speaker
 
-    return build_speaker(Settings())
+    speaker = build_speaker(Settings())
+    if os.environ.get(FIXED_PIPER_ENV):
+        # Piper varies its voice at random on every run (noise_scale, noise_w); without that variation a
+        # text always sounds the same, so a test passes or fails the same way every time. Benchmarks keep
+        # the variation: more like many speakers.
+        speaker.voice.config.noise_scale = 0.0
+        speaker.voice.config.noise_w_scale = 0.0
+    return speaker
 
 
 def _to16k(path: Path) -> np.ndarray:
