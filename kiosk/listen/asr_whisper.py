@@ -98,18 +98,15 @@ class WhisperEngine:
     def finish_again_full(self) -> Transcript | None:
         """The last utterance decoded again with Whisper's full 30-s window (a second opinion, slower);
         None when the window is already full."""
-        if self.window_s >= _FRAMES_30S / _FRAMES_PER_S:
+        full = _FRAMES_30S / _FRAMES_PER_S
+        if self.window_s >= full:
             return None
         with self._decoding:
-            window, self.window_s = self.window_s, _FRAMES_30S / _FRAMES_PER_S
-            try:
-                return self._transcribe(self._last)
-            finally:
-                self.window_s = window
+            return self._transcribe(self._last, full)
 
     def _decode(self, pcm: bytes) -> Transcript:
         with self._decoding:
-            return self._transcribe(pcm)
+            return self._transcribe(pcm, self.window_s)
 
     def _encode_window(self, features: Any) -> Any:
         """`self._frames` of the window, padded with silence. faster-whisper pads the log-mel features with
@@ -124,7 +121,7 @@ class WhisperEngine:
             window[..., content:] = window[..., :content].max() - 2.0
         return self._encode(window)
 
-    def _transcribe(self, pcm: bytes) -> Transcript:
+    def _transcribe(self, pcm: bytes, window_s: float) -> Transcript:
         import numpy as np
 
         pcm = pcm[: len(pcm) // 2 * 2]  # drop a dangling odd byte
@@ -133,7 +130,7 @@ class WhisperEngine:
         audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
         duration = len(audio) / SAMPLE_RATE
         self._content = int(duration * _FRAMES_PER_S) + 1
-        self._frames = min(_FRAMES_30S, int(max(self.window_s, duration + 1.0) * _FRAMES_PER_S))
+        self._frames = min(_FRAMES_30S, int(max(window_s, duration + 1.0) * _FRAMES_PER_S))
         segments, _info = self._model.transcribe(
             audio,
             language=self.language,

@@ -62,6 +62,11 @@ class PhraseMatch:
     score: float
 
 
+def word_floor(sensitivity: float) -> float:
+    """The similarity every word of the phrase must reach; looser with `sensitivity`."""
+    return 0.75 - 0.3 * sensitivity
+
+
 def match_phrase(heard: Sequence[str], phrase: str, sensitivity: float = 0.5) -> PhraseMatch | None:
     """The earliest run of heard words that sounds like `phrase`, or None.
 
@@ -71,7 +76,7 @@ def match_phrase(heard: Sequence[str], phrase: str, sensitivity: float = 0.5) ->
     target = phrase_words(phrase)
     if not target:
         return None
-    floor, bar = 0.75 - 0.3 * sensitivity, 1.0 - 0.5 * sensitivity
+    floor, bar = word_floor(sensitivity), 1.0 - 0.5 * sensitivity
     words = [re.sub(r"[^\w']", "", w.lower()) for w in heard]
     for i in range(len(words) - len(target) + 1):
         scores = [word_similarity(words[i + j], t) for j, t in enumerate(target)]
@@ -166,7 +171,7 @@ class TranscriptSpotter:
 
     def _doubtful(self, result: Transcript) -> bool:
         """Some word near the start sounds like one of the phrase's words."""
-        floor = 0.75 - 0.3 * self.sensitivity
+        floor = word_floor(self.sensitivity)
         target = phrase_words(self.phrase)
         return any(word_similarity(re.sub(r"[^\w']", "", w.word.lower()), t) >= floor
                    for w in result.words[: len(target) + 1] for t in target)
