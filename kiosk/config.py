@@ -238,7 +238,10 @@ class ServiceSettings:
     turn_timeout_s: float = _f(60.0, range=(5.0, 600.0))
     """a turn still running after this long counts as hung: the watchdog stops and systemd restarts"""
     greeting: bool = True
-    """say persona.greeting when a new visitor wakes the kiosk without asking in the same breath"""
+    """say persona.greeting when a new visitor wakes the kiosk and then stays silent through
+    listen.question_window_s (a visitor who asks at once is answered, never greeted over)"""
+    earcon: bool = True
+    """a short chime the moment a wake is heard, so the visitor knows the kiosk is listening"""
 
 
 @dataclass(frozen=True)
@@ -325,8 +328,12 @@ class ListenSettings:
     """voice activity detector: silero (ONNX model, robust to noise) or energy (level only, no model)"""
     vad_threshold: float = _f(0.5, range=(0.05, 0.95))
     """speech probability at which an utterance starts"""
-    hangover_ms: int = _f(500, range=(100, 3000))
-    """silence that ends an utterance"""
+    hangover_ms: int = _f(900, range=(100, 3000))
+    """silence that ends an utterance whose words sound unfinished ("where is the ..."), or whenever no
+    early transcript is available to judge it (early decoding off)"""
+    hangover_complete_ms: int = _f(250, range=(100, 3000))
+    """silence that ends an utterance whose transcript so far reads as a complete question or request
+    ("... on my first day?"): shorter answers sooner, longer cuts fewer visitors off (>= hangover_ms: off)"""
     early_decode_ms: int = _f(120, range=(0, 3000))
     """after this much silence, a batch recognizer (Whisper) starts decoding while the hangover runs,
     so the transcript is ready sooner; thrown away if the speaker goes on (>= hangover_ms: off)"""
@@ -336,8 +343,22 @@ class ListenSettings:
     """an utterance is cut here even if the speaker goes on"""
     preroll_ms: int = _f(300, range=(0, 1500))
     """audio kept from before speech was detected, so the first syllable is not lost"""
-    follow_up_s: float = _f(8.0, range=(0.0, 60.0))
-    """after the kiosk has spoken (or a wake/tap), speech starting within this time needs no wake phrase"""
+    question_window_s: float = _f(5.0, range=(1.0, 30.0))
+    """after a wake (phrase, tap, key, API), the question may start within this; people pause after a
+    wake phrase, waiting for the kiosk to react"""
+    follow_up_s: float = _f(4.0, range=(0.0, 60.0))
+    """after the kiosk has answered, another question may start within this without the wake phrase;
+    only utterances that seem addressed to the kiosk are taken, and chatter does not extend it"""
+    bystander_level_db: float = _f(7.0, range=(0.0, 40.0))
+    """in the follow-up window (and after a voice wake), speech this much quieter than the visitor's own
+    wake phrase or question is a bystander's (0 = off); lower rejects more bystanders but also visitors
+    who step back"""
+    follow_up_form: bool = True
+    """in the follow-up window only a question or a request is taken ("and on weekends?", "tell me
+    about parking"); statements and thanks are chatter"""
+    merge_s: float = _f(1.5, range=(0.0, 10.0))
+    """speech resuming within this of a question's end, before the answer is spoken, continues that
+    question ("where is the ..." / "IT help desk?") instead of replacing it"""
     refractory_s: float = _f(2.0, range=(0.0, 30.0))
     """after a wake, further wake detections are ignored for this long"""
     gate_tail_ms: int = _f(300, range=(0, 3000))

@@ -152,6 +152,28 @@ class Heard:
 
 
 @dataclass(frozen=True)
+class WindowClosed:
+    """Nobody spoke in the window after a wake (`question`) or after an answer (`follow_up`): the
+    listener sleeps until the next wake."""
+
+    t: float
+    window: str
+    """question | follow_up"""
+
+
+@dataclass(frozen=True)
+class Dismissed:
+    """An utterance in an open window that did not seem addressed to the kiosk (a bystander, chatter):
+    never answered or shown; it does not extend the window."""
+
+    t: float
+    reason: str
+    """quieter | not_a_question | other_speaker"""
+    text: str = field(default="", repr=False)
+    """what was heard (kept out of logs above DEBUG: it is somebody else's conversation)"""
+
+
+@dataclass(frozen=True)
 class MicrophoneStatus:
     """listening | lost | retrying | recovered: shown to the visitor as a notice while not listening."""
 
@@ -164,5 +186,6 @@ class MicrophoneStatus:
         return self.state in ("lost", "retrying")
 
 
-ListenEvent = Wake | SpeechStarted | SpeechEnded | HeardPartial | Heard | MicrophoneStatus
+ListenEvent = (Wake | SpeechStarted | SpeechEnded | HeardPartial | Heard | WindowClosed | Dismissed
+               | MicrophoneStatus)
 Event = Utterance | AnswerToken | AnswerSentence | SpeechAudio | AnswerDone | ListenEvent

@@ -9,8 +9,20 @@ import dataclasses
 from kiosk.answer.engine import TurnGate
 from kiosk.appliance.app import Kiosk, Phase
 from kiosk.appliance.notify import Notifier
+from kiosk.audio.earcon import chime
 from kiosk.config import Settings, with_overrides
-from kiosk.events import AnswerDone, Heard, SpeechAudio, SpeechClip, Timings, Wake
+from kiosk.events import (
+    AnswerDone,
+    Dismissed,
+    Heard,
+    SpeechAudio,
+    SpeechClip,
+    SpeechEnded,
+    SpeechStarted,
+    Timings,
+    Wake,
+    WindowClosed,
+)
 
 
 class FakeEngine:
@@ -58,8 +70,8 @@ class Gate:
     def speaking_started(self) -> None:
         self.calls.append("started")
 
-    def speaking_finished(self) -> None:
-        self.calls.append("finished")
+    def speaking_finished(self, window: str = "follow_up") -> None:
+        self.calls.append("finished" if window == "follow_up" else f"finished:{window}")
 
     def tap(self, source: str, echo: bool = True) -> None:
         self.calls.append(f"tap:{source}:{echo}")
@@ -107,18 +119,84 @@ def test_barge_in_cancels_the_turn() -> None:
     assert kiosk.phase is Phase.FOLLOW_UP
 
 
-def test_a_new_visitor_who_only_wakes_the_kiosk_is_greeted() -> None:
-    kiosk = Kiosk(FakeRuntime(greeting=True), notifier=Notifier(env={}))
+class FakePlayer:
+    def __init__(self) -> None:
+        self.clips: list[int] = []  # lengths of what was submitted
+        self.cancelled = 0
+
+    def submit(self, pcm: bytes, sample_rate: int, on_start=None, pause: bool = True) -> None:  # noqa: ANN001
+        self.clips.append(len(pcm))
+        if on_start is not None:
+            on_start()
+
+    def position(self) -> float:
+        return 0.0
+
+    def cancel(self) -> None:
+        self.cancelled += 1
+
+    async def drain(self) -> None:
+        await asyncio.sleep(0.3)  # the clip plays for a while
+
+
+def greeted(script: list[tuple[float, object]], tail: float = 0.6) -> tuple[list[str], Gate, Kiosk]:
+    gate = Gate()
+    kiosk = Kiosk(FakeRuntime(greeting=True), listener=gate, player=FakePlayer(), notifier=Notifier(env={}))
     spoken: list[str] = []
-    kiosk._play = lambda audio, *_: spoken.append(audio.clip.text)  # type: ignore[method-assign]
-    asyncio.run(drive(kiosk, [(0.0, Wake(0.0, "tap"))], tail=1.2))
+    original = kiosk._play
+
+    def play(audio, *rest):  # noqa: ANN001, ANN202
+        spoken.append(audio.clip.text)
+        original(audio, *rest)
+
+    kiosk._play = play  # type: ignore[method-assign]
+    asyncio.run(drive(kiosk, script, tail=tail))
+    return spoken, gate, kiosk
+
+
+def test_a_new_visitor_who_says_nothing_after_the_wake_is_greeted() -> None:
+    spoken, gate, kiosk = greeted([(0.0, Wake(0.0, "voice")), (0.1, WindowClosed(5.0, "question"))])
     assert spoken == [Settings().persona.greeting]
-    # ...but not when the question comes in the same breath.
-    kiosk = Kiosk(FakeRuntime(greeting=True), notifier=Notifier(env={}))
-    spoken.clear()
-    kiosk._play = lambda audio, *_: spoken.append(audio.clip.text)  # type: ignore[method-assign]
-    asyncio.run(drive(kiosk, [(0.0, Wake(0.0, "voice")), (0.1, Heard(0.2, "where is hr", "whisper"))], tail=1.2))
+    assert gate.calls == ["started", "finished:question"]  # then the question window opens again
+    assert kiosk.player.clips[0] == len(chime())  # the earcon came first, at the wake
+
+
+def test_a_visitor_who_pauses_after_the_wake_is_never_greeted_over() -> None:
+    """The question may start seconds after the wake phrase; before, the greeting came 0.8 s after the
+    wake and the microphone closed while the visitor was asking."""
+    script = [(0.0, Wake(0.0, "voice")), (1.0, SpeechStarted(1.4)), (0.5, SpeechEnded(3.2)),
+              (0.3, Heard(3.5, "what time should I be at reception", "whisper"))]
+    spoken, _, kiosk = greeted(script)
     assert Settings().persona.greeting not in spoken and spoken
+    assert kiosk.turns[0]["question"] == "what time should I be at reception"
+
+
+def test_speech_during_the_greeting_stops_it() -> None:
+    script = [(0.0, Wake(0.0, "tap")), (0.05, WindowClosed(5.0, "question")), (0.1, SpeechStarted(5.1))]
+    spoken, gate, kiosk = greeted(script)
+    assert spoken == [Settings().persona.greeting]
+    assert kiosk.player.cancelled == 1 and gate.calls[-1] == "finished:question"
+    assert kiosk.phase is Phase.LISTENING
+
+
+def test_speech_resuming_right_after_a_question_continues_it() -> None:
+    """"Where is the ..." (a pause) "IT help desk?": the first part was taken as the question; the
+    visitor goes on before the answer is spoken, so the kiosk stops and asks the whole question."""
+    rt = FakeRuntime(delay=0.2, greeting=False)
+    kiosk = Kiosk(rt, notifier=Notifier(env={}))
+    script = [(0.0, SpeechEnded(1.0)), (0.0, Heard(1.3, "where is the", "whisper")), (0.05, SpeechStarted(1.6)),
+              (0.1, SpeechEnded(2.4)), (0.0, Heard(2.6, "IT help desk", "whisper"))]
+    asyncio.run(drive(kiosk, script, tail=0.8))
+    assert [t["question"] for t in kiosk.turns] == ["where is the IT help desk"]
+
+
+def test_chatter_and_closed_windows() -> None:
+    kiosk = Kiosk(FakeRuntime(greeting=False), notifier=Notifier(env={}))
+    script = [(0.0, Heard(0.0, "where is hr", "whisper")), (0.3, Dismissed(2.0, "quieter", "see you at lunch")),
+              (0.05, WindowClosed(4.0, "follow_up"))]
+    asyncio.run(drive(kiosk, script))
+    assert [t["question"] for t in kiosk.turns] == ["where is hr"]  # chatter is answered never
+    assert kiosk.snapshot()["dismissed"] == 1 and kiosk.phase is Phase.IDLE
 
 
 def test_a_hung_turn_stops_the_watchdog() -> None:

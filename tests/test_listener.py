@@ -62,7 +62,9 @@ def silence(seconds: float) -> np.ndarray:
 
 
 def make(texts: list[str], wake: bool = True, **overrides: object) -> tuple[Listener, ScriptedAsr]:
-    settings = dataclasses.replace(ListenSettings(), **overrides)
+    # The scripted recognizer has no early transcript, so utterances end after the full hangover;
+    # these tests were written for 500 ms.
+    settings = dataclasses.replace(ListenSettings(), **{"hangover_ms": 500, **overrides})
     asr = ScriptedAsr(texts)
     spotter = TranscriptSpotter(asr, settings.wake_phrase) if wake else None
     return Listener(EnergyVad(), asr, spotter, settings), asr
@@ -124,21 +126,39 @@ def test_wake_alone_then_question_in_the_window() -> None:
     assert events[3].text == "what time is lunch"
 
 
-def test_follow_up_window_closes() -> None:
-    listener, _ = make(["hey coach", "what time is lunch"], follow_up_s=2.0)
+def test_question_window_closes() -> None:
+    listener, _ = make(["hey coach", "what time is lunch"], question_window_s=2.0, follow_up_s=10.0)
     events = run(listener, silence(0.5), tone(0.6), silence(4), tone(1.2), silence(1))
-    assert kinds(events) == ["Wake"]  # the late speech went to the wake spotter, which found no phrase
+    # The late speech went to the wake spotter, which found no phrase.
+    assert kinds(events) == ["Wake", "WindowClosed"] and events[1].window == "question"
+    assert events[1].t == pytest.approx(1.1 + 0.5 + 2.0, abs=0.05)  # wake + hangover + window
     assert listener.state is State.ASLEEP
 
 
-def test_conversation_continues_without_wake_phrase() -> None:
+def test_follow_up_window_closes_after_the_answer() -> None:
+    listener, _ = make(["hey coach where is hr", "what time is lunch"], question_window_s=10.0, follow_up_s=2.0)
+    events = run(listener, tone(1.5), silence(1), end=False)
+    listener.speaking_started()
+    events += run(listener, silence(2.0), end=False)  # the kiosk answers (gate tail 0.3 s)
+    listener.speaking_finished()
+    events += run(listener, silence(3.0), tone(1.2), silence(1))
+    assert kinds(events) == ["Wake", "SpeechStarted", "SpeechEnded", "Heard", "WindowClosed"]
+    assert events[-1].window == "follow_up"
+    assert events[-1].t == pytest.approx(2.5 + 2.0 + 0.3 + 2.0, abs=0.05)
+
+
+def test_conversation_continues_without_wake_phrase_but_not_with_chatter() -> None:
     listener, _ = make(["hey coach where is hr", "and the canteen", "thanks"], follow_up_s=3.0)
-    events = run(listener, tone(1.5), silence(1.5), tone(1.0), silence(1.5), tone(0.5), silence(1))
-    assert [e.text for e in events if isinstance(e, Heard)] == ["where is hr", "and the canteen", "thanks"]
+    # Pauses longer than listen.merge_s: each utterance is a new one, not the rest of the last.
+    events = run(listener, tone(1.5), silence(2.0), tone(1.0), silence(2.0), tone(0.5), silence(1))
+    assert [e.text for e in events if isinstance(e, Heard)] == ["where is hr", "and the canteen"]
+    # "thanks" is not a question: dismissed, and announced nowhere (no SpeechStarted for it).
+    assert kinds(events)[-1] == "Dismissed" and events[-1].reason == "not_a_question"
+    assert kinds(events).count("SpeechStarted") == 2
 
 
 def test_refractory_period() -> None:
-    listener, _ = make(["hey coach", "hey coach", "hey coach"], follow_up_s=0.0, refractory_s=3.0)
+    listener, _ = make(["hey coach", "hey coach", "hey coach"], question_window_s=1.0, refractory_s=3.0)
     events = run(listener, tone(0.6), silence(0.8), tone(0.6), silence(3.5), tone(0.6), silence(1))
     assert [e.t for e in events if isinstance(e, Wake)] == [pytest.approx(0.6, abs=0.05), pytest.approx(6.1, abs=0.05)]
 
@@ -174,7 +194,7 @@ def test_max_length_cuts_a_long_question() -> None:
 
 
 def test_gate_ignores_the_kiosk_and_its_tail_then_opens_follow_up() -> None:
-    listener, asr = make(["ignored", "is there parking"], barge_in="tap", gate_tail_ms=500, follow_up_s=3.0)
+    listener, asr = make(["is there parking", "ignored"], barge_in="tap", gate_tail_ms=500, follow_up_s=3.0)
     run(listener, silence(1), end=False)
     listener.speaking_started()  # at 1.0 s
     events = run(listener, tone(2.0), silence(0.2), end=False)  # the kiosk's own voice
@@ -182,14 +202,14 @@ def test_gate_ignores_the_kiosk_and_its_tail_then_opens_follow_up() -> None:
     events += run(listener, tone(0.3), silence(1.5), end=False)  # echo in the tail, then the visitor asks
     events += run(listener, tone(1.0), silence(1))
     assert kinds(events) == ["SpeechStarted", "SpeechEnded", "Heard"]
-    assert events[0].t == pytest.approx(5.0, abs=0.04) and events[-1].text == "ignored"
+    assert events[0].t == pytest.approx(5.0, abs=0.04) and events[-1].text == "is there parking"
     # Only the visitor's question reached the ASR: 1 s, its 0.5 s hangover, 0.3 s of pre-roll.
     assert asr.fed == [pytest.approx(1.8 * SR, abs=0.05 * SR)]
 
 
 def test_gate_starts_and_ends_at_given_positions() -> None:
     """Live audio lags the controls: the gate applies at the sample it names, even if already fed past."""
-    listener, _ = make(["x"], barge_in="tap", gate_tail_ms=0, follow_up_s=10.0)
+    listener, _ = make(["where is it"], barge_in="tap", gate_tail_ms=0, follow_up_s=10.0)
     listener.wake("api")
     listener.speaking_started(at=SR)  # 1 s, before any audio was fed
     listener.speaking_finished(at=2 * SR)
@@ -228,12 +248,13 @@ def test_events_do_not_depend_on_chunk_size(chunk: int) -> None:
     texts = ["hey coach", "question one", "hey coach and two"]
     parts = (silence(0.3), tone(0.6), silence(1), tone(1.3), silence(9), tone(2.2), silence(1))
     reference = run(make(texts, follow_up_s=5.0)[0], *parts)
-    assert kinds(reference) == ["Wake", "SpeechStarted", "SpeechEnded", "Heard"] * 2
+    assert kinds(reference) == ["Wake", "SpeechStarted", "SpeechEnded", "Heard", "WindowClosed"] + [
+        "Wake", "SpeechStarted", "SpeechEnded", "Heard"]
     assert run(make(texts, follow_up_s=5.0)[0], *parts, chunk=chunk) == reference
 
 
 def test_preroll_reaches_the_recognizer() -> None:
-    settings = dataclasses.replace(ListenSettings(), preroll_ms=300)
+    settings = dataclasses.replace(ListenSettings(), preroll_ms=300, hangover_ms=500)
     asr = ScriptedAsr(["q"])
     listener = Listener(EnergyVad(), asr, None, settings)
     events = run(listener, silence(1), tone(1), silence(1))
@@ -243,7 +264,7 @@ def test_preroll_reaches_the_recognizer() -> None:
 
 
 def test_preroll_never_reaches_into_the_kiosks_voice() -> None:
-    settings = dataclasses.replace(ListenSettings(), preroll_ms=300, gate_tail_ms=0, barge_in="tap")
+    settings = dataclasses.replace(ListenSettings(), preroll_ms=300, gate_tail_ms=0, barge_in="tap", hangover_ms=500)
     asr = ScriptedAsr(["q"])
     listener = Listener(EnergyVad(), asr, None, settings)
     listener.speaking_started(at=0)
@@ -312,7 +333,7 @@ class EarlyAsr(ScriptedAsr):
 
 
 def test_early_decode_starts_in_a_pause_and_is_dropped_when_speech_resumes() -> None:
-    settings = dataclasses.replace(ListenSettings(), early_decode_ms=120, preroll_ms=0)
+    settings = dataclasses.replace(ListenSettings(), early_decode_ms=120, preroll_ms=0, hangover_ms=500)
     asr = EarlyAsr(["where is the lobby"])
     listener = Listener(EnergyVad(), asr, None, settings)
     # 1 s of speech, a 0.3 s pause (shorter than the hangover), 0.8 s more, then quiet.
@@ -338,7 +359,7 @@ def test_early_decoding_changes_no_event(early_ms: int) -> None:
     parts = (silence(0.3), tone(0.6), silence(1), tone(1.3), silence(0.25), tone(0.5), silence(9), tone(2.2),
              silence(1))
     reference = run(make(texts, follow_up_s=5.0, early_decode_ms=500)[0], *parts)
-    settings = dataclasses.replace(ListenSettings(), follow_up_s=5.0, early_decode_ms=early_ms)
+    settings = dataclasses.replace(ListenSettings(), follow_up_s=5.0, early_decode_ms=early_ms, hangover_ms=500)
     asr = EarlyAsr(texts)
     listener = Listener(EnergyVad(), asr, TranscriptSpotter(asr, settings.wake_phrase), settings)
     assert run(listener, *parts) == reference
@@ -371,7 +392,7 @@ class SecondOpinionAsr(ScriptedAsr):
     ("Hey coach, where is the lobby", "", 0, True),  # found at once
 ])
 def test_a_doubtful_wake_gets_a_second_opinion(quick: str, full: str, asked: int, woken: bool) -> None:
-    settings = dataclasses.replace(ListenSettings(), follow_up_s=0.0)
+    settings = dataclasses.replace(ListenSettings(), hangover_ms=500)
     asr = SecondOpinionAsr([quick], [full])
     listener = Listener(EnergyVad(), asr, TranscriptSpotter(asr, settings.wake_phrase), settings)
     events = run(listener, silence(0.5), tone(2.0), silence(1.0))

@@ -1,8 +1,13 @@
 """`kiosk run`: the one event loop that owns the visitor and joins listening, answering, speech and screen.
 
-    IDLE -> (wake / tap) -> LISTENING -> (question heard or typed) -> THINKING -> SPEAKING -> FOLLOW_UP
-         -> (the listener's follow-up window passes) -> IDLE; after `session_timeout_s` of quiet the
-            visitor's session (conversation history, captions) is forgotten.
+    IDLE -> (wake / tap: earcon) -> LISTENING -> (question heard or typed) -> THINKING -> SPEAKING
+         -> FOLLOW_UP -> (the listener's follow-up window passes) -> IDLE; a new visitor who says
+            nothing through the question window is greeted (`service.greeting`); after
+            `forget_after_s` of quiet the visitor's session (conversation history, captions) is forgotten.
+
+Nothing the kiosk says may swallow speech that has already begun: when the listener reports speech
+while the kiosk thinks or speaks (it began before the kiosk's voice, or it is a voice barge-in), the
+kiosk stops and listens; speech resuming right after a question continues that question.
 
 Microphone events arrive from the listener's worker thread and screen input from the screen task; both
 go through one asyncio queue, so every decision is made on the loop, in order. A wake or tap while the
@@ -13,6 +18,7 @@ audio are dropped) and the kiosk listens. Each stage's failure is caught and sho
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import logging
 import time
@@ -21,11 +27,23 @@ from collections.abc import Callable
 from typing import Any
 
 from kiosk.appliance.notify import Notifier
-from kiosk.events import AnswerDone, Heard, HeardPartial, ListenEvent, MicrophoneStatus, SpeechAudio, Wake
+from kiosk.audio.earcon import RATE as EARCON_RATE
+from kiosk.audio.earcon import chime
+from kiosk.events import (
+    AnswerDone,
+    Dismissed,
+    Heard,
+    HeardPartial,
+    ListenEvent,
+    MicrophoneStatus,
+    SpeechAudio,
+    SpeechEnded,
+    SpeechStarted,
+    Wake,
+    WindowClosed,
+)
 
 log = logging.getLogger(__name__)
-
-GREETING_DELAY_S = 0.8  # a question said in the same breath as the wake phrase arrives within this
 
 
 class Phase(enum.Enum):
@@ -54,6 +72,11 @@ class Kiosk:
         self._in_session = False
         self._turn_started: float | None = None
         self._greeting: asyncio.Task | None = None
+        self._question: tuple[str, float] | None = None  # the turn's question and where its speech ended
+        self._prefix: str | None = None  # a question cut short: the visitor went on, it continues
+        self._last_end = -1e9  # stream time (s) of the last question's end of speech
+        self.wakes = 0
+        self.dismissed = 0
 
     # -- inputs (any thread) ---------------------------------------------------------------------------------
 
@@ -93,40 +116,85 @@ class Kiosk:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _handle(self, event: ListenEvent) -> None:
+        if isinstance(event, Dismissed):  # somebody else's conversation: shown nowhere, answered never
+            self.dismissed += 1
+            return
         self._last_activity = time.monotonic()
         if self.screen is not None:
             self.screen.listen_event(event)
         if isinstance(event, Wake):
+            self.wakes += 1
             if event.source != "voice" and self.listener is not None:
                 self.listener.tap(event.source, echo=False)  # the microphone takes the next utterance
-            if self.phase in (Phase.SPEAKING, Phase.THINKING):
+            if self.phase in (Phase.SPEAKING, Phase.THINKING) or self._greeting_active():
                 log.info("barge-in (%s)", event.source)
-                self._cancel_turn()
-            elif not self._in_session and self.service.greeting and self.rt.speaker is not None:
-                self._greeting = asyncio.create_task(self._greet())
+                self._stop_talking()
+            self._prefix = None
+            self._earcon()
             self._set_phase(Phase.LISTENING)
+        elif isinstance(event, SpeechStarted):
+            self._visitor_spoke(event)
+        elif isinstance(event, SpeechEnded):
+            self._last_end = event.t
         elif isinstance(event, Heard):
             self._cancel_turn()
+            if self._prefix is not None:
+                event = dataclasses.replace(event, text=f"{self._prefix} {event.text}")
+                log.info("question continued: %r", event.text)
+                self._prefix = None
             self._turn = asyncio.create_task(self._answer(event))
+        elif isinstance(event, WindowClosed):
+            self._window_closed(event)
         elif isinstance(event, MicrophoneStatus):
             log.log(logging.WARNING if event.down else logging.INFO, "microphone %s: %s", event.state, event.detail)
         elif isinstance(event, HeardPartial) and self.phase is not Phase.LISTENING:
             self._set_phase(Phase.LISTENING)
 
-    async def _greet(self) -> None:
-        """A new visitor who only said the wake phrase (or tapped) is greeted, unless a question follows."""
-        await asyncio.sleep(GREETING_DELAY_S)
-        if self._turn is not None or self.phase is not Phase.LISTENING:
+    def _visitor_spoke(self, event: SpeechStarted) -> None:
+        """Speech while the kiosk thinks, greets or speaks: the visitor goes first. Right after a question
+        it is the rest of that question ("where is the ..." / "IT help desk?")."""
+        busy = self.phase in (Phase.THINKING, Phase.SPEAKING) and self._turn is not None
+        if busy and self._question is not None and event.t - self._question[1] <= self.rt.settings.listen.merge_s:
+            self._prefix = self._question[0]
+            log.info("the visitor goes on after %r: waiting for the rest", self._prefix)
+        if busy or self._greeting_active():
+            log.info("the visitor is speaking: the kiosk stops and listens")
+            self._stop_talking()
+        self._set_phase(Phase.LISTENING)
+
+    def _window_closed(self, event: WindowClosed) -> None:
+        if self.phase not in (Phase.LISTENING, Phase.FOLLOW_UP) or self._greeting_active():
+            return  # a turn or the greeting is under way; its end opens the next window
+        greet = (event.window == "question" and not self._in_session and self.service.greeting
+                 and self.rt.speaker is not None)
+        if greet:
+            self._greeting = asyncio.create_task(self._greet())
             return
+        self._set_phase(Phase.IDLE)
+        if self.screen is not None:
+            self.screen.idle()
+
+    def _earcon(self) -> None:
+        if self.service.earcon and self.player is not None:
+            self.player.submit(chime(), EARCON_RATE, pause=False)
+
+    def _greeting_active(self) -> bool:
+        return self._greeting is not None and not self._greeting.done()
+
+    async def _greet(self) -> None:
+        """A new visitor who woke the kiosk and said nothing through the question window is greeted;
+        then the question window opens again."""
         self._in_session = True
         clip = await asyncio.to_thread(self.rt.speaker.speak_joined, self.rt.settings.persona.greeting)
         if self.listener is not None:
             self.listener.speaking_started()
-        self._play(SpeechAudio(0, 0, clip))
-        if self.player is not None:
-            await self.player.drain()
-        if self.listener is not None:
-            self.listener.speaking_finished()
+        try:
+            self._play(SpeechAudio(0, 0, clip))
+            if self.player is not None:
+                await self.player.drain()
+        finally:
+            if self.listener is not None:
+                self.listener.speaking_finished(window="question")
 
     def healthy(self) -> bool:
         """False once a turn has run longer than service.turn_timeout_s: a hung stage; the watchdog stops."""
@@ -140,14 +208,16 @@ class Kiosk:
     def snapshot(self) -> dict[str, Any]:
         """For the status endpoint (read from its thread: only simple values, replaced whole)."""
         return {"state": self.phase.value, "in_session": self._in_session, "turns": self.turn_count,
-                "last_turn": self.turns[-1] if self.turns else None, "errors": list(self.errors)[-10:],
+                "last_turn": self.turns[-1] if self.turns else None, "recent": list(self.turns)[-20:],
+                "wakes": self.wakes, "dismissed": self.dismissed, "errors": list(self.errors)[-10:],
                 "listening": self.listener is not None, "sound": self.player is not None}
 
     async def _answer(self, heard: Heard) -> None:
         """One turn: the question answered, spoken and shown; the listener's gate closed while speaking."""
-        if self._greeting is not None:
-            self._greeting.cancel()
+        if self._greeting_active():
+            self._stop_talking()
         self._in_session = True
+        self._question = (heard.text, self._last_end)
         self._turn_started = time.monotonic()
         self._set_phase(Phase.THINKING)
         turn = self.rt.engine.gate.begin()
@@ -210,6 +280,14 @@ class Kiosk:
                 screen.speak(clip, None, self.player.position)
 
         self.player.submit(clip.pcm, clip.sample_rate, on_start=started)
+
+    def _stop_talking(self) -> None:
+        """Barge-in, or the visitor was already speaking: the turn or the greeting stops at once."""
+        self._cancel_turn()
+        if self._greeting_active():
+            self._greeting.cancel()
+            if self.player is not None:
+                self.player.cancel()
 
     def _cancel_turn(self) -> None:
         if self._turn is not None and not self._turn.done():

@@ -155,11 +155,13 @@ class PlaybackQueue:
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="playback")
         self._pending: list[asyncio.Future] = []
 
-    def submit(self, pcm: bytes, sample_rate: int, on_start: Callable[[], None] | None = None) -> None:
-        """Queues a clip; `on_start` runs on the event loop when it starts playing (lips start then)."""
+    def submit(self, pcm: bytes, sample_rate: int, on_start: Callable[[], None] | None = None,
+               pause: bool = True) -> None:
+        """Queues a clip; `on_start` runs on the event loop when it starts playing (lips start then).
+        `pause`: followed by the pause between sentences (not after an earcon)."""
         import asyncio
 
-        gap = b"\x00\x00" * int(self._pause_s * sample_rate)
+        gap = b"\x00\x00" * int(self._pause_s * sample_rate) if pause else b""
         loop = asyncio.get_running_loop()
 
         generation = self._player.generation

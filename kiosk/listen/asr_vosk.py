@@ -28,6 +28,7 @@ class VoskEngine:
     """One Kaldi recognizer per utterance; partials come from ``PartialResult`` while feeding."""
 
     name = "vosk"
+    punctuates = False  # the end-of-turn judge reads only its last word
 
     def __init__(self, model_dir: Path, sample_rate: int = 16000, grammar: list[str] | None = None) -> None:
         import vosk  # lazy: the library loads a native Kaldi build
@@ -73,6 +74,10 @@ class VoskEngine:
             return None  # only report changes, so callers can redraw cheaply
         self._last_partial = text
         return Transcript(text=text, words=(), engine=self.name, final=False)
+
+    def peek(self) -> str:
+        """The words so far (what the partials showed): free, Vosk decodes as it goes."""
+        return self._last_partial
 
     def finish(self) -> Transcript:
         if self._rec is None:

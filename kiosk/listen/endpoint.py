@@ -151,6 +151,18 @@ class Endpointer:
                 return self._finish("silence")
         return events
 
+    @property
+    def pending_start(self) -> int | None:
+        """The candidate start of speech not yet confirmed (None unless pending)."""
+        return self._start if self._state == "pending" else None
+
+    def end_now(self) -> list[EndpointEvent]:
+        """End the utterance in a pause before the hangover has run out (the speaker has finished:
+        kiosk.listen.turn_end); nothing when not in a pause of an utterance."""
+        if self._state != "speaking" or self._gap == 0:
+            return []
+        return self._finish("silence")
+
     def cancel(self) -> None:
         """Forget any utterance in progress (the microphone was gated); positions keep counting."""
         self._state, self._gap, self._speech = "idle", 0, 0

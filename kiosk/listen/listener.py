@@ -1,11 +1,17 @@
 """The listening state machine: 16 kHz audio in; wake, speech and transcript events out.
 
     ASLEEP     each VAD segment goes to the wake spotter; nothing else is heard.
-    AWAKE      after a wake, a tap or the kiosk's answer: speech that starts before the follow-up
-               deadline is a question; after it, back to ASLEEP (never, when no wake phrase is needed).
-    CAPTURING  a question is being recognized.
+    AWAKE      a window is open: the *question* window after a wake or tap (`question_window_s`), or
+               the *follow-up* window after the kiosk's answer (`follow_up_s`, short). Speech that
+               starts in it is a question if it seems addressed to the kiosk (kiosk.listen.addressee);
+               chatter is dismissed and does not extend the window. When the window passes, back to
+               ASLEEP with a WindowClosed event (never, when no wake phrase is needed).
+    CAPTURING  a question is being recognized. It ends after a short silence when the transcript so
+               far reads as complete, after a longer one when it does not (kiosk.listen.turn_end).
     GATED      half-duplex: the kiosk is speaking. Audio is ignored, except that the wake phrase
                (barge_in = "wake") or any speech (barge_in = "voice", with echo cancellation) interrupts.
+               Speech that began before the kiosk started speaking is never cut: it is heard to its end
+               (the kiosk stops talking when it learns of it).
 
 Everything is counted in samples, never in wall-clock time, so a file and a live microphone give the
 same events. Event times (`t`) are stream positions in seconds. Not thread-safe: one thread calls
@@ -21,9 +27,11 @@ import time
 import numpy as np
 
 from kiosk.config import ListenSettings
-from kiosk.events import Heard, HeardPartial, ListenEvent, SpeechEnded, SpeechStarted, Wake
+from kiosk.events import Dismissed, Heard, HeardPartial, ListenEvent, SpeechEnded, SpeechStarted, Wake, WindowClosed
+from kiosk.listen.addressee import Addressee, AddresseeSettings, LevelMeter
 from kiosk.listen.asr import SAMPLE_RATE, AsrEngine, Transcript, Word
 from kiosk.listen.endpoint import Endpointer, EndpointSettings, SpeechEnd, SpeechStart
+from kiosk.listen.turn_end import sounds_complete
 from kiosk.listen.vad import Vad
 from kiosk.listen.wake import WakeHit, WakeSpotter, strip_phrase
 
@@ -52,6 +60,13 @@ def _ms(ms: float) -> int:
     return int(ms * SAMPLE_RATE / 1000)
 
 
+QUESTION, FOLLOW_UP = "question", "follow_up"
+
+
+def addressee_settings(listen: ListenSettings) -> AddresseeSettings:
+    return AddresseeSettings(level_margin_db=listen.bystander_level_db, require_form=listen.follow_up_form)
+
+
 class Listener:
     def __init__(self, vad: Vad, asr: AsrEngine, spotter: WakeSpotter | None,
                  settings: ListenSettings | None = None) -> None:
@@ -59,8 +74,17 @@ class Listener:
         self.vad, self.asr, self.spotter = vad, asr, spotter
         self.settings = s = settings or ListenSettings()
         self.endpoint = Endpointer(endpoint_settings(s))
+        self.addressee = Addressee(addressee_settings(s))
         self._frame_samples = vad.frame_samples
-        self._follow_up = _ms(s.follow_up_s * 1000)
+        self._windows = {QUESTION: _ms(s.question_window_s * 1000), FOLLOW_UP: _ms(s.follow_up_s * 1000)}
+        self._window = QUESTION
+        self._complete_after = _ms(s.hangover_complete_ms) if s.hangover_complete_ms < s.hangover_ms else None
+        self._checked = False  # the current pause has been judged complete or not
+        self._merge = _ms(s.merge_s * 1000)
+        self._last_question_end: int | None = None
+        self._announced = True  # the current capture's SpeechStarted went out (held back in follow-ups)
+        self._gate_window = FOLLOW_UP  # the window that opens when the kiosk stops speaking
+        self._meter = LevelMeter()
         self._refractory = _ms(s.refractory_s * 1000)
         self._tail = _ms(s.gate_tail_ms)
         self._early_after = _ms(s.early_decode_ms) if s.early_decode_ms < s.hangover_ms else None
@@ -120,17 +144,21 @@ class Listener:
             return []  # already taking a question
         events: list[ListenEvent] = [Wake(_t(at), source)]
         self._gate = None
+        self.addressee.forget()  # whoever tapped: their voice is learnt from their question
         if self._mode == "spot":  # the visitor is mid-sentence: what follows the tap is the question
             self._mode = None  # the spotter's audio is dropped by its next start()
             return events + self._begin_capture(max(at, self._start))
-        self._await_question(at)
+        self._await_question(at, QUESTION)
         return events
 
     def speaking_started(self, at: int | None = None) -> None:
         """The kiosk starts speaking (sample position in the microphone stream); half-duplex gate opens there."""
         self._gate = (self.now if at is None else at, None)
 
-    def speaking_finished(self, at: int | None = None) -> None:
+    def speaking_finished(self, at: int | None = None, window: str = FOLLOW_UP) -> None:
+        """`window`: what opens when the gate ends; `question` after a greeting or prompt (the visitor
+        has not asked yet), `follow_up` after an answer."""
+        self._gate_window = window
         if self._gate is not None:
             self._gate = (self._gate[0], (self.now if at is None else at) + self._tail)
 
@@ -140,7 +168,7 @@ class Listener:
         begin = self.position
         self._remember(frame)
         events: list[ListenEvent] = []
-        if self._gated(begin):
+        if self._gated(begin) and not self._before_gate():
             if self.state is not State.GATED:
                 self._abandon()
                 self.state = State.GATED
@@ -151,10 +179,13 @@ class Listener:
             end = self._gate[1] if self._gate and self._gate[1] is not None else begin
             self._gate = None
             self._open_from = begin
+            self._last_question_end = None  # the kiosk has answered: nothing left to continue
             self.vad.reset()
             self.endpoint.cancel()
-            self._await_question(end)
+            self._await_question(end, self._gate_window)
         prob = self.vad.prob(np.frombuffer(frame, dtype=np.int16))
+        if self._mode is not None and prob >= self.settings.vad_threshold:
+            self._meter.add(frame)
         fed = False
         for ev in self.endpoint.process(self._frame_samples, prob):
             if isinstance(ev, SpeechStart):
@@ -169,11 +200,50 @@ class Listener:
             events += self._feed_active(frame)
         if self._mode is not None and self._early_after is not None:
             self._decode_early()
+        if self._mode is not None:
+            events += self._end_if_complete()
         if (self.state is State.AWAKE and self._deadline is not None and self.position >= self._deadline
                 and self.endpoint.idle):
-            log.debug("follow-up window closed at %.2f s", _t(self.position))
+            log.debug("%s window closed at %.2f s", self._window, _t(self.position))
             self.state, self._deadline = State.ASLEEP, None
+            events.append(WindowClosed(_t(self.position), self._window))
         return events
+
+    def _end_if_complete(self) -> list[ListenEvent]:
+        """Adaptive end of turn: at `hangover_complete_ms` into a pause, the transcript so far decides
+        whether the visitor has finished (end now) or is thinking mid-sentence (wait for the full
+        hangover). Decided at a sample position, so files and the microphone agree."""
+        quiet = self.endpoint.quiet_samples
+        if quiet == 0:
+            self._checked = False
+            return []
+        if self._checked or self._complete_after is None or quiet < self._complete_after:
+            return []
+        self._checked = True
+        target = self.spotter if self._mode == "spot" else self.asr
+        peek = getattr(target, "peek", None)
+        text = peek() if peek is not None else None
+        if peek is not None and hasattr(target, "discard_early"):
+            self._early = True  # peeking may have started the early decode: drop it if speech resumes
+        if text is None or not sounds_complete(text, punctuated=getattr(target, "punctuates", True)):
+            log.debug("pause after %r: waiting for more", text)
+            return []
+        events: list[ListenEvent] = []
+        for ev in self.endpoint.end_now():
+            events += self._on_end(ev.sample, "silence")
+        return events
+
+    def _before_gate(self) -> bool:
+        """The utterance under way (or about to be confirmed) began before the kiosk started speaking:
+        the visitor was already talking, so the gate must not swallow it."""
+        if self._gate is None or self.state is State.ASLEEP or self.state is State.GATED:
+            return False
+        # The whole first frame before the gate: a frame that straddles it may hold the kiosk's voice.
+        start = self._gate[0] - self._frame_samples
+        if self._mode == "capture":
+            return self._start < start
+        pending = self.endpoint.pending_start
+        return self.state is State.AWAKE and pending is not None and pending < start
 
     def _decode_early(self) -> None:
         """A pause of `early_decode_ms`: the recognizer may start on the audio so far (the hangover
@@ -195,7 +265,8 @@ class Listener:
         return sample >= start and (end is None or sample < end)
 
     def _on_start(self, sample: int) -> list[ListenEvent]:
-        self._early = False
+        self._early = self._checked = False
+        self._meter.reset()
         listens_for_wake = self.state is State.ASLEEP or (
             self.state is State.GATED and self.settings.barge_in == "wake")
         if listens_for_wake and self.spotter is not None:
@@ -203,7 +274,13 @@ class Listener:
             self.spotter.start()
             hit = self.spotter.feed(self._lead_in(sample))
             return self._on_hit(hit, None) if hit else []
-        if self.state is State.AWAKE or (self.state is State.GATED and self.settings.barge_in == "voice"):
+        if self.state is State.AWAKE:
+            # A follow-up is announced only once it is taken (bystanders are shown nothing); speech
+            # resuming right after a question may be its continuation, and the kiosk must know at once.
+            resumed = self._last_question_end is not None and sample - self._last_question_end <= self._merge
+            announce = self._window == QUESTION or resumed or self.spotter is None
+            return self._begin_capture(sample, lead_in=True, announce=announce)
+        if self.state is State.GATED and self.settings.barge_in == "voice":
             self._gate = None  # voice barge-in
             return self._begin_capture(sample, lead_in=True)
         return []
@@ -216,18 +293,31 @@ class Listener:
             return self._on_hit(hit, sample, reason, started) if hit else []
         if mode != "capture":
             return []
-        events: list[ListenEvent] = [SpeechEnded(_t(sample), reason)]
+        ended = SpeechEnded(_t(sample), reason)
+        events: list[ListenEvent] = [ended] if self._announced else []
         try:
             result = self.asr.finish()
         except Exception:  # noqa: BLE001 - a failed decode loses one question, never the listener
             log.exception("speech recognition failed; the visitor can ask again")
-            self._await_question(self.position)
+            self._resume_window()
             return events
         heard = self._question(result, (self._start - self._fed_from) / SAMPLE_RATE, started)
-        if heard is not None:
-            events.append(heard)
-        self._await_question(self.position)  # a conversation: the next question needs no wake phrase
-        return events
+        if heard is None:
+            self._resume_window()
+            return events
+        resumed = self._last_question_end is not None and self._start - self._last_question_end <= self._merge
+        why = self.addressee.judge(heard.text, self._meter.db, follow_up=self._window == FOLLOW_UP and not resumed)
+        if why is not None and self.spotter is not None:
+            log.info("utterance at %.2f s dismissed (%s)", _t(self._start), why)
+            log.debug("dismissed: %r", heard.text)
+            self._resume_window()
+            return events + [Dismissed(_t(sample), why, heard.text)]
+        if not self._announced:
+            events = [SpeechStarted(_t(self._start)), ended]
+        self.addressee.learn(self._meter.db)
+        self._last_question_end = sample
+        self._await_question(self.position, FOLLOW_UP)  # a conversation: the next one needs no wake phrase
+        return events + [heard]
 
     def _feed_active(self, frame: bytes) -> list[ListenEvent]:
         if self._mode == "spot":
@@ -235,7 +325,7 @@ class Listener:
             return self._on_hit(hit, None) if hit else []
         if self._mode == "capture":
             partial = self.asr.feed(frame)
-            if partial is not None and partial.text:
+            if self._announced and partial is not None and partial.text:
                 return [HeardPartial(_t(self.position), partial.text)]
         return []
 
@@ -247,24 +337,32 @@ class Listener:
             log.info("wake %r at %.2f s ignored (refractory)", hit.heard, _t(at))
             return []
         self._last_wake, self._gate = at, None
+        self.addressee.forget()  # a wake starts a visitor: their level is their wake phrase's
+        self.addressee.learn(self._meter.db)
         events: list[ListenEvent] = [Wake(_t(at), "voice", hit.heard)]
         if segment_end is None:  # streaming spotter, mid-utterance: the rest streams into the recognizer
             self._mode = None
+            self._window = QUESTION
             return events + self._begin_capture(at)
         rest = hit.rest
         heard = self._question(rest, 0.0, ended) if rest is not None and rest.text else None
         if heard is not None:  # "hey coach where is ..." in one breath: the spotter's decode has it all
             events += [SpeechStarted(_t(at)), SpeechEnded(_t(segment_end), reason), heard]
-        self._await_question(self.position)
+            self._last_question_end = segment_end
+            self._await_question(self.position, FOLLOW_UP)
+        else:
+            self._await_question(self.position, QUESTION)
         return events
 
-    def _begin_capture(self, sample: int, lead_in: bool = False) -> list[ListenEvent]:
-        """`lead_in`: at a detected speech start (not right after a wake phrase, which must stay out)."""
+    def _begin_capture(self, sample: int, lead_in: bool = False, announce: bool = True) -> list[ListenEvent]:
+        """`lead_in`: at a detected speech start (not right after a wake phrase, which must stay out).
+        `announce` False: SpeechStarted and partials wait until the utterance is known to be a question."""
         self.state, self._mode, self._start, self._early = State.CAPTURING, "capture", sample, False
+        self._announced = announce
         self.asr.start()
-        events: list[ListenEvent] = [SpeechStarted(_t(sample))]
+        events: list[ListenEvent] = [SpeechStarted(_t(sample))] if announce else []
         partial = self.asr.feed(self._lead_in(sample) if lead_in else self._audio(sample))
-        if partial is not None and partial.text:
+        if announce and partial is not None and partial.text:
             events.append(HeardPartial(_t(self.position), partial.text))
         return events
 
@@ -286,18 +384,20 @@ class Listener:
                      tuple(Word(w.word, max(0.0, w.start_s - lead_s), max(0.0, w.end_s - lead_s)) for w in words),
                      waited)
 
-    def _await_question(self, at: int) -> None:
+    def _await_question(self, at: int, window: str) -> None:
+        self.state, self._window = State.AWAKE, window
+        self._deadline = None if self.spotter is None else at + self._windows[window]
+
+    def _resume_window(self) -> None:
+        """After an utterance that was not a question: the window goes on as it was (chatter never
+        extends it); if it has passed meanwhile, the next frame closes it."""
         self.state = State.AWAKE
-        if self.spotter is None:
-            self._deadline = None
-        else:
-            self._deadline = at + self._follow_up
 
     def recover(self) -> None:
         """After an engine raised mid-utterance: drop the utterance, keep listening (the window stays open)."""
         self._abandon()
         if self.state is State.CAPTURING:
-            self._await_question(self.position)
+            self._resume_window()
 
     def _abandon(self) -> None:
         """The gate closed over an utterance in progress: drop it (the engines' next start() clears them;

@@ -60,8 +60,8 @@ class LiveListener:
     def speaking_started(self) -> None:
         self._queue.put(("speaking_started", self.mic.stats.samples))
 
-    def speaking_finished(self) -> None:
-        self._queue.put(("speaking_finished", self.mic.stats.samples))
+    def speaking_finished(self, window: str = "follow_up") -> None:
+        self._queue.put(("speaking_finished", self.mic.stats.samples, window))
 
     # PortAudio / supervisor threads: queue only.
     def _on_frames(self, pcm: bytes, _t: int) -> None:
@@ -94,7 +94,7 @@ class LiveListener:
         if kind == "speaking_started":
             self.listener.speaking_started(at=rest[0])
         elif kind == "speaking_finished":
-            self.listener.speaking_finished(at=rest[0])
+            self.listener.speaking_finished(at=rest[0], window=rest[1])
         elif kind == "status":
             return [MicrophoneStatus(*rest)]
         return []

@@ -148,6 +148,10 @@ class TranscriptSpotter:
         if hasattr(self.engine, "discard_early"):
             self.engine.discard_early()
 
+    def peek(self) -> str | None:
+        peek = getattr(self.engine, "peek", None)
+        return peek() if peek is not None else None
+
     def finish(self) -> WakeHit | None:
         result = self.engine.finish()
         m = match_phrase([w.word for w in result.words], self.phrase, self.sensitivity)
