@@ -353,6 +353,10 @@ class ListenSettings:
     """in the follow-up window (and after a voice wake), speech this much quieter than the visitor's own
     wake phrase or question is a bystander's (0 = off); lower rejects more bystanders but also visitors
     who step back"""
+    speaker_similarity: float = _f(0.5, range=(0.0, 1.0))
+    """in the follow-up window, a voice less similar than this to the visitor's (speaker embeddings,
+    when the model is installed) is a bystander's (0 = off); higher rejects more bystanders and more
+    visitors heard through noise (docs/benchmarks.md, "Speaker embeddings")"""
     follow_up_form: bool = True
     """in the follow-up window only a question or a request is taken ("and on weekends?", "tell me
     about parking"); statements and thanks are chatter"""

@@ -46,7 +46,7 @@ def _to16k(path: Path) -> np.ndarray:
 
 
 @lru_cache(maxsize=4096)
-def _speak(text: str, voice: str, speed: int) -> bytes:
+def _speak(text: str, voice: str, speed: int, pitch: int | None = None) -> bytes:
     if voice == "piper":
         from kiosk.audio.resample import Resampler
 
@@ -57,14 +57,18 @@ def _speak(text: str, voice: str, speed: int) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "e.wav"
         # stdin, so text starting with "-" is not taken for an option
-        subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(wav), "--stdin"], input=text.encode(),
-                       check=True)
+        pitch_args = [] if pitch is None else ["-p", str(pitch)]
+        subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), *pitch_args, "-w", str(wav), "--stdin"],
+                       input=text.encode(), check=True)
         return _to16k(wav).tobytes()
 
 
-def speak(text: str, voice: str = "piper", speed: int = 160) -> np.ndarray:
-    """`text` spoken by Piper (en_US-joe-medium) or an espeak-ng voice, trimmed to its speech."""
-    pcm = np.frombuffer(_speak(text, voice, speed), dtype=np.int16)
+def speak(text: str, voice: str = "piper", speed: int = 160, pitch: int | None = None) -> np.ndarray:
+    """`text` spoken by Piper (en_US-joe-medium) or an espeak-ng voice, trimmed to its speech.
+
+    `speed` (words per minute) and `pitch` (0-99, espeak-ng's -p; None = the voice's own) apply to espeak-ng
+    voices only; Piper ignores them."""
+    pcm = np.frombuffer(_speak(text, voice, speed, pitch), dtype=np.int16)
     start, end = speech_bounds(pcm)
     return pcm[start:end].copy()
 

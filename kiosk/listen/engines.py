@@ -78,4 +78,19 @@ def build_listener(settings: Settings, wake_phrase: str | None = None, wake: boo
     listen = settings.listen
     if wake_phrase:
         listen = dataclasses.replace(listen, wake_phrase=wake_phrase)
-    return Listener(build_vad(settings), asr, spotter, listen)
+    return Listener(build_vad(settings), asr, spotter, listen, speaker=build_speaker_check(settings) if wake else None)
+
+
+def build_speaker_check(settings: Settings):  # noqa: ANN201 - SpeakerEmbedder | None
+    """The speaker-embedding model that tells the visitor's voice from a bystander's, when installed."""
+    import logging
+
+    from kiosk.listen.speaker import DVectorEmbedder, SpeakerModelMissing
+
+    if not settings.listen.speaker_similarity:
+        return None
+    try:
+        return DVectorEmbedder(models_dir=settings.models.resolved_dir)
+    except SpeakerModelMissing as error:
+        logging.getLogger(__name__).info("follow-ups judged without comparing voices: %s", error)
+        return None

@@ -31,6 +31,7 @@ from kiosk.events import Dismissed, Heard, HeardPartial, ListenEvent, SpeechEnde
 from kiosk.listen.addressee import Addressee, AddresseeSettings, LevelMeter
 from kiosk.listen.asr import SAMPLE_RATE, AsrEngine, Transcript, Word
 from kiosk.listen.endpoint import Endpointer, EndpointSettings, SpeechEnd, SpeechStart
+from kiosk.listen.speaker import SpeakerEmbedder
 from kiosk.listen.turn_end import sounds_complete
 from kiosk.listen.vad import Vad
 from kiosk.listen.wake import WakeHit, WakeSpotter, strip_phrase
@@ -64,14 +65,16 @@ QUESTION, FOLLOW_UP = "question", "follow_up"
 
 
 def addressee_settings(listen: ListenSettings) -> AddresseeSettings:
-    return AddresseeSettings(level_margin_db=listen.bystander_level_db, require_form=listen.follow_up_form)
+    return AddresseeSettings(level_margin_db=listen.bystander_level_db, require_form=listen.follow_up_form,
+                             min_similarity=listen.speaker_similarity or None)
 
 
 class Listener:
     def __init__(self, vad: Vad, asr: AsrEngine, spotter: WakeSpotter | None,
-                 settings: ListenSettings | None = None) -> None:
-        """`spotter` None: no wake phrase needed, every utterance is a question."""
-        self.vad, self.asr, self.spotter = vad, asr, spotter
+                 settings: ListenSettings | None = None, speaker: SpeakerEmbedder | None = None) -> None:
+        """`spotter` None: no wake phrase needed, every utterance is a question. `speaker`: voices are
+        compared in the follow-up window (kiosk.listen.speaker), when the model is installed."""
+        self.vad, self.asr, self.spotter, self.speaker = vad, asr, spotter, speaker
         self.settings = s = settings or ListenSettings()
         self.endpoint = Endpointer(endpoint_settings(s))
         self.addressee = Addressee(addressee_settings(s))
@@ -306,7 +309,9 @@ class Listener:
             self._resume_window()
             return events
         resumed = self._last_question_end is not None and self._start - self._last_question_end <= self._merge
-        why = self.addressee.judge(heard.text, self._meter.db, follow_up=self._window == FOLLOW_UP and not resumed)
+        follow_up = self._window == FOLLOW_UP and not resumed
+        voice = self._voice() if follow_up else None
+        why = self.addressee.judge(heard.text, self._meter.db, follow_up=follow_up, voice=voice)
         if why is not None and self.spotter is not None:
             log.info("utterance at %.2f s dismissed (%s)", _t(self._start), why)
             log.debug("dismissed: %r", heard.text)
@@ -314,7 +319,9 @@ class Listener:
             return events + [Dismissed(_t(sample), why, heard.text)]
         if not self._announced:
             events = [SpeechStarted(_t(self._start)), ended]
-        self.addressee.learn(self._meter.db)
+        if voice is None and self.addressee.voice is None:  # after a tap: the first question is the reference
+            voice = self._voice()
+        self.addressee.learn(self._meter.db, voice)
         self._last_question_end = sample
         self._await_question(self.position, FOLLOW_UP)  # a conversation: the next one needs no wake phrase
         return events + [heard]
@@ -337,8 +344,8 @@ class Listener:
             log.info("wake %r at %.2f s ignored (refractory)", hit.heard, _t(at))
             return []
         self._last_wake, self._gate = at, None
-        self.addressee.forget()  # a wake starts a visitor: their level is their wake phrase's
-        self.addressee.learn(self._meter.db)
+        self.addressee.forget()  # a wake starts a visitor: their level and voice are their wake phrase's
+        self.addressee.learn(self._meter.db, self._voice())
         events: list[ListenEvent] = [Wake(_t(at), "voice", hit.heard)]
         if segment_end is None:  # streaming spotter, mid-utterance: the rest streams into the recognizer
             self._mode = None
@@ -421,6 +428,16 @@ class Listener:
         """Audio from sample `start` to the end of the frame just processed."""
         self._fed_from = max(start, self._hist_start)
         return bytes(self._history[2 * (self._fed_from - self._hist_start):])
+
+    def _voice(self) -> np.ndarray | None:
+        """The speaker embedding of the utterance fed so far (None without a model, or if it fails)."""
+        if self.speaker is None:
+            return None
+        try:
+            return self.speaker.embed(bytes(self._history[2 * max(0, self._fed_from - self._hist_start):]))
+        except Exception:  # noqa: BLE001 - a missing signal, never a lost question
+            log.exception("speaker embedding failed; judging without it")
+            return None
 
     def _lead_in(self, start: int) -> bytes:
         return self._audio(max(start - self._lead, self._open_from))
