@@ -17,8 +17,16 @@ import pytest  # noqa: E402
 
 from kiosk.avatar.backend import PygameBackend  # noqa: E402
 from kiosk.avatar.keyboard import KeyboardResult, OnScreenKeyboard, question_event, tap_event  # noqa: E402
-from kiosk.avatar.overlay import Layout, Overlay  # noqa: E402
-from kiosk.avatar.painter import ACCENT, DIM, NO_LINE_START, SOFT, WHITE  # noqa: E402
+from kiosk.avatar.overlay import (  # noqa: E402
+    CAPTION_PANEL,
+    DEFAULT_ATTRACT,
+    NO_MICROPHONE,
+    TYPE_PROMPT,
+    Layout,
+    Overlay,
+    ends_sentence,
+)
+from kiosk.avatar.painter import ACCENT, DIM, INK, NO_LINE_START, SOFT, WHITE, Painter  # noqa: E402
 from kiosk.events import Heard, ListenEvent, Wake  # noqa: E402
 
 SIZE = (1280, 720)
@@ -61,6 +69,20 @@ def count(snap: np.ndarray, colour: tuple[int, ...], rect: tuple[int, int, int, 
         x, y, w, h = rect
         snap = snap[y:y + h, x:x + w]
     return int((np.abs(snap.astype(int) - colour[:3]).max(axis=2) <= tol).sum())
+
+
+def shows(snap: np.ndarray, painter: Painter, text: str, px: int, colour: tuple[int, int, int]) -> bool:
+    """Whether `text` is drawn in `colour` at full opacity somewhere in the frame: every fully inked pixel of
+    the text, rasterized alone, is found at one offset with exactly that colour (whatever lies behind it)."""
+    ink = pygame.surfarray.pixels_alpha(painter.text(text, px, colour)).T == 255
+    ys, xs = np.nonzero(ink)
+    h, w = ink.shape
+    for y, x in np.argwhere(np.all(snap == colour, axis=2)):
+        oy, ox = y - ys[0], x - xs[0]
+        inside = 0 <= oy <= snap.shape[0] - h and 0 <= ox <= snap.shape[1] - w
+        if inside and np.all(snap[oy + ys, ox + xs] == colour):
+            return True
+    return False
 
 
 def tap(kb: OnScreenKeyboard, name: str) -> KeyboardResult | None:
@@ -194,6 +216,108 @@ def test_notice_banner(backend: PygameBackend, overlay: Overlay) -> None:
     assert count(frame(backend, overlay), WHITE, top) > 100
     overlay.notice(None)
     assert count(frame(backend, overlay), WHITE, top) == 0
+
+
+PEAK = 0.6  # the idle prompt's pulse at its peak: drawn at full opacity, so its pixels are exact
+
+
+def test_without_a_microphone_the_prompt_and_buttons_offer_typing(backend: PygameBackend, overlay: Overlay) -> None:
+    """Issue 11: the banner said "tap Type" while the prompt said "Say 'Hey coach'" and "Tap to talk" stayed."""
+    L, p = overlay.layout, overlay.painter
+    talk = overlay.talk_rect
+    voice = frame(backend, overlay, t=PEAK)
+    assert shows(voice, p, DEFAULT_ATTRACT, L.cue_px, WHITE) and shows(voice, p, "Tap to talk", L.cue_px, INK)
+    overlay.set_voice(False)
+    overlay.notice(NO_MICROPHONE)
+    typed = frame(backend, overlay, t=PEAK)
+    assert overlay.prompt == TYPE_PROMPT and overlay.talk_rect is None
+    assert shows(typed, p, TYPE_PROMPT, L.cue_px, WHITE) and shows(typed, p, NO_MICROPHONE, L.small_px, WHITE)
+    assert not shows(typed, p, DEFAULT_ATTRACT, L.cue_px, WHITE) and not shows(typed, p, "Tap to talk", L.cue_px, INK)
+    assert shows(typed, p, "Type", L.cue_px, INK)  # Type is the accent button now, in the talk button's place
+    assert overlay.hit(talk[0] + talk[2] // 2, talk[1] + talk[3] // 2) == "keyboard"
+    assert all(overlay.hit(x, y) != "tap" for x in range(0, SIZE[0], 8) for y in range(SIZE[1] // 2, SIZE[1], 8))
+    overlay.set_voice(True)  # the microphone is back: so are the wake phrase and the talk button
+    overlay.notice(None)
+    back = frame(backend, overlay, t=PEAK)
+    assert np.array_equal(back, voice) and overlay.hit(talk[0] + 4, talk[1] + 4) == "tap"
+
+
+def overlaps(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+@pytest.mark.parametrize("size", [(1920, 1080), (1280, 720), (1080, 1920), (720, 1280)])
+@pytest.mark.parametrize("voice", [True, False], ids=["microphone", "no-microphone"])
+def test_the_prompt_is_never_hidden_by_the_buttons_or_the_captions(size: tuple[int, int], voice: bool) -> None:
+    """On a portrait screen the voice prompt ran under the Type button ("...or tap to ta" [Type])."""
+    backend = PygameBackend(size)
+    for state in ("idle", "listening"):
+        ov = Overlay(backend, size)
+        ov.set_voice(voice)
+        ov.set_state(state, 0.0)
+        ov.visitor_final("Where do I pick up my badge?")
+        frame(backend, ov, t=PEAK)
+        assert not any(overlaps(ov.cue_rect, b.rect) for b in ov.buttons), (state, ov.cue_rect)
+        assert not overlaps(ov.cue_rect, ov.caption_rect) and ov.cue_rect[0] >= 0
+        assert ov.cue_rect[0] + ov.cue_rect[2] <= size[0]
+
+
+def test_a_sentence_arriving_in_chunks_grows_one_caption(overlay: Overlay) -> None:
+    """Issue 11: the first chunk of a sentence is cut at a clause for early speech; its caption must not be
+    replaced by the rest ("bring a photo ID ..." alone, starting mid-sentence)."""
+    overlay.answer_chunk("New starters pick up their badge from 8:00,")
+    overlay.answer_chunk("bring a photo ID and the welcome letter.")
+    assert " ".join(overlay.answer.lines) == "New starters pick up their badge from 8:00, bring a photo ID and the " \
+                                             "welcome letter."
+    overlay.answer_chunk("The canteen is on the second floor.")  # a new sentence: a new caption
+    assert overlay.answer.lines == ("The canteen is on the second floor.",)
+    overlay.answer_chunk("It opens at 11:30;")
+    overlay.end_answer()  # the turn ended (or was cut short): the next answer does not continue this caption
+    overlay.answer_chunk("Hello again.")
+    assert overlay.answer.lines == ("Hello again.",)
+    overlay.answer_chunk("Where")
+    overlay.visitor_final("wait, what?")  # a new question drops the unfinished sentence too
+    overlay.answer_chunk("Sure.")
+    assert overlay.answer.lines == ("Sure.",)
+
+
+@pytest.mark.parametrize("text,ends", [("bring a photo ID.", True), ("Really?", True), ('He said "Stop!"', True),
+                                       ("(see room 2.14.)", True), ("and so on…", True), ("受付は一階です。", True),
+                                       ("from 8:00,", False), ("it opens at 11:30;", False), ("Badges –", False),
+                                       ("the front desk in building A and", False), ("*Step 3:*", False)])
+def test_ends_sentence(text: str, ends: bool) -> None:
+    assert ends_sentence(text) is ends
+
+
+def test_captions_from_the_real_chunker_always_start_a_sentence(overlay: Overlay) -> None:
+    from kiosk.answer.sentences import SentenceChunker
+
+    sentences = ["New starters pick up their badge from 8:00 at the front desk in building A, and they bring a "
+                 "photo ID.", "The canteen on the second floor opens at 11:30.", "Ask the coordinator if you get lost!"]
+    chunker = SentenceChunker()
+    chunks = [c for piece in " ".join(sentences).split(" ") for c in chunker.feed(piece + " ")] + chunker.flush()
+    assert len(chunks) > len(sentences)  # the first sentence was really cut early
+    shown = []
+    for chunk in chunks:
+        overlay.answer_chunk(chunk)
+        shown.append(" ".join(overlay.answer.lines))
+        assert any(s.startswith(shown[-1]) for s in sentences), shown[-1]
+    assert [s for s in sentences if s in shown] == sentences  # and each is shown whole in the end
+
+
+def test_caption_panel_is_opaque(backend: PygameBackend, overlay: Overlay) -> None:
+    """Issue 11: the avatar's badge showed through the translucent caption panel."""
+    overlay.answer_sentence("Badges are handed out at the front desk.")
+    snaps = []
+    for bg in ((255, 0, 255), (0, 255, 0)):
+        backend.clear(bg)
+        overlay.draw(1.0)
+        snaps.append(backend.snapshot())
+    x, y, w, h = overlay.caption_rect
+    r = overlay.layout.radius  # the rounded corners' antialiased edge is all that may differ
+    inner = (slice(y + r, y + h - r), slice(x + r, x + w - r))
+    assert np.array_equal(snaps[0][inner], snaps[1][inner])
+    assert count(snaps[0], CAPTION_PANEL, (x + r, y + r, w - 2 * r, h - 2 * r)) > 0.5 * (w - 2 * r) * (h - 2 * r)
 
 
 def test_steady_frames_only_draw(backend: PygameBackend) -> None:

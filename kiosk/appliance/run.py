@@ -22,12 +22,14 @@ log = logging.getLogger(__name__)
 
 
 def _screen(settings: Settings, on_input: Any) -> Any:
-    from kiosk.avatar.backend import open_backend
+    from kiosk.avatar.backend import kiosk_mode, open_backend
     from kiosk.avatar.overlay import attract_text
     from kiosk.avatar.pack import resolve_pack
     from kiosk.avatar.screen import Screen
+    from kiosk.doctor import is_jetson
 
-    backend = open_backend(settings.screen, title=f"kiosk: {settings.persona.name}")
+    mode = kiosk_mode(settings.screen.mode, is_jetson())  # full screen without a pointer wherever there is a display
+    backend = open_backend(settings.screen, mode=mode, title=f"kiosk: {settings.persona.name}")
     pack, why = resolve_pack(settings.persona.avatar)
     screen = Screen(backend, pack, on_input, fps=settings.screen.fps)
     screen.overlay.set_attract(attract_text(settings.listen.wake_phrase))
@@ -71,7 +73,7 @@ def run_kiosk(settings: Settings, headless: bool = False) -> int:
         live = _listener(settings, kiosk.post)
         kiosk.listener = live
         if live is None and screen is not None:
-            screen.overlay.notice("Microphone unavailable — tap Type to ask your question")
+            screen.set_voice(False)  # the notice, prompt and buttons offer typing only
 
         status = None
         if settings.service.status_port:

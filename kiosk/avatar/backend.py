@@ -83,7 +83,7 @@ class PygameBackend:
             flags = pygame.FULLSCREEN if mode == "fullscreen" else 0
             self._display = pygame.display.set_mode((0, 0) if mode == "fullscreen" else size, flags)
             pygame.display.set_caption(title)
-            pygame.mouse.set_visible(mode != "fullscreen")
+            pygame.mouse.set_visible(mode != "fullscreen")  # a kiosk shows no pointer; a window (development) does
             self.screen = self._display
         self.size = self.screen.get_size()
         self._fonts: dict[tuple[str, int], Any] = {}
@@ -141,6 +141,10 @@ class PygameBackend:
             self._pg.display.flip()
 
 
+def _has_display(env: dict[str, str]) -> bool:
+    return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))
+
+
 def choose_mode(configured: str, appliance: bool, env: dict[str, str] | None = None) -> str:
     """[screen] mode "auto": full screen on the appliance, a window where there is a display, else headless."""
     if configured != "auto":
@@ -148,7 +152,46 @@ def choose_mode(configured: str, appliance: bool, env: dict[str, str] | None = N
     env = dict(os.environ) if env is None else env
     if appliance:
         return "fullscreen"
-    return "window" if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY") else "headless"
+    return "window" if _has_display(env) else "headless"
+
+
+def kiosk_mode(configured: str, appliance: bool, env: dict[str, str] | None = None) -> str:
+    """`kiosk run` is the kiosk itself: "auto" is full screen (no pointer) wherever there is a display, not
+    only on the Jetson; a window, with the pointer, only when [screen] mode asks for one (development)."""
+    env = dict(os.environ) if env is None else env
+    return choose_mode(configured, appliance or _has_display(env), env)
+
+
+class PointerHider:
+    """Hides the X pointer on the whole screen while it lives (XFixes, as `unclutter` does), for backends whose
+    window has no cursor API of its own (jetson-utils' display://). X restores it when the connection closes."""
+
+    def __init__(self) -> None:
+        import ctypes
+        import ctypes.util
+
+        names = {name: ctypes.util.find_library(name) for name in ("X11", "Xfixes")}
+        if not all(names.values()):
+            raise OSError("libX11 or libXfixes not found")
+        self._x11, self._xfixes = ctypes.CDLL(names["X11"]), ctypes.CDLL(names["Xfixes"])
+        self._x11.XOpenDisplay.restype = ctypes.c_void_p
+        self._x11.XOpenDisplay.argtypes = [ctypes.c_char_p]
+        self._x11.XDefaultRootWindow.restype = ctypes.c_ulong
+        self._x11.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
+        self._x11.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
+        self._x11.XCloseDisplay.argtypes = [ctypes.c_void_p]
+        self._xfixes.XFixesHideCursor.argtypes = [ctypes.c_void_p, ctypes.c_ulong]
+        self._display = self._x11.XOpenDisplay(None)
+        if not self._display:
+            raise OSError("cannot open the X display")
+        self._xfixes.XFixesHideCursor(self._display, self._x11.XDefaultRootWindow(self._display))
+        self._x11.XSync(self._display, 0)
+
+    def close(self) -> None:
+        """Shows the pointer again."""
+        if self._display:
+            self._x11.XCloseDisplay(self._display)
+            self._display = None
 
 
 def open_backend(screen: Any, mode: str | None = None, title: str = "kiosk") -> Backend:

@@ -38,6 +38,9 @@ cudaDraw.cu, cudaResize.cu, cudaCrop.cu, cudaFont.cu, cudaNormalize.cu):
 * `present` renders to `videoOutput("display://0")` (an OpenGL window; needs X). There is no documented
   fullscreen or window-title option for it in the Python API, so "fullscreen" opens the same window at the
   requested size: make the kiosk session show it full screen (e.g. the window manager's kiosk mode).
+  Nor has it a cursor option, so in "fullscreen" (the kiosk) the X pointer is hidden on the whole screen with
+  XFixesHideCursor (`kiosk.avatar.backend.PointerHider`, X11 through ctypes; X shows it again when the
+  process ends); "window" keeps it.
 
 Not confirmed (no GPU here, and jetson-utils versions differ): that cudaAlphaBlend has the uchar4 overload
 gpuOverlayAlpha<uchar4> needs in the installed version (the copy reviewed shows only the float4 one) and how
@@ -48,6 +51,7 @@ installed version (image, text, x, y, color, background as in PyCUDA.cpp).
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from collections import OrderedDict
@@ -55,7 +59,9 @@ from typing import Any
 
 import numpy as np
 
-from kiosk.avatar.backend import Colour
+from kiosk.avatar.backend import Colour, PointerHider
+
+log = logging.getLogger(__name__)
 
 _FADE_CACHE = 64  # faded copies kept (a fade draws a new opacity step each frame; a constant weight hits)
 _CROP_CACHE = 8  # scratch images for partly off-screen draws, by size
@@ -87,10 +93,19 @@ class CudaBackend:
             if not os.environ.get("DISPLAY"):
                 raise RuntimeError("the CUDA backend's display (jetson-utils display://) needs X: DISPLAY is unset")
             self._output = jetson_utils.videoOutput("display://0")
+        self._pointer = self._hide_pointer() if mode == "fullscreen" else None
         self._fonts: dict[tuple[str, int], Any] = {}
         self._bars: dict[tuple[str, int], tuple[int, int] | None] = {}
         self._faded: OrderedDict[tuple[int, int], tuple[Any, Any]] = OrderedDict()
         self._crops: OrderedDict[tuple[int, int], Any] = OrderedDict()
+
+    @staticmethod
+    def _hide_pointer() -> PointerHider | None:
+        try:
+            return PointerHider()
+        except OSError as error:  # a visible pointer is a blemish, not a reason to stop the kiosk
+            log.warning("the mouse pointer stays visible: %s", error)
+            return None
 
     # -- images ----------------------------------------------------------------------------------------------
 

@@ -3,19 +3,30 @@
 Everything goes through the Backend protocol, so the CUDA backend draws the same UI. Sizes scale from
 the screen's shorter side (the height of a landscape kiosk). Text, icons and fixed shapes are rasterized
 once and cached; a steady frame costs `draw` calls plus three `fill`s per variable-size panel.
+
+What it offers is what works: without a microphone the prompt says to tap Type and Type takes the talk
+button's place; a caption always starts at the start of a sentence (later chunks of a sentence grow it);
+the caption panel is opaque, so nothing of the avatar shows through it.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
+from kiosk.answer.sentences import CLOSERS, TERMINATORS
 from kiosk.avatar.backend import Backend, Colour, Image
-from kiosk.avatar.painter import ACCENT, DIM, INK, KEYBOARD_ICON, MIC_ICON, PANEL, SOFT, WHITE, Painter, Rect
+from kiosk.avatar.painter import ACCENT, DIM, INK, KEYBOARD_ICON, MIC_ICON, PANEL, SOFT, WHITE, Painter, Rect, Segment
 
 FADE_S = 0.3
 LEVEL_DECAY_S = 0.25  # the meter jumps up at once and sinks back smoothly, like a VU meter
 STATES = ("idle", "listening", "thinking", "speaking")
+CAPTION_LINES = 3  # landscape: more would reach the chin (the mouth is at 45 % of the height, face.py)
+CAPTION_PANEL = (*PANEL[:3], 255)  # opaque: nothing of the avatar may show through the captions
+TYPE_PROMPT = "Tap Type to ask your question"  # no microphone: the one way in
+NO_MICROPHONE = "Microphone unavailable — tap Type to ask your question"
+SENTENCE_END = tuple(TERMINATORS + "。！？")  # the speech chunker's, and the CJK full stops
 
 
 def attract_text(wake_phrase: str) -> str:
@@ -23,6 +34,12 @@ def attract_text(wake_phrase: str) -> str:
 
 
 DEFAULT_ATTRACT = attract_text("hey coach")
+
+
+def ends_sentence(text: str) -> bool:
+    """Whether a spoken chunk ends its sentence: the chunker cuts early chunks at clause boundaries
+    (",", ";", ":", a dash, or a word), never after a sentence's final punctuation."""
+    return text.rstrip().rstrip(CLOSERS + "」』").endswith(SENTENCE_END)
 
 
 @dataclass(frozen=True)
@@ -40,6 +57,7 @@ class Layout:
     cue_px: int  # state cue and button labels
     button: int  # height of the talk and type buttons: the touch targets
     text_width: int
+    caption_lines: int  # the most a sentence gets before it is cut: a portrait screen has room below the face
 
     @classmethod
     def for_size(cls, size: tuple[int, int]) -> Layout:
@@ -48,7 +66,34 @@ class Layout:
         return cls(size=(w, h), margin=round(0.035 * s), pad=round(0.022 * s), radius=round(0.02 * s),
                    caption_px=round(0.052 * s), caption_min_px=math.ceil(0.045 * s), visitor_px=round(0.033 * s),
                    small_px=max(12, round(0.025 * s)), cue_px=round(0.03 * s), button=round(0.1 * s),
-                   text_width=round(0.8 * w))
+                   text_width=round(0.8 * w), caption_lines=CAPTION_LINES if w >= h else 2 * CAPTION_LINES)
+
+
+class CueSizes(NamedTuple):
+    """The state cue's pill, in px."""
+
+    height: int
+    dot: int
+    gap: int
+    inset: int
+    bar: int  # one bar of the level meter
+    meter_w: int
+    meter_h: int
+
+    @classmethod
+    def for_px(cls, px: int) -> CueSizes:
+        bar = max(2, round(px * 0.14))
+        return cls(round(px * 2.1), round(px * 0.42), round(px * 0.5), round(px * 0.9), bar,
+                   5 * bar + 4 * round(bar * 0.9), round(px * 1.1))
+
+
+@dataclass(frozen=True)
+class Button:
+    name: str  # what `hit` returns: "tap" | "keyboard"
+    label: str
+    icon: tuple[Segment, ...]
+    rect: Rect
+    primary: bool  # the accent pill: the action the prompt names
 
 
 @dataclass(frozen=True)
@@ -70,22 +115,51 @@ class Overlay:
         self.backend, self.layout, self.painter = backend, Layout.for_size(size), painter or Painter(backend)
         self.state, self._prev_state, self._state_t = "idle", "idle", -FADE_S
         self.attract, self.notice_text = DEFAULT_ATTRACT, None
+        self.voice = True  # a microphone is listening: the wake phrase and the talk button work
         self.visitor: Caption | None = None
         self.answer: Caption | None = None
         self.source: Caption | None = None
+        self._open_sentence: str | None = None  # the caption's sentence while its later chunks are still to come
         self._level_in = self._level = 0.0
         self._last_t: float | None = None
         self._bottom: int | None = None
         self._caption: tuple[Rect, list[tuple[Image, int, int]]] | None = None
         self.caption_rect: Rect | None = None  # where the captions were drawn last (tests, layout of others)
         self.meter_rect: Rect | None = None
-        L, bh, icon = self.layout, self.layout.button, round(self.layout.button * 0.5)
+        self.cue_rect: Rect | None = None
+        self._cue_sizes = CueSizes.for_px(self.layout.cue_px)
+        talk, typed = self._button_rects(("Tap to talk", "Type"))
+        self._voice_buttons = (Button("tap", "Tap to talk", MIC_ICON, talk, True),
+                               Button("keyboard", "Type", KEYBOARD_ICON, typed, False))
+        self._typed_buttons = (Button("keyboard", "Type", KEYBOARD_ICON, self._button_rects(("Type",))[0], True),)
+
+    def _button_rects(self, labels: tuple[str, ...]) -> list[Rect]:
+        """Pills sized to their label (measured once), right-aligned at the bottom, the first rightmost."""
+        L, bh, icon, size = self.layout, self.layout.button, round(self.layout.button * 0.5), self.layout.size
         rects, right = [], size[0] - L.margin
-        for label in ("Tap to talk", "Type"):  # pills sized to their label: measured once, here
+        for label in labels:
             bw = round(bh * 0.8) + icon + self.painter.width(label, L.cue_px)
             rects.append((right - bw, size[1] - L.margin - bh, bw, bh))
             right -= bw + round(bh * 0.2)
-        self.talk_rect, self.keyboard_rect = rects
+        return rects
+
+    @property
+    def buttons(self) -> tuple[Button, ...]:
+        """The buttons on offer now: Tap to talk only while a microphone listens."""
+        return self._voice_buttons if self.voice else self._typed_buttons
+
+    @property
+    def talk_rect(self) -> Rect | None:
+        return next((b.rect for b in self.buttons if b.name == "tap"), None)
+
+    @property
+    def keyboard_rect(self) -> Rect:
+        return next(b.rect for b in self.buttons if b.name == "keyboard")
+
+    @property
+    def prompt(self) -> str:
+        """The idle invitation: the wake phrase and talk button only while they work."""
+        return self.attract if self.voice else TYPE_PROMPT
 
     def set_state(self, state: str, t: float) -> None:
         if state not in STATES:
@@ -94,7 +168,12 @@ class Overlay:
             self._prev_state, self.state, self._state_t = self.state, state, t
 
     def set_attract(self, text: str) -> None:
-        self.attract = text
+        """The voice prompt (with the wake phrase), shown while a microphone listens."""
+        self.attract, self._caption = text, None  # a longer prompt may move the captions up
+
+    def set_voice(self, available: bool) -> None:
+        """Whether a microphone listens: it decides the prompt and whether the talk button is offered."""
+        self.voice, self._caption = available, None
 
     def set_level(self, level: float) -> None:
         """The microphone level 0..1, per audio chunk: the loudest since the last frame is shown."""
@@ -110,22 +189,35 @@ class Overlay:
         L = self.layout  # a new question: the previous answer goes
         lines = self.painter.wrap(text, L.visitor_px, L.text_width, 2)
         self.visitor = Caption(lines, L.visitor_px, colour) if text.strip() else None
-        self.answer = self.source = self._caption = None
+        self.answer = self.source = self._caption = self._open_sentence = None
+
+    def answer_chunk(self, text: str, source_title: str | None = None) -> None:
+        """A spoken chunk: it starts a new caption, or grows the caption of the sentence it continues, so
+        a caption never starts mid-sentence."""
+        text = text.strip()
+        whole = f"{self._open_sentence} {text}" if self._open_sentence else text
+        self.answer_sentence(whole, source_title)
+        self._open_sentence = None if ends_sentence(text) else whole
+
+    def end_answer(self) -> None:
+        """The answer is over (or was cut short): the next chunk starts a new caption."""
+        self._open_sentence = None
 
     def answer_sentence(self, text: str, source_title: str | None = None) -> None:
+        """A whole sentence as the caption, shrinking to caption_min_px to fit caption_lines, then cut."""
         L, p = self.layout, self.painter
         for px in (L.caption_px, (L.caption_px + L.caption_min_px) // 2, L.caption_min_px):
-            if len(lines := p.wrap(text, px, L.text_width, 99)) <= 3:
+            if len(lines := p.wrap(text, px, L.text_width, 99)) <= L.caption_lines:
                 break
         else:
-            lines = p.wrap(text, px, L.text_width, 3)
+            lines = p.wrap(text, px, L.text_width, L.caption_lines)
         self.answer = Caption(lines, px, WHITE) if text.strip() else None
         self.source = Caption(p.wrap(f"Source: {source_title}", L.small_px, L.text_width, 1), L.small_px,
                               ACCENT) if source_title else None
-        self._caption = None
+        self._caption, self._open_sentence = None, None
 
     def clear_captions(self) -> None:
-        self.visitor = self.answer = self.source = self._caption = None
+        self.visitor = self.answer = self.source = self._caption = self._open_sentence = None
 
     def notice(self, text: str | None) -> None:
         """A degraded mode, e.g. "Microphone disconnected — tap to type your question"; None removes it."""
@@ -137,10 +229,11 @@ class Overlay:
             self._bottom, self._caption = y, None
 
     def hit(self, x: int, y: int) -> str | None:
-        """ "tap" or "keyboard" when (x, y) is on a button."""
-        for name, (rx, ry, rw, rh) in (("tap", self.talk_rect), ("keyboard", self.keyboard_rect)):
+        """ "tap" or "keyboard" when (x, y) is on a button on offer."""
+        for button in self.buttons:
+            rx, ry, rw, rh = button.rect
             if self._bottom is None and rx <= x < rx + rw and ry <= y < ry + rh:
-                return name
+                return button.name
         return None
 
     def draw(self, t: float) -> None:
@@ -151,8 +244,8 @@ class Overlay:
         if self._caption is None:
             self._caption = self._layout_captions()
         self.caption_rect = self._caption[0] if self._caption else None
-        if self._caption:
-            self.painter.panel(self._caption[0], PANEL, self.layout.radius)
+        if self._caption:  # opaque: the avatar's clothes and badge must not show through the words
+            self.painter.panel(self._caption[0], CAPTION_PANEL, self.layout.radius)
             for image, x, y in self._caption[1]:
                 self.backend.draw(image, x, y)
         if self._bottom is None:
@@ -185,26 +278,32 @@ class Overlay:
                 for i, c in enumerate(blocks) for j, line in enumerate(c.lines)]
         w = max(p.size(image)[0] for image, _ in rows) + 3 * L.pad
         h = sum(p.size(image)[1] + gap for image, gap in rows) + round(L.pad * 1.4)
-        y = (self._bottom if self._bottom is not None else self.talk_rect[1]) - L.pad - h
+        y = self._captions_bottom() - L.pad - h
         placed, cy = [], y + round(L.pad * 0.7)
         for image, gap in rows:
             placed.append((image, (L.size[0] - p.size(image)[0]) // 2, cy + gap))
             cy += gap + p.size(image)[1]
         return ((L.size[0] - w) // 2, y, w, h), placed
 
+    def _captions_bottom(self) -> int:
+        """The keyboard's top while it is open, else the buttons' row, or the cue's row above it."""
+        if self._bottom is not None:
+            return self._bottom
+        top = self.keyboard_rect[1]
+        return top - self.layout.pad - self._cue_sizes.height if self._cue_above() else top
+
     def _cue(self, state: str, opacity: float, t: float) -> None:
         if state == "speaking" or opacity <= 0.004:  # the captions and the moving mouth say enough
             return
         L, p, draw = self.layout, self.painter, self.backend.draw
-        h, dot, gap, inset = round(L.cue_px * 2.1), round(L.cue_px * 0.42), round(L.cue_px * 0.5), round(L.cue_px * 0.9)
-        bar = max(2, round(L.cue_px * 0.14))
-        meter_w, meter_h = 5 * bar + 4 * round(bar * 0.9), round(L.cue_px * 1.1)
-        label = p.text("Listening…" if state == "listening" else self.attract, L.cue_px, WHITE)
+        h, dot, gap, inset, bar, meter_w, meter_h = self._cue_sizes
+        label = p.text("Listening…" if state == "listening" else self.prompt, L.cue_px, WHITE)
         content = 3 * dot + 2 * gap if state == "thinking" else dot + gap + p.size(label)[0]
         w = content + (gap + meter_w if state == "listening" else 0) + 2 * inset
-        cx = min(L.size[0] // 2, self.keyboard_rect[0] - L.pad - w // 2)  # centred unless the buttons are near
-        x, cy = max(L.margin, cx - w // 2) + inset, self.talk_rect[1] + self.talk_rect[3] // 2
-        p.panel((x - inset, cy - h // 2, w, h), PANEL, h // 2, opacity)
+        x, cy = self._cue_place(w)
+        self.cue_rect = (x, cy - h // 2, w, h)
+        x += inset
+        p.panel(self.cue_rect, PANEL, h // 2, opacity)
         disc = p.shape(dot, dot, dot / 2, ACCENT)
         if state == "thinking":  # three dots rippling left to right
             for i in range(3):
@@ -222,15 +321,31 @@ class Overlay:
                 bh = max(bar, round(meter_h * min(1.0, 1.2 * self._level * shape * wiggle)))
                 self.backend.fill((x + i * round(bar * 1.9), cy - bh // 2, bar, bh), (*ACCENT, round(255 * opacity)))
 
+    def _cue_place(self, w: int) -> tuple[int, int]:
+        """(left, centre y) of a cue pill w wide: beside the buttons, centred unless they are near; on a row of
+        its own above them when the widest cue would not fit beside them (a portrait screen)."""
+        L, h = self.layout, self._cue_sizes.height
+        row = min((b.rect for b in self.buttons), key=lambda r: r[0])  # the leftmost button
+        if self._cue_above():
+            return (L.size[0] - w) // 2, row[1] - L.pad - h // 2
+        cx = min(L.size[0] // 2, row[0] - L.pad - w // 2)
+        return max(L.margin, cx - w // 2), row[1] + row[3] // 2
+
+    def _cue_above(self) -> bool:
+        """Whether the widest cue (the prompt, or "Listening…" and the meter) would run into the buttons."""
+        L, p, c = self.layout, self.painter, self._cue_sizes
+        label = max(p.width(self.prompt, L.cue_px), p.width("Listening…", L.cue_px) + c.gap + c.meter_w)
+        return L.margin + c.dot + c.gap + label + 2 * c.inset > min(b.rect[0] for b in self.buttons) - L.pad
+
     def _buttons(self, listening: float) -> None:
         L, p, icon = self.layout, self.painter, round(self.layout.button * 0.5)
-        if listening > 0.004:  # a halo around the talk button that breathes with the voice
+        if listening > 0.004 and self.talk_rect:  # a halo around the talk button that breathes with the voice
             (x, y, w, h), e = self.talk_rect, round(L.button * 0.12)
             halo = p.shape(w + 2 * e, h + 2 * e, h / 2 + e, (*ACCENT, 80))
             self.backend.draw(halo, x - e, y - e, listening * (0.3 + 0.7 * self._level))
-        for (x, y, w, h), fill, ink, glyph, text in ((self.talk_rect, ACCENT, INK, MIC_ICON, "Tap to talk"),
-                                                     (self.keyboard_rect, PANEL, WHITE, KEYBOARD_ICON, "Type")):
+        for button in self.buttons:
+            (x, y, w, h), fill, ink = button.rect, ACCENT if button.primary else PANEL, INK if button.primary else WHITE
             self.backend.draw(p.shape(w, h, h / 2, fill), x, y)
-            self.backend.draw(p.icon(glyph, icon, ink), x + round(h * 0.3), y + (h - icon) // 2)
-            label = p.text(text, L.cue_px, ink)
+            self.backend.draw(p.icon(button.icon, icon, ink), x + round(h * 0.3), y + (h - icon) // 2)
+            label = p.text(button.label, L.cue_px, ink)
             self.backend.draw(label, x + round(h * 0.4) + icon, y + (h - p.size(label)[1]) // 2)

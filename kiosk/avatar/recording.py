@@ -132,7 +132,7 @@ class Director:
                 ov.set_state("speaking", t)
                 an.set_expression(expression_for_answer(cue.answer, cue.grounded), t, hold_s=4.0)
             an.start_clip(cue.clip)
-            ov.answer_sentence(cue.text, cue.source)
+            ov.answer_chunk(cue.text, cue.source)
 
 
 def record(cues: list[Cue], out: Path, face: object, overlay: object, backend: object, fps: int = 30,

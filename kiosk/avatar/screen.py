@@ -3,6 +3,7 @@
 The app tells the Screen what happens (listening events, sentences being spoken with their playback
 clock, idle); the Screen turns taps, clicks and keys into the same events the microphone produces:
 a tap (or Space/Enter) is `Wake(source="tap")`, a typed question is `Heard(engine="keyboard")`.
+Without a working microphone nothing offers voice: Space/Enter open the keyboard instead of a tap.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from kiosk.avatar.animator import Animator, expression_for_answer
 from kiosk.avatar.face import FaceRenderer
 from kiosk.avatar.keyboard import OnScreenKeyboard, question_event, tap_event
-from kiosk.avatar.overlay import Overlay
+from kiosk.avatar.overlay import NO_MICROPHONE, Overlay
 from kiosk.avatar.pack import AvatarPack
 from kiosk.events import Heard, HeardPartial, ListenEvent, MicrophoneStatus, SpeechClip, Wake
 
@@ -49,26 +50,33 @@ class Screen:
         elif isinstance(event, Heard):
             self.overlay.visitor_final(event.text)
             self._state("thinking", t)
-        elif isinstance(event, MicrophoneStatus):
-            self.overlay.notice("Microphone unavailable — tap Type to ask your question" if event.down else None)
+        elif isinstance(event, MicrophoneStatus):  # lost/retrying: down; listening/recovered: back
+            self.set_voice(not event.down)
+
+    def set_voice(self, available: bool) -> None:
+        """Whether a microphone listens: the prompt, the buttons and the notice say only what works."""
+        self.overlay.set_voice(available)
+        self.overlay.notice(None if available else NO_MICROPHONE)
 
     def level(self, level: float) -> None:
         self.overlay.set_level(level)
 
     def speak(self, clip: SpeechClip, source: str | None, playback: PlaybackClock, answer: str = "",
               grounded: bool = True) -> None:
-        """A sentence starts playing; `playback()` gives its position in seconds (None once it has ended)."""
+        """A chunk of the answer starts playing; `playback()` gives its position in seconds (None once it has
+        ended). A chunk that continues a sentence grows that sentence's caption."""
         t = self.clock()
         if self.animator.state.value != "speaking":
             self._state("speaking", t)
             self.animator.set_expression(expression_for_answer(answer or clip.text, grounded), t, hold_s=4.0)
         self.animator.start_clip(clip)
         self._playback = playback
-        self.overlay.answer_sentence(clip.text, source)
+        self.overlay.answer_chunk(clip.text, source)
 
     def idle(self) -> None:
         self._playback = None
         self.animator.stop_clip()
+        self.overlay.end_answer()
         self._state("idle", self.clock())
 
     def _state(self, state: str, t: float) -> None:
@@ -140,7 +148,10 @@ class Screen:
         if self.keyboard.is_open:
             self._keyboard_result(self.keyboard.type_key(names.get(ev.key) or ev.unicode), t)
         elif ev.key in (pygame.K_SPACE, pygame.K_RETURN, pygame.K_KP_ENTER):
-            self.on_input(tap_event(t))
+            if self.overlay.voice:
+                self.on_input(tap_event(t))
+            else:  # no microphone to take a spoken question: typing is what works
+                self._open_keyboard()
         elif ev.unicode and ev.unicode.isprintable():  # typing starts a typed question
             self._open_keyboard()
             self.keyboard.type_key(ev.unicode)
