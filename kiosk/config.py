@@ -317,6 +317,16 @@ class ListenSettings:
     faster; 30 = Whisper's own window, which also decides when a wake phrase is in doubt"""
     language: str = "en"
     """language Whisper listens for ("" = detect)"""
+    vocabulary: str = _f("auto", choices=("auto", "off"))
+    """auto = Whisper is primed with the documents' unusual words (names, room codes, "canteen") taken
+    from persona.knowledge_base, so it writes "B-214" and "the Galley" instead of "Ruby 214" and "the
+    valley"; off = Whisper as it is. Vosk cannot be primed: its missing words are reported instead"""
+    vocabulary_extra: tuple[str, ...] = _f((), keep_case=True)
+    """words the company wants recognized, before the documents' own, e.g. ["Halvorsen", "Kestrel"]
+    (spelled as Whisper should write them)"""
+    vocabulary_tokens: int = _f(120, range=(0, 223))
+    """room the vocabulary may take in Whisper's prompt, tokens: more words are primed, but each costs
+    decoding time and a long list makes Whisper likelier to write a listed word that was not said"""
     wake_phrase: str = _f("hey coach", required=True)
     """what a visitor says to start a conversation (tap, key or API always work too)"""
     wake_decoys: tuple[str, ...] = _WAKE_DECOYS
@@ -324,6 +334,10 @@ class ListenSettings:
     speech is not forced onto it (words missing from the model are left out)"""
     wake_sensitivity: float = _f(0.5, range=(0.0, 1.0))
     """higher = accepts looser matches of the wake phrase (more wakes, more false ones)"""
+    wake_acoustic: float = _f(0.15, range=(0.0, 1.0))
+    """Whisper: a wake phrase whose transcript is misspelt ("take off", "here coach") still wakes the
+    kiosk when it sounds this close to the phrase spoken by several voices (0 = off; needs espeak-ng);
+    higher hears more voices and more near misses ("hey Cole")"""
     vad: str = _f("silero", choices=("silero", "energy"))
     """voice activity detector: silero (ONNX model, robust to noise) or energy (level only, no model)"""
     vad_threshold: float = _f(0.5, range=(0.05, 0.95))

@@ -11,7 +11,10 @@ utterance is transcribed once (Whisper base, as the kiosk does), then scored thr
   `align` on the same encoder output: the phrase decoded against the audio);
 - ratio: forced minus the same for the free transcript's first tokens (how much less likely the phrase
   is than what Whisper heard);
-- n-best: the phrase among the 8 best beam hypotheses of the transcript's first tokens.
+- n-best: the phrase among the 8 best beam hypotheses of the transcript's first tokens;
+- sound: the distance to the phrase spoken by espeak-ng template voices, by subsequence DTW over the
+  encoder frames (kiosk.listen.wake_templates, what the kiosk uses). Voices that are also template
+  voices (at another speed and pitch) are reported apart from held-out ones.
 Each acoustic score is combined with the text match (either accepts), at several thresholds.
 """
 
@@ -87,7 +90,8 @@ class Scorer:
     def nbest(self, n: int = 8) -> list[tuple[str, float]]:
         result = self.engine._model.model.generate(self.encoded, [self.sot], beam_size=n, num_hypotheses=n,
                                                    max_length=9, return_scores=True)
-        return [(self.tok.decode(ids), float(s)) for ids, s in zip(result[0].sequences_ids, result[0].scores, strict=True)]
+        best = zip(result[0].sequences_ids, result[0].scores, strict=True)
+        return [(self.tok.decode(ids), float(s)) for ids, s in best]
 
 
 def main() -> None:
@@ -96,12 +100,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    from kiosk.listen.wake_templates import TEMPLATE_VOICES, PhraseTemplates
+
     scorer = Scorer()
+    sound = PhraseTemplates.build(scorer.engine, PHRASE, threshold=1.0)
+    template_voices = {v for v, _, _ in TEMPLATE_VOICES}
     rows = []
     for voice, speed, pitch in VOICES:
         for label, texts in ((1, WAKES), (0, NEAR_MISSES)):
             for text in texts:
-                heard = scorer.transcribe(espeak(text, voice, speed, pitch)).text
+                result = scorer.transcribe(espeak(text, voice, speed, pitch))
+                heard = result.text
+                distance = sound.match(result.encoding).distance
                 forced = max(scorer.logprob(v) for v in (" Hey coach", " Hey, coach"))
                 k = len(scorer.tok.encode(" Hey coach"))
                 free = scorer.logprob(" " + heard.strip(), k) if heard.strip() else -20.0
@@ -109,7 +119,8 @@ def main() -> None:
                 rows.append({"voice": voice, "wake": label, "text": text, "heard": heard,
                              "text_match": match_phrase(heard.split(), PHRASE) is not None, "forced": forced,
                              "ratio": forced - free,
-                             "nbest_match": any(match_phrase(h.split(), PHRASE) for h, _ in hyps)})
+                             "nbest_match": any(match_phrase(h.split(), PHRASE) for h, _ in hyps),
+                             "sound": distance, "template_voice": voice in template_voices})
                 print(label, voice, repr(text), "->", repr(heard), file=sys.stderr)
     pos, neg = [r for r in rows if r["wake"]], [r for r in rows if not r["wake"]]
 
@@ -122,6 +133,16 @@ def main() -> None:
     for key in ("forced", "ratio"):
         for thr in (-3.0, -2.5, -2.0, -1.5, -1.0):
             report[f"text_or_{key}>={thr}"] = rates(lambda r, k=key, t=thr: r["text_match"] or r[k] >= t)
+    for thr in (0.12, 0.14, 0.15, 0.16, 0.18):
+        for part, held in (("template_voices", False), ("held_out_voices", True)):
+            sub = [r for r in rows if r["template_voice"] != held]
+            report[f"text_or_sound<={thr}_{part}"] = {
+                "recall": round(float(np.mean([r["text_match"] or r["sound"] <= thr for r in sub if r["wake"]])), 3),
+                "near_misses_accepted": int(sum(r["text_match"] or r["sound"] <= thr for r in sub if not r["wake"])),
+                "near_misses": sum(1 for r in sub if not r["wake"])}
+    report["per_voice_text_or_sound<=0.15_recall"] = {
+        v: round(float(np.mean([r["text_match"] or r["sound"] <= 0.15 for r in pos if r["voice"] == v])), 3)
+        for v, _, _ in VOICES}
     report["per_voice_text_recall"] = {v: round(float(np.mean([r["text_match"] for r in pos if r["voice"] == v])), 3)
                                        for v, _, _ in VOICES}
     print(json.dumps(report, indent=1))

@@ -6,8 +6,8 @@ One engine instance serves one utterance at a time: ``start()``, any number of `
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
 
 SAMPLE_RATE = 16000
 BYTES_PER_SAMPLE = 2  # int16
@@ -26,6 +26,9 @@ class Transcript:
     words: tuple[Word, ...]
     engine: str
     final: bool
+    encoding: Any = field(default=None, compare=False, repr=False)
+    """what the recognizer heard, acoustically: Whisper's encoder frames (20 ms each, unit length) for
+    verifying a wake phrase by its sound (kiosk.listen.wake_templates); None for other engines"""
 
 
 @runtime_checkable

@@ -8,6 +8,7 @@ normal CTranslate2 model directory, checked against the manifest.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -35,7 +36,7 @@ class WhisperEngine:
     name = "whisper"
 
     def __init__(self, model_dir: Path, language: str | None = "en", compute_type: str = "int8", threads: int = 2,
-                 window_s: float = 20.0) -> None:
+                 window_s: float = 20.0, prompt: str = "") -> None:
         from faster_whisper import WhisperModel  # lazy: pulls in ctranslate2 + tokenizers
 
         if not (Path(model_dir) / "model.bin").is_file():
@@ -46,6 +47,10 @@ class WhisperEngine:
         # Biasing towards words (e.g. the wake phrase). Off: measured worse for wake spotting
         # (tools/tune_wake.py --hotwords); kept for experiments with other phrases.
         self.hotwords: str | None = None
+        # The documents' vocabulary as Whisper's initial prompt (kiosk.listen.vocabulary; "" = none), for
+        # decodes started with start(bias=True), the default; docs/benchmarks.md, "Document vocabulary".
+        self.prompt = prompt
+        self._bias = True
         self._model: Any = WhisperModel(
             str(self.model_dir), device="cpu", compute_type=compute_type, cpu_threads=threads, local_files_only=True
         )
@@ -59,12 +64,15 @@ class WhisperEngine:
         self._buf = bytearray()
         self._last = b""  # the last finished utterance, for a second opinion
         self._decoding = threading.Lock()
+        self._encoded: Any = None  # the encoder output of the decode under way
         self._worker: ThreadPoolExecutor | None = None
         self._early: Future[Transcript] | None = None
         log.info("whisper model loaded from %s (%s, %d threads)", self.model_dir, compute_type, threads)
 
-    def start(self) -> None:
+    def start(self, bias: bool = True) -> None:
+        """`bias`: decode this utterance with `prompt` (False: as Whisper hears it without)."""
         self._buf = bytearray()
+        self._bias = bias
         self.discard_early()
 
     def feed(self, pcm: bytes) -> Transcript | None:
@@ -86,6 +94,13 @@ class WhisperEngine:
         if self._early is not None:
             self._early.cancel()
             self._early = None
+
+    def peek(self) -> str:
+        """The transcript of the audio so far, from the early decode (started now if it was not): the
+        listener judges from it whether the visitor has finished; finish() then returns the same."""
+        self.decode_early()
+        assert self._early is not None
+        return self._early.result().text
 
     def finish(self) -> Transcript:
         early, self._early = self._early, None
@@ -119,7 +134,9 @@ class WhisperEngine:
         content = min(self._content, window.shape[-1])
         if 0 < content < window.shape[-1]:
             window[..., content:] = window[..., :content].max() - 2.0
-        return self._encode(window)
+        encoded = self._encode(window)
+        self._encoded = encoded  # read back by _transcribe for acoustic wake verification
+        return encoded
 
     def _transcribe(self, pcm: bytes, window_s: float) -> Transcript:
         import numpy as np
@@ -139,6 +156,7 @@ class WhisperEngine:
             vad_filter=False,
             condition_on_previous_text=False,  # one short utterance: no history to condition on
             hotwords=self.hotwords,
+            initial_prompt=_prompt_tokens(self.model_dir, self.prompt) if self.prompt and self._bias else None,
         )
         words: list[Word] = []
         texts: list[str] = []
@@ -151,4 +169,41 @@ class WhisperEngine:
                     start = min(max(float(w.start), 0.0), duration)
                     words.append(Word(word=token, start_s=start, end_s=min(max(float(w.end), start), duration)))
         text = " ".join(t for t in texts if t)
-        return Transcript(text=text, words=tuple(words), engine=self.name, final=True)
+        return Transcript(text=text, words=tuple(words), engine=self.name, final=True,
+                          encoding=self._frames_heard(duration))
+
+    def _frames_heard(self, duration: float) -> Any:
+        """The encoder's frames of the audio just decoded (not of the padding), each of unit length."""
+        import numpy as np
+
+        if self._encoded is None:
+            return None
+        frames = np.asarray(self._encoded, dtype=np.float32)[0][: int(duration * _FRAMES_PER_S / 2) + 1]
+        self._encoded = None
+        return frames / np.maximum(np.linalg.norm(frames, axis=1, keepdims=True), 1e-6)
+
+    def encode(self, pcm: bytes) -> Any:
+        """Encoder frames of `pcm` without decoding it (templates of the wake phrase)."""
+        import numpy as np
+
+        audio = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype=np.int16).astype(np.float32) / 32768.0
+        duration = len(audio) / SAMPLE_RATE
+        with self._decoding:
+            features = self._model.feature_extractor(audio)
+            self._content = int(duration * _FRAMES_PER_S) + 1
+            self._frames = min(_FRAMES_30S, int(max(self.window_s, duration + 1.0) * _FRAMES_PER_S))
+            short = self._frames - features.shape[-1]
+            if short > 0:  # padded like transcribe() pads (the window then fills it with silence)
+                features = np.pad(features, ((0, 0), (0, short)))
+            self._encode_window(features)
+            return self._frames_heard(duration)
+
+
+@functools.lru_cache(maxsize=8)
+def _prompt_tokens(model_dir: Path, prompt: str) -> tuple[int, ...]:
+    """The prompt as token ids, encoded with the repaired tokenizer (faster-whisper's own encoding of a
+    text prompt lacks the BPE merge " t": kiosk.listen.vocabulary.whisper_tokenizer)."""
+    from kiosk.listen.vocabulary import whisper_tokenizer
+
+    return tuple(whisper_tokenizer(model_dir / "tokenizer.json").encode(" " + prompt.strip(),
+                                                                       add_special_tokens=False).ids)

@@ -130,8 +130,9 @@ class TranscriptSpotter:
 
     name = "transcript"
 
-    def __init__(self, engine: AsrEngine, phrase: str, sensitivity: float = 0.5) -> None:
-        self.engine, self.phrase, self.sensitivity = engine, phrase, sensitivity
+    def __init__(self, engine: AsrEngine, phrase: str, sensitivity: float = 0.5, sound: Any = None) -> None:
+        """`sound`: kiosk.listen.wake_templates.PhraseTemplates, to hear the phrase when Whisper misspells it."""
+        self.engine, self.phrase, self.sensitivity, self.sound = engine, phrase, sensitivity, sound
 
     def start(self) -> None:
         self.engine.start()
@@ -165,13 +166,24 @@ class TranscriptSpotter:
                 m = match_phrase([w.word for w in result.words], self.phrase, self.sensitivity)
         words = result.words
         if m is None:
-            if result.text:
-                log.debug("no wake phrase in %r", result.text)
-            return None
+            return self._by_sound(result)
         end_s = words[m.end - 1].end_s
         heard = " ".join(w.word for w in words[m.start:m.end])
         log.info("wake phrase heard as %r (score %.2f) in %r", heard, m.score, result.text)
         return WakeHit(end_s=end_s, heard=heard, rest=_after(result, words[m.end:], end_s))
+
+    def _by_sound(self, result: Transcript) -> WakeHit | None:
+        """The transcript does not hold the phrase: does the audio sound like it?"""
+        found = None
+        if self.sound is not None and result.encoding is not None:
+            found = self.sound.match(result.encoding)
+        if found is None:
+            if result.text:
+                log.debug("no wake phrase in %r", result.text)
+            return None
+        rest = [w for w in result.words if (w.start_s + w.end_s) / 2 > found.end_s]
+        log.info("wake phrase heard by its sound (distance %.3f) in %r", found.distance, result.text)
+        return WakeHit(end_s=found.end_s, heard=self.phrase, rest=_after(result, rest, found.end_s))
 
     def _doubtful(self, result: Transcript) -> bool:
         """Some word near the start sounds like one of the phrase's words."""

@@ -1,0 +1,118 @@
+"""Hearing the wake phrase by its sound, not by how Whisper spells it.
+
+Whisper base writes a soft female "hey coach" as "take off", a Scottish one as "here coach": the text
+match never sees the phrase. This verifier compares sounds instead. At start-up the phrase is spoken by
+several synthetic voices (espeak-ng: accents, female and male, pitches) and encoded by the same Whisper
+encoder the kiosk listens with; each utterance's encoder frames (which the transcription computed
+anyway) are searched for the best match of any template by subsequence dynamic time warping, with
+cosine distance between frames. A segment whose distance is below `listen.wake_acoustic` wakes the
+kiosk even when its transcript does not hold the phrase.
+
+Chosen by measurement over three other acoustic checks of Whisper (the phrase forced as the
+transcript's start, its likelihood against the free transcript, the 8-best hypotheses) and
+PocketSphinx keyword spotting: tools/bench_wake_acoustic.py, docs/benchmarks.md ("Wake phrase by
+sound"). Templates are made once per phrase (about a second per voice on two cores).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+FRAME_S = 0.02  # one Whisper encoder frame
+SEARCH_S = 3.0  # the phrase is looked for in the first seconds of a segment
+PAD_S = 0.3  # silence around a template while it is encoded (like listen.preroll_ms)
+# espeak-ng voices the templates are spoken in: both accents, female and male, low to high pitch.
+TEMPLATE_VOICES = (("en-us", 160, 50), ("en-gb", 170, 40), ("en-us+f2", 150, 70), ("en-us+m3", 140, 40),
+                   ("en-gb-x-rp", 165, 60))
+
+
+@dataclass(frozen=True)
+class SoundMatch:
+    distance: float
+    """mean cosine distance along the best warping path (0 = the same sound)"""
+    end_s: float
+    """where the phrase ends in the segment"""
+
+
+def subsequence_dtw(template: np.ndarray, query: np.ndarray) -> tuple[float, int]:
+    """The best alignment of the whole `template` (m x d) with any stretch of `query` (n x d), both of
+    unit-length rows: (mean cost along its path, the query frame where it ends)."""
+    cost = 1.0 - template @ query.T
+    m, n = cost.shape
+    total = np.full((m + 1, n + 1), np.inf)
+    total[0, :] = 0.0
+    length = np.zeros((m + 1, n + 1))
+    for i in range(1, m + 1):
+        row, prev, lrow, lprev, c = total[i], total[i - 1], length[i], length[i - 1], cost[i - 1]
+        for j in range(1, n + 1):
+            # The predecessor with the lowest mean cost so far (diagonal, from above, from the left).
+            best, best_len = prev[j - 1], lprev[j - 1]
+            for cand, cand_len in ((prev[j], lprev[j]), (row[j - 1], lrow[j - 1])):
+                if cand / max(cand_len, 1.0) < best / max(best_len, 1.0):
+                    best, best_len = cand, cand_len
+            row[j] = best + c[j - 1]
+            lrow[j] = best_len + 1.0
+    mean = total[m, 1:] / length[m, 1:]
+    end = int(np.argmin(mean))
+    return float(mean[end]), end + 1
+
+
+def espeak_audio(text: str, voice: str, speed: int, pitch: int) -> bytes | None:
+    """16 kHz mono int16 speech of `text`, trimmed; None without espeak-ng."""
+    from kiosk.listen.transcribe import read_pcm16k
+
+    if shutil.which("espeak-ng") is None:
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "t.wav"
+        subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", str(wav), "--stdin"],
+                       input=text.encode(), check=True, capture_output=True)
+        pcm = np.frombuffer(read_pcm16k(wav), dtype=np.int16)
+    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > 300)
+    return pcm[loud[0]:loud[-1] + 1].tobytes() if loud.size else None
+
+
+class PhraseTemplates:
+    """The wake phrase as several voices' encoder frames; `match` finds it in a segment's frames."""
+
+    def __init__(self, templates: list[np.ndarray], threshold: float) -> None:
+        self.templates, self.threshold = templates, threshold
+
+    @classmethod
+    def build(cls, engine: Any, phrase: str, threshold: float) -> PhraseTemplates | None:
+        """Templates from espeak-ng voices encoded by `engine` (a WhisperEngine); None when espeak-ng is
+        not installed (then only the transcript decides)."""
+        text = phrase.strip().capitalize() + "."
+        templates = []
+        for voice, speed, pitch in TEMPLATE_VOICES:
+            pcm = espeak_audio(text, voice, speed, pitch)
+            if pcm is None:
+                log.warning("espeak-ng is not installed: the wake phrase is recognized by its spelling only")
+                return None
+            # Encoded in context, as segments are (the pre-roll before, a pause after), then cut to the
+            # phrase: the encoder's frames at the edge of a clip differ from those inside speech.
+            pad = b"\0\0" * int(PAD_S * 16000)
+            frames = engine.encode(pad + pcm + pad)
+            first = int(PAD_S / FRAME_S)
+            templates.append(frames[first:first + int(len(pcm) / 2 / 16000 / FRAME_S) + 1])
+        log.info("wake phrase %r: %d sound templates", phrase, len(templates))
+        return cls(templates, threshold)
+
+    def match(self, frames: np.ndarray) -> SoundMatch | None:
+        """The best match in the first SEARCH_S of `frames` when it is close enough, else None."""
+        query = frames[: int(SEARCH_S / FRAME_S)]
+        if query.shape[0] < 5:
+            return None
+        distance, end = min(subsequence_dtw(t, query) for t in self.templates)
+        log.debug("wake phrase by sound: distance %.3f (threshold %.3f)", distance, self.threshold)
+        return SoundMatch(distance, end * FRAME_S) if distance <= self.threshold else None
