@@ -68,7 +68,9 @@ def wake_lines() -> list[Line]:
     for i, voice in enumerate(VOICES):
         for j, q in enumerate(QUESTIONS):
             text = "Hey coach." if (i + j) % 3 == 0 else f"Hey coach, {q}?"
-            lines.append(Line(text, voice, pause_before_s=1.5, wake=True))
+            # 2.5 s apart: a bare "Hey coach." opens the question window (listen.question_window_s, set to
+            # its minimum of 1 s here), and a wake line said inside it is that visitor's question.
+            lines.append(Line(text, voice, pause_before_s=2.5, wake=True))
     return lines
 
 
@@ -76,7 +78,7 @@ def wake_recall(settings, snr_db: float | None) -> dict:  # noqa: ANN001
     pcm, placed = render(wake_lines())
     if snr_db is not None:
         pcm = add_noise(pcm, snr_db, "pink", seed=11)
-    listener = build_listener(with_overrides(settings, listen={"follow_up_s": 0.0}))
+    listener = build_listener(with_overrides(settings, listen={"follow_up_s": 0.0, "question_window_s": 1.0}))
     events = listen_file(listener, pcm.tobytes())
     wakes = [e for e in events if isinstance(e, Wake)]
     hit = [any(p.start / RATE <= w.t <= p.end / RATE + 0.2 for w in wakes) for p in placed]
@@ -133,7 +135,7 @@ def false_accepts(settings, minutes: float) -> dict:  # noqa: ANN001
     lines = chatter_lines(minutes)
     pcm, placed = render(lines)
     speech_s = sum(p.end - p.start for p in placed) / RATE
-    listener = build_listener(with_overrides(settings, listen={"follow_up_s": 0.0}))
+    listener = build_listener(with_overrides(settings, listen={"follow_up_s": 0.0, "question_window_s": 1.0}))
     t0 = time.perf_counter()
     events = listen_file(listener, pcm.tobytes())
     wall = time.perf_counter() - t0
