@@ -24,7 +24,7 @@ def test_a_template_is_found_inside_a_longer_stretch_even_when_said_slower() -> 
     slow = np.repeat(template, 2, axis=0)  # the same sounds, twice as long
     query = np.concatenate([unit_rows(7, 2), slow, unit_rows(9, 3)])
     distance, end = subsequence_dtw(template, query)
-    assert distance == pytest.approx(0.0, abs=1e-6) and end == 7 + 20
+    assert distance == pytest.approx(0.0, abs=1e-6) and 7 + 19 <= end <= 7 + 20
     assert subsequence_dtw(template, unit_rows(40, 4))[0] > 0.5  # other sounds: far
 
 

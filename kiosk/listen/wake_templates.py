@@ -46,25 +46,21 @@ class SoundMatch:
 
 def subsequence_dtw(template: np.ndarray, query: np.ndarray) -> tuple[float, int]:
     """The best alignment of the whole `template` (m x d) with any stretch of `query` (n x d), both of
-    unit-length rows: (mean cost along its path, the query frame where it ends)."""
+    unit-length rows: (mean cost along its path, the query frame where it ends).
+
+    Each template frame takes one step, matching the query frame after the last one, the same one, or
+    skipping one (tempo from half to double the template's): every path has m steps, so the mean cost
+    needs no path-length bookkeeping and each template frame is one vector operation."""
     cost = 1.0 - template @ query.T
     m, n = cost.shape
-    total = np.full((m + 1, n + 1), np.inf)
-    total[0, :] = 0.0
-    length = np.zeros((m + 1, n + 1))
-    for i in range(1, m + 1):
-        row, prev, lrow, lprev, c = total[i], total[i - 1], length[i], length[i - 1], cost[i - 1]
-        for j in range(1, n + 1):
-            # The predecessor with the lowest mean cost so far (diagonal, from above, from the left).
-            best, best_len = prev[j - 1], lprev[j - 1]
-            for cand, cand_len in ((prev[j], lprev[j]), (row[j - 1], lrow[j - 1])):
-                if cand / max(cand_len, 1.0) < best / max(best_len, 1.0):
-                    best, best_len = cand, cand_len
-            row[j] = best + c[j - 1]
-            lrow[j] = best_len + 1.0
-    mean = total[m, 1:] / length[m, 1:]
-    end = int(np.argmin(mean))
-    return float(mean[end]), end + 1
+    total = cost[0].copy()  # the template may start anywhere
+    for i in range(1, m):
+        best = total.copy()  # the same query frame (the query is slower here)
+        best[1:] = np.minimum(best[1:], total[:-1])  # the next one
+        best[2:] = np.minimum(best[2:], total[:-2])  # skipping one (the query is faster here)
+        total = best + cost[i]
+    end = int(np.argmin(total))
+    return float(total[end] / m), end + 1
 
 
 def espeak_audio(text: str, voice: str, speed: int, pitch: int) -> bytes | None:
