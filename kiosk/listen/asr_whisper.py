@@ -21,6 +21,11 @@ log = logging.getLogger(__name__)
 
 _FRAMES_PER_S = 100  # Whisper's mel frames (10 ms hop)
 _FRAMES_30S = 3000
+# A segment after the first whose window Whisper itself judges this likely to hold no speech is dropped:
+# after a short question Whisper may open another window over the trailing silence and write "Thank
+# you." or "next." there (0.4-0.7 for those, < 0.05 for speech); primed with the documents' words it did
+# so for 1 in 10 questions (docs/benchmarks.md, "Document vocabulary").
+_TAIL_NO_SPEECH = 0.3
 
 
 class WhisperEngine:
@@ -161,6 +166,8 @@ class WhisperEngine:
         words: list[Word] = []
         texts: list[str] = []
         for seg in segments:  # a generator: decoding happens while iterating
+            if texts and seg.no_speech_prob > _TAIL_NO_SPEECH:
+                continue  # a window over the silence after the question: "Thank you.", "That's it."
             texts.append(seg.text.strip())
             for w in seg.words or ():
                 token = w.word.strip()

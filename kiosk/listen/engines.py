@@ -58,7 +58,7 @@ def build_asr(settings: Settings) -> AsrEngine:
                          prompt=whisper_prompt(settings, loc.path / "tokenizer.json"))
 
 
-def _document_terms(settings: Settings, rarity: Callable[[str], float]) -> list[str]:
+def _document_terms(settings: Settings, rarity: Callable[[str], float], max_codes: int | None = None) -> list[str]:
     """listen.vocabulary_extra, then the knowledge base's distinctive words, best first ([] when off)."""
     from kiosk.knowledge.index import KnowledgeError
     from kiosk.listen.vocabulary import extract
@@ -71,7 +71,7 @@ def _document_terms(settings: Settings, rarity: Callable[[str], float]) -> list[
     kb = knowledge_path(settings)
     if kb is not None:
         try:
-            terms += [t.text for t in extract(kb, rarity)]
+            terms += [t.text for t in extract(kb, rarity, max_codes=max_codes)]
         except KnowledgeError as error:  # the answer path reports the index itself
             log.warning("no document vocabulary for the recognizer: %s", error)
     return terms
@@ -79,12 +79,13 @@ def _document_terms(settings: Settings, rarity: Callable[[str], float]) -> list[
 
 def whisper_prompt(settings: Settings, tokenizer_json: Path) -> str:
     """Whisper's initial prompt: the documents' vocabulary in listen.vocabulary_tokens ("" = none)."""
-    from kiosk.listen.vocabulary import WhisperRarity, prompt_text
+    from kiosk.listen.vocabulary import PROMPT_CODES, WhisperRarity, prompt_text
 
     if settings.listen.vocabulary == "off" or settings.listen.vocabulary_tokens == 0:
         return ""
     rarity = WhisperRarity(tokenizer_json)
-    prompt = prompt_text(_document_terms(settings, rarity), rarity.count, settings.listen.vocabulary_tokens)
+    terms = _document_terms(settings, rarity, PROMPT_CODES)
+    prompt = prompt_text(terms, rarity.count, settings.listen.vocabulary_tokens)
     if prompt:
         log.info("whisper primed with the documents' vocabulary (%d tokens): %s", rarity.count(prompt), prompt)
     return prompt
@@ -130,12 +131,30 @@ def build_spotter(settings: Settings, asr: AsrEngine, phrase: str | None = None)
     model = getattr(asr, "model", None)
     if asr.name == "vosk" and model is not None:
         return VoskGrammarSpotter(model, phrase, settings.listen.wake_decoys)
+    if getattr(asr, "prompt", ""):
+        asr = Unprimed(asr)
     sound = None
     if settings.listen.wake_acoustic and hasattr(asr, "encode"):
         from kiosk.listen.wake_templates import PhraseTemplates
 
         sound = PhraseTemplates.build(asr, phrase, settings.listen.wake_acoustic)
     return TranscriptSpotter(asr, phrase, settings.listen.wake_sensitivity, sound)
+
+
+class Unprimed:
+    """The question recognizer as the wake spotter sees it: every utterance decoded without the
+    documents' vocabulary. Primed, Whisper base kept the wake phrase in 0.69-0.75 of "Hey coach, ..."
+    lines against 0.94 unprimed (it drops the phrase or spells it like a listed word; docs/benchmarks.md,
+    "Document vocabulary"). Everything else is the engine's own (one model, one decode at a time)."""
+
+    def __init__(self, engine: Any) -> None:
+        self._engine = engine
+
+    def start(self) -> None:
+        self._engine.start(bias=False)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
 
 
 def build_listener(settings: Settings, wake_phrase: str | None = None, wake: bool = True) -> Listener:

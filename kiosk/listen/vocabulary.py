@@ -37,6 +37,10 @@ __all__ = ["Term", "WhisperRarity", "extract", "prompt_text", "vosk_missing", "w
 
 PROMPT_TOKENS = 120
 """default cap on the prompt, Whisper tokens (Whisper keeps at most 223 of them)"""
+PROMPT_CODES = 2
+"""room and product codes in the prompt at most: a list of codes ("A-210, B-214, A-104, C-120, ...") made
+Whisper base spell ordinary words as codes ("B-M-A-R", "C-120HP") and loop on digits; codes are the
+words it needs least help with (it writes "B214" unprimed)"""
 
 # A code: capital letters and digits with at least one of each, optionally joined by hyphens
 # ("B-214", "A-B10", "T3", "KX-200"); plain numbers and times are left to Whisper (it writes digits).
@@ -45,7 +49,15 @@ _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;]\s+|\n\s*(?:[-*>#|]+\s*)?|\|\s*|[\"“(]\s*)$")
 # English function words (closed class): one token and very early in the BPE anyway, listed so that a
 # custom rarity (e.g. a word list for another language) cannot promote them.
-_STOP = frozenset(["a", "an", "the", "and", "or", "but", "if", "of", "to", "in", "on", "at", "by", "for", "with", "from", "as", "is", "are", "was", "were", "be", "been", "being", "am", "do", "does", "did", "have", "has", "had", "i", "you", "he", "she", "it", "we", "they", "me", "him", "her", "us", "them", "my", "your", "his", "its", "our", "their", "this", "that", "these", "those", "there", "here", "what", "which", "who", "whom", "whose", "when", "where", "why", "how", "not", "no", "yes", "can", "could", "will", "would", "shall", "should", "may", "might", "must", "also", "than", "then", "so", "very", "just", "only", "about", "into", "over", "under", "up", "down", "out", "off", "again", "per", "via"])
+_STOP = frozenset([
+    "a", "an", "the", "and", "or", "but", "if", "of", "to", "in", "on", "at", "by", "for", "with", "from",
+    "as", "is", "are", "was", "were", "be", "been", "being", "am", "do", "does", "did", "have", "has",
+    "had", "i", "you", "he", "she", "it", "we", "they", "me", "him", "her", "us", "them", "my", "your",
+    "his", "its", "our", "their", "this", "that", "these", "those", "there", "here", "what", "which", "who",
+    "whom", "whose", "when", "where", "why", "how", "not", "no", "yes", "can", "could", "will", "would",
+    "shall", "should", "may", "might", "must", "also", "than", "then", "so", "very", "just", "only",
+    "about", "into", "over", "under", "up", "down", "out", "off", "again", "per", "via",
+])
 
 
 @dataclass(frozen=True)
@@ -112,9 +124,10 @@ def _rows(index: Path | str | sqlite3.Connection) -> list[tuple[str, str, str, s
 
 
 def extract(index: Path | str | sqlite3.Connection, rarity: Callable[[str], float],
-            min_rarity: float = 0.5, limit: int = 200) -> list[Term]:
+            min_rarity: float = 0.5, limit: int = 200, max_codes: int | None = None) -> list[Term]:
     """The index's distinctive terms, best first. `rarity(word)`: 0 for everyday English, higher for
-    unusual words (WhisperRarity); words below `min_rarity` are dropped unless they are codes."""
+    unusual words (WhisperRarity); words below `min_rarity` are dropped unless they are codes, of which
+    only the `max_codes` best are kept (None: all)."""
     chunks_with: dict[str, set[int]] = defaultdict(set)  # key (lower case) -> chunk ids
     spellings: dict[str, Counter[str]] = defaultdict(Counter)
     capitalized: Counter[str] = Counter()  # mid-sentence capitalized occurrences in body text
@@ -132,8 +145,9 @@ def extract(index: Path | str | sqlite3.Connection, rarity: Callable[[str], floa
                 _count(key, field, n, chunks_with, topical)
             for m in _WORD.finditer(body):
                 word = m.group().replace("’", "'")
-                if len(word) < (3 if word.isascii() else 2) or (body[m.end():m.end() + 1] == "-" and body[m.end() + 1:m.end() + 2].isdigit()):
-                    continue  # single letters and the letter of a code ("B" of "B-214")
+                code_letter = body[m.end():m.end() + 1] == "-" and body[m.end() + 1:m.end() + 2].isdigit()
+                if len(word) < (3 if word.isascii() else 2) or code_letter:
+                    continue  # short words and the letter of a code ("B" of "B-214")
                 key = word.lower()
                 if key in _STOP or key.endswith("'s"):  # possessives: the word itself is there too
                     continue
@@ -171,6 +185,9 @@ def extract(index: Path | str | sqlite3.Connection, rarity: Callable[[str], floa
         score = min(r, 2.0) * (1.0 + math.log(max(df, 1))) * (2.0 if topical[key] else 1.0)
         terms.append(Term(spelling, kind, df, round(r, 3), round(score, 3)))
     terms.sort(key=lambda t: (-t.score, t.text.lower()))
+    if max_codes is not None:
+        best = {t.text for t in [t for t in terms if t.kind == "code"][:max_codes]}
+        terms = [t for t in terms if t.kind != "code" or t.text in best]
     return terms[:limit]
 
 
@@ -215,7 +232,7 @@ def whisper_prompt(index: Path | str | None, tokenizer_json: Path | str, extra: 
                    max_tokens: int = PROMPT_TOKENS) -> tuple[str, list[Term]]:
     """(initial prompt, the ranked terms) for a knowledge index; `extra` (the company's own list) first."""
     rarity = WhisperRarity(tokenizer_json)
-    terms = extract(index, rarity) if index else []
+    terms = extract(index, rarity, max_codes=PROMPT_CODES) if index else []
     prompt = prompt_text([*extra, *(t.text for t in terms)], rarity.count, max_tokens)
     return prompt, terms
 

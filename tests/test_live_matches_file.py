@@ -1,0 +1,94 @@
+"""`kiosk transcribe FILE` gives the words the kiosk acts on live: the same question WAV, played into the
+PulseAudio virtual microphone of a running `kiosk listen --no-wake --json`, and transcribed from the file,
+must read the same (case and punctuation aside). Both go through the Listener (Silero VAD segmentation,
+pre-roll, early decoding, Whisper's 20-s window) with the sample documents' vocabulary primed; only the
+file path is not real time. Voices: Piper (the same audio every run: tests/conftest.py) and three
+espeak-ng voices."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from speech_corpus import Line, render, write_wav
+
+pytestmark = [pytest.mark.slow, pytest.mark.audio]
+ROOT = Path(__file__).resolve().parents[1]
+
+QUESTIONS = [  # (voice, question): everyday words and the documents' own
+    ("piper", "Where is the IT help desk?"),
+    ("en-us", "When is the canteen open for lunch?"),
+    ("en-gb", "How do I get to the Fjord room?"),
+    ("en-us+f3", "Where can I park my car?"),
+]
+
+
+def normalized(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9']+", text.lower().replace("-", " ")))
+
+
+def kiosk(*args: str, **kw: object) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "kiosk.cli", *args], capture_output=True, text=True, timeout=300,
+                          **kw)
+
+
+def test_live_transcripts_equal_kiosk_transcribe(pulse: dict[str, str], tmp_path: Path) -> None:
+    from kiosk.knowledge.index import ingest
+
+    kb = tmp_path / "kb.sqlite"
+    ingest(kb, [ROOT / "samples" / "halvorsen"])
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f'[persona]\nknowledge_base = "{kb}"\n\n[audio]\ninput_device = "pulse"\n')
+    wavs = []
+    for i, (voice, question) in enumerate(QUESTIONS):
+        pcm, _ = render([Line(question, voice, pause_before_s=0.5)], tail_s=1.0)
+        wavs.append(write_wav(tmp_path / f"q{i}-{voice}.wav", pcm))
+
+    files = []
+    for wav in wavs:
+        proc = kiosk("transcribe", str(wav), "--json", "--config", str(config))
+        assert proc.returncode == 0, proc.stderr
+        files.append(json.loads(proc.stdout))
+
+    stderr = open(tmp_path / "listen.log", "w")  # noqa: SIM115
+    listen = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "listen", "--no-wake", "--json", "--config",
+                               str(config)], env=pulse, stdout=subprocess.PIPE, stderr=stderr, text=True)
+    lines: list[dict] = []
+    reader = threading.Thread(target=lambda: lines.extend(json.loads(row) for row in listen.stdout), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 120
+        while "microphone listening" not in (tmp_path / "listen.log").read_text():
+            assert listen.poll() is None and time.monotonic() < deadline, (tmp_path / "listen.log").read_text()
+            time.sleep(0.2)
+        time.sleep(3.0)  # the ALSA pulse plugin delivers the first captured audio ~2 s after opening
+        for n, wav in enumerate(wavs, 1):
+            subprocess.run(["paplay", "--device=mic_feed", str(wav)], env=pulse, check=True)
+            deadline = time.monotonic() + 30
+            while sum(row["event"] == "transcript" for row in lines) < n and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(1.0)  # silence between the questions
+    finally:
+        listen.send_signal(signal.SIGINT)
+        try:
+            listen.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            listen.kill()
+        reader.join(timeout=5)
+    live = [row for row in lines if row["event"] == "transcript"]
+    log = (tmp_path / "listen.log").read_text()[-3000:]
+    assert len(live) == len(wavs), (lines, log)
+    for (voice, question), from_file, heard in zip(QUESTIONS, files, live, strict=True):
+        assert normalized(heard["text"]) == normalized(from_file["text"]), (voice, question, heard, from_file)
+        assert heard["engine"] == from_file["engine"] == "whisper"
+        # The file's word times are from the start of the file (speech starts ~0.5 s in); live ones from
+        # the question's start: the same words, a constant shift.
+        assert [w["word"] for w in heard["words"]] == [w["word"] for w in from_file["words"]]
+    assert "fjord" in normalized(live[2]["text"])  # the documents' word, primed on both paths
