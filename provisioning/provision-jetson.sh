@@ -91,10 +91,11 @@ DRY_RUN=0
 APT_PACKAGES=(python3-venv python3-dev python3-pip build-essential cmake git rsync pkg-config
               portaudio19-dev libasound2-plugins pulseaudio-utils sox ffmpeg libcairo2
               fonts-noto-core fonts-noto-cjk libsystemd-dev x11-xserver-utils dconf-cli
-              libpython3-dev python3-numpy)
+              libpython3-dev python3-numpy espeak-ng)
 # libsystemd-dev + pkg-config: systemd-python (the `appliance` extra) builds from source.
 # x11-xserver-utils: xset; dconf-cli: the system-wide "never blank" settings.
 # libpython3-dev + python3-numpy: jetson-inference's Python bindings.
+# espeak-ng: speaks the wake phrase's sound templates at start-up (listen.wake_acoustic).
 
 # ------------------------------------------------------------------ helpers
 CHANGES=0
