@@ -6,7 +6,7 @@ Each failure named in issue 11 is one step of one conversation:
   closed the microphone, and the question was never heard);
 - a quieter bystander chats in the follow-up window after the answer (before: every utterance there
   was a question, and each one extended the window);
-- a second visitor with another voice pauses only briefly, and asks in words the documents use.
+- a second visitor with another voice pauses only briefly (0.35 s).
 No assertion depends on the exact words a model writes: only on facts the documents hold, turn counts
 and the kiosk's states.
 """
@@ -97,12 +97,12 @@ def test_visitors_who_pause_are_answered_and_bystanders_are_not(pulse: dict[str,
         assert status["turns"] == 1 and status["dismissed"] >= 1, status
         # 3. Another visitor and voice, a short pause (0.35 s) after the wake phrase.
         kiosk.say("visitor2", [Line("Hey coach.", "en-gb", pause_before_s=0.3),
-                               Line("When is the canteen open?", "en-gb", pause_before_s=0.35)])
+                               Line("Where do I park my car?", "en-gb", pause_before_s=0.35)])
         assert kiosk.wait("STATUS=follow_up", 90), (kiosk.seen, kiosk.tail())
         status = kiosk.status()
         assert status["turns"] == 2, status
         answer = status["last_turn"]["answer"]
-        assert "Galley" in answer or "11:45" in answer or "7:00" in answer, status["last_turn"]
+        assert "Lot N" in answer or "car park" in answer, status["last_turn"]
     finally:
         rc = kiosk.close()
     assert rc == 0, kiosk.tail()
