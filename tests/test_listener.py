@@ -234,6 +234,18 @@ def test_barge_in_by_voice_with_echo_cancellation() -> None:
     assert kinds(events) == ["SpeechStarted", "SpeechEnded", "Heard"]
 
 
+def test_voice_barge_in_needs_the_visitors_level() -> None:
+    """With echo cancellation the kiosk's own voice leaves a quiet residue in the microphone: speech much
+    quieter than the visitor's wake phrase does not interrupt; the visitor speaking up does."""
+    listener, _ = make(["hey coach where is hr", "stop"], barge_in="voice")
+    events = run(listener, tone(1.5), silence(1), end=False)  # the visitor's level: their wake phrase
+    listener.speaking_started()
+    events += run(listener, tone(1.0, level=0.03), silence(0.8), end=False)  # the echo's residue
+    assert kinds(events) == ["Wake", "SpeechStarted", "SpeechEnded", "Heard"] and listener._gate is not None
+    events = run(listener, tone(0.8), silence(1))
+    assert kinds(events) == ["SpeechStarted", "SpeechEnded", "Heard"] and events[-1].text == "stop"
+
+
 def test_tap_barges_in() -> None:
     listener, _ = make(["which floor is it on"], barge_in="tap")
     listener.speaking_started(at=0)

@@ -28,7 +28,7 @@ import numpy as np
 
 from kiosk.config import ListenSettings
 from kiosk.events import Dismissed, Heard, HeardPartial, ListenEvent, SpeechEnded, SpeechStarted, Wake, WindowClosed
-from kiosk.listen.addressee import Addressee, AddresseeSettings, LevelMeter
+from kiosk.listen.addressee import Addressee, AddresseeSettings, LevelMeter, level_db
 from kiosk.listen.asr import SAMPLE_RATE, AsrEngine, Transcript, Word
 from kiosk.listen.endpoint import Endpointer, EndpointSettings, SpeechEnd, SpeechStart
 from kiosk.listen.speaker import SpeakerEmbedder
@@ -86,6 +86,7 @@ class Listener:
         self._merge = _ms(s.merge_s * 1000)
         self._last_question_end: int | None = None
         self._announced = True  # the current capture's SpeechStarted went out (held back in follow-ups)
+        self._barged = False  # the current capture interrupted the kiosk (voice barge-in)
         self._gate_window = FOLLOW_UP  # the window that opens when the kiosk stops speaking
         self._meter = LevelMeter()
         self._refractory = _ms(s.refractory_s * 1000)
@@ -284,9 +285,20 @@ class Listener:
             announce = self._window == QUESTION or resumed or self.spotter is None
             return self._begin_capture(sample, lead_in=True, announce=announce)
         if self.state is State.GATED and self.settings.barge_in == "voice":
-            self._gate = None  # voice barge-in
-            return self._begin_capture(sample, lead_in=True)
+            if self._quieter_than_visitor(self._audio(sample)):
+                # What is left of the kiosk's own voice after echo cancellation, or a bystander: the
+                # kiosk goes on speaking (a visitor interrupting speaks up, at their own level).
+                log.debug("speech at %.2f s while speaking, quieter than the visitor: not a barge-in", _t(sample))
+                return []
+            self._gate = None  # voice barge-in: the visitor's own words ("wait", "stop"), in any form
+            events = self._begin_capture(sample, lead_in=True)
+            self._barged = True
+            return events
         return []
+
+    def _quieter_than_visitor(self, pcm: bytes) -> bool:
+        ref, margin = self.addressee.reference_db, self.addressee.settings.level_margin_db
+        return ref is not None and margin > 0 and level_db(pcm) < ref - margin
 
     def _on_end(self, sample: int, reason: str) -> list[ListenEvent]:
         mode, self._mode, self._early = self._mode, None, False
@@ -309,7 +321,7 @@ class Listener:
             self._resume_window()
             return events
         resumed = self._last_question_end is not None and self._start - self._last_question_end <= self._merge
-        follow_up = self._window == FOLLOW_UP and not resumed
+        follow_up = self._window == FOLLOW_UP and not resumed and not self._barged
         voice = self._voice() if follow_up else None
         why = self.addressee.judge(heard.text, self._meter.db, follow_up=follow_up, voice=voice)
         if why is not None and self.spotter is not None:
@@ -365,7 +377,7 @@ class Listener:
         """`lead_in`: at a detected speech start (not right after a wake phrase, which must stay out).
         `announce` False: SpeechStarted and partials wait until the utterance is known to be a question."""
         self.state, self._mode, self._start, self._early = State.CAPTURING, "capture", sample, False
-        self._announced = announce
+        self._announced, self._barged = announce, False
         self.asr.start()
         events: list[ListenEvent] = [SpeechStarted(_t(sample))] if announce else []
         partial = self.asr.feed(self._lead_in(sample) if lead_in else self._audio(sample))
