@@ -214,7 +214,9 @@ class ScreenSettings:
     """[screen]: where and how the talking head is drawn."""
 
     mode: str = _f("auto", choices=("auto", "fullscreen", "window", "headless"))
-    """auto = full screen on the appliance (a Jetson), a window where there is a display, else headless"""
+    """auto = `kiosk run`: full screen without a pointer wherever there is a display (the product);
+    `kiosk demo --window` and development tools: a window; no display: headless. "window" keeps a
+    window and the pointer for development"""
     backend: str = _f("auto", choices=("auto", "pygame", "cuda"))
     """auto = CUDA (jetson-utils) where it is installed, else pygame on the CPU"""
     fps: int = _f(30, range=(10, 120))
