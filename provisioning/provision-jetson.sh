@@ -698,7 +698,11 @@ configure_audio() {
       [[ -n $sink ]] && pa+=$'\n'"set-default-sink $sink"
       [[ -n $source ]] && pa+=$'\n'"set-default-source $source"
       if ((ECHO_CANCEL)); then
-        pa+=$'\n'"load-module module-echo-cancel aec_method=webrtc${source:+ source_master=$source}${sink:+ sink_master=$sink} source_name=kiosk_ec_source sink_name=kiosk_ec_sink"
+        # Gain controls off and a silent stream always into the canceller's sink: both measured necessary
+        # (docs/benchmarks.md, "Voice barge-in with echo cancellation"; provisioning/pulse/kiosk-aec.pa).
+        pa+=$'\n'"load-module module-echo-cancel aec_method=webrtc aec_args=\"analog_gain_control=0 digital_gain_control=0\"${source:+ source_master=$source}${sink:+ sink_master=$sink} source_name=kiosk_ec_source sink_name=kiosk_ec_sink"
+        pa+=$'\n'"load-module module-null-source source_name=kiosk_ec_keepalive channels=1"
+        pa+=$'\n'"load-module module-loopback source=kiosk_ec_keepalive sink=kiosk_ec_sink source_dont_move=true sink_dont_move=true"
         pa+=$'\n'"set-default-source kiosk_ec_source"$'\n'"set-default-sink kiosk_ec_sink"
       fi
       pa+=$'\n'".fail"
