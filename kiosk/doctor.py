@@ -119,10 +119,26 @@ def check_asr(settings: Settings) -> Check:
         return Check("speech recognition", "fail", str(error).splitlines()[0],
                      f"kiosk models install-embedded {settings.listen.whisper_model}   (or tools/dev setup)")
     spotting = ("Vosk grammar spotting" if engine == "vosk"
-                else "Whisper transcript of each utterance, phonetic match")
+                else "Whisper transcript of each utterance, phonetic match"
+                + (", and by its sound" if settings.listen.wake_acoustic > 0 else ""))
     return Check("speech recognition", "ok",
                  f"{engine}: {why}; wake phrase {settings.listen.wake_phrase!r} by {spotting}; "
                  f"barge-in: {settings.listen.barge_in}")
+
+
+def check_vocabulary(settings: Settings) -> Check:
+    """What the recognizer is told of the documents' own words (names, rooms, products)."""
+    from kiosk.listen.engines import describe_vocabulary
+    from kiosk.models import ModelMissingError
+
+    try:
+        status, detail = describe_vocabulary(settings)
+    except ModelMissingError as error:  # check_asr says how to install it
+        return Check("recognizer vocabulary", "warn", f"not checked: {str(error).splitlines()[0]}")
+    except Exception as error:  # noqa: BLE001 - a doctor reports, it never crashes
+        return Check("recognizer vocabulary", "warn", f"not checked: {error}", "kiosk transcribe shows what is heard")
+    fix = "" if status == "ok" else "set listen.vosk_model to a bigger model, or listen.engine = \"whisper\""
+    return Check("recognizer vocabulary", status, detail, fix)
 
 
 def check_sound(settings: Settings, appliance: bool) -> list[Check]:
@@ -238,14 +254,15 @@ def collect(config: str | None) -> list[Check]:
     checks += check_models(settings)
     checks += check_knowledge(settings)
     checks.append(check_asr(settings))
+    checks.append(check_vocabulary(settings))
     checks.append(check_avatar(settings))
     checks.append(check_service(settings))
     checks += check_sound(settings, appliance)
     checks.append(check_display(appliance))
     checks += check_gpu(settings, appliance)
     if shutil.which("espeak-ng") is None:
-        checks.append(Check("espeak-ng", "warn", "not installed (only tests use it; Piper carries its own)",
-                            "apt-get install espeak-ng"))
+        checks.append(Check("espeak-ng", "warn", "not installed: the wake phrase is recognized by its spelling only "
+                            "(its sound templates are spoken by espeak-ng at start-up)", "apt-get install espeak-ng"))
     return checks
 
 

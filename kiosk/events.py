@@ -168,7 +168,9 @@ class Dismissed:
 
     t: float
     reason: str
-    """quieter | not_a_question | other_speaker"""
+    """quieter | not_a_question | other_speaker | own_voice (the kiosk's own words, echoed) | no_words
+    (announced speech in which nothing was recognized) | unclear (a visitor interrupted, drowned by the kiosk's
+    voice: the question window opens)"""
     text: str = field(default="", repr=False)
     """what was heard (kept out of logs above DEBUG: it is somebody else's conversation)"""
 

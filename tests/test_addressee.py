@@ -108,3 +108,23 @@ def test_settings_reach_the_judge() -> None:
 
     s = addressee_settings(ListenSettings(bystander_level_db=0.0, speaker_similarity=0.0, follow_up_form=False))
     assert s == AddresseeSettings(level_margin_db=0.0, require_form=False, min_similarity=None)
+
+
+def test_the_kiosks_own_words_are_told_from_a_visitor_interrupting() -> None:
+    from kiosk.listen.addressee import OwnSpeech
+
+    own = OwnSpeech()
+    assert not own.echoes("register")  # nothing said yet
+    own.add("Register your visitor with reception through the visitor form on the intranet by 16:00.")
+    own.add("Visitors sign in at reception and wear a badge.")
+    own.add("You can park in the visitor car park.")
+    # As the residue comes out of the recognizer: fragments, misheard ("intranet by" / "internet bi").
+    for echo in ("register,", "Visitor, sign in.", "into the visitor form", "wear a badge", "internet, bi-16-0."):
+        assert own.echoes(echo), echo
+    for visitor in ("Where do I park?", "Where who I part?", "stop", "wait, what about the canteen", "",
+                    "can I bring my dog", "do I need a badge"):
+        assert not own.echoes(visitor), visitor
+    assert own.echoes("Where", final=False) is None  # may be the start of a visitor's question
+    assert own.echoes("register", final=False) is None and own.echoes("register") is True
+    own.reset()
+    assert not own.echoes("register")

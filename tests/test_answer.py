@@ -34,7 +34,10 @@ def test_streaming_turn_emits_tokens_sentences_audio_then_done(fresh) -> None:  
     assert len(tokens) > 3, "the answer must arrive as a stream of pieces"
     assert sentences and audio
     assert kinds.index("AnswerToken") < kinds.index("AnswerSentence") < kinds.index("SpeechAudio")
-    assert re.findall(r"\w+", "".join(t.text for t in tokens)) == re.findall(r"\w+", done.answer)
+    # The answer is what was streamed, less an unfinished last sentence when the model ran into max_tokens
+    # (greedy decoding differs between CPUs: the words are never the test's business).
+    streamed, answer = re.findall(r"\w+", "".join(t.text for t in tokens)), re.findall(r"\w+", done.answer)
+    assert answer and streamed[:len(answer)] == answer
     # Every word of the answer is spoken, in order.
     assert re.findall(r"\w+", " ".join(s.text for s in sentences)) == re.findall(r"\w+", done.answer)
     assert [a.index for a in audio] == sorted(a.index for a in audio)

@@ -66,9 +66,13 @@ class FakeRuntime:
 class Gate:
     def __init__(self) -> None:
         self.calls: list[str] = []
+        self.said: list[str] = []  # what the kiosk told the listener it is saying (its echo is not a visitor)
 
     def speaking_started(self) -> None:
         self.calls.append("started")
+
+    def saying(self, text: str) -> None:
+        self.said.append(text)
 
     def speaking_finished(self, window: str = "follow_up") -> None:
         self.calls.append("finished" if window == "follow_up" else f"finished:{window}")
@@ -106,6 +110,7 @@ def test_a_question_goes_through_every_phase_and_gates_the_microphone() -> None:
     phases = asyncio.run(drive(kiosk, [(0.0, Wake(0.0, "voice")), (0.05, Heard(0.1, "where is hr", "whisper"))]))
     assert phases == ["listening", "thinking", "speaking", "follow_up"]
     assert gate.calls == ["started", "finished"]
+    assert gate.said == ["answer 0 to where is hr", "answer 1 to where is hr"]
     assert kiosk.turns[0]["answer"] == "answer to where is hr" and kiosk.snapshot()["turns"] == 1
 
 
@@ -171,6 +176,14 @@ def test_a_visitor_who_pauses_after_the_wake_is_never_greeted_over() -> None:
     assert kiosk.turns[0]["question"] == "what time should I be at reception"
 
 
+def test_no_chime_when_the_question_came_with_the_wake_phrase() -> None:
+    """"Hey coach, where is HR?" in one breath: the answer is the reply; a chime would run into it."""
+    script = [(0.0, Wake(0.0, "voice")), (0.0, SpeechStarted(0.6)), (0.0, SpeechEnded(2.0)),
+              (0.0, Heard(2.1, "where is hr", "whisper"))]
+    spoken, _, kiosk = greeted(script)
+    assert len(chime()) not in kiosk.player.clips and spoken == ["answer 0 to where is hr", "answer 1 to where is hr"]
+
+
 def test_speech_during_the_greeting_stops_it() -> None:
     script = [(0.0, Wake(0.0, "tap")), (0.05, WindowClosed(5.0, "question")), (0.1, SpeechStarted(5.1))]
     spoken, gate, kiosk = greeted(script)
@@ -188,6 +201,61 @@ def test_speech_resuming_right_after_a_question_continues_it() -> None:
               (0.1, SpeechEnded(2.4)), (0.0, Heard(2.6, "IT help desk", "whisper"))]
     asyncio.run(drive(kiosk, script, tail=0.8))
     assert [t["question"] for t in kiosk.turns] == ["where is the IT help desk"]
+
+
+def speaking_kiosk() -> Kiosk:
+    """Answers at once (two sentences, 50 ms apart) and plays them for 0.3 s."""
+    return Kiosk(FakeRuntime(greeting=False), listener=Gate(), player=FakePlayer(), notifier=Notifier(env={}))
+
+
+def test_once_the_answer_is_heard_new_speech_is_a_new_question() -> None:
+    """Only before the kiosk speaks does speech right after a question continue it; once the answer is
+    playing, the visitor is reacting to it ("and on weekends?") and that is asked as it is."""
+    kiosk = speaking_kiosk()
+    script = [(0.0, SpeechEnded(1.0)), (0.0, Heard(1.1, "where is hr", "whisper")), (0.2, SpeechStarted(1.4)),
+              (0.1, SpeechEnded(2.0)), (0.0, Heard(2.1, "and on weekends", "whisper"))]
+    asyncio.run(drive(kiosk, script, tail=0.8))
+    assert [t["question"] for t in kiosk.turns] == ["where is hr", "and on weekends"]
+    assert kiosk.turns[0]["cut_off"] and not kiosk.turns[1]["cut_off"]
+
+
+def test_an_answer_stopped_for_speech_that_was_not_a_question_is_given_after_all() -> None:
+    """The kiosk stops talking the moment speech starts (it may be the visitor); when that speech is then
+    dismissed (the kiosk's own echo, a bystander, a cough), the question still gets its answer."""
+    kiosk = speaking_kiosk()
+    script = [(0.0, Heard(1.1, "where is hr", "whisper")), (0.2, SpeechStarted(1.5)),
+              (0.2, Dismissed(2.2, "quieter", "mm"))]
+    phases = asyncio.run(drive(kiosk, script, tail=0.8))
+    assert phases == ["thinking", "speaking", "listening", "thinking", "speaking", "follow_up"]
+    assert [(t["question"], t["cut_off"]) for t in kiosk.turns] == [("where is hr", True), ("where is hr", False)]
+    assert kiosk.snapshot()["turns"] == 1  # answers heard to the end; the cut-off one is listed, not counted
+
+
+def test_a_visitor_drowned_by_the_answer_is_listened_to_not_answered_over() -> None:
+    kiosk = speaking_kiosk()
+    script = [(0.0, Heard(1.1, "where is hr", "whisper")), (0.2, SpeechStarted(1.5)),
+              (0.2, Dismissed(2.2, "unclear", "register your visitor"))]
+    phases = asyncio.run(drive(kiosk, script, tail=0.5))
+    assert phases == ["thinking", "speaking", "listening"] and len(kiosk.turns) == 1  # the cut-off one
+    assert kiosk.player.clips[-1] == len(chime())  # "go on": the earcon
+
+
+def test_an_answer_stopped_again_and_again_is_given_up() -> None:
+    """A room whose noise keeps stopping the answer must not loop: answered again at most twice."""
+    kiosk = speaking_kiosk()
+    script = [(0.0, Heard(1.1, "where is hr", "whisper"))]
+    for i in range(3):  # the third time it stays stopped
+        script += [(0.2, SpeechStarted(2.0 + i)), (0.05, Dismissed(2.5 + i, "quieter", "mm"))]
+    asyncio.run(drive(kiosk, script, tail=0.8))
+    assert len(kiosk.turns) == 3 and kiosk.phase is Phase.FOLLOW_UP
+
+
+def test_a_wake_or_a_new_question_drops_the_interrupted_answer() -> None:
+    kiosk = speaking_kiosk()
+    script = [(0.0, Heard(1.1, "where is hr", "whisper")), (0.2, SpeechStarted(1.5)),
+              (0.1, Heard(2.0, "no wait where is it", "whisper")), (0.1, Dismissed(3.0, "quieter", "mm"))]
+    asyncio.run(drive(kiosk, script, tail=0.8))
+    assert [t["question"] for t in kiosk.turns if not t["cut_off"]] == ["no wait where is it"]
 
 
 def test_chatter_and_closed_windows() -> None:

@@ -246,6 +246,104 @@ def test_voice_barge_in_needs_the_visitors_level() -> None:
     assert kinds(events) == ["SpeechStarted", "SpeechEnded", "Heard"] and events[-1].text == "stop"
 
 
+def test_a_visitor_speaking_up_inside_the_residue_interrupts() -> None:
+    """The residue rarely pauses long enough to end its VAD segment: a visitor who starts speaking while it
+    goes on interrupts as soon as the level reaches theirs, from about where they began."""
+    listener, asr = make(["hey coach where is hr", "stop"], barge_in="voice")
+    events = run(listener, tone(1.5), silence(1), end=False)
+    listener.speaking_started()
+    residue_from = listener.now
+    events += run(listener, tone(1.0, level=0.03), end=False)  # the residue alone: no barge-in
+    assert kinds(events) == ["Wake", "SpeechStarted", "SpeechEnded", "Heard"] and listener._gate is not None
+    visitor_from = listener.now
+    # No gap: the visitor's voice over the residue (the louder one dominates).
+    events = run(listener, tone(0.8), silence(1))
+    assert kinds(events) == ["SpeechStarted", "SpeechEnded", "Heard"] and events[-1].text == "stop"
+    started = events[0].t * SR
+    assert visitor_from - 0.3 * SR <= started <= visitor_from + 0.1 * SR, (started, visitor_from, residue_from)
+    assert listener._gate is None
+
+
+def test_speech_resuming_after_a_question_is_announced_only_at_the_visitors_level() -> None:
+    """Right after a question, resumed speech makes the kiosk stop thinking at once (its continuation);
+    something much quieter (the echo of the kiosk's chime, a bystander) is held back and judged first."""
+    listener, _ = make(["hey coach where is hr", "mm", "and the canteen"], barge_in="voice", merge_s=1.5)
+    events = run(listener, tone(1.5), silence(0.6), end=False)
+    assert kinds(events) == ["Wake", "SpeechStarted", "SpeechEnded", "Heard"]
+    quiet = run(listener, tone(0.5, level=0.02), silence(0.7), end=False)
+    assert kinds(quiet) == ["Dismissed"] and quiet[0].reason == "quieter"
+    loud = run(listener, silence(0.1), tone(0.6), silence(1))
+    assert kinds(loud)[:1] == ["SpeechStarted"]
+
+
+def test_announced_speech_that_comes_to_nothing_is_said_so() -> None:
+    """The kiosk stops talking for announced speech; when nothing is recognized in it, it must learn that
+    (and answer on) rather than wait for a question that will not come."""
+    listener, _ = make(["hey coach", ""])
+    events = run(listener, tone(0.6), silence(1), tone(0.8), silence(1), end=False)
+    assert kinds(events) == ["Wake", "SpeechStarted", "SpeechEnded", "Dismissed"]
+    assert events[-1].reason == "no_words"
+
+
+class PeekingAsr(ScriptedAsr):
+    """Also tells the transcript so far (the next scripted text), like Whisper's early decode."""
+
+    def peek(self) -> str:
+        return self.texts[0] if self.texts else ""
+
+
+def test_the_kiosks_own_words_at_the_visitors_level_do_not_interrupt_it() -> None:
+    """The canceller's residue can be as loud as the visitor; recognized, it is the answer's own words."""
+    settings = dataclasses.replace(ListenSettings(), hangover_ms=500, barge_in="voice")
+    asr = PeekingAsr(["hey coach where is hr", "register your visitor", "where do i park"])
+    listener = Listener(EnergyVad(), asr, TranscriptSpotter(asr, settings.wake_phrase), settings)
+    events = run(listener, tone(1.5), silence(1), end=False)
+    listener.speaking_started()
+    listener.saying("Register your visitor with reception the day before.")
+    echo = run(listener, tone(1.2), silence(0.8), end=False)
+    assert kinds(echo) == [] and listener._gate is not None and listener.state is State.GATED
+    asr.texts.pop(0)  # (the scripted recognizer never decoded the rejected echo to its end)
+    visitor_from = listener.now
+    events = run(listener, tone(1.0), silence(1), end=False)
+    assert kinds(events) == ["SpeechStarted", "SpeechEnded", "Heard"] and events[-1].text == "where do i park"
+    assert events[0].t == pytest.approx(visitor_from / SR, abs=0.35) and listener._gate is None
+
+
+class ChangingMindAsr(PeekingAsr):
+    """The early transcript is the visitor's first words; the whole utterance is drowned by the echo."""
+
+    def peek(self) -> str:
+        return "where do i" if len(self.texts) == 1 else super().peek()
+
+
+def test_a_visitor_drowned_by_the_kiosks_voice_is_asked_to_go_on() -> None:
+    settings = dataclasses.replace(ListenSettings(), hangover_ms=500, barge_in="voice")
+    asr = ChangingMindAsr(["hey coach where is hr", "register your visitor with reception"])
+    listener = Listener(EnergyVad(), asr, TranscriptSpotter(asr, settings.wake_phrase), settings)
+    run(listener, tone(1.5), silence(1), end=False)
+    listener.speaking_started()
+    listener.saying("Register your visitor with reception the day before.")
+    events = run(listener, tone(1.2), silence(0.8), end=False)
+    assert kinds(events) == ["SpeechStarted", "SpeechEnded", "Dismissed"] and events[-1].reason == "unclear"
+    assert listener.state is State.AWAKE and listener._window == "question"
+
+
+def test_the_echo_of_the_kiosks_last_words_is_not_a_follow_up() -> None:
+    """Right after the kiosk stops, the canceller's tail still holds its last words: not a question."""
+    settings = dataclasses.replace(ListenSettings(), hangover_ms=500, barge_in="voice")
+    asr = PeekingAsr(["hey coach where is hr", "with no exceptions", "and on weekends"])
+    listener = Listener(EnergyVad(), asr, TranscriptSpotter(asr, settings.wake_phrase), settings)
+    run(listener, tone(1.5), silence(1), end=False)
+    listener.speaking_started()
+    listener.saying("Hard hats are required in every work area, with no exceptions.")
+    run(listener, silence(1.0), end=False)
+    listener.speaking_finished()
+    tail = run(listener, silence(0.3), tone(0.8), silence(1), end=False)
+    assert kinds(tail) == ["Dismissed"] and tail[0].reason == "own_voice"
+    later = run(listener, tone(0.8), silence(1))  # the visitor's own follow-up is still taken
+    assert kinds(later) == ["SpeechStarted", "SpeechEnded", "Heard"]
+
+
 def test_tap_barges_in() -> None:
     listener, _ = make(["which floor is it on"], barge_in="tap")
     listener.speaking_started(at=0)

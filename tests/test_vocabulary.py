@@ -106,6 +106,12 @@ def test_doctor_line_says_what_whisper_is_primed_with(kb: Path) -> None:
     status, detail = describe_vocabulary(settings)
     assert status == "ok" and "primed" in detail and "Galley" in detail
     assert "off" in describe_vocabulary(with_overrides(settings, listen={"vocabulary": "off"}))[1]
+    from kiosk.doctor import check_vocabulary
+
+    check = check_vocabulary(settings)  # what `kiosk doctor` prints
+    assert check.status == "ok" and "Galley" in check.detail
+    missing = check_vocabulary(with_overrides(settings, listen={"engine": "vosk", "vosk_model": "no-such-model"}))
+    assert missing.status == "warn" and "no-such-model" in missing.detail
 
 
 def words(text: str) -> list[str]:

@@ -445,12 +445,17 @@ def interrupt(session: KioskSession, voice: str = VISITOR, tag: str = "interrupt
     said_at = time.monotonic()
     session.say(pcm, f"{tag}-interruption")
     stopped = session.wait("STATUS=listening", 10)
-    outcome = session.wait_any(("follow_up", "idle"), 120)
+    outcome = session.wait_any(("follow_up", "thinking"), 3.5)  # within the question window (5 s)
+    repeated = outcome is None  # the kiosk stopped and listens ("go on"): the visitor says it again, alone
+    if repeated:
+        session.say(pcm, f"{tag}-repeated")
+    if outcome != "follow_up":
+        outcome = session.wait_any(("follow_up", "idle"), 120)
     time.sleep(1.0)
     status = session.status()
     turn = status.get("last_turn") or {}
     return {"voice": voice, "stopped_by_status_s": round(stopped - said_at, 2) if stopped else None,
-            "answered": outcome == "follow_up", "question": turn.get("question", ""),
+            "repeated": repeated, "answered": outcome == "follow_up", "question": turn.get("question", ""),
             "answer": turn.get("answer", ""),
             "interruption_answered": all(w in turn.get("question", "").lower() for w in INTERRUPTION_WORDS),
             "_interruption": pcm, "_speech_start": start}

@@ -44,6 +44,8 @@ from kiosk.events import (
 )
 
 log = logging.getLogger(__name__)
+MAX_RESUMES = 2
+EARCON_WAIT_S = 0.05  # the listener posts a wake's question (one breath) right after the wake
 
 
 class Phase(enum.Enum):
@@ -72,7 +74,11 @@ class Kiosk:
         self._in_session = False
         self._turn_started: float | None = None
         self._greeting: asyncio.Task | None = None
+        self._chime: asyncio.TimerHandle | None = None  # the earcon, due a moment after a wake
         self._question: tuple[str, float] | None = None  # the turn's question and where its speech ended
+        self._asked: Heard | None = None  # the current turn's question
+        self._interrupted: Heard | None = None  # a question whose answer stopped for speech not yet judged
+        self._resumed = 0  # times the current question was answered again after such a stop
         self._prefix: str | None = None  # a question cut short: the visitor went on, it continues
         self._last_end = -1e9  # stream time (s) of the last question's end of speech
         self.wakes = 0
@@ -118,6 +124,12 @@ class Kiosk:
     async def _handle(self, event: ListenEvent) -> None:
         if isinstance(event, Dismissed):  # somebody else's conversation: shown nowhere, answered never
             self.dismissed += 1
+            if event.reason == "unclear":  # the visitor interrupted but was not understood: they go on
+                self._interrupted = None
+                self._earcon_soon()
+                self._set_phase(Phase.LISTENING)
+                return
+            self._resume_interrupted()
             return
         self._last_activity = time.monotonic()
         if self.screen is not None:
@@ -129,8 +141,8 @@ class Kiosk:
             if self.phase in (Phase.SPEAKING, Phase.THINKING) or self._greeting_active():
                 log.info("barge-in (%s)", event.source)
                 self._stop_talking()
-            self._prefix = None
-            self._earcon()
+            self._prefix = self._interrupted = None
+            self._earcon_soon()
             self._set_phase(Phase.LISTENING)
         elif isinstance(event, SpeechStarted):
             self._visitor_spoke(event)
@@ -138,6 +150,9 @@ class Kiosk:
             self._last_end = event.t
         elif isinstance(event, Heard):
             self._cancel_turn()
+            self._interrupted, self._resumed = None, 0
+            if self._chime is not None:  # "hey coach, where ..." in one breath: the answer is the reply
+                self._chime.cancel()
             if self._prefix is not None:
                 event = dataclasses.replace(event, text=f"{self._prefix} {event.text}")
                 log.info("question continued: %r", event.text)
@@ -154,13 +169,33 @@ class Kiosk:
         """Speech while the kiosk thinks, greets or speaks: the visitor goes first. Right after a question
         it is the rest of that question ("where is the ..." / "IT help desk?")."""
         busy = self.phase in (Phase.THINKING, Phase.SPEAKING) and self._turn is not None
-        if busy and self._question is not None and event.t - self._question[1] <= self.rt.settings.listen.merge_s:
+        # Only before the answer is heard: once the kiosk speaks, the visitor is answering it or asking anew.
+        continues = busy and self.phase is Phase.THINKING and self._question is not None
+        if continues and event.t - self._question[1] <= self.rt.settings.listen.merge_s:
             self._prefix = self._question[0]
             log.info("the visitor goes on after %r: waiting for the rest", self._prefix)
+        if busy:
+            self._interrupted = self._asked  # answered after all if this speech is dismissed
         if busy or self._greeting_active():
             log.info("the visitor is speaking: the kiosk stops and listens")
             self._stop_talking()
         self._set_phase(Phase.LISTENING)
+
+    def _resume_interrupted(self) -> None:
+        """The speech that stopped an answer was not the visitor's question after all (the kiosk's own
+        echo, a bystander, a cough): the question it interrupted is answered after all."""
+        heard, self._interrupted = self._interrupted, None
+        if heard is None or self.phase is not Phase.LISTENING or self._turn is not None:
+            return
+        if self._resumed >= MAX_RESUMES:  # something keeps stopping it (a noisy room): the visitor can ask again
+            log.warning("answer to %r stopped %d times by speech that was not a question: giving up",
+                        heard.text, self._resumed + 1)
+            self._set_phase(Phase.FOLLOW_UP)
+            return
+        self._resumed += 1
+        log.info("the speech was not a question: answering %r after all", heard.text)
+        self._prefix = None
+        self._turn = asyncio.create_task(self._answer(heard))
 
     def _window_closed(self, event: WindowClosed) -> None:
         if self.phase not in (Phase.LISTENING, Phase.FOLLOW_UP) or self._greeting_active():
@@ -174,9 +209,18 @@ class Kiosk:
         if self.screen is not None:
             self.screen.idle()
 
-    def _earcon(self) -> None:
+    def _earcon_soon(self) -> None:
+        """The chime, unless the question came with the wake phrase (its events follow within a moment):
+        then the answer follows at once, and a chime running into its first words would only reach the
+        microphone as one more thing to tell apart from the visitor."""
         if self.service.earcon and self.player is not None:
-            self.player.submit(chime(), EARCON_RATE, pause=False)
+            if self._chime is not None:
+                self._chime.cancel()
+            self._chime = asyncio.get_running_loop().call_later(EARCON_WAIT_S, self._earcon)
+
+    def _earcon(self) -> None:
+        self._chime = None
+        self.player.submit(chime(), EARCON_RATE, pause=False)
 
     def _greeting_active(self) -> bool:
         return self._greeting is not None and not self._greeting.done()
@@ -188,6 +232,7 @@ class Kiosk:
         clip = await asyncio.to_thread(self.rt.speaker.speak_joined, self.rt.settings.persona.greeting)
         if self.listener is not None:
             self.listener.speaking_started()
+            self.listener.saying(clip.text)
         try:
             self._play(SpeechAudio(0, 0, clip))
             if self.player is not None:
@@ -217,7 +262,7 @@ class Kiosk:
         if self._greeting_active():
             self._stop_talking()
         self._in_session = True
-        self._question = (heard.text, self._last_end)
+        self._asked, self._question = heard, (heard.text, self._last_end)
         self._turn_started = time.monotonic()
         self._set_phase(Phase.THINKING)
         turn = self.rt.engine.gate.begin()
@@ -230,6 +275,7 @@ class Kiosk:
                 to_speaker.append(round((time.perf_counter() - t0) * 1000, 1))
 
         done: AnswerDone | None = None
+        cut_off = False
         try:
             async for event in self.rt.responder.respond(turn, heard.text, speak=self.rt.speaker is not None):
                 if isinstance(event, SpeechAudio):
@@ -238,6 +284,8 @@ class Kiosk:
                         self._set_phase(Phase.SPEAKING)
                         if self.listener is not None:
                             self.listener.speaking_started()
+                    if self.listener is not None:
+                        self.listener.saying(event.clip.text)
                     self._play(event, playing)
                 elif isinstance(event, AnswerDone):
                     done = event
@@ -245,6 +293,7 @@ class Kiosk:
                 await self.player.drain()
         except asyncio.CancelledError:
             log.info("turn %d cancelled", turn)
+            cut_off = True
             raise
         finally:
             if spoken and self.listener is not None:
@@ -252,9 +301,10 @@ class Kiosk:
             self._turn_started = None
             if done is not None and done.error:
                 self.errors.append(done.error)
-            if done is not None:
-                self.turn_count += 1
+            if done is not None:  # a cut-off answer is listed (written, not all heard) but not counted
+                self.turn_count += 0 if cut_off else 1
                 self.turns.append({"question": heard.text, "answer": done.answer, "grounded": done.grounded,
+                                   "cut_off": cut_off,
                                    "timings_ms": {**done.timings.to_dict(), "recognition": heard.recognition_ms,
                                                   "to_speaker": to_speaker[0] if to_speaker else None},
                                    "error": done.error,

@@ -64,7 +64,9 @@ def run_kiosk(settings: Settings, headless: bool = False) -> int:
         notifier.status(f"setup needed: {message.splitlines()[0]}")
         return 2
     with runtime as rt:
-        player = open_player(settings.audio.output_device, settings.speech.sentence_pause_s)
+        # With voice barge-in an echo canceller listens to the loudspeaker: its stream must never restart.
+        player = open_player(settings.audio.output_device, settings.speech.sentence_pause_s,
+                             keep_alive=settings.listen.barge_in == "voice")
         if player is None:
             log.warning("no sound output: answers are shown as captions only")
         kiosk: Kiosk | None = None

@@ -10,11 +10,16 @@ import contextlib
 import ctypes
 import logging
 import os
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 log = logging.getLogger(__name__)
+KEEP_ALIVE_S = 0.05  # silence written at a time while nothing plays (PlaybackQueue keep_alive)
+KEEP_ALIVE_BUFFER_S = 0.05  # a stream that must never run dry gets periods this long (not a few ms)
 
 
 @dataclass(frozen=True)
@@ -98,8 +103,9 @@ class Player:
     in front of it). None when nothing plays.
     """
 
-    def __init__(self, device: AudioDevice) -> None:
-        self.device = device
+    def __init__(self, device: AudioDevice, buffer_s: float | None = None) -> None:
+        """`buffer_s`: the device's buffer (None: PortAudio's low-latency default, a few ms)."""
+        self.device, self.buffer_s = device, buffer_s
         self._pa = open_portaudio()
         self._stream = None
         self._rate = 0
@@ -111,8 +117,9 @@ class Player:
 
         if self._stream is None or self._rate != sample_rate:
             self._close_stream()
+            buffer = {} if self.buffer_s is None else {"frames_per_buffer": int(self.buffer_s * sample_rate)}
             self._stream = self._pa.open(format=pyaudio.paInt16, channels=1, rate=sample_rate, output=True,
-                                         output_device_index=self.device.index)
+                                         output_device_index=self.device.index, **buffer)
             self._rate = sample_rate
         latency = float(self._stream.get_output_latency())
         self._clock = (time.monotonic(), latency, len(pcm) / 2 / sample_rate)
@@ -123,6 +130,21 @@ class Player:
                 self._clock = None  # cut short: the lips close now
                 break
             self._stream.write(pcm[i:i + step])
+
+    @property
+    def is_open(self) -> bool:
+        return self._stream is not None
+
+    def silence(self, seconds: float) -> None:
+        """Keeps an open stream fed (blocks for about `seconds`, at the device's pace)."""
+        if self._stream is not None:
+            self._stream.write(b"\x00\x00" * int(seconds * self._rate))
+
+    def reset(self) -> None:
+        """Drops a stream that failed; the next clip opens a new one."""
+        with contextlib.suppress(Exception):
+            self._close_stream()
+        self._stream = None
 
     def position(self) -> float | None:
         clock = self._clock
@@ -144,16 +166,37 @@ class Player:
 
 
 class PlaybackQueue:
-    """Plays sentences in order on a worker thread so the loop never blocks on the sound card."""
+    """Plays sentences in order on a worker thread so the loop never blocks on the sound card.
 
-    def __init__(self, player: Player, pause_s: float = 0.0) -> None:
-        import asyncio
-        from concurrent.futures import ThreadPoolExecutor
+    `keep_alive`: once a stream is open, silence is written whenever nothing plays, so it never runs dry.
+    A stream that underruns and restarts makes PulseAudio rewind the sink, and an echo canceller on that
+    sink loses its alignment for the next second or more (docs/benchmarks.md, "Voice barge-in"): exactly
+    when the kiosk starts to speak and a visitor's voice must be told from its echo."""
 
+    def __init__(self, player: Player, pause_s: float = 0.0, keep_alive: bool = False) -> None:
         self._player = player
         self._pause_s = pause_s
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="playback")
-        self._pending: list[asyncio.Future] = []
+        self._keep_alive = keep_alive
+        self._jobs: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._pending: list[Any] = []
+        self._thread = threading.Thread(target=self._work, name="playback", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        while True:
+            idle = self._keep_alive and self._player.is_open
+            try:
+                job = self._jobs.get_nowait() if idle else self._jobs.get()
+            except queue.Empty:
+                try:
+                    self._player.silence(KEEP_ALIVE_S)
+                except Exception:  # noqa: BLE001 - the device went away: the next clip reopens it
+                    log.warning("sound output: writing silence failed; the stream is reopened for the next clip")
+                    self._player.reset()
+                continue
+            if job is None:
+                return
+            job()
 
     def submit(self, pcm: bytes, sample_rate: int, on_start: Callable[[], None] | None = None,
                pause: bool = True) -> None:
@@ -163,17 +206,22 @@ class PlaybackQueue:
 
         gap = b"\x00\x00" * int(self._pause_s * sample_rate) if pause else b""
         loop = asyncio.get_running_loop()
-
+        done = loop.create_future()
         generation = self._player.generation
 
         def play() -> None:
-            if self._player.generation != generation:
-                return  # cancelled before it started
-            if on_start is not None:
-                loop.call_soon_threadsafe(on_start)
-            self._player.play(pcm + gap, sample_rate)
+            error: BaseException | None = None
+            try:
+                if self._player.generation == generation:  # else cancelled before it started
+                    if on_start is not None:
+                        loop.call_soon_threadsafe(on_start)
+                    self._player.play(pcm + gap, sample_rate)
+            except Exception as failed:  # noqa: BLE001 - handed to whoever drains
+                error = failed
+            loop.call_soon_threadsafe(_settle, done, error)
 
-        self._pending.append(loop.run_in_executor(self._thread, play))
+        self._pending.append(done)
+        self._jobs.put(play)
 
     def position(self) -> float | None:
         """Seconds into the clip being heard (see Player.position)."""
@@ -190,11 +238,21 @@ class PlaybackQueue:
         await asyncio.gather(*pending, return_exceptions=True)
 
     def close(self) -> None:
-        self._thread.shutdown(wait=True)
+        self._jobs.put(None)
+        self._thread.join(timeout=10)
         self._player.close()
 
 
-def open_player(device_name: str, pause_s: float) -> PlaybackQueue | None:
+def _settle(future: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+
+
+def open_player(device_name: str, pause_s: float, keep_alive: bool = False) -> PlaybackQueue | None:
     """A playback queue on the configured device, or None (logged) when the machine has none."""
     device = find_output(device_name)
     if device is None:
@@ -202,7 +260,7 @@ def open_player(device_name: str, pause_s: float) -> PlaybackQueue | None:
                  f" matching audio.output_device={device_name!r}" if device_name else "")
         return None
     try:
-        return PlaybackQueue(Player(device), pause_s)
+        return PlaybackQueue(Player(device, KEEP_ALIVE_BUFFER_S if keep_alive else None), pause_s, keep_alive)
     except Exception as error:  # noqa: BLE001 - a broken device must not stop the kiosk from answering
         log.warning("cannot open sound device %r: %s", device.name, error)
         return None

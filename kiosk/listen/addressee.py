@@ -16,8 +16,11 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
 import numpy as np
+
+from kiosk.listen.wake import sound_key
 
 # How questions and requests to an assistant start, including elliptical follow-ups ("and the
 # canteen?", "what about parking?") and polite forms ("could you ...", "I'd like to know ...").
@@ -135,3 +138,63 @@ class Addressee:
 def _normalized(v: np.ndarray) -> np.ndarray:
     n = float(np.linalg.norm(v))
     return v / n if n > 0 else v
+
+
+class OwnSpeech:
+    """What the kiosk has said in its current answer. With voice barge-in, what the echo canceller leaves of
+    the kiosk's voice can be as loud as a visitor (the canceller re-adapts after every pause and after double
+    talk: docs/benchmarks.md); recognized, it is the answer's own words ("register", "into the visitor"),
+    which a visitor interrupting does not say in the answer's order."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self._words: set[str] = set()
+        self._pairs: set[tuple[str, str]] = set()
+        self._last: str | None = None
+
+    def add(self, text: str) -> None:
+        for key in _keys(text):
+            self._words.add(key)
+            if self._last is not None:
+                self._pairs.add((self._last, key))
+            self._last = key
+
+    def echoes(self, text: str, final: bool = True) -> bool | None:
+        """Is `text` (a recognized utterance) the answer's own words? At least half of its word pairs in
+        the answer's order (pairs of short words like "do I" prove nothing), or, `final`ly, a single word
+        of the answer. None: too little to tell yet (a visitor's "where ..." vs the answer's "wear")."""
+        words = _words(text)
+        if not words or not self._words:
+            return False
+        keys = _keys(text)
+        if len(keys) == 1:
+            return keys[0] in self._words if final else None
+        pairs = [(p, w) for p, w in zip(zip(keys, keys[1:], strict=False), zip(words, words[1:], strict=False),
+                                       strict=False) if max(len(w[0]), len(w[1])) >= 4]
+        if not pairs:
+            return False if final else None
+        return 2 * sum(self._said_pair(p) for p, _ in pairs) >= len(pairs)
+
+    def _said_pair(self, pair: tuple[str, str]) -> bool:
+        """In the answer, as said or as the residue is misheard ("intranet by" / "internet bi")."""
+        if pair in self._pairs:
+            return True
+        a, b = pair
+        return any(_alike(a, x) and _alike(b, y) for x, y in self._pairs)
+
+
+def _alike(a: str, b: str) -> bool:
+    """Two sound keys close enough for misheard echo; tiny words ("by" / "bi") by their first sound."""
+    if a == b:
+        return True
+    if a[:1] != b[:1]:
+        return False
+    return max(len(a), len(b)) <= 2 or SequenceMatcher(None, a, b).ratio() >= 0.75
+
+
+def _keys(text: str) -> list[str]:
+    """How the words sound, singular ("visitors" is "visitor" misheard as often as said)."""
+    keys = [sound_key(w) for w in _words(text)]
+    return [k[:-1] if len(k) > 3 and k.endswith("s") else k for k in keys]

@@ -9,11 +9,14 @@
     CAPTURING  a question is being recognized. It ends after a short silence when the transcript so
                far reads as complete, after a longer one when it does not (kiosk.listen.turn_end).
     GATED      half-duplex: the kiosk is speaking. Audio is ignored, except that the wake phrase
-               (barge_in = "wake") or any speech (barge_in = "voice", with echo cancellation) interrupts.
+               (barge_in = "wake") or a visitor's speech (barge_in = "voice", with echo cancellation; told
+               from the kiosk's own echo by kiosk.listen.barge_in) interrupts.
                Speech that began before the kiosk started speaking is never cut: it is heard to its end
                (the kiosk stops talking when it learns of it).
 
-Everything is counted in samples, never in wall-clock time, so a file and a live microphone give the
+One module on purpose: the transitions above share the audio history, the endpointer and the windows, and are
+read together; the judgements live beside it (addressee, barge_in, turn_end, wake). Everything is counted in
+samples, never in wall-clock time, so a file and a live microphone give the
 same events. Event times (`t`) are stream positions in seconds. Not thread-safe: one thread calls
 feed / wake / speaking_started / speaking_finished (kiosk.listen.live queues them for the microphone).
 """
@@ -30,6 +33,7 @@ from kiosk.config import ListenSettings
 from kiosk.events import Dismissed, Heard, HeardPartial, ListenEvent, SpeechEnded, SpeechStarted, Wake, WindowClosed
 from kiosk.listen.addressee import Addressee, AddresseeSettings, LevelMeter, level_db
 from kiosk.listen.asr import SAMPLE_RATE, AsrEngine, Transcript, Word
+from kiosk.listen.barge_in import BargeInJudge, Verdict
 from kiosk.listen.endpoint import Endpointer, EndpointSettings, SpeechEnd, SpeechStart
 from kiosk.listen.speaker import SpeakerEmbedder
 from kiosk.listen.turn_end import sounds_complete
@@ -87,6 +91,13 @@ class Listener:
         self._last_question_end: int | None = None
         self._announced = True  # the current capture's SpeechStarted went out (held back in follow-ups)
         self._barged = False  # the current capture interrupted the kiosk (voice barge-in)
+        # Voice barge-in: a segment taken for the kiosk's own (echo-cancelled) voice at its start, from
+        # this sample; its level is watched on, since a visitor may start speaking inside it.
+        self._residue: int | None = None
+        self._judge = BargeInJudge(self.addressee, SAMPLE_RATE)
+        self.own = self._judge.own  # what the kiosk says in its current answer
+        self._confirm_at = 0
+        self._spoke_until: int | None = None  # where the kiosk last stopped speaking (its echo may go on)
         self._gate_window = FOLLOW_UP  # the window that opens when the kiosk stops speaking
         self._meter = LevelMeter()
         self._refractory = _ms(s.refractory_s * 1000)
@@ -158,6 +169,11 @@ class Listener:
     def speaking_started(self, at: int | None = None) -> None:
         """The kiosk starts speaking (sample position in the microphone stream); half-duplex gate opens there."""
         self._gate = (self.now if at is None else at, None)
+        self.own.reset()
+
+    def saying(self, text: str) -> None:
+        """What the kiosk is saying (each sentence as it is played): its echo is not a visitor."""
+        self.own.add(text)
 
     def speaking_finished(self, at: int | None = None, window: str = FOLLOW_UP) -> None:
         """`window`: what opens when the gate ends; `question` after a greeting or prompt (the visitor
@@ -181,7 +197,7 @@ class Listener:
                 return events
         elif self.state is State.GATED:
             end = self._gate[1] if self._gate and self._gate[1] is not None else begin
-            self._gate = None
+            self._gate, self._spoke_until = None, end
             self._open_from = begin
             self._last_question_end = None  # the kiosk has answered: nothing left to continue
             self.vad.reset()
@@ -202,6 +218,10 @@ class Listener:
                 events += self._on_end(ev.sample, ev.reason)
         if not fed and self._mode is not None:
             events += self._feed_active(frame)
+        if self._residue is not None:
+            events += self._watch_residue(prob)
+        if self._mode == "capture" and self._barged and not self._announced:
+            events += self._confirm_barge_in()
         if self._mode is not None and self._early_after is not None:
             self._decode_early()
         if self._mode is not None:
@@ -242,12 +262,16 @@ class Listener:
         the visitor was already talking, so the gate must not swallow it."""
         if self._gate is None or self.state is State.ASLEEP or self.state is State.GATED:
             return False
+        if self._mode == "capture" and self._barged:
+            return True  # a voice barge-in being confirmed: the gate lifts if it is the visitor
         # The whole first frame before the gate: a frame that straddles it may hold the kiosk's voice.
         start = self._gate[0] - self._frame_samples
         if self._mode == "capture":
             return self._start < start
         pending = self.endpoint.pending_start
-        return self.state is State.AWAKE and pending is not None and pending < start
+        # Not the visitor if much quieter than them: the echo of the kiosk's chime running into its answer.
+        return (self.state is State.AWAKE and pending is not None and pending < start
+                and not self._judge.quieter_than_visitor(self._since(pending)))
 
     def _decode_early(self) -> None:
         """A pause of `early_decode_ms`: the recognizer may start on the audio so far (the hangover
@@ -280,25 +304,76 @@ class Listener:
             return self._on_hit(hit, None) if hit else []
         if self.state is State.AWAKE:
             # A follow-up is announced only once it is taken (bystanders are shown nothing); speech
-            # resuming right after a question may be its continuation, and the kiosk must know at once.
-            resumed = self._last_question_end is not None and sample - self._last_question_end <= self._merge
+            # resuming right after a question may be its continuation, and the kiosk must know at once,
+            # unless it is much quieter than the visitor (the echo of the kiosk's chime, a bystander).
+            resumed = (self._last_question_end is not None and sample - self._last_question_end <= self._merge
+                       and not self._judge.quieter_than_visitor(self._since(sample)))
             announce = self._window == QUESTION or resumed or self.spotter is None
             return self._begin_capture(sample, lead_in=True, announce=announce)
         if self.state is State.GATED and self.settings.barge_in == "voice":
-            if self._quieter_than_visitor(self._audio(sample)):
+            if self._judge.quieter_than_visitor(self._since(sample)):
                 # What is left of the kiosk's own voice after echo cancellation, or a bystander: the
                 # kiosk goes on speaking (a visitor interrupting speaks up, at their own level).
-                log.debug("speech at %.2f s while speaking, quieter than the visitor: not a barge-in", _t(sample))
+                self._residue = sample
+                self._log_level(sample, "not a barge-in")
                 return []
-            self._gate = None  # voice barge-in: the visitor's own words ("wait", "stop"), in any form
-            events = self._begin_capture(sample, lead_in=True)
-            self._barged = True
-            return events
+            self._log_level(sample, "barge-in")
+            return self._barge_in(sample)
         return []
 
-    def _quieter_than_visitor(self, pcm: bytes) -> bool:
-        ref, margin = self.addressee.reference_db, self.addressee.settings.level_margin_db
-        return ref is not None and margin > 0 and level_db(pcm) < ref - margin
+    def _barge_in(self, sample: int) -> list[ListenEvent]:
+        """Voice barge-in, from `sample`: the visitor's words ("wait", "stop"), in any form. Announced (the
+        kiosk stops) once the first BARGE_IN_CONFIRM_MS are recognized as not the kiosk's own words."""
+        self._residue = None
+        events = self._begin_capture(sample, lead_in=True, announce=False)
+        self._barged, self._confirm_at = True, self.position + self._judge.confirm_after
+        return events
+
+    def _confirm_barge_in(self) -> list[ListenEvent]:
+        if self.position < self._confirm_at:
+            return []
+        text = None
+        verdict = self._judge.confirm(self._meter.db, None)  # the level first: no decode for a burst
+        if verdict is Verdict.VISITOR and hasattr(self.asr, "peek"):
+            text = self.asr.peek()
+            if hasattr(self.asr, "discard_early"):
+                if self.endpoint.quiet_samples == 0:
+                    self.asr.discard_early()  # the visitor goes on: decoded again at the end
+                else:
+                    self._early = True  # kept if nothing more is said (see _decode_early)
+            verdict = self._judge.confirm(self._meter.db, text)
+        if verdict is Verdict.WAIT:
+            self._confirm_at = self.position + self._judge.confirm_after // 2
+            return []
+        if verdict is Verdict.OWN:
+            log.info("speech at %.2f s while the kiosk speaks is its own words: not a barge-in", _t(self._start))
+            log.debug("own words: %r", text)
+            self._mode, self._early, self._barged = None, False, False
+            self.state, self._residue = State.GATED, self.position  # a visitor may still speak up in it
+            return []
+        log.debug("speech at %.2f s while the kiosk speaks: %r is not its own words", _t(self._start), text)
+        self._gate, self._announced, self._spoke_until = None, True, self.position
+        return [SpeechStarted(_t(self._start))]
+
+    def _watch_residue(self, prob: float) -> list[ListenEvent]:
+        """The kiosk's residue (or a bystander) rarely pauses long enough for the VAD to end its segment
+        before a visitor speaks up, so the level is judged on, over the latest LEVEL_WINDOW_MS: once it
+        reaches the visitor's, the visitor is interrupting, from the start of that window."""
+        if self.state is not State.GATED or self._mode is not None or self.endpoint.idle:
+            self._residue = None
+            return []
+        if prob < self.settings.vad_threshold:
+            return []
+        start = max(self._residue, self.position - self._judge.window)
+        if self._judge.quieter_than_visitor(self._since(start)):
+            return []
+        self._log_level(start, "rose to the visitor's level: barge-in")
+        self._meter.reset()
+        return self._barge_in(start)
+
+    def _log_level(self, start: int, what: str) -> None:
+        log.debug("speech at %.2f s while the kiosk speaks, %s: %.1f dB, the visitor %s dB", _t(start), what,
+                  level_db(self._since(start)), self.addressee.reference_db)
 
     def _on_end(self, sample: int, reason: str) -> list[ListenEvent]:
         mode, self._mode, self._early = self._mode, None, False
@@ -310,27 +385,40 @@ class Listener:
             return []
         ended = SpeechEnded(_t(sample), reason)
         events: list[ListenEvent] = [ended] if self._announced else []
+        # Announced speech that comes to nothing is said so: the kiosk may have stopped talking for it.
+        nothing = [Dismissed(_t(sample), "no_words")] if self._announced else []
         try:
             result = self.asr.finish()
         except Exception:  # noqa: BLE001 - a failed decode loses one question, never the listener
             log.exception("speech recognition failed; the visitor can ask again")
             self._resume_window()
-            return events
+            return events + nothing
         heard = self._question(result, (self._start - self._fed_from) / SAMPLE_RATE, started)
         if heard is None:
             self._resume_window()
-            return events
+            return events + nothing
         resumed = self._last_question_end is not None and self._start - self._last_question_end <= self._merge
         follow_up = self._window == FOLLOW_UP and not resumed and not self._barged
         voice = self._voice() if follow_up else None
         why = self.addressee.judge(heard.text, self._meter.db, follow_up=follow_up, voice=voice)
-        if why is not None and self.spotter is not None:
+        # Overlapping the kiosk's voice or right after it (the canceller's tail, the buffered last words).
+        near = self._spoke_until is not None and self._start <= self._spoke_until + self._merge
+        if (self._barged or near) and self.own.echoes(heard.text):
+            # A barge-in the kiosk stopped for (at the visitor's level, not its words at first) that then
+            # reads as its own words: the visitor spoke over it and was drowned; they are asked to go on.
+            why = "unclear" if self._barged and self._announced else "own_voice"
+        if why is not None and (self.spotter is not None or why in ("own_voice", "unclear")):
             log.info("utterance at %.2f s dismissed (%s)", _t(self._start), why)
             log.debug("dismissed: %r", heard.text)
-            self._resume_window()
+            if why == "unclear":
+                self._await_question(self.position, QUESTION)
+            else:
+                self._resume_window()
             return events + [Dismissed(_t(sample), why, heard.text)]
         if not self._announced:
             events = [SpeechStarted(_t(self._start)), ended]
+            if self._barged:
+                self._gate, self._spoke_until = None, self.position  # the kiosk stops for it
         if voice is None and self.addressee.voice is None:  # after a tap: the first question is the reference
             voice = self._voice()
         self.addressee.learn(self._meter.db, voice)
@@ -450,6 +538,10 @@ class Listener:
         except Exception:  # noqa: BLE001 - a missing signal, never a lost question
             log.exception("speaker embedding failed; judging without it")
             return None
+
+    def _since(self, start: int) -> bytes:
+        """Audio from sample `start` to the end of the frame just processed, without feeding anybody."""
+        return bytes(self._history[2 * max(0, start - self._hist_start):])
 
     def _lead_in(self, start: int) -> bytes:
         return self._audio(max(start - self._lead, self._open_from))

@@ -60,6 +60,9 @@ class LiveListener:
     def speaking_started(self) -> None:
         self._queue.put(("speaking_started", self.mic.stats.samples))
 
+    def saying(self, text: str) -> None:
+        self._queue.put(("saying", text))
+
     def speaking_finished(self, window: str = "follow_up") -> None:
         self._queue.put(("speaking_finished", self.mic.stats.samples, window))
 
@@ -93,6 +96,8 @@ class LiveListener:
             return events if rest[2] else []
         if kind == "speaking_started":
             self.listener.speaking_started(at=rest[0])
+        elif kind == "saying":
+            self.listener.saying(rest[0])
         elif kind == "speaking_finished":
             self.listener.speaking_finished(at=rest[0], window=rest[1])
         elif kind == "status":
