@@ -22,10 +22,10 @@ import time
 from typing import Any
 
 from kiosk.answer.llm import GenerationStats
+from kiosk.answer.pipeline import chunker_settings
 from kiosk.answer.sentences import SentenceChunker
 from kiosk.config import REPO_ROOT, Settings, load_settings, with_overrides
 from kiosk.events import AnswerDone
-from kiosk.respond import chunker_settings
 from kiosk.runtime import Runtime
 
 log = logging.getLogger(__name__)

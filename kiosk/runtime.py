@@ -9,12 +9,12 @@ from typing import Any
 
 from kiosk.answer.engine import AnswerEngine
 from kiosk.answer.llm import LlamaEngine
+from kiosk.answer.pipeline import Responder
 from kiosk.audio.wav import write_wav
 from kiosk.config import Settings
 from kiosk.events import AnswerDone, SpeechAudio
 from kiosk.knowledge.grounding import Grounder
 from kiosk.models import Manifest, ModelLocation, load_manifest
-from kiosk.respond import Responder
 from kiosk.speech.joining import join_clips
 from kiosk.speech.piper_voice import PiperSpeaker
 

@@ -148,8 +148,8 @@ def test_a_turn_started_from_another_thread_waits_for_the_stale_one(fresh) -> No
 
 
 def test_answer_cut_off_by_max_tokens_ends_at_a_sentence(runtime, settings) -> None:  # noqa: ANN001
+    from kiosk.answer.pipeline import Responder
     from kiosk.config import with_overrides
-    from kiosk.respond import Responder
 
     short = with_overrides(settings, answer={"max_tokens": 40})
     responder = Responder(runtime.engine, None, short.answer)

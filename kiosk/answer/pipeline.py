@@ -1,0 +1,330 @@
+"""One turn, streamed: question → grounding → LLM tokens → sentences → Piper audio with visemes.
+
+With a knowledge base, retrieval decides first: a confident FAQ match is spoken verbatim and a question
+the documents do not cover gets an honest "I don't know" with the fallback contact; in both cases the
+LLM is not asked. Every sentence passes the SentenceGuard before it is spoken.
+
+The stages, each small and on its own thread or task, joined by queues:
+
+    ground      loop          Grounder.ground: faq / decline -> a fixed reply; answer -> passages
+    generate    llm thread    Generator.generate, paced by Pacer when speech must come first
+    chunk       loop task     SentenceChunker + SentenceGuard -> AnswerToken, AnswerSentence
+    synthesize  loop task     Tts.speak on the tts thread -> SpeechAudio
+    emit        the caller    the events in order, then exactly one AnswerDone (also when cancelled)
+
+Every event carries the turn id; once the gate moves on, the old turn's tokens stop within one token and
+its queued sentences and audio are dropped here. The engines each get a single worker thread, so the LLM
+writes sentence two while Piper speaks sentence one, and neither engine is entered from two threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from kiosk.answer.engine import TurnGate
+from kiosk.answer.guard import SentenceGuard
+from kiosk.answer.llm import GenerationStats
+from kiosk.answer.sentences import ChunkerSettings, SentenceChunker
+from kiosk.config import AnswerSettings
+from kiosk.events import AnswerDone, AnswerSentence, AnswerToken, Event, SpeechAudio, SpeechClip, Timings
+from kiosk.knowledge.grounding import Grounder, Grounding, decline_text
+
+log = logging.getLogger(__name__)
+
+_END = object()
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*$")
+APOLOGY = "I'm sorry, I can't put an answer together right now."
+TURN_ERROR = "I'm sorry, something went wrong on my side. Please try again."
+
+
+class Generator(Protocol):
+    """What a turn needs of the answer engine (kiosk.answer.engine.AnswerEngine; fakes in tests)."""
+
+    gate: TurnGate
+    system: str
+    fallback_contact: str
+    conversation: Any  # .add(question, answer)
+
+    def generate(self, turn_id: int, question: str, context: str = "", stats: GenerationStats | None = None,
+                 pace: Callable[[], None] | None = None) -> Iterator[str]: ...
+
+
+class Tts(Protocol):
+    """What a turn needs of the voice (kiosk.speech.piper_voice.PiperSpeaker; fakes in tests)."""
+
+    def speak(self, text: str) -> Iterable[SpeechClip]: ...
+
+
+def chunker_settings(answer: AnswerSettings) -> ChunkerSettings:
+    return ChunkerSettings(first_chunk_min_words=answer.first_chunk_min_words,
+                           first_chunk_max_words=answer.first_chunk_max_words,
+                           max_chars=answer.max_sentence_chars)
+
+
+class Pacer:
+    """yield_to_speech: the LLM thread works in lockstep with the loop. After each token it waits until the
+    chunker has seen it, then until no sentence waits for or is in synthesis: on shared CPU cores, decoding
+    the rest of the answer while Piper speaks the first sentence slows that sentence down. Both events are
+    set and cleared on the loop thread only; a stale turn never waits."""
+
+    def __init__(self, current: Callable[[], bool]) -> None:
+        self._current = current
+        self._seen = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._pending = 0
+
+    def pace(self) -> None:  # llm thread, before computing the next token
+        if self._wait(self._seen):
+            self._seen.clear()
+            self._wait(self._idle)
+
+    def _wait(self, event: threading.Event) -> bool:
+        while not event.wait(0.02):
+            if not self._current():
+                return False
+        return True
+
+    def token_seen(self) -> None:  # loop thread
+        self._seen.set()
+
+    def speech_queued(self, delta: int) -> None:  # loop thread
+        self._pending += delta
+        if self._pending:
+            self._idle.clear()
+        else:
+            self._idle.set()
+
+
+@dataclass
+class TurnRecord:
+    """What a turn did, for its AnswerDone."""
+
+    t0: float
+    marks: dict[str, float] = field(default_factory=dict)  # ttft, first_sentence, first_audio (ms)
+    spoken: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)  # sentences the guard stopped
+    errors: list[str] = field(default_factory=list)  # stages that failed: generation | speech
+    declined: bool = False
+
+    def ms(self) -> float:
+        return round((time.perf_counter() - self.t0) * 1000, 1)
+
+    def mark(self, name: str) -> None:
+        self.marks.setdefault(name, self.ms())
+
+
+class Responder:
+    def __init__(self, engine: Generator, speaker: Tts | None, answer: AnswerSettings,
+                 grounder: Grounder | None = None, on_gpu: bool | None = None) -> None:
+        """`on_gpu`: the LLM runs on a GPU (then it need not yield to speech); by default from the engine."""
+        self.engine = engine
+        self.speaker = speaker
+        self.grounder = grounder
+        self.chunking = chunker_settings(answer)
+        self._llm_thread = ThreadPoolExecutor(1, thread_name_prefix="llm")
+        self._tts_thread = ThreadPoolExecutor(1, thread_name_prefix="tts")
+        if on_gpu is None:
+            on_gpu = engine.llm.settings.gpu_layers != 0  # type: ignore[attr-defined]
+        mode = answer.yield_to_speech
+        self.yield_to_speech = mode == "on" or (mode == "auto" and not on_gpu)
+
+    @property
+    def gate(self) -> TurnGate:
+        return self.engine.gate
+
+    def close(self) -> None:
+        self._llm_thread.shutdown(wait=True, cancel_futures=True)
+        self._tts_thread.shutdown(wait=True, cancel_futures=True)
+
+    async def respond(self, turn_id: int, question: str, *, speak: bool = True,
+                      t0: float | None = None) -> AsyncIterator[Event]:
+        """Yields the turn's events, always ending with AnswerDone (also when cancelled or failed)."""
+        turn = _Turn(self, turn_id, question, speak and self.speaker is not None,
+                     time.perf_counter() if t0 is None else t0)
+        async for event in turn.events():
+            yield event
+
+    # -- grounding ---------------------------------------------------------------------------------------
+
+    def ground(self, question: str) -> Grounding | None:
+        if self.grounder is None:
+            return None
+        try:
+            return self.grounder.ground(question)
+        except Exception:  # noqa: BLE001 - a broken index must not silence the kiosk
+            log.exception("knowledge search failed; declining")
+            return Grounding("decline", reply=decline_text(self.grounder.persona))
+
+    def guard(self, question: str, grounding: Grounding | None) -> SentenceGuard | None:
+        """The check for the LLM's sentences; None for replies we decided ourselves (FAQ, decline)."""
+        if grounding is not None and grounding.decision != "answer":
+            return None
+        contact = self.engine.fallback_contact
+        evidence = None if grounding is None else " ".join([grounding.context, question, contact])
+        return SentenceGuard(self.engine.system, evidence, public=contact)
+
+    def fallback(self, question: str, grounding: Grounding | None) -> list[str]:
+        """The LLM failed: an apology, then the documents' best sentence (or the contact)."""
+        best = None
+        if self.grounder is not None and grounding is not None:
+            try:
+                best = self.grounder.best_quote(question, grounding)
+            except Exception:  # noqa: BLE001 - the apology alone is still better than silence
+                log.exception("fallback quote failed")
+        if best:
+            return [APOLOGY, "Here is what our documents say:", best]
+        return [APOLOGY, self.engine.fallback_contact] if self.engine.fallback_contact else [APOLOGY]
+
+
+class _Turn:
+    """One run of the pipeline: its queues, its record, its stages."""
+
+    def __init__(self, responder: Responder, turn_id: int, question: str, speak: bool, t0: float) -> None:
+        self.r, self.turn_id, self.question, self.speak = responder, turn_id, question, speak
+        self.record = TurnRecord(t0)
+        self.grounding = responder.ground(question)
+        self.guard = responder.guard(question, self.grounding)
+        self.stats = GenerationStats()
+        self.pacer = Pacer(self.current)
+        self.loop = asyncio.get_running_loop()
+        self.out: asyncio.Queue = asyncio.Queue()
+        self.tokens: asyncio.Queue = asyncio.Queue()
+        self.sentences: asyncio.Queue = asyncio.Queue()
+        self._index = 0  # the next sentence's number
+
+    def current(self) -> bool:
+        return self.r.gate.is_current(self.turn_id)
+
+    async def events(self) -> AsyncIterator[Event]:
+        job = self.loop.run_in_executor(self.r._llm_thread, self.generate)
+        runner = asyncio.ensure_future(self._stages())
+        try:
+            while (event := await self.out.get()) is not _END:
+                yield event
+        finally:
+            if not runner.done():  # the consumer went away: make the turn stale so the thread stops
+                self.r.gate.begin()
+                runner.cancel()
+            await asyncio.gather(job, return_exceptions=True)
+        yield self.done()
+
+    async def _stages(self) -> None:
+        try:
+            await asyncio.gather(self.chunk(), self.synthesize())
+        finally:
+            await self.out.put(_END)
+
+    # -- generate (llm thread) -----------------------------------------------------------------------------
+
+    def generate(self) -> None:
+        put = self.tokens.put_nowait
+        try:
+            paced = self.pacer.pace if self.r.yield_to_speech and self.speak else None
+            g = self.grounding
+            if g is not None and g.decision != "answer":
+                source: Iterable[str] = self._fixed(g.reply)
+            else:
+                source = self.r.engine.generate(self.turn_id, self.question, g.context if g else "", self.stats, paced)
+            for text in source:
+                self.loop.call_soon_threadsafe(put, text)
+        except Exception as error:  # noqa: BLE001 - reported as a turn error, never raised at a visitor
+            log.exception("answer generation failed")
+            self.loop.call_soon_threadsafe(put, error)
+        finally:
+            self.loop.call_soon_threadsafe(put, _END)
+
+    def _fixed(self, reply: str) -> Iterator[str]:
+        """A reply decided without the LLM, streamed like one; it joins the history too."""
+        self.stats.finish_reason = "stop"
+        if self.current():
+            yield reply
+            self.r.engine.conversation.add(self.question, reply)
+
+    # -- chunk (loop) -------------------------------------------------------------------------------------
+
+    async def chunk(self) -> None:
+        chunker = SentenceChunker(self.r.chunking)
+        while (item := await self.tokens.get()) is not _END:
+            if isinstance(item, Exception):
+                self.record.errors.append("generation")
+            elif self.current():  # stale tokens are drained, never emitted
+                self.record.mark("ttft")
+                await self.out.put(AnswerToken(self.turn_id, item))
+                await self._emit(chunker.feed(item))
+            self.pacer.token_seen()
+        if self.current():
+            await self._finish(chunker.flush())
+        await self.sentences.put(_END)
+
+    async def _finish(self, tail: list[str]) -> None:
+        record = self.record
+        if self.stats.finish_reason == "length" and self._index > 0:
+            # Cut off by max_tokens: a half sentence is worse than none, so it is neither spoken nor kept.
+            tail = [t for t in tail if _SENTENCE_END.search(t)]
+        await self._emit(tail)
+        if record.dropped and not record.spoken and self.r.grounder is not None:
+            record.declined = True  # nothing the documents support was left to say
+            await self._emit([decline_text(self.r.grounder.persona)])
+        if record.errors and not record.spoken:
+            await self._emit(self.r.fallback(self.question, self.grounding))
+
+    async def _emit(self, texts: list[str]) -> None:
+        for text in texts:
+            if self.guard is not None and (reason := self.guard.check(text)):
+                log.info("not speaking a sentence (%s): %r", reason, text)
+                self.record.dropped.append(text)
+                continue
+            self.record.mark("first_sentence")
+            self.record.spoken.append(text)
+            await self.out.put(AnswerSentence(self.turn_id, self._index, text))
+            if self.speak:
+                self.pacer.speech_queued(+1)
+                await self.sentences.put((self._index, text))
+            self._index += 1
+
+    # -- synthesize (loop, tts thread) ----------------------------------------------------------------------
+
+    async def synthesize(self) -> None:
+        while (item := await self.sentences.get()) is not _END:
+            index, text = item
+            if not self.current():
+                self.pacer.speech_queued(-1)
+                continue
+            try:
+                clips = await self.loop.run_in_executor(self.r._tts_thread, self._speak, text)
+            except Exception:  # noqa: BLE001 - a sentence that cannot be spoken is still captioned
+                log.exception("speech synthesis failed for %r", text)
+                self.record.errors.append("speech")
+                continue
+            finally:
+                self.pacer.speech_queued(-1)
+            for clip in clips:
+                if not self.current():
+                    break
+                self.record.mark("first_audio")
+                await self.out.put(SpeechAudio(self.turn_id, index, clip))
+
+    def _speak(self, text: str) -> list[SpeechClip]:  # tts thread
+        return list(self.r.speaker.speak(text))
+
+    # -- done ------------------------------------------------------------------------------------------------
+
+    def done(self) -> AnswerDone:
+        record, stats, g = self.record, self.stats, self.grounding
+        timings = Timings(ttft=record.marks.get("ttft"), first_sentence=record.marks.get("first_sentence"),
+                          first_audio=record.marks.get("first_audio"), total=record.ms(),
+                          prompt_tokens=stats.prompt_tokens, cached_tokens=stats.cached_tokens,
+                          completion_tokens=stats.completion_tokens)
+        grounded = g is not None and g.grounded and not record.declined
+        return AnswerDone(self.turn_id, " ".join(record.spoken), stats.stopped_early or not self.current(), timings,
+                          sources=tuple(g.sources) if grounded and g is not None else (), grounded=grounded,
+                          error=TURN_ERROR if record.errors else None)
