@@ -323,3 +323,56 @@ def test_open_backend_falls_back_to_pygame_without_jetson_utils() -> None:
     assert backend.name == "pygame" and backend.size == (640, 360)
     with pytest.raises(RuntimeError, match="jetson-utils"):
         open_backend(ScreenSettings(mode="headless", backend="cuda"))
+
+
+# -- input -------------------------------------------------------------------------------------------------------
+
+
+def test_poll_input_returns_typed_events_and_never_blocks(backend) -> None:  # noqa: ANN001
+    from kiosk.avatar.inputs import InputEvent
+
+    events = backend.poll_input()  # (pygame: may drain what earlier tests left in the queue)
+    assert isinstance(events, list) and all(isinstance(ev, InputEvent) for ev in events)
+    assert backend.poll_input() == []  # headless, nothing happened since
+
+
+def test_pygame_input_comes_out_typed() -> None:
+    """pygame's events through PygameBackend.poll_input (SDL's dummy driver): taps, touches, keys, quit."""
+    import pygame
+
+    from kiosk.avatar.backend import PygameBackend
+    from kiosk.avatar.inputs import QUIT, InputEvent
+
+    backend = PygameBackend(SIZE, mode="headless")
+    backend.poll_input()
+    post = pygame.event.post
+    post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=(5, 6), button=1))
+    post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=(7, 8), button=3))  # right button: ignored
+    post(pygame.event.Event(pygame.FINGERDOWN, x=0.5, y=0.25, touch_id=0, finger_id=0))
+    post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_RETURN, unicode="\r", mod=0))
+    post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_a, unicode="A", mod=0))
+    post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_LSHIFT, unicode="", mod=0))  # no character: ignored
+    post(pygame.event.Event(pygame.QUIT))
+    assert backend.poll_input() == [InputEvent.tap(5, 6), InputEvent.tap(32, 12), InputEvent.press("return"),
+                                    InputEvent.press("A"), QUIT]
+
+
+def test_the_cuda_backend_reports_a_closed_window_as_quit() -> None:
+    """jetson-utils' Python API has no input events; a closed display (IsStreaming() False) is a quit. Checked
+    here without a GPU: only the output object is faked."""
+    from kiosk.avatar.backend_cuda import CudaBackend
+    from kiosk.avatar.inputs import QUIT
+
+    class Output:
+        streaming = True
+
+        def IsStreaming(self) -> bool:  # noqa: N802 - jetson-utils' naming
+            return self.streaming
+
+    backend = CudaBackend.__new__(CudaBackend)  # no jetson_utils here: __init__ cannot run
+    backend._output = None
+    assert backend.poll_input() == []  # headless
+    backend._output = Output()
+    assert backend.poll_input() == []
+    backend._output.streaming = False
+    assert backend.poll_input() == [QUIT]

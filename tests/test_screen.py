@@ -18,6 +18,7 @@ from test_overlay import PEAK, shows  # noqa: E402
 
 from kiosk.avatar.backend import PygameBackend, kiosk_mode  # noqa: E402
 from kiosk.avatar.build import build_pack, builtin_packs  # noqa: E402
+from kiosk.avatar.inputs import QUIT, InputEvent  # noqa: E402
 from kiosk.avatar.overlay import DEFAULT_ATTRACT, NO_MICROPHONE, TYPE_PROMPT  # noqa: E402
 from kiosk.avatar.pack import BUILTIN_DIR, load_pack  # noqa: E402
 from kiosk.avatar.painter import INK, WHITE  # noqa: E402
@@ -84,6 +85,63 @@ def test_typed_question_is_the_same_event_as_speech(screen_parts) -> None:  # no
     pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=0, unicode="h", mod=0))
     screen.handle_input()
     assert screen.keyboard.is_open and screen.keyboard.text == "h"
+
+
+def test_a_tap_reaches_the_screen_through_the_backend(screen_parts) -> None:  # noqa: ANN001
+    """A pygame click comes out of PygameBackend.poll_input as a typed tap, and the Screen turns it into a Wake."""
+    screen, got = make(screen_parts)
+    polled: list = []
+    poll = screen.backend.poll_input
+
+    def spy() -> list:
+        polled.append(poll())
+        return polled[-1]
+
+    screen.backend.poll_input = spy  # type: ignore[method-assign]
+    try:
+        pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=centre(screen.overlay.talk_rect), button=1))
+        assert screen.handle_input()
+    finally:
+        del screen.backend.poll_input
+    assert polled == [[InputEvent.tap(*centre(screen.overlay.talk_rect))]]
+    assert [type(e) for e in got] == [Wake] and got[0].source == "tap"
+
+
+def test_the_screen_reads_input_only_from_its_backend(screen_parts, monkeypatch) -> None:  # noqa: ANN001
+    """On the CUDA backend pygame's display is never initialised and pygame.event.get raises; the Screen must
+    take taps, keys and the window's closing from backend.poll_input() alone."""
+    backend, pack = screen_parts
+
+    class NoPygameInput(PygameBackend):
+        def __init__(self, events: list) -> None:  # shares the drawing surface; input is scripted
+            self.__dict__.update(backend.__dict__)
+            self.events = events
+
+        def poll_input(self) -> list:
+            events, self.events = self.events, []
+            return events
+
+    def no_video(*args: object, **kwargs: object) -> None:
+        raise pygame.error("video system not initialized")
+
+    monkeypatch.setattr(pygame.event, "get", no_video)
+    got: list = []
+    fake = NoPygameInput([])
+    screen = Screen(fake, pack, got.append, clock=lambda: 1.0)
+    fake.events = [InputEvent.tap(*centre(screen.overlay.talk_rect)), InputEvent.press("w")]
+    assert screen.handle_input()
+    assert [type(e) for e in got] == [Wake] and screen.keyboard.is_open and screen.keyboard.text == "w"
+    fake.events = [InputEvent.press("i"), InputEvent.press("return"), QUIT, InputEvent.press("x")]
+    assert screen.handle_input() is False  # the window was closed: the screen task ends
+    assert got[1] == Heard(got[1].t, "wi", "keyboard", ())
+
+    async def run() -> None:
+        fake.events = [QUIT]
+        stop = asyncio.Event()
+        await asyncio.wait_for(screen.run(stop), timeout=2)
+        assert stop.is_set()  # a closed window stops the kiosk
+
+    asyncio.run(run())
 
 
 def test_runs_at_its_frame_rate_without_blocking_the_loop(screen_parts, runtime) -> None:  # noqa: ANN001

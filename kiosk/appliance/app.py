@@ -13,11 +13,14 @@ Microphone events arrive from the listener's worker thread and screen input from
 go through one asyncio queue, so every decision is made on the loop, in order. A wake or tap while the
 kiosk speaks is a barge-in: the turn is cancelled (the LLM stops within a token, queued sentences and
 audio are dropped) and the kiosk listens. Each stage's failure is caught and shown, never a traceback.
+The loop's own tasks (watchdog, forgetting, screen) run supervised (kiosk/appliance/supervise.py): one that
+raises is logged, listed in /status and restarted; one that keeps failing stops the kiosk for systemd.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import enum
 import logging
@@ -27,6 +30,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kiosk.appliance.notify import Notifier
+from kiosk.appliance.supervise import RestartPolicy, Supervisor
 from kiosk.audio.earcon import RATE as EARCON_RATE
 from kiosk.audio.earcon import chime
 from kiosk.events import (
@@ -58,12 +62,13 @@ class Phase(enum.Enum):
 
 class Kiosk:
     def __init__(self, runtime: Any, *, listener: Any = None, player: Any = None, screen: Any = None,
-                 notifier: Notifier | None = None) -> None:
+                 notifier: Notifier | None = None, restart: RestartPolicy | None = None) -> None:
         self.rt, self.listener, self.player, self.screen = runtime, listener, player, screen
         self.notifier = notifier or Notifier()
         self.service = runtime.settings.service
         # Bounded: the kiosk runs for months; the status endpoint shows only the latest anyway.
         self.errors: deque[str] = deque(maxlen=20)
+        self.supervisor = Supervisor(self.errors.append, restart)
         self.phase = Phase.IDLE
         self.turns: deque[dict[str, Any]] = deque(maxlen=100)  # the latest turns, for /status and tests
         self.turn_count = 0
@@ -99,10 +104,11 @@ class Kiosk:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
-        tasks = [asyncio.create_task(self.notifier.feed_watchdog(stop, healthy=self.healthy)),
-                 asyncio.create_task(self._forget_quiet_visitors(stop))]
+        start = self.supervisor.start
+        tasks = [start("watchdog", lambda: self.notifier.feed_watchdog(stop, healthy=self.healthy), stop),
+                 start("forget", lambda: self._forget_quiet_visitors(stop), stop)]
         if self.screen is not None:
-            tasks.append(asyncio.create_task(self.screen.run(stop)))
+            tasks.append(start("screen", lambda: self.screen.run(stop), stop))
         self.notifier.ready("idle")
         log.info("kiosk ready")
         try:
@@ -242,20 +248,27 @@ class Kiosk:
                 self.listener.speaking_finished(window="question")
 
     def healthy(self) -> bool:
-        """False once a turn has run longer than service.turn_timeout_s: a hung stage; the watchdog stops."""
+        """False once a turn has run longer than service.turn_timeout_s (a hung stage) or while one of the loop's
+        essential tasks is down (restarting or given up): the watchdog stops."""
         started = self._turn_started
         hung = started is not None and time.monotonic() - started > self.service.turn_timeout_s
         message = f"turn running for over {self.service.turn_timeout_s:g} s: letting systemd restart"
         if hung and (not self.errors or self.errors[-1] != message):  # once, not at every watchdog tick
             self.errors.append(message)
-        return not hung
+        return not hung and self.supervisor.healthy()
+
+    @property
+    def failed_task(self) -> str | None:
+        """The loop task that kept failing and stopped the kiosk (`kiosk run` exits non-zero), if any."""
+        return self.supervisor.gave_up
 
     def snapshot(self) -> dict[str, Any]:
         """For the status endpoint (read from its thread: only simple values, replaced whole)."""
         return {"state": self.phase.value, "in_session": self._in_session, "turns": self.turn_count,
                 "last_turn": self.turns[-1] if self.turns else None, "recent": list(self.turns)[-20:],
                 "wakes": self.wakes, "dismissed": self.dismissed, "errors": list(self.errors)[-10:],
-                "listening": self.listener is not None, "sound": self.player is not None}
+                "listening": self.listener is not None, "sound": self.player is not None,
+                "tasks": self.supervisor.snapshot()}
 
     async def _answer(self, heard: Heard) -> None:
         """One turn: the question answered, spoken and shown; the listener's gate closed while speaking."""
@@ -355,7 +368,10 @@ class Kiosk:
 
     async def _forget_quiet_visitors(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            await asyncio.sleep(1.0)
+            with contextlib.suppress(asyncio.TimeoutError):  # a second's tick that ends at once on stop
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
+            if stop.is_set():
+                return
             quiet = time.monotonic() - self._last_activity
             if self._in_session and quiet > self.service.forget_after_s and self.phase in (Phase.FOLLOW_UP, Phase.IDLE):
                 log.info("visitor gone (%.0f s quiet): session forgotten", quiet)

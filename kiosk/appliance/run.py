@@ -2,7 +2,9 @@
 
 No microphone: touch/text only (a notice says so). No sound output: captions only. No screen
 (`--headless`, tests and benchmarks): no drawing at all. A missing model: the reason and the fetch
-command on screen and in the log, and exit code 2 (systemd restarts it; provisioning fixes it).
+command on screen and in the log, and exit code 2 (systemd restarts it; provisioning fixes it). A task of
+the event loop that keeps failing (kiosk/appliance/supervise.py) stops the kiosk with exit code 70
+(`EXIT_TASK_FAILED`), so systemd starts a fresh process.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from kiosk.appliance.app import Kiosk
 from kiosk.appliance.notify import Notifier
+from kiosk.appliance.supervise import EXIT_TASK_FAILED
 from kiosk.config import Settings
 from kiosk.models import ModelMissingError
 
@@ -108,4 +111,9 @@ def run_kiosk(settings: Settings, headless: bool = False) -> int:
                 status.stop()
             if player is not None:
                 player.close()
+        if kiosk.failed_task is not None:
+            message = f"task {kiosk.failed_task} kept failing"
+            log.critical("%s: exiting with code %d for systemd to restart the kiosk", message, EXIT_TASK_FAILED)
+            notifier.status(f"stopped: {message}")
+            return EXIT_TASK_FAILED
     return 0

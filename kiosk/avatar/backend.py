@@ -5,6 +5,7 @@ can honour it exactly and share the contract tests: upload an RGBA image, resize
 load time, alpha-composite it at a position with an opacity, fill rectangles, draw text, and read the
 frame back. Per-frame work is only `clear`, `draw`, `fill` and `text`: everything that would cost
 more (scaling, rotation, font rasterization of static labels) is done once and cached by the caller.
+The backend also owns the window, so it is what reports the visitor's input (`poll_input`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import os
 from typing import Any, Protocol
 
 import numpy as np
+
+from kiosk.avatar.inputs import InputEvent, from_pygame
 
 Colour = tuple[int, int, int] | tuple[int, int, int, int]
 
@@ -58,6 +61,10 @@ class Backend(Protocol):
 
     def present(self) -> None:
         """Show the frame (no-op when headless)."""
+        ...
+
+    def poll_input(self) -> list[InputEvent]:
+        """Taps, keys and the window being closed since the last call, oldest first; never blocks."""
         ...
 
 
@@ -139,6 +146,11 @@ class PygameBackend:
     def present(self) -> None:
         if self._display is not None:
             self._pg.display.flip()
+
+    def poll_input(self) -> list[InputEvent]:
+        """pygame's event queue (also headless: SDL's dummy driver has one, so tests can post events)."""
+        events = (from_pygame(ev, self.size) for ev in self._pg.event.get())
+        return [ev for ev in events if ev is not None]
 
 
 def _has_display(env: dict[str, str]) -> bool:

@@ -41,6 +41,16 @@ cudaDraw.cu, cudaResize.cu, cudaCrop.cu, cudaFont.cu, cudaNormalize.cu):
   Nor has it a cursor option, so in "fullscreen" (the kiosk) the X pointer is hidden on the whole screen with
   XFixesHideCursor (`kiosk.avatar.backend.PointerHider`, X11 through ctypes; X shows it again when the
   process ends); "window" keeps it.
+* Input (`poll_input`): the Python binding exposes no input. glDisplay handles its window's X events in C++
+  (ProcessEvents, run inside Render: key, mouse button and motion handlers registered with
+  AddEventHandler), but the Python `videoOutput` offers only Open/Close/Render/GetWidth/GetHeight/
+  GetFrameRate/IsStreaming/SetStatus, and the Python `glDisplay` only IsOpen/IsClosed/ProcessEvents among
+  its event methods (python/bindings/PyVideo.cpp, PyGL.cpp). A second X connection cannot listen for
+  clicks on that window either (X lets one client select ButtonPress on a window, and glDisplay does).
+  What is reported: the window being closed (WM_DELETE_WINDOW, or Escape, which glDisplay turns into a
+  close) as `IsStreaming()` turning False -> a quit event. Taps and typing are NOT available on this
+  backend: visitors use the wake phrase; a touch-screen kiosk needs screen.backend = "pygame" (or an
+  evdev reader, not a dependency today).
 
 Not confirmed (no GPU here, and jetson-utils versions differ): that cudaAlphaBlend has the uchar4 overload
 gpuOverlayAlpha<uchar4> needs in the installed version (the copy reviewed shows only the float4 one) and how
@@ -60,6 +70,7 @@ from typing import Any
 import numpy as np
 
 from kiosk.avatar.backend import Colour, PointerHider
+from kiosk.avatar.inputs import QUIT, InputEvent
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +104,8 @@ class CudaBackend:
             if not os.environ.get("DISPLAY"):
                 raise RuntimeError("the CUDA backend's display (jetson-utils display://) needs X: DISPLAY is unset")
             self._output = jetson_utils.videoOutput("display://0")
+            log.warning("screen.backend cuda: taps and typing are not read (jetson-utils exposes no input to "
+                        "Python); visitors use the wake phrase")
         self._pointer = self._hide_pointer() if mode == "fullscreen" else None
         self._fonts: dict[tuple[str, int], Any] = {}
         self._bars: dict[tuple[str, int], tuple[int, int] | None] = {}
@@ -184,6 +197,13 @@ class CudaBackend:
     def present(self) -> None:
         if self._output is not None:
             self._output.Render(self.screen)
+
+    def poll_input(self) -> list[InputEvent]:
+        """Only a quit event, once the display window has been closed (IsStreaming() False); never taps or keys:
+        jetson-utils' Python API exposes no input (see the module notes). Headless: nothing."""
+        if self._output is not None and not self._output.IsStreaming():
+            return [QUIT]
+        return []
 
     # -- helpers ---------------------------------------------------------------------------------------------
 

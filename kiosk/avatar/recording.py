@@ -181,7 +181,7 @@ async def play(cues: list[Cue], face: object, overlay: object, backend: object, 
     import asyncio
     import time
 
-    import pygame
+    from kiosk.avatar.inputs import InputKind
 
     animator = Animator(seed=seed)
     director = Director(cues, animator, overlay)
@@ -190,7 +190,7 @@ async def play(cues: list[Cue], face: object, overlay: object, backend: object, 
     submitted: set[int] = set()
     frames = 0
     while (t := time.monotonic() - t0) < end:
-        if any(ev.type == pygame.QUIT for ev in pygame.event.get()):
+        if any(ev.kind is InputKind.QUIT for ev in backend.poll_input()):  # the backend owns the window
             break
         playback = director.at(t)
         cue = director.current

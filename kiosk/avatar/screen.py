@@ -16,6 +16,7 @@ from typing import Any
 
 from kiosk.avatar.animator import Animator, expression_for_answer
 from kiosk.avatar.face import FaceRenderer
+from kiosk.avatar.inputs import InputKind
 from kiosk.avatar.keyboard import OnScreenKeyboard, question_event, tap_event
 from kiosk.avatar.overlay import NO_MICROPHONE, Overlay
 from kiosk.avatar.pack import AvatarPack
@@ -113,19 +114,15 @@ class Screen:
     # -- input -----------------------------------------------------------------------------------------------
 
     def handle_input(self) -> bool:
-        """Pointer and keys -> events; False when the window was closed."""
-        import pygame
-
-        for ev in pygame.event.get():
-            if ev.type == pygame.QUIT:
+        """The backend's taps and keys -> events; False when the window was closed. Input comes only through
+        `backend.poll_input()`: the Screen never reads a windowing library's queue itself."""
+        for ev in self.backend.poll_input():
+            if ev.kind is InputKind.QUIT:
                 return False
-            if ev.type == pygame.MOUSEBUTTONDOWN and ev.button == 1:
-                self.pointer(*ev.pos)
-            elif ev.type == pygame.FINGERDOWN:
-                w, h = self.backend.size
-                self.pointer(int(ev.x * w), int(ev.y * h))
-            elif ev.type == pygame.KEYDOWN:
-                self.key(ev)
+            if ev.kind is InputKind.TAP:
+                self.pointer(ev.x, ev.y)
+            elif ev.kind is InputKind.KEY:
+                self.key(ev.key)
         return True
 
     def pointer(self, x: int, y: int) -> None:
@@ -139,22 +136,19 @@ class Screen:
         elif hit == "keyboard":
             self._open_keyboard()
 
-    def key(self, ev: Any) -> None:
-        import pygame
-
+    def key(self, key: str) -> None:
+        """A key: a printable character or "return", "backspace", "escape" (kiosk.avatar.inputs)."""
         t = self.clock()
-        names = {pygame.K_BACKSPACE: "backspace", pygame.K_RETURN: "return", pygame.K_KP_ENTER: "return",
-                 pygame.K_ESCAPE: "escape"}
         if self.keyboard.is_open:
-            self._keyboard_result(self.keyboard.type_key(names.get(ev.key) or ev.unicode), t)
-        elif ev.key in (pygame.K_SPACE, pygame.K_RETURN, pygame.K_KP_ENTER):
+            self._keyboard_result(self.keyboard.type_key(key), t)
+        elif key in (" ", "return"):
             if self.overlay.voice:
                 self.on_input(tap_event(t))
             else:  # no microphone to take a spoken question: typing is what works
                 self._open_keyboard()
-        elif ev.unicode and ev.unicode.isprintable():  # typing starts a typed question
+        elif len(key) == 1 and key.isprintable():  # typing starts a typed question
             self._open_keyboard()
-            self.keyboard.type_key(ev.unicode)
+            self.keyboard.type_key(key)
 
     def _open_keyboard(self) -> None:
         self.keyboard.open()
