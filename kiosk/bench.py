@@ -22,7 +22,7 @@ import time
 from typing import Any
 
 from kiosk.answer.llm import GenerationStats
-from kiosk.answer.pipeline import chunker_settings
+from kiosk.answer.pipeline import chunker_settings, run_turn
 from kiosk.answer.sentences import SentenceChunker
 from kiosk.config import REPO_ROOT, Settings, load_settings, with_overrides
 from kiosk.events import AnswerDone
@@ -71,13 +71,7 @@ def _tts_alone(rt: Runtime, sentence: str) -> tuple[float, float]:
 
 
 async def _pipeline(rt: Runtime, question: str) -> AnswerDone:
-    turn = rt.engine.gate.begin()
-    done = None
-    async for event in rt.responder.respond(turn, question):
-        if isinstance(event, AnswerDone):
-            done = event
-    assert done is not None
-    return done
+    return await run_turn(rt.responder, question)
 
 
 def _median(rows: list[dict], key: str) -> float:

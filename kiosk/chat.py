@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import sys
 
+from kiosk.answer.pipeline import run_turn
 from kiosk.audio.playback import open_player
 from kiosk.config import Settings
-from kiosk.events import AnswerDone, AnswerToken, SpeechAudio
+from kiosk.events import AnswerToken, Event, SpeechAudio
 from kiosk.runtime import Runtime
 
 HELP = "Type a question. /reset forgets the conversation, /quit leaves."
@@ -30,16 +31,16 @@ async def _loop(rt: Runtime, speech: bool) -> None:
                 print("(conversation forgotten)")
                 continue
             print(f"{rt.settings.persona.name}: ", end="", flush=True)
-            turn = rt.engine.gate.begin()
-            async for event in rt.responder.respond(turn, question, speak=speech):
+            def show(event: Event) -> None:
                 if isinstance(event, AnswerToken):
                     print(event.text, end="", flush=True)
                 elif isinstance(event, SpeechAudio) and player is not None:
                     player.submit(event.clip.pcm, event.clip.sample_rate)
-                elif isinstance(event, AnswerDone):
-                    t = event.timings
-                    note = f" [{event.error}]" if event.error else ""
-                    print(f"\n  (first token {t.ttft} ms, first audio {t.first_audio} ms){note}")
+
+            done = await run_turn(rt.responder, question, speak=speech, on_event=show)
+            t = done.timings
+            note = f" [{done.error}]" if done.error else ""
+            print(f"\n  (first token {t.ttft} ms, first audio {t.first_audio} ms){note}")
             if player is not None:
                 await player.drain()
     finally:

@@ -11,10 +11,11 @@ import statistics
 import sys
 from pathlib import Path
 
+from kiosk.answer.pipeline import run_turn
 from kiosk.audio.playback import PlaybackQueue, open_player
 from kiosk.audio.wav import write_timeline, write_wav
 from kiosk.config import REPO_ROOT, Settings
-from kiosk.events import AnswerDone, AnswerSentence, SpeechAudio
+from kiosk.events import AnswerSentence, Event, SpeechAudio
 from kiosk.runtime import Runtime, answer_json
 from kiosk.speech.joining import join_clips
 
@@ -49,19 +50,17 @@ async def _run(rt: Runtime, out_dir: Path, player: PlaybackQueue | None, quiet: 
     for i, question in enumerate(script, start=1):
         if not quiet:
             print(f"\nVisitor: {question}\n{rt.settings.persona.name}: ", end="", flush=True)
-        turn = rt.engine.gate.begin()
         audio: list[SpeechAudio] = []
-        done: AnswerDone | None = None
-        async for event in rt.responder.respond(turn, question):
+
+        def show(event: Event, audio: list[SpeechAudio] = audio) -> None:  # this question's clips
             if isinstance(event, AnswerSentence) and not quiet:
                 print(event.text, end=" ", flush=True)
             elif isinstance(event, SpeechAudio):
                 audio.append(event)
                 if player is not None:
                     player.submit(event.clip.pcm, event.clip.sample_rate)
-            elif isinstance(event, AnswerDone):
-                done = event
-        assert done is not None
+
+        done = await run_turn(rt.responder, question, on_event=show)
         result = answer_json(done, audio) | {"question": question}
         if not quiet and done.sources:
             top = done.sources[0]

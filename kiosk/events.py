@@ -1,34 +1,127 @@
-"""The event vocabulary shared by every stage.
+"""The event vocabulary shared by every stage: a leaf module (it imports nothing of the kiosk's).
 
-Every event is a small frozen dataclass stamped with the turn id it belongs to. A new question (or a
+Every turn event is a small frozen dataclass stamped with the turn id it belongs to. A new question (or a
 barge-in) starts a new turn; any stage that meets an event of an older turn drops it. Audio travels
-as raw bytes with its own format, never through JSON or logs.
+as raw bytes with its own format, never through JSON or logs (kiosk.event_json, which turns any event
+into one JSON object and back, keeps only its byte count).
 
-A turn's stream grammar: Utterance, then AnswerToken*, AnswerSentence+ interleaved with SpeechAudio+,
-then exactly one AnswerDone (also when cancelled).
+A turn's stream grammar (kiosk.answer.pipeline): Grounded?, then AnswerToken*, AnswerSentence* interleaved
+with SpeechAudio*, TurnError* where a stage failed, then exactly one AnswerDone (also when cancelled).
 
 Listening events come before a turn exists, so they carry no turn id: `t` is the position in the
 microphone stream (or input file) in seconds, counted in samples, so files and live audio agree.
-A recognized question becomes an Utterance (source "speech") when the event loop opens a turn.
+Every closed set of values is an enum whose values are the strings the JSON and the logs show.
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from kiosk.listen.asr import Word
-from kiosk.speech.visemes import VisemeSpan
+
+class _Value(str, enum.Enum):
+    """An enum that is its string value wherever it is shown (logs, JSON, f-strings)."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class WakeSource(_Value):
+    VOICE = "voice"  # the wake phrase
+    TAP = "tap"  # the screen
+    KEY = "key"  # a keyboard or a button
+    API = "api"  # the local API
+
+
+class EndReason(_Value):
+    SILENCE = "silence"
+    MAX_LENGTH = "max_length"
+    END_OF_INPUT = "end_of_input"
+
+
+class Window(_Value):
+    QUESTION = "question"  # after a wake: the question may start
+    FOLLOW_UP = "follow_up"  # after an answer: a follow-up without the wake phrase
+
+
+class DismissReason(_Value):
+    QUIETER = "quieter"  # much quieter than the visitor: a bystander
+    NOT_A_QUESTION = "not_a_question"  # chatter in the follow-up window
+    OTHER_SPEAKER = "other_speaker"  # another voice than the visitor's
+    OWN_VOICE = "own_voice"  # the kiosk's own words, echoed
+    NO_WORDS = "no_words"  # announced speech in which nothing was recognized
+    UNCLEAR = "unclear"  # a visitor interrupted, drowned by the kiosk's voice: the question window opens
+
+
+class MicState(_Value):
+    LISTENING = "listening"
+    LOST = "lost"
+    RETRYING = "retrying"
+    RECOVERED = "recovered"
+
+
+class Decision(_Value):
+    """What the documents let the kiosk say (kiosk.knowledge.grounding)."""
+
+    FAQ = "faq"  # a confident FAQ match, said verbatim
+    QUOTE = "quote"  # document sentences, verbatim
+    ANSWER = "answer"  # the LLM, with passages
+    DECLINE = "decline"  # not in the documents: say so, offer the contact
+
+
+class ErrorCode(_Value):
+    """Why a turn stage failed (the details go to the log, never to the visitor)."""
+
+    RETRIEVAL = "retrieval"  # the knowledge index could not be searched
+    GENERATION = "generation"  # the LLM raised
+    SPEECH = "speech"  # the voice could not synthesize a sentence
 
 
 @dataclass(frozen=True)
-class Utterance:
-    """A visitor's question (typed, or recognized speech)."""
+class Word:
+    """A recognized word; times from the start of the utterance."""
+
+    word: str
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True)
+class VisemeSpan:
+    """A mouth shape over a stretch of a clip (kiosk.speech.visemes makes them)."""
+
+    start_s: float
+    end_s: float
+    viseme: str
+
+    def to_dict(self) -> dict[str, float | str]:
+        # round() is a pure function of the float, and neighbouring spans share
+        # the very same boundary float, so contiguity survives the rounding.
+        return {"start_s": round(self.start_s, 4), "end_s": round(self.end_s, 4), "viseme": self.viseme}
+
+
+@dataclass(frozen=True)
+class Grounded:
+    """What retrieval decided for the turn's question, before any answer is written."""
 
     turn_id: int
-    text: str
-    source: str = "text"
-    """text | speech | script"""
+    decision: Decision
+    sources: tuple[dict[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:  # a plain string in, the enum member kept (an unknown one raises)
+        object.__setattr__(self, "decision", Decision(self.decision))
+
+
+@dataclass(frozen=True)
+class TurnError:
+    """A stage of the turn failed; the turn goes on as well as it can (captions without voice, an apology)."""
+
+    turn_id: int
+    code: ErrorCode
+
+    def __post_init__(self) -> None:  # a plain string in, the enum member kept (an unknown one raises)
+        object.__setattr__(self, "code", ErrorCode(self.code))
 
 
 @dataclass(frozen=True)
@@ -102,6 +195,8 @@ class AnswerDone:
     grounded: bool = False
     error: str | None = None
     """a visitor-safe description when the turn failed; details go to the log"""
+    error_codes: tuple[ErrorCode, ...] = ()
+    """which stages failed"""
 
 
 @dataclass(frozen=True)
@@ -109,10 +204,12 @@ class Wake:
     """The visitor asked for attention: the wake phrase, a tap, a key, or an API call."""
 
     t: float
-    source: str = "voice"
-    """voice | tap | key | api"""
+    source: WakeSource = WakeSource.VOICE
     heard: str = ""
     """what the recognizer heard as the wake phrase (voice only)"""
+
+    def __post_init__(self) -> None:  # a plain string in, the enum member kept (an unknown one raises)
+        object.__setattr__(self, "source", WakeSource(self.source))
 
 
 @dataclass(frozen=True)
@@ -126,8 +223,10 @@ class SpeechStarted:
 class SpeechEnded:
     t: float
     """the end of the last speech frame, not of the silence that confirmed it"""
-    reason: str = "silence"
-    """silence | max_length | end_of_input"""
+    reason: EndReason = EndReason.SILENCE
+
+    def __post_init__(self) -> None:  # a plain string in, the enum member kept (an unknown one raises)
+        object.__setattr__(self, "reason", EndReason(self.reason))
 
 
 @dataclass(frozen=True)
@@ -157,8 +256,10 @@ class WindowClosed:
     listener sleeps until the next wake."""
 
     t: float
-    window: str
-    """question | follow_up"""
+    window: Window
+
+    def __post_init__(self) -> None:  # a plain string in, the enum member kept (an unknown one raises)
+        object.__setattr__(self, "window", Window(self.window))
 
 
 @dataclass(frozen=True)
@@ -167,27 +268,31 @@ class Dismissed:
     never answered or shown; it does not extend the window."""
 
     t: float
-    reason: str
-    """quieter | not_a_question | other_speaker | own_voice (the kiosk's own words, echoed) | no_words
-    (announced speech in which nothing was recognized) | unclear (a visitor interrupted, drowned by the kiosk's
-    voice: the question window opens)"""
+    reason: DismissReason
     text: str = field(default="", repr=False)
     """what was heard (kept out of logs above DEBUG: it is somebody else's conversation)"""
+
+    def __post_init__(self) -> None:  # a plain string in, the enum member kept (an unknown one raises)
+        object.__setattr__(self, "reason", DismissReason(self.reason))
 
 
 @dataclass(frozen=True)
 class MicrophoneStatus:
-    """listening | lost | retrying | recovered: shown to the visitor as a notice while not listening."""
+    """Shown to the visitor as a notice while not listening."""
 
-    state: str
+    state: MicState
     detail: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "state", MicState(self.state))
 
     @property
     def down(self) -> bool:
         """The microphone is not delivering audio (lost, or being retried)."""
-        return self.state in ("lost", "retrying")
+        return self.state in (MicState.LOST, MicState.RETRYING)
 
 
 ListenEvent = (Wake | SpeechStarted | SpeechEnded | HeardPartial | Heard | WindowClosed | Dismissed
                | MicrophoneStatus)
-Event = Utterance | AnswerToken | AnswerSentence | SpeechAudio | AnswerDone | ListenEvent
+TurnEvent = Grounded | AnswerToken | AnswerSentence | SpeechAudio | TurnError | AnswerDone
+Event = TurnEvent | ListenEvent

@@ -9,10 +9,10 @@ from typing import Any
 
 from kiosk.answer.engine import AnswerEngine
 from kiosk.answer.llm import LlamaEngine
-from kiosk.answer.pipeline import Responder
+from kiosk.answer.pipeline import Responder, run_turn
 from kiosk.audio.wav import write_wav
 from kiosk.config import Settings
-from kiosk.events import AnswerDone, SpeechAudio
+from kiosk.events import AnswerDone, Event, SpeechAudio
 from kiosk.knowledge.grounding import Grounder
 from kiosk.models import Manifest, ModelLocation, load_manifest
 from kiosk.speech.joining import join_clips
@@ -118,17 +118,15 @@ class Runtime:
     async def ask(self, question: str, out: Path | None = None, on_audio=None) -> dict[str, Any]:  # noqa: ANN001
         """Answers one question; the result is the `kiosk ask --json` contract."""
         t0 = time.perf_counter()
-        turn = self.engine.gate.begin()
         audio: list[SpeechAudio] = []
-        done: AnswerDone | None = None
-        async for event in self.responder.respond(turn, question, t0=t0):
+
+        async def collect(event: Event) -> None:
             if isinstance(event, SpeechAudio):
                 audio.append(event)
                 if on_audio is not None:
                     await on_audio(event)
-            elif isinstance(event, AnswerDone):
-                done = event
-        assert done is not None  # respond() always ends with AnswerDone
+
+        done = await run_turn(self.responder, question, t0=t0, on_event=collect)
         if out is not None and audio:
             clip = join_clips([a.clip for a in audio], self.settings.speech.sentence_pause_s)
             write_wav(out, clip.pcm, clip.sample_rate)

@@ -184,3 +184,34 @@ def test_an_answer_cut_by_max_tokens_ends_at_its_last_full_sentence() -> None:
     events = run(responder(engine, FakeTts()))
     assert events[-1].answer == "Badges are at reception."
     assert [e.clip.text for e in events if isinstance(e, SpeechAudio)] == ["Badges are at reception."]
+
+
+class BrokenGrounder:
+    """A knowledge index that cannot be searched (deleted, locked, corrupt)."""
+
+    def __init__(self) -> None:
+        from kiosk.config import PersonaSettings
+
+        self.persona = PersonaSettings()
+
+    def ground(self, question: str) -> None:
+        raise RuntimeError("database disk image is malformed")
+
+
+def test_failed_stages_are_typed_events_and_codes() -> None:
+    from kiosk.events import ErrorCode, Grounded, TurnError
+    from kiosk.knowledge.grounding import decline_text
+
+    events = run(responder(FakeEngine(fail_after=0), FakeTts(fail=True)))
+    errors = [e.code for e in events if isinstance(e, TurnError)]
+    assert errors[0] is ErrorCode.GENERATION and set(errors) == {ErrorCode.GENERATION, ErrorCode.SPEECH}
+    assert events[-1].error_codes == (ErrorCode.GENERATION, ErrorCode.SPEECH)
+
+    r = responder(FakeEngine(), FakeTts())
+    r.grounder = BrokenGrounder()  # type: ignore[assignment]
+    events = run(r)
+    assert isinstance(events[0], Grounded) and events[0].decision == "decline"
+    assert isinstance(events[1], TurnError) and events[1].code is ErrorCode.RETRIEVAL
+    done = events[-1]
+    assert done.answer == decline_text(r.grounder.persona) and done.error_codes == (ErrorCode.RETRIEVAL,)
+    assert not done.grounded

@@ -709,14 +709,9 @@ def measure(live: dict[str, Any], visitors: list[cc.Visitor], files: dict[str, A
 
 
 async def _respond(rt, text: str) -> Any:  # noqa: ANN001
-    from kiosk.events import AnswerDone
+    from kiosk.answer.pipeline import run_turn
 
-    turn = rt.engine.gate.begin()
-    done = None
-    async for event in rt.responder.respond(turn, text, speak=False):
-        if isinstance(event, AnswerDone):
-            done = event
-    return done
+    return await run_turn(rt.responder, text, speak=False)
 
 
 def offline(visitors: list[cc.Visitor], files: dict[str, Any], live: dict[str, Any], config: Path) -> None:

@@ -10,7 +10,11 @@ The stages, each small and on its own thread or task, joined by queues:
     generate    llm thread    Generator.generate, paced by Pacer when speech must come first
     chunk       loop task     SentenceChunker + SentenceGuard -> AnswerToken, AnswerSentence
     synthesize  loop task     Tts.speak on the tts thread -> SpeechAudio
-    emit        the caller    the events in order, then exactly one AnswerDone (also when cancelled)
+    emit        the caller    Grounded, the events in order, TurnError where a stage failed, then
+                              exactly one AnswerDone (also when cancelled)
+
+`run_turn` is how a question becomes an answer everywhere (kiosk, ask, chat, demo, bench, eval): it begins the
+turn on the gate, hands each event to the caller and returns the AnswerDone.
 
 Every event carries the turn id; once the gate moves on, the old turn's tokens stop within one token and
 its queued sentences and audio are dropped here. The engines each get a single worker thread, so the LLM
@@ -24,7 +28,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -34,7 +38,19 @@ from kiosk.answer.guard import SentenceGuard
 from kiosk.answer.llm import GenerationStats
 from kiosk.answer.sentences import ChunkerSettings, SentenceChunker
 from kiosk.config import AnswerSettings
-from kiosk.events import AnswerDone, AnswerSentence, AnswerToken, Event, SpeechAudio, SpeechClip, Timings
+from kiosk.events import (
+    AnswerDone,
+    AnswerSentence,
+    AnswerToken,
+    Decision,
+    ErrorCode,
+    Event,
+    Grounded,
+    SpeechAudio,
+    SpeechClip,
+    Timings,
+    TurnError,
+)
 from kiosk.knowledge.grounding import Grounder, Grounding, decline_text
 
 log = logging.getLogger(__name__)
@@ -112,7 +128,7 @@ class TurnRecord:
     marks: dict[str, float] = field(default_factory=dict)  # ttft, first_sentence, first_audio (ms)
     spoken: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)  # sentences the guard stopped
-    errors: list[str] = field(default_factory=list)  # stages that failed: generation | speech
+    errors: list[ErrorCode] = field(default_factory=list)  # the stages that failed
     declined: bool = False
 
     def ms(self) -> float:
@@ -155,18 +171,19 @@ class Responder:
 
     # -- grounding ---------------------------------------------------------------------------------------
 
-    def ground(self, question: str) -> Grounding | None:
+    def ground(self, question: str) -> tuple[Grounding | None, bool]:
+        """(the grounding, whether retrieval failed); None without a knowledge base."""
         if self.grounder is None:
-            return None
+            return None, False
         try:
-            return self.grounder.ground(question)
+            return self.grounder.ground(question), False
         except Exception:  # noqa: BLE001 - a broken index must not silence the kiosk
             log.exception("knowledge search failed; declining")
-            return Grounding("decline", reply=decline_text(self.grounder.persona))
+            return Grounding(Decision.DECLINE, reply=decline_text(self.grounder.persona)), True
 
     def guard(self, question: str, grounding: Grounding | None) -> SentenceGuard | None:
         """The check for the LLM's sentences; None for replies we decided ourselves (FAQ, decline)."""
-        if grounding is not None and grounding.decision != "answer":
+        if grounding is not None and grounding.decision != Decision.ANSWER:
             return None
         contact = self.engine.fallback_contact
         evidence = None if grounding is None else " ".join([grounding.context, question, contact])
@@ -191,7 +208,9 @@ class _Turn:
     def __init__(self, responder: Responder, turn_id: int, question: str, speak: bool, t0: float) -> None:
         self.r, self.turn_id, self.question, self.speak = responder, turn_id, question, speak
         self.record = TurnRecord(t0)
-        self.grounding = responder.ground(question)
+        self.grounding, failed = responder.ground(question)
+        if failed:
+            self.record.errors.append(ErrorCode.RETRIEVAL)
         self.guard = responder.guard(question, self.grounding)
         self.stats = GenerationStats()
         self.pacer = Pacer(self.current)
@@ -205,6 +224,11 @@ class _Turn:
         return self.r.gate.is_current(self.turn_id)
 
     async def events(self) -> AsyncIterator[Event]:
+        g = self.grounding
+        if g is not None:
+            yield Grounded(self.turn_id, g.decision, tuple(g.sources))
+        if ErrorCode.RETRIEVAL in self.record.errors:
+            yield TurnError(self.turn_id, ErrorCode.RETRIEVAL)
         job = self.loop.run_in_executor(self.r._llm_thread, self.generate)
         runner = asyncio.ensure_future(self._stages())
         try:
@@ -230,7 +254,7 @@ class _Turn:
         try:
             paced = self.pacer.pace if self.r.yield_to_speech and self.speak else None
             g = self.grounding
-            if g is not None and g.decision != "answer":
+            if g is not None and g.decision != Decision.ANSWER:
                 source: Iterable[str] = self._fixed(g.reply)
             else:
                 source = self.r.engine.generate(self.turn_id, self.question, g.context if g else "", self.stats, paced)
@@ -255,7 +279,8 @@ class _Turn:
         chunker = SentenceChunker(self.r.chunking)
         while (item := await self.tokens.get()) is not _END:
             if isinstance(item, Exception):
-                self.record.errors.append("generation")
+                self.record.errors.append(ErrorCode.GENERATION)
+                await self.out.put(TurnError(self.turn_id, ErrorCode.GENERATION))
             elif self.current():  # stale tokens are drained, never emitted
                 self.record.mark("ttft")
                 await self.out.put(AnswerToken(self.turn_id, item))
@@ -274,7 +299,7 @@ class _Turn:
         if record.dropped and not record.spoken and self.r.grounder is not None:
             record.declined = True  # nothing the documents support was left to say
             await self._emit([decline_text(self.r.grounder.persona)])
-        if record.errors and not record.spoken:
+        if ErrorCode.GENERATION in record.errors and not record.spoken:
             await self._emit(self.r.fallback(self.question, self.grounding))
 
     async def _emit(self, texts: list[str]) -> None:
@@ -303,7 +328,8 @@ class _Turn:
                 clips = await self.loop.run_in_executor(self.r._tts_thread, self._speak, text)
             except Exception:  # noqa: BLE001 - a sentence that cannot be spoken is still captioned
                 log.exception("speech synthesis failed for %r", text)
-                self.record.errors.append("speech")
+                self.record.errors.append(ErrorCode.SPEECH)
+                await self.out.put(TurnError(self.turn_id, ErrorCode.SPEECH))
                 continue
             finally:
                 self.pacer.speech_queued(-1)
@@ -327,4 +353,20 @@ class _Turn:
         grounded = g is not None and g.grounded and not record.declined
         return AnswerDone(self.turn_id, " ".join(record.spoken), stats.stopped_early or not self.current(), timings,
                           sources=tuple(g.sources) if grounded and g is not None else (), grounded=grounded,
-                          error=TURN_ERROR if record.errors else None)
+                          error=TURN_ERROR if record.errors else None,
+                          error_codes=tuple(dict.fromkeys(record.errors)))
+
+
+async def run_turn(responder: Responder, question: str, *, speak: bool = True, t0: float | None = None,
+                   on_event: Callable[[Event], Awaitable[None] | None] | None = None) -> AnswerDone:
+    """One whole turn: begun on the gate (an older turn stops), each event handed to `on_event` (awaited
+    when it is a coroutine), the AnswerDone returned."""
+    turn = responder.gate.begin()
+    done: AnswerDone | None = None
+    async for event in responder.respond(turn, question, speak=speak, t0=t0):
+        if isinstance(event, AnswerDone):
+            done = event
+        elif on_event is not None and (pending := on_event(event)) is not None:
+            await pending
+    assert done is not None  # respond() always ends with AnswerDone
+    return done

@@ -69,14 +69,10 @@ def _ranked_paths(hits: list) -> list[str]:  # noqa: ANN001 - retrieve.Hit
 
 
 async def _answer(rt, question: str) -> AnswerDone:  # noqa: ANN001 - Runtime
+    from kiosk.answer.pipeline import run_turn
+
     rt.engine.reset()  # each question is a new visitor
-    turn = rt.engine.gate.begin()
-    done = None
-    async for event in rt.responder.respond(turn, question, speak=False):
-        if isinstance(event, AnswerDone):
-            done = event
-    assert done is not None
-    return done
+    return await run_turn(rt.responder, question, speak=False)
 
 
 def evaluate(rt, cases: list[Case], answers: bool = True) -> dict[str, Any]:  # noqa: ANN001 - Runtime

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from kiosk.config import KnowledgeSettings, PersonaSettings
+from kiosk.events import Decision
 from kiosk.knowledge.extract import quote, share
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ REMOVED = "[instruction removed]"
 
 @dataclass(frozen=True)
 class Grounding:
-    decision: str
+    decision: Decision
     """faq (answer verbatim) | quote (document sentences verbatim) | answer (LLM with passages)
     | decline (say so, offer the contact)"""
     reply: str = ""
@@ -42,6 +43,9 @@ class Grounding:
     """the passages block for the LLM's user turn (answer only)"""
     hits: tuple[Hit, ...] = ()
     """the passages used, best first"""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "decision", Decision(self.decision))
 
     @property
     def grounded(self) -> bool:

@@ -9,15 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
+from kiosk.events import Word
+
 SAMPLE_RATE = 16000
 BYTES_PER_SAMPLE = 2  # int16
-
-
-@dataclass(frozen=True)
-class Word:
-    word: str
-    start_s: float  # seconds from the start of the utterance
-    end_s: float
 
 
 @dataclass(frozen=True)

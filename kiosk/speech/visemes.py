@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+
+from kiosk.events import VisemeSpan
 
 logger = logging.getLogger(__name__)
 
@@ -51,18 +52,6 @@ _LONG_SPACE_MS = 60
 # Token kinds used by the timeline builder.
 _MARK, _SHAPE, _SPACE, _SPECIAL, _UNKNOWN = range(5)
 _unknown_logged: set[str] = set()
-
-
-@dataclass(frozen=True)
-class VisemeSpan:
-    start_s: float
-    end_s: float
-    viseme: str
-
-    def to_dict(self) -> dict[str, float | str]:
-        # round() is a pure function of the float, and neighbouring spans share
-        # the very same boundary float, so contiguity survives the rounding.
-        return {"start_s": round(self.start_s, 4), "end_s": round(self.end_s, 4), "viseme": self.viseme}
 
 
 def _classify(phoneme: str) -> tuple[str | None, int]:
