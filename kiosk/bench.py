@@ -38,7 +38,7 @@ QUESTIONS = (
 DEFAULT_PERSONA = REPO_ROOT / "provisioning" / "personas" / "onboarding-coach.toml"
 
 
-def _llm_alone(rt: Runtime, question: str) -> dict[str, float]:
+def _llm_alone(rt: Runtime, question: str) -> dict[str, Any]:
     """Generation without speech: TTFT, first sentence, decode speed."""
     turn = rt.engine.gate.begin()
     chunker = SentenceChunker(chunker_settings(rt.settings.answer))
@@ -63,6 +63,7 @@ def _llm_alone(rt: Runtime, question: str) -> dict[str, float]:
 
 
 def _tts_alone(rt: Runtime, sentence: str) -> tuple[float, float]:
+    assert rt.speaker is not None  # the benchmark loads the voice
     t0 = time.perf_counter()
     chunks = list(rt.speaker.speak(sentence))
     took = time.perf_counter() - t0

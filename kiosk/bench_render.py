@@ -67,6 +67,7 @@ def measure_render(settings: Settings, seconds: float = 10.0, size: tuple[int, i
         floor.append(time.perf_counter() - t0)
 
     with Runtime(settings, speech=True) as rt:
+        assert rt.speaker is not None  # Runtime(speech=True)
         clip = rt.speaker.speak_joined(SENTENCE)
         animator = Animator(seed=1)
         animator.set_state("speaking", 0.0)

@@ -30,7 +30,7 @@ from kiosk.config_check import (
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10 (JetPack 6)
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[no-redef]
 
 __all__ = [
     "AnswerSettings",
@@ -538,7 +538,7 @@ def with_overrides(settings: Settings, **section_updates: Any) -> Settings:
     for name, update in section_updates.items():
         cls = SECTIONS.get(name)
         if cls is not None and isinstance(update, cls):
-            data[name] = dataclasses.asdict(update)
+            data[name] = dataclasses.asdict(update)  # type: ignore[call-overload]  # a settings dataclass
         elif isinstance(update, Mapping):
             current = data.get(name, {})
             data[name] = {**current, **update}

@@ -75,7 +75,7 @@ def _typed(hint: Any, value: Any) -> Any:
     if origin is tuple:
         item = typing.get_args(hint)[0]
         return tuple(_typed(item, v) for v in value)
-    if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint) and isinstance(value, dict):
         return _build(hint, value)
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         return hint(value)

@@ -21,7 +21,7 @@ from typing import Any
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[no-redef]
 
 log = logging.getLogger(__name__)
 
@@ -481,7 +481,7 @@ def verify_model(entry: ModelEntry, models_dir: Path) -> VerifyReport:
         source, path = "fetched", target
     elif spec and not spec.built and any(module_dir(m) for m in _spec_modules(spec)):
         checks = [check_file(f.path, embedded_path(spec, f.path), f.size, f.sha256) for f in entry.files]
-        source, path = "embedded", embedded_path(spec, entry.entry) or ""
+        source, path = "embedded", Path(embedded_path(spec, entry.entry) or "")
     else:
         return VerifyReport(entry.name, entry.role, "missing", message=missing_message(entry, models_dir))
     found = {c.status for c in checks}

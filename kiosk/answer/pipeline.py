@@ -339,7 +339,8 @@ class _Turn:
                 self.record.mark("first_audio")
                 await self.out.put(SpeechAudio(self.turn_id, index, clip))
 
-    def _speak(self, text: str) -> list[SpeechClip]:  # tts thread
+    def _speak(self, text: str) -> list[SpeechClip]:  # tts thread (only when the turn speaks: a speaker exists)
+        assert self.r.speaker is not None
         return list(self.r.speaker.speak(text))
 
     # -- done ------------------------------------------------------------------------------------------------

@@ -176,9 +176,9 @@ class Kiosk:
         it is the rest of that question ("where is the ..." / "IT help desk?")."""
         busy = self.phase in (Phase.THINKING, Phase.SPEAKING) and self._turn is not None
         # Only before the answer is heard: once the kiosk speaks, the visitor is answering it or asking anew.
-        continues = busy and self.phase is Phase.THINKING and self._question is not None
-        if continues and event.t - self._question[1] <= self.rt.settings.listen.merge_s:
-            self._prefix = self._question[0]
+        asked = self._question if busy and self.phase is Phase.THINKING else None
+        if asked is not None and event.t - asked[1] <= self.rt.settings.listen.merge_s:
+            self._prefix = asked[0]
             log.info("the visitor goes on after %r: waiting for the rest", self._prefix)
         if busy:
             self._interrupted = self._asked  # answered after all if this speech is dismissed
@@ -347,7 +347,7 @@ class Kiosk:
     def _stop_talking(self) -> None:
         """Barge-in, or the visitor was already speaking: the turn or the greeting stops at once."""
         self._cancel_turn()
-        if self._greeting_active():
+        if self._greeting is not None and self._greeting_active():
             self._greeting.cancel()
             if self.player is not None:
                 self.player.cancel()

@@ -32,7 +32,7 @@ class Notifier:
         self._sd_notify = None
         if self.address:
             try:
-                from systemd import daemon  # systemd-python, on the appliance
+                from systemd import daemon  # type: ignore[attr-defined]  # systemd-python, on the appliance
 
                 self._sd_notify = daemon.notify
             except ImportError:

@@ -72,9 +72,10 @@ def run_kiosk(settings: Settings, headless: bool = False) -> int:
                              keep_alive=settings.listen.barge_in == "voice")
         if player is None:
             log.warning("no sound output: answers are shown as captions only")
-        kiosk: Kiosk | None = None
-        screen = None if headless else _screen(settings, lambda event: kiosk.post(event))
+        posts: list[Any] = []  # the kiosk's post, once it exists (the screen is made first)
+        screen = None if headless else _screen(settings, lambda event: posts[0](event))
         kiosk = Kiosk(rt, player=player, screen=screen, notifier=notifier)
+        posts.append(kiosk.post)
         live = _listener(settings, kiosk.post)
         kiosk.listener = live
         if live is None and screen is not None:

@@ -107,7 +107,7 @@ class Player:
         """`buffer_s`: the device's buffer (None: PortAudio's low-latency default, a few ms)."""
         self.device, self.buffer_s = device, buffer_s
         self._pa = open_portaudio()
-        self._stream = None
+        self._stream: Any = None  # a pyaudio stream, opened at the first clip
         self._rate = 0
         self._clock: tuple[float, float, float] | None = None  # (queued at, latency, duration)
         self.generation = 0  # bumped by PlaybackQueue.cancel(): the clip playing stops, queued ones are skipped
@@ -121,7 +121,8 @@ class Player:
             self._stream = self._pa.open(format=pyaudio.paInt16, channels=1, rate=sample_rate, output=True,
                                          output_device_index=self.device.index, **buffer)
             self._rate = sample_rate
-        latency = float(self._stream.get_output_latency())
+        stream = self._stream
+        latency = float(stream.get_output_latency())
         self._clock = (time.monotonic(), latency, len(pcm) / 2 / sample_rate)
         step = 2 * (sample_rate // 20)  # 50 ms pieces, so a barge-in stops the voice within ~50 ms
         generation = self.generation
@@ -129,7 +130,7 @@ class Player:
             if self.generation != generation:
                 self._clock = None  # cut short: the lips close now
                 break
-            self._stream.write(pcm[i:i + step])
+            stream.write(pcm[i:i + step])
 
     @property
     def is_open(self) -> bool:

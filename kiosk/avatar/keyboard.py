@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from kiosk.avatar.backend import Backend, Colour
 from kiosk.avatar.painter import ACCENT, DIM, INK, WHITE, Painter, Rect, polyline
-from kiosk.events import Heard, Wake
+from kiosk.events import Heard, Wake, WakeSource
 
 # Every row is 10 units wide, so the rows line up at both edges.
 ROWS: tuple[tuple[tuple[str, float], ...], ...] = (
@@ -218,4 +218,4 @@ def question_event(text: str, t: float) -> Heard:
 
 def tap_event(t: float) -> Wake:
     """A tap on the talk button: the same wake as the wake phrase."""
-    return Wake(t, "tap")
+    return Wake(t, WakeSource.TAP)

@@ -114,7 +114,8 @@ class Overlay:
     def __init__(self, backend: Backend, size: tuple[int, int], painter: Painter | None = None) -> None:
         self.backend, self.layout, self.painter = backend, Layout.for_size(size), painter or Painter(backend)
         self.state, self._prev_state, self._state_t = "idle", "idle", -FADE_S
-        self.attract, self.notice_text = DEFAULT_ATTRACT, None
+        self.attract = DEFAULT_ATTRACT
+        self.notice_text: str | None = None
         self.voice = True  # a microphone is listening: the wake phrase and the talk button work
         self.visitor: Caption | None = None
         self.answer: Caption | None = None

@@ -19,7 +19,7 @@ from kiosk.speech.visemes import VISEMES
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10 (JetPack 6)
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[no-redef]
 
 log = logging.getLogger(__name__)
 

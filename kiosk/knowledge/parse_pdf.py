@@ -20,6 +20,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 import pypdf
 from pypdf.errors import DependencyError
@@ -270,7 +271,8 @@ def _open(data: bytes) -> pypdf.PdfReader:
 
 def _meta_title(reader: pypdf.PdfReader) -> str:
     try:
-        title = clean(str((reader.metadata or {}).get("/Title") or ""))
+        meta: Any = reader.metadata or {}
+        title = clean(str(meta.get("/Title") or ""))
     except Exception:
         return ""
     title = re.sub(r"^microsoft (?:word|powerpoint) - ", "", title, flags=re.I)

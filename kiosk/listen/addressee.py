@@ -127,8 +127,8 @@ class Addressee:
         ref = self.reference_db
         if s.level_margin_db > 0 and ref is not None and db is not None and db < ref - s.level_margin_db:
             return "quieter"
-        known = s.min_similarity is not None and voice is not None and self.voice is not None
-        if known and float(np.dot(voice, self.voice)) < s.min_similarity:
+        if (s.min_similarity is not None and voice is not None and self.voice is not None
+                and float(np.dot(voice, self.voice)) < s.min_similarity):
             return "other_speaker"
         if follow_up and s.require_form and not looks_addressed(text):
             return "not_a_question"

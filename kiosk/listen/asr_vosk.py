@@ -43,6 +43,7 @@ class VoskEngine:
         self.model = vosk.Model(str(self.model_dir))  # shared with the wake spotter
         self._rec: Any = None
         self._last_partial = ""
+        self.missing_words: list[str] = []  # the documents' words this model cannot write (engines sets it)
         # Kaldi may finalize a segment mid-utterance when it hears a pause; keep those words.
         self._segments: list[dict[str, Any]] = []
         log.info("vosk model loaded from %s (grammar=%s)", self.model_dir, bool(self.grammar))

@@ -13,6 +13,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from kiosk.audio.capture import Microphone
 from kiosk.events import ListenEvent, MicrophoneStatus
@@ -24,7 +25,7 @@ EventCallback = Callable[[ListenEvent], None]
 
 
 class LiveListener:
-    def __init__(self, listener: Listener, device_name: str, on_event: EventCallback, **mic_options: float) -> None:
+    def __init__(self, listener: Listener, device_name: str, on_event: EventCallback, **mic_options: Any) -> None:
         self.listener = listener
         self.on_event = on_event
         self._queue: queue.SimpleQueue[tuple | None] = queue.SimpleQueue()

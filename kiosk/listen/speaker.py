@@ -124,7 +124,7 @@ def _mel_to_hz(m: np.ndarray) -> np.ndarray:
 def mel_filters(rate: int = RATE, n_fft: int = N_FFT, n_mels: int = N_MELS) -> np.ndarray:
     """(n_mels, n_fft // 2 + 1) triangular filters, Slaney-normalised: librosa.filters.mel's defaults."""
     fft_hz = np.fft.rfftfreq(n_fft, 1.0 / rate)
-    edges = _mel_to_hz(np.linspace(_hz_to_mel(0.0), _hz_to_mel(rate / 2.0), n_mels + 2))
+    edges = _mel_to_hz(np.linspace(_hz_to_mel(np.asarray(0.0)), _hz_to_mel(np.asarray(rate / 2.0)), n_mels + 2))
     widths = np.diff(edges)
     ramps = edges[:, None] - fft_hz[None, :]
     rising = -ramps[:-2] / widths[:-1, None]
