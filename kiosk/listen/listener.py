@@ -30,7 +30,20 @@ import time
 import numpy as np
 
 from kiosk.config import ListenSettings
-from kiosk.events import Dismissed, Heard, HeardPartial, ListenEvent, SpeechEnded, SpeechStarted, Wake, WindowClosed
+from kiosk.events import (
+    Dismissed,
+    DismissReason,
+    EndReason,
+    Heard,
+    HeardPartial,
+    ListenEvent,
+    SpeechEnded,
+    SpeechStarted,
+    Wake,
+    WakeSource,
+    Window,
+    WindowClosed,
+)
 from kiosk.listen.addressee import Addressee, AddresseeSettings, LevelMeter, level_db
 from kiosk.listen.asr import SAMPLE_RATE, AsrEngine, Transcript, Word
 from kiosk.listen.barge_in import BargeInJudge, Verdict
@@ -65,7 +78,7 @@ def _ms(ms: float) -> int:
     return int(ms * SAMPLE_RATE / 1000)
 
 
-QUESTION, FOLLOW_UP = "question", "follow_up"
+QUESTION, FOLLOW_UP = Window.QUESTION, Window.FOLLOW_UP
 
 
 def addressee_settings(listen: ListenSettings) -> AddresseeSettings:
@@ -149,10 +162,10 @@ class Listener:
             events += self.feed(b"\0" * (2 * self._frame_samples - len(self._pending)))
         for ev in self.endpoint.flush():
             if isinstance(ev, SpeechEnd):
-                events += self._on_end(ev.sample, "end_of_input")
+                events += self._on_end(ev.sample, EndReason.END_OF_INPUT)
         return events
 
-    def wake(self, source: str = "tap", at: int | None = None) -> list[ListenEvent]:
+    def wake(self, source: WakeSource | str = WakeSource.TAP, at: int | None = None) -> list[ListenEvent]:
         """Push-to-talk (tap, key, API): always works, also as barge-in while the kiosk speaks."""
         at = self.now if at is None else at
         if self.state is State.CAPTURING:
@@ -254,7 +267,7 @@ class Listener:
             return []
         events: list[ListenEvent] = []
         for ev in self.endpoint.end_now():
-            events += self._on_end(ev.sample, "silence")
+            events += self._on_end(ev.sample, EndReason.SILENCE)
         return events
 
     def _before_gate(self) -> bool:
@@ -386,7 +399,7 @@ class Listener:
         ended = SpeechEnded(_t(sample), reason)
         events: list[ListenEvent] = [ended] if self._announced else []
         # Announced speech that comes to nothing is said so: the kiosk may have stopped talking for it.
-        nothing = [Dismissed(_t(sample), "no_words")] if self._announced else []
+        nothing = [Dismissed(_t(sample), DismissReason.NO_WORDS)] if self._announced else []
         try:
             result = self.asr.finish()
         except Exception:  # noqa: BLE001 - a failed decode loses one question, never the listener
@@ -406,11 +419,11 @@ class Listener:
         if (self._barged or near) and self.own.echoes(heard.text):
             # A barge-in the kiosk stopped for (at the visitor's level, not its words at first) that then
             # reads as its own words: the visitor spoke over it and was drowned; they are asked to go on.
-            why = "unclear" if self._barged and self._announced else "own_voice"
-        if why is not None and (self.spotter is not None or why in ("own_voice", "unclear")):
+            why = DismissReason.UNCLEAR if self._barged and self._announced else DismissReason.OWN_VOICE
+        if why is not None and (self.spotter is not None or why in (DismissReason.OWN_VOICE, DismissReason.UNCLEAR)):
             log.info("utterance at %.2f s dismissed (%s)", _t(self._start), why)
             log.debug("dismissed: %r", heard.text)
-            if why == "unclear":
+            if why is DismissReason.UNCLEAR:
                 self._await_question(self.position, QUESTION)
             else:
                 self._resume_window()
@@ -446,7 +459,7 @@ class Listener:
         self._last_wake, self._gate = at, None
         self.addressee.forget()  # a wake starts a visitor: their level and voice are their wake phrase's
         self.addressee.learn(self._meter.db, self._voice())
-        events: list[ListenEvent] = [Wake(_t(at), "voice", hit.heard)]
+        events: list[ListenEvent] = [Wake(_t(at), WakeSource.VOICE, hit.heard)]
         if segment_end is None:  # streaming spotter, mid-utterance: the rest streams into the recognizer
             self._mode = None
             self._window = QUESTION
