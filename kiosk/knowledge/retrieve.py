@@ -9,8 +9,10 @@ terms found in the chunk: the cheap confidence signal behind "I don't know".
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import sqlite3
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -77,6 +79,7 @@ class Retriever:
         self._ids: np.ndarray | None = None
         self._matrix: np.ndarray | None = None
         self._version = -1
+        self._broken = False  # the last search could not read the index: open it afresh first
         self._df: dict[str, int] = {}
         self._n_chunks = 0
         self._refresh()
@@ -122,7 +125,10 @@ class Retriever:
                 f"SELECT rowid, {_BM25} AS s FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?",
                 (match, limit),
             ).fetchall()
-        except Exception:  # the query builder quotes everything; never let a visitor's words crash the kiosk
+        except sqlite3.OperationalError as error:
+            if not str(error).startswith("fts5:"):
+                raise  # the index itself (locked, corrupt): the turn reports it (ErrorCode.RETRIEVAL)
+            # The query builder quotes everything; a visitor's words must still never crash the kiosk.
             log.exception("FTS query failed: %r", match)
             return []
         return [(int(rowid), -float(score)) for rowid, score in rows]
@@ -197,41 +203,63 @@ class Retriever:
         return found
 
     def search(self, question: str, k: int = 5) -> list[Hit]:
-        """The k best chunks for a spoken question, best first; [] when nothing is searchable."""
+        """The k best chunks for a spoken question, best first; [] when nothing is searchable. An index that
+        cannot be read (locked, corrupt) raises sqlite3.DatabaseError, and the next search opens it afresh:
+        an index put back whole (re-ingested, a pack rolled back) answers again without a restart."""
         if k <= 0 or not question.strip():
             return []
         with self._lock:
-            self._refresh()
-            parsed = parse_question(question, self._synonyms)
-            match = match_expression(parsed)
-            lexical = self._lexical(match, k * _CANDIDATES) if match else []
-            semantic, sims = self._semantic(question, k * _CANDIDATES) if self._matrix is not None else ([], None)
-            bm25 = dict(lexical)
-            if semantic:
-                fused: dict[int, float] = {}
-                for ranking in (lexical, semantic):  # lexical first: it wins ties (dict order, stable sort)
-                    for rank, (chunk_id, _) in enumerate(ranking, 1):
-                        fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank)
-                best = sorted(fused.items(), key=lambda item: -item[1])[:k]
-            else:
-                best = lexical[:k]
-            ids = [chunk_id for chunk_id, _ in best]
-            coverage = self._coverage(parsed, ids)
-            near = self._near(parsed, ids) if len(parsed) > 1 else None
-            cosine: dict[int, float] = {}
-            if sims is not None and self._ids is not None:
-                # Every hit gets its similarity, also the ones only BM25 brought in.
-                at = np.searchsorted(self._ids, ids).clip(0, len(self._ids) - 1)
-                cosine = {i: float(sims[j]) for i, j in zip(ids, at, strict=True) if self._ids[j] == i}
-            rows = {
-                row[0]: row
-                for row in self._conn.execute(
-                    "SELECT c.id, d.path, c.title, c.section, c.kind, c.question, c.text"
-                    " FROM chunks c JOIN documents d ON d.id = c.doc_id"
-                    f" WHERE c.id IN ({','.join('?' * len(ids))})",
-                    ids,
-                )
-            }
+            if self._broken:
+                self._reopen()
+            try:
+                return self._search(question, k)
+            except sqlite3.DatabaseError:
+                self._broken = True
+                raise
+
+    def _reopen(self) -> None:
+        try:
+            index = open_index(self.index.path)
+        except Exception:  # noqa: BLE001 - still unreadable: the next search tries again
+            log.warning("knowledge index %s cannot be opened again yet", self.index.path)
+            return
+        old, self.index, self._conn, self._version = self.index, index, index.conn, -1
+        self._broken = False
+        with contextlib.suppress(sqlite3.Error):
+            old.conn.close()
+
+    def _search(self, question: str, k: int) -> list[Hit]:
+        self._refresh()
+        parsed = parse_question(question, self._synonyms)
+        match = match_expression(parsed)
+        lexical = self._lexical(match, k * _CANDIDATES) if match else []
+        semantic, sims = self._semantic(question, k * _CANDIDATES) if self._matrix is not None else ([], None)
+        bm25 = dict(lexical)
+        if semantic:
+            fused: dict[int, float] = {}
+            for ranking in (lexical, semantic):  # lexical first: it wins ties (dict order, stable sort)
+                for rank, (chunk_id, _) in enumerate(ranking, 1):
+                    fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank)
+            best = sorted(fused.items(), key=lambda item: -item[1])[:k]
+        else:
+            best = lexical[:k]
+        ids = [chunk_id for chunk_id, _ in best]
+        coverage = self._coverage(parsed, ids)
+        near = self._near(parsed, ids) if len(parsed) > 1 else None
+        cosine: dict[int, float] = {}
+        if sims is not None and self._ids is not None:
+            # Every hit gets its similarity, also the ones only BM25 brought in.
+            at = np.searchsorted(self._ids, ids).clip(0, len(self._ids) - 1)
+            cosine = {i: float(sims[j]) for i, j in zip(ids, at, strict=True) if self._ids[j] == i}
+        rows = {
+            row[0]: row
+            for row in self._conn.execute(
+                "SELECT c.id, d.path, c.title, c.section, c.kind, c.question, c.text"
+                " FROM chunks c JOIN documents d ON d.id = c.doc_id"
+                f" WHERE c.id IN ({','.join('?' * len(ids))})",
+                ids,
+            )
+        }
         return [
             Hit(
                 *rows[chunk_id],
