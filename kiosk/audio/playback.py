@@ -103,16 +103,44 @@ class Player:
     in front of it). None when nothing plays.
     """
 
-    def __init__(self, device: AudioDevice, buffer_s: float | None = None) -> None:
-        """`buffer_s`: the device's buffer (None: PortAudio's low-latency default, a few ms)."""
-        self.device, self.buffer_s = device, buffer_s
+    def __init__(self, device: AudioDevice, buffer_s: float | None = None, name: str = "") -> None:
+        """`buffer_s`: the device's buffer (None: PortAudio's low-latency default, a few ms). `name`: how the
+        device was chosen (audio.output_device), to find it again after it went away."""
+        self.device, self.buffer_s, self.name = device, buffer_s, name
         self._pa = open_portaudio()
+        self._lost = False  # the device failed: look for it afresh before the next clip
         self._stream: Any = None  # a pyaudio stream, opened at the first clip
         self._rate = 0
         self._clock: tuple[float, float, float] | None = None  # (queued at, latency, duration)
         self.generation = 0  # bumped by PlaybackQueue.cancel(): the clip playing stops, queued ones are skipped
 
     def play(self, pcm: bytes, sample_rate: int) -> None:
+        """Raises when the device fails (unplugged); the clip is lost (its captions are not), and the next
+        clip looks for the device again, so sound comes back when it does."""
+        try:
+            if self._lost:
+                self._find_again()
+            self._play(pcm, sample_rate)
+        except Exception as error:
+            if not self._lost:
+                log.warning("sound output %r failed (%s); looking for it again at the next sentence",
+                            self.device.name, error)
+            self.reset()
+            self._lost = True
+            raise
+
+    def _find_again(self) -> None:
+        """PortAudio lists devices once, when it starts: a re-plugged speaker needs a fresh start."""
+        with contextlib.suppress(Exception):
+            self._pa.terminate()
+        self._pa = open_portaudio()
+        device = find_output(self.name)
+        if device is None:
+            raise OSError(f"no sound output device matching audio.output_device={self.name!r}")
+        self.device, self._lost = device, False
+        log.info("sound output back: %s", device.name)
+
+    def _play(self, pcm: bytes, sample_rate: int) -> None:
         import pyaudio
 
         if self._stream is None or self._rate != sample_rate:
@@ -139,7 +167,12 @@ class Player:
     def silence(self, seconds: float) -> None:
         """Keeps an open stream fed (blocks for about `seconds`, at the device's pace)."""
         if self._stream is not None:
-            self._stream.write(b"\x00\x00" * int(seconds * self._rate))
+            try:
+                self._stream.write(b"\x00\x00" * int(seconds * self._rate))
+            except Exception:
+                self.reset()
+                self._lost = True
+                raise
 
     def reset(self) -> None:
         """Drops a stream that failed; the next clip opens a new one."""
@@ -261,7 +294,8 @@ def open_player(device_name: str, pause_s: float, keep_alive: bool = False) -> P
                  f" matching audio.output_device={device_name!r}" if device_name else "")
         return None
     try:
-        return PlaybackQueue(Player(device, KEEP_ALIVE_BUFFER_S if keep_alive else None), pause_s, keep_alive)
+        player = Player(device, KEEP_ALIVE_BUFFER_S if keep_alive else None, device_name)
+        return PlaybackQueue(player, pause_s, keep_alive)
     except Exception as error:  # noqa: BLE001 - a broken device must not stop the kiosk from answering
         log.warning("cannot open sound device %r: %s", device.name, error)
         return None
