@@ -155,7 +155,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     reexec_with_few_arenas()  # before any model loads: memory stays flat for months (see memory.py)
 
-    return run_kiosk(_settings(args), headless=args.headless)
+    from kiosk.appliance import last_good
+
+    problem = None
+    try:
+        settings = _settings(args)
+    except ConfigError as error:  # a broken edit must not leave the screen dark: the last one that worked
+        settings, problem = last_good.fallback(error)
+        from kiosk.logs import setup_logging
+
+        setup_logging(settings.logging, verbose=getattr(args, "verbose", False))
+    return run_kiosk(settings, headless=args.headless, problem=problem)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ import signal
 import sys
 from typing import Any
 
+from kiosk.appliance import last_good
 from kiosk.appliance.app import Kiosk
 from kiosk.appliance.notify import Notifier
 from kiosk.appliance.supervise import EXIT_TASK_FAILED
@@ -52,7 +53,8 @@ def _listener(settings: Settings, post: Any) -> Any:
         return None
 
 
-def run_kiosk(settings: Settings, headless: bool = False) -> int:
+def run_kiosk(settings: Settings, headless: bool = False, problem: str | None = None) -> int:
+    """`problem`: started on the last configuration that worked, because of this (shown on /status)."""
     from kiosk.audio.playback import open_player
     from kiosk.runtime import Runtime
 
@@ -66,6 +68,8 @@ def run_kiosk(settings: Settings, headless: bool = False) -> int:
         print(f"kiosk run: {message}", file=sys.stderr)
         notifier.status(f"setup needed: {message.splitlines()[0]}")
         return 2
+    if problem is None:
+        last_good.remember(settings)  # it loaded: the configuration to fall back on next time
     with runtime as rt:
         # With voice barge-in an echo canceller listens to the loudspeaker: its stream must never restart.
         player = open_player(settings.audio.output_device, settings.speech.sentence_pause_s,
@@ -75,6 +79,8 @@ def run_kiosk(settings: Settings, headless: bool = False) -> int:
         posts: list[Any] = []  # the kiosk's post, once it exists (the screen is made first)
         screen = None if headless else _screen(settings, lambda event: posts[0](event))
         kiosk = Kiosk(rt, player=player, screen=screen, notifier=notifier)
+        if problem is not None:
+            kiosk.errors.append(problem)
         posts.append(kiosk.post)
         live = _listener(settings, kiosk.post)
         kiosk.listener = live
