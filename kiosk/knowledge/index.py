@@ -12,6 +12,7 @@ that no longer exist are removed; roots not given this run are left alone.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -172,10 +173,14 @@ def transaction(index_path: Path) -> Iterator[sqlite3.Connection]:
         try:
             _ensure_schema(conn, index_path)
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            with contextlib.suppress(sqlite3.Error):  # a failed COMMIT may have rolled back already
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):  # the disk filled up, an I/O error: one clear line, nothing lost
+                raise KnowledgeError(f"could not write {index_path}: {exc} (is the disk full?); "
+                                     "the index is as it was before this ingest") from exc
             raise
-        conn.execute("COMMIT")
     finally:
         conn.close()
 
