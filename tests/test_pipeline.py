@@ -215,3 +215,12 @@ def test_failed_stages_are_typed_events_and_codes() -> None:
     done = events[-1]
     assert done.answer == decline_text(r.grounder.persona) and done.error_codes == (ErrorCode.RETRIEVAL,)
     assert not done.grounded
+
+
+@pytest.mark.parametrize("question", ["", "   ", "?!", "\x00\x07"])
+def test_nothing_asked_is_met_with_a_request_to_ask_again_not_the_llm(question: str) -> None:
+    from kiosk.answer.pipeline import PARDON
+
+    engine = FakeEngine()
+    events = run(responder(engine, FakeTts()), question)
+    assert events[-1].answer == PARDON and engine.produced == [] and engine.history == []

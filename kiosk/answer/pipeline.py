@@ -59,6 +59,7 @@ _END = object()
 _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*$")
 APOLOGY = "I'm sorry, I can't put an answer together right now."
 TURN_ERROR = "I'm sorry, something went wrong on my side. Please try again."
+PARDON = "Sorry, I didn't catch a question. Could you ask it again?"
 
 
 class Generator(Protocol):
@@ -208,7 +209,8 @@ class _Turn:
     def __init__(self, responder: Responder, turn_id: int, question: str, speak: bool, t0: float) -> None:
         self.r, self.turn_id, self.question, self.speak = responder, turn_id, question, speak
         self.record = TurnRecord(t0)
-        self.grounding, failed = responder.ground(question)
+        asked = any(ch.isalnum() for ch in question)
+        self.grounding, failed = responder.ground(question) if asked else (None, False)
         if failed:
             self.record.errors.append(ErrorCode.RETRIEVAL)
         self.guard = responder.guard(question, self.grounding)
@@ -254,8 +256,11 @@ class _Turn:
         try:
             paced = self.pacer.pace if self.r.yield_to_speech and self.speak else None
             g = self.grounding
-            if g is not None and g.decision != Decision.ANSWER:
-                source: Iterable[str] = self._fixed(g.reply)
+            if not any(ch.isalnum() for ch in self.question):  # nothing asked (an empty typed line): no LLM
+                source: Iterable[str] = [PARDON] if self.current() else []
+                self.stats.finish_reason = "stop"
+            elif g is not None and g.decision != Decision.ANSWER:
+                source = self._fixed(g.reply)
             else:
                 source = self.r.engine.generate(self.turn_id, self.question, g.context if g else "", self.stats, paced)
             for text in source:
