@@ -198,7 +198,8 @@ def show(value: Any) -> str:
         return s if len(s) <= 42 else s[:38] + "...]"
     if isinstance(value, (datetime.date, datetime.time)):
         return value.isoformat()
-    return repr(value)
+    s = repr(value)
+    return s if len(s) <= 42 else s[:38] + "..."
 
 
 def kind(value: Any) -> str:
@@ -266,6 +267,9 @@ def check_value(f: dataclasses.Field, value: Any) -> tuple[Any, str | None]:
     elif typ.startswith("tuple[str"):
         typ = "words"
     wrong = f"expected {_EXPECTED[typ]}, {got(value)}"
+    # tomllib reads integers of any size, TOML allows 64 bits; a bigger one would overflow float() or C code.
+    if typ in ("int", "float") and isinstance(value, int) and not -(2**63) <= value < 2**63:
+        return value, f"{show(value)} is out of range; TOML integers are 64-bit"
     # bool is a subclass of int in Python but not in TOML: never let true pass as 1.
     if typ == "bool":
         if not isinstance(value, bool):

@@ -16,20 +16,26 @@ new pack must pass its health check (config loads, models present, index opens, 
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import tarfile
 import tempfile
 import time
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 MANIFEST, SIGNATURE = "pack.json", "pack.sig"
+MAX_MANIFEST_BYTES = 4 << 20  # pack.json and pack.sig are read before their signature is checked
+MAX_PACK_BYTES = 16 << 30  # unpacked; a larger declared size is a damaged or hostile archive
+_LABEL = re.compile(r"\w[\w .+@-]{0,99}")  # pack name and version: no "/", no leading "." or "-"
 
 
 class PackError(ValueError):
@@ -77,6 +83,10 @@ def build(src: Path, key_path: Path, out: Path, version: str | None = None) -> d
         if (src / folder).is_dir() and key not in keys:
             raise PackError(f"{src / 'kiosk.toml'}: [persona] needs a {key} = \"\" line; the installer points it "
                             f"at the pack's {folder}")
+    name, version = src.resolve().name, version or time.strftime("%Y%m%d-%H%M%S")
+    if not (_label(name) and _label(version)):  # the kiosk refuses them: they name its release folder
+        raise PackError(f"pack name {name!r} (the folder's name) and version {version!r} may only hold letters, "
+                        "digits, spaces and . _ + @ -, and must start with a letter or digit")
     key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
     with tempfile.TemporaryDirectory() as tmp:
         stage = Path(tmp) / "pack"
@@ -90,7 +100,7 @@ def build(src: Path, key_path: Path, out: Path, version: str | None = None) -> d
             report = ingest(stage / "knowledge.sqlite", [src / "documents"])
             log.info("pack documents indexed: %s", report)
         files = {str(p.relative_to(stage)): _sha256(p) for p in sorted(stage.rglob("*")) if p.is_file()}
-        manifest = {"name": src.resolve().name, "version": version or time.strftime("%Y%m%d-%H%M%S"),
+        manifest = {"name": name, "version": version,
                     "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "files": files}
         body = json.dumps(manifest, indent=1, sort_keys=True).encode()
         (stage / MANIFEST).write_bytes(body)
@@ -112,46 +122,105 @@ def _trusted_keys(trust: Path) -> list:
     return keys
 
 
+def _label(value: object) -> bool:
+    """A pack name or version is one harmless path component: it names the release folder."""
+    return isinstance(value, str) and _LABEL.fullmatch(value) is not None
+
+
+def _members(tar: tarfile.TarFile, archive: Path) -> dict[str, tarfile.TarInfo]:
+    """The archive's members by name, refusing anything that could land outside the unpack folder, a name
+    given twice (which copy counts would depend on the tool) and declared sizes beyond MAX_PACK_BYTES."""
+    members: dict[str, tarfile.TarInfo] = {}
+    seen: set[str] = set()
+    total = 0
+    for m in tar:  # lazily: a lying size is refused before gigabytes are decompressed to skip over it
+        name = m.name
+        if name.startswith("/") or ".." in Path(name).parts or not (m.isfile() or m.isdir()):
+            raise PackError(f"{archive}: refusing member {name!r} (absolute path, '..' or a link)")
+        if os.path.normpath(name) in seen:
+            raise PackError(f"{archive}: member {name!r} appears twice")
+        seen.add(os.path.normpath(name))
+        total += m.size
+        if total > MAX_PACK_BYTES:
+            raise PackError(f"{archive}: larger than {MAX_PACK_BYTES} bytes unpacked; damaged or not a kiosk pack")
+        members[name] = m
+    return members
+
+
+def _small(tar: tarfile.TarFile, m: tarfile.TarInfo | None, archive: Path) -> bytes:
+    """pack.json or pack.sig: read before the signature is checked, so their size is capped."""
+    if m is None or not m.isfile():
+        raise PackError(f"{archive}: no {MANIFEST}/{SIGNATURE}: not a signed kiosk pack")
+    if m.size > MAX_MANIFEST_BYTES:
+        raise PackError(f"{archive}: {m.name} is too large ({m.size} bytes): not a kiosk pack")
+    return tar.extractfile(m).read()
+
+
+def _check_manifest(manifest: object, archive: Path) -> dict:
+    """The signed manifest's shape; a trusted key can still sign a pack built wrong."""
+    if not (isinstance(manifest, dict) and _label(manifest.get("name")) and _label(manifest.get("version"))):
+        raise PackError(f"{archive}: the signed {MANIFEST} needs a name and version made of letters, digits "
+                        "and . _ + @ - (they name the release folder)")
+    files = manifest.get("files")
+    if not (isinstance(files, dict) and all(isinstance(v, str) for v in files.values()) and "kiosk.toml" in files):
+        raise PackError(f"{archive}: the signed {MANIFEST} lists no files or no kiosk.toml")
+    return manifest
+
+
 def verify(archive: Path, trust: Path, into: Path | None = None) -> dict:
     """Checks the signature against the trusted keys and every file's hash; unpacks into `into` if given."""
-    from cryptography.exceptions import InvalidSignature
-
     try:
         tar = tarfile.open(archive, "r:gz")  # noqa: SIM115 - closed by the with below
-    except (OSError, tarfile.TarError) as error:
+    except (OSError, tarfile.TarError, EOFError, zlib.error) as error:  # EOFError: gzip cut short
         raise PackError(f"{archive}: not a kiosk pack ({error})") from None
-    with tar:
-        members = {m.name: m for m in tar.getmembers()}
-        for name, m in members.items():
-            if name.startswith("/") or ".." in Path(name).parts or not (m.isfile() or m.isdir()):
-                raise PackError(f"{archive}: refusing member {name!r} (absolute path, '..' or a link)")
-        if MANIFEST not in members or SIGNATURE not in members:
-            raise PackError(f"{archive}: no {MANIFEST}/{SIGNATURE}: not a signed kiosk pack")
-        body = tar.extractfile(members[MANIFEST]).read()
-        signature = tar.extractfile(members[SIGNATURE]).read()
-        for key in _trusted_keys(trust):
-            try:
-                key.verify(signature, body)
-                break
-            except InvalidSignature:
-                continue
-        else:
-            raise PackError(f"{archive}: signature does not match any trusted key in {trust}")
-        manifest = json.loads(body)
-        listed = set(manifest["files"])
-        present = {n for n, m in members.items() if m.isfile()} - {MANIFEST, SIGNATURE}
-        if listed != present:
-            raise PackError(f"{archive}: files differ from the signed list: {sorted(listed ^ present)}")
-        for name, digest in manifest["files"].items():
-            data = tar.extractfile(members[name]).read()
-            if hashlib.sha256(data).hexdigest() != digest:
-                raise PackError(f"{archive}: {name} was changed after signing")
-            if into is not None:
-                target = into / name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(data)
+    try:
+        with tar:
+            return _verify(tar, archive, trust, into)
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as error:  # truncated or damaged
+        raise PackError(f"{archive}: damaged archive ({error or type(error).__name__})") from None
+
+
+def _verify(tar: tarfile.TarFile, archive: Path, trust: Path, into: Path | None) -> dict:
+    from cryptography.exceptions import InvalidSignature
+
+    members = _members(tar, archive)
+    body = _small(tar, members.get(MANIFEST), archive)
+    signature = _small(tar, members.get(SIGNATURE), archive)
+    for key in _trusted_keys(trust):
+        try:
+            key.verify(signature, body)
+            break
+        except InvalidSignature:
+            continue
+    else:
+        raise PackError(f"{archive}: signature does not match any trusted key in {trust}")
+    try:
+        manifest = _check_manifest(json.loads(body), archive)
+    except ValueError as error:  # not JSON (PackError is a ValueError too)
+        raise error if isinstance(error, PackError) else PackError(f"{archive}: {MANIFEST} is not JSON") from None
+    listed = set(manifest["files"])
+    present = {n for n, m in members.items() if m.isfile()} - {MANIFEST, SIGNATURE}
+    if listed != present:
+        raise PackError(f"{archive}: files differ from the signed list: {sorted(listed ^ present)}")
+    for name, digest in manifest["files"].items():
+        source = tar.extractfile(members[name])
+        target = None
         if into is not None:
-            (into / MANIFEST).write_bytes(body)
+            (into / name).parent.mkdir(parents=True, exist_ok=True)
+            target = (into / name).open("wb")
+        try:  # streamed: a pack's index may be larger than the memory left on the kiosk
+            h = hashlib.sha256()
+            while block := source.read(1 << 20):
+                h.update(block)
+                if target is not None:
+                    target.write(block)
+        finally:
+            if target is not None:
+                target.close()
+        if h.hexdigest() != digest:
+            raise PackError(f"{archive}: {name} was changed after signing")
+    if into is not None:
+        (into / MANIFEST).write_bytes(body)
     return manifest
 
 

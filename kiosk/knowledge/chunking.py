@@ -76,7 +76,8 @@ def split_sentences(text: str) -> list[str]:
             if end >= len(line) or line[end].islower():
                 continue
             if line[m.start()] == ".":
-                word = line[start : m.start()].rsplit(None, 1)[-1].lstrip("([\"'").lower()
+                before = line[start : m.start()].split()  # empty for a line like ". Visiting us"
+                word = before[-1].lstrip("([\"'").lower() if before else ""
                 if word in _ABBREVIATIONS or (len(word) == 1 and word.isalpha()):  # "Dr. Who", "J. Smith"
                     continue
             out.append(line[start:end].rstrip())

@@ -13,6 +13,7 @@ from kiosk.knowledge.parse_common import Builder, clean
 if TYPE_CHECKING:
     from docx.document import Document
     from docx.table import Table
+    from docx.text.paragraph import Paragraph
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def parse_docx(data: bytes, fallback_title: str) -> ParsedDocument:
         text = item.text
         if not text.strip():
             continue
-        kind, level = kinds.get(item._p.style or "", ("", 0))
+        kind, level = kinds.get(_style_id(item), ("", 0))
         if kind == "title":
             if not styled_title:
                 styled_title = clean(text)
@@ -89,7 +90,28 @@ def parse_docx(data: bytes, fallback_title: str) -> ParsedDocument:
     return b.document(meta_title or styled_title or first_h1 or fallback_title)
 
 
+def _style_id(paragraph: Paragraph) -> str:
+    from docx.oxml.exceptions import InvalidXmlError
+
+    try:
+        return paragraph._p.style or ""
+    except InvalidXmlError:  # a <w:pStyle> without its w:val: a plain paragraph, as Word reads it
+        return ""
+
+
 def _table(b: Builder, table: Table) -> None:
+    try:
+        rows = _merged_rows(table)
+    except ValueError:  # merge markup pointing outside the table (a vMerge "continue" in the top row)
+        from docx.table import _Cell
+
+        rows = [[clean(_Cell(tc, table).text) for tc in tr.tc_lst] for tr in table._tbl.tr_lst]  # cells as written
+        rows = [r for r in rows if any(r)]
+    if rows:
+        b.table(rows[0], rows[1:])  # Word tables have no header markup: the first row is the header
+
+
+def _merged_rows(table: Table) -> list[list[str]]:
     rows: list[list[str]] = []
     for row in table.rows:
         cells, last = [], None
@@ -100,5 +122,4 @@ def _table(b: Builder, table: Table) -> None:
             cells.append(clean(cell.text))
         if any(cells):
             rows.append(cells)
-    if rows:
-        b.table(rows[0], rows[1:])  # Word tables have no header markup: the first row is the header
+    return rows

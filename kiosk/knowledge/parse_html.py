@@ -159,6 +159,14 @@ class _Parser(HTMLParser):
             elif tag == "thead":
                 self.in_thead = False
 
+    def parse_marked_section(self, i: int, report: bool = True) -> int:
+        # html.parser (3.10, 3.11) asserts on "<![" not followed by CDATA/IF/... ("<![CTYPE html>", a damaged
+        # doctype); browsers read it as a bogus comment, and so does this.
+        try:
+            return super().parse_marked_section(i, report)
+        except AssertionError:
+            return self.parse_bogus_comment(i, report)
+
     def handle_data(self, data: str) -> None:
         if self.title_parts is not None:
             self.title_parts.append(data)

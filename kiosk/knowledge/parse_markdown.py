@@ -341,4 +341,4 @@ def parse_markdown(text: str, fallback_title: str, markdown: bool = True) -> Par
         text = _drop_comments(text)
     p = _LineParser(text, markdown)
     p.run()
-    return p.b.document(p.title or fallback_title)
+    return p.b.document(clean(p.title) or fallback_title)  # soft hyphens or zero-width spaces alone are no title
