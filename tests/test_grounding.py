@@ -199,6 +199,7 @@ def test_meaning_based_similarity_declines_what_words_alone_would_answer(tmp_pat
         assert done.grounded and "$85" in done.answer
 
 
+@pytest.mark.slow  # loads the real model
 def test_llm_failure_apologizes_and_reads_the_best_passage(kb: Path, settings, monkeypatch) -> None:  # noqa: ANN001
     from kiosk.config import with_overrides
     from kiosk.runtime import Runtime

@@ -35,6 +35,7 @@ from test_screen import ANSWER, chunks, clip  # noqa: E402
 from kiosk.avatar.overlay import DEFAULT_ATTRACT, NO_MICROPHONE, TYPE_PROMPT, Layout  # noqa: E402
 from kiosk.avatar.painter import INK, WHITE  # noqa: E402
 
+pytestmark = pytest.mark.slow  # a real X server (Xvfb) per test: seconds each
 SHOTS = ("no-microphone", "answer", "microphone-back")
 MAGENTA = (255, 0, 255)
 
