@@ -224,3 +224,21 @@ def test_nothing_asked_is_met_with_a_request_to_ask_again_not_the_llm(question: 
     engine = FakeEngine()
     events = run(responder(engine, FakeTts()), question)
     assert events[-1].answer == PARDON and engine.produced == [] and engine.history == []
+
+
+def test_a_question_too_long_for_the_context_is_answered_from_its_beginning() -> None:
+    from kiosk.answer.pipeline import MAX_QUESTION_CHARS
+
+    asked: list[str] = []
+    engine = FakeEngine()
+    generate = engine.generate
+
+    def note(turn_id: int, question: str, *args: object, **kwargs: object) -> Iterator[str]:
+        asked.append(question)
+        return generate(turn_id, question, *args, **kwargs)  # type: ignore[arg-type]
+
+    engine.generate = note  # type: ignore[method-assign]
+    events = run(responder(engine, FakeTts()), "Where is the canteen " * 1000)
+    assert events[-1].answer == ANSWER and not events[-1].error
+    assert asked[0].startswith("Where is the canteen") and len(asked[0]) <= MAX_QUESTION_CHARS
+    assert not asked[0].endswith(" ") and asked[0].split()[-1] in ("Where", "is", "the", "canteen")

@@ -60,6 +60,7 @@ _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*$")
 APOLOGY = "I'm sorry, I can't put an answer together right now."
 TURN_ERROR = "I'm sorry, something went wrong on my side. Please try again."
 PARDON = "Sorry, I didn't catch a question. Could you ask it again?"
+MAX_QUESTION_CHARS = 600  # ~150 tokens: far more than anyone asks aloud; a pasted essay must still fit the context
 
 
 class Generator(Protocol):
@@ -207,6 +208,10 @@ class _Turn:
     """One run of the pipeline: its queues, its record, its stages."""
 
     def __init__(self, responder: Responder, turn_id: int, question: str, speak: bool, t0: float) -> None:
+        if len(question) > MAX_QUESTION_CHARS:  # answered from its beginning, not refused for its length
+            log.info("question of %d characters cut to at most %d", len(question), MAX_QUESTION_CHARS)
+            cut = question[:MAX_QUESTION_CHARS]
+            question = cut[:cut.rfind(" ")] if " " in cut[MAX_QUESTION_CHARS // 2:] else cut
         self.r, self.turn_id, self.question, self.speak = responder, turn_id, question, speak
         self.record = TurnRecord(t0)
         asked = any(ch.isalnum() for ch in question)
