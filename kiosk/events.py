@@ -15,7 +15,9 @@ Every closed set of values is an enum whose values are the strings the JSON and 
 
 from __future__ import annotations
 
+import dataclasses
 import enum
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +80,24 @@ class ErrorCode(_Value):
     SPEECH = "speech"  # the voice could not synthesize a sentence
 
 
+def _enum_fields(self: Any) -> None:
+    """Dataclass __post_init__ of the events with enum fields: a plain string in, the enum member kept (an
+    unknown value raises where the event is made)."""
+    for name, kind in _enum_hints(type(self)).items():
+        object.__setattr__(self, name, kind(getattr(self, name)))
+
+
+_ENUM_HINTS: dict[type, dict[str, type[enum.Enum]]] = {}
+
+
+def _enum_hints(cls: type) -> dict[str, type[enum.Enum]]:
+    if cls not in _ENUM_HINTS:  # resolved once per class: annotations are strings here
+        hints = typing.get_type_hints(cls)
+        _ENUM_HINTS[cls] = {f.name: hints[f.name] for f in dataclasses.fields(cls)
+                            if isinstance(hints[f.name], type) and issubclass(hints[f.name], enum.Enum)}
+    return _ENUM_HINTS[cls]
+
+
 @dataclass(frozen=True)
 class Word:
     """A recognized word; times from the start of the utterance."""
@@ -109,8 +129,8 @@ class Grounded:
     decision: Decision
     sources: tuple[dict[str, Any], ...] = ()
 
-    def __post_init__(self) -> None:  # a plain string in, the enum member kept (an unknown one raises)
-        object.__setattr__(self, "decision", Decision(self.decision))
+    def __post_init__(self) -> None:
+        _enum_fields(self)
 
 
 @dataclass(frozen=True)
@@ -120,8 +140,8 @@ class TurnError:
     turn_id: int
     code: ErrorCode
 
-    def __post_init__(self) -> None:  # a plain string in, the enum member kept (an unknown one raises)
-        object.__setattr__(self, "code", ErrorCode(self.code))
+    def __post_init__(self) -> None:
+        _enum_fields(self)
 
 
 @dataclass(frozen=True)
@@ -208,8 +228,8 @@ class Wake:
     heard: str = ""
     """what the recognizer heard as the wake phrase (voice only)"""
 
-    def __post_init__(self) -> None:  # a plain string in, the enum member kept (an unknown one raises)
-        object.__setattr__(self, "source", WakeSource(self.source))
+    def __post_init__(self) -> None:
+        _enum_fields(self)
 
 
 @dataclass(frozen=True)
@@ -225,8 +245,8 @@ class SpeechEnded:
     """the end of the last speech frame, not of the silence that confirmed it"""
     reason: EndReason = EndReason.SILENCE
 
-    def __post_init__(self) -> None:  # a plain string in, the enum member kept (an unknown one raises)
-        object.__setattr__(self, "reason", EndReason(self.reason))
+    def __post_init__(self) -> None:
+        _enum_fields(self)
 
 
 @dataclass(frozen=True)
@@ -258,8 +278,8 @@ class WindowClosed:
     t: float
     window: Window
 
-    def __post_init__(self) -> None:  # a plain string in, the enum member kept (an unknown one raises)
-        object.__setattr__(self, "window", Window(self.window))
+    def __post_init__(self) -> None:
+        _enum_fields(self)
 
 
 @dataclass(frozen=True)
@@ -272,8 +292,8 @@ class Dismissed:
     text: str = field(default="", repr=False)
     """what was heard (kept out of logs above DEBUG: it is somebody else's conversation)"""
 
-    def __post_init__(self) -> None:  # a plain string in, the enum member kept (an unknown one raises)
-        object.__setattr__(self, "reason", DismissReason(self.reason))
+    def __post_init__(self) -> None:
+        _enum_fields(self)
 
 
 @dataclass(frozen=True)
@@ -284,7 +304,7 @@ class MicrophoneStatus:
     detail: str
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "state", MicState(self.state))
+        _enum_fields(self)
 
     @property
     def down(self) -> bool:
