@@ -60,6 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
+import bench_report  # noqa: E402
 from notify_socket import wait_for  # noqa: E402
 from pulse_sandbox import (  # noqa: E402
     AEC_SOURCE,
@@ -571,10 +572,7 @@ def reanalyze(report_path: Path, folder: Path, out: str | None) -> int:
                     paths = {k: folder / f"kiosk-{key}-{r}" / f"{scenario}-{k}.wav"
                              for k in ("raw", "cancelled", "speaker")}
                     run_[scenario].update(echo_removed(paths))
-    text = json.dumps(report, indent=1, ensure_ascii=False)
-    print(text)
-    if out:
-        Path(out).write_text(text + "\n")
+    bench_report.emit(report, out)
     return 0
 
 
@@ -648,10 +646,7 @@ def main() -> int:
                     run = kiosk_runs(kb, sub, aec, scenarios, args.verbose)
                     print(json.dumps(run), file=sys.stderr)
                     report["kiosk"][key].append(run)
-    text = json.dumps(report, indent=1, ensure_ascii=False)
-    print(text)
-    if args.json:
-        Path(args.json).write_text(text + "\n")
+    bench_report.emit(report, args.json)
     return 0
 
 

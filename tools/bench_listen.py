@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
+import bench_report  # noqa: E402
 from speech_corpus import RATE, VOICES, Line, add_noise, render  # noqa: E402
 
 from kiosk.cli_listen import listen_file  # noqa: E402
@@ -225,10 +226,7 @@ def main() -> int:
         print(json.dumps(report["idle"]), file=sys.stderr)
     if "false" not in args.skip:
         report["false_accepts"] = false_accepts(settings, args.minutes)
-    text = json.dumps(report, indent=1, ensure_ascii=False)
-    print(text)
-    if args.json:
-        Path(args.json).write_text(text + "\n")
+    bench_report.emit(report, args.json)
     return 0
 
 

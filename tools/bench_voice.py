@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
+import bench_report  # noqa: E402
 from notify_socket import wait_for  # noqa: E402
 from pulse_sandbox import private_pulse  # noqa: E402
 from speech_corpus import Line, render, write_wav  # noqa: E402
@@ -243,10 +244,7 @@ def main() -> int:
         child = subprocess.run([sys.executable, __file__, "--memory-only", str(args.memory_turns)], check=True,
                                capture_output=True, text=True, env={**os.environ, "MALLOC_ARENA_MAX": "2"})
         report["memory"] = json.loads(child.stdout)
-    text = json.dumps(report, indent=1, ensure_ascii=False)
-    print(text)
-    if args.json:
-        Path(args.json).write_text(text + "\n")
+    bench_report.emit(report, args.json)
     return 0
 
 
