@@ -14,7 +14,7 @@ from kiosk.audio.wav import write_wav
 from kiosk.config import Settings
 from kiosk.events import AnswerDone, Event, SpeechAudio
 from kiosk.knowledge.grounding import Grounder
-from kiosk.models import Manifest, ModelLocation, load_manifest
+from kiosk.models.locate import knowledge_path, locate
 from kiosk.speech.joining import join_clips
 from kiosk.speech.piper_voice import PiperSpeaker
 
@@ -24,28 +24,6 @@ log = logging.getLogger(__name__)
 SMALL_LLM_BYTES = 400 * 1024 * 1024
 """GGUF files below this (SmolLM2-135M, Gemma 3 270M) paraphrase too poorly to answer policy
 questions; knowledge.answer_style = "auto" quotes the documents for them."""
-
-
-class ModelKindError(ValueError):
-    pass
-
-
-def locate(settings: Settings, name: str, kind: str, key: str, manifest: Manifest | None = None) -> ModelLocation:
-    """Finds a configured model and checks it is of the kind the config key needs."""
-    manifest = manifest or load_manifest(settings.models.resolved_manifest)
-    try:
-        entry = manifest.get(name)
-    except LookupError:
-        choices = ", ".join(m for m in manifest.names() if manifest.get(m).kind == kind)
-        raise ModelKindError(f"{_where(settings)}{key} = {name!r} is not in the model manifest; "
-                             f"known {kind} models: {choices}") from None
-    if entry.kind != kind:
-        raise ModelKindError(f"{_where(settings)}{key} = {name!r} is a {entry.kind} model; a {kind} model is needed")
-    return manifest.locate(name, settings.models.resolved_dir)
-
-
-def _where(settings: Settings) -> str:
-    return f"{settings.source}: " if settings.source else ""
 
 
 def build_llm(settings: Settings) -> LlamaEngine:
@@ -63,12 +41,6 @@ def build_speaker(settings: Settings) -> PiperSpeaker:
     speaker = PiperSpeaker(loc.path, settings.speech, config_path=config)
     log.info("voice %s loaded in %.2f s", settings.persona.voice, time.perf_counter() - t)
     return speaker
-
-
-def knowledge_path(settings: Settings, kb: str | Path | None = None) -> Path | None:
-    """--kb wins over persona.knowledge_base; None when the persona has no documents."""
-    value = str(kb) if kb else settings.persona.knowledge_base
-    return Path(value).expanduser() if value else None
 
 
 def build_grounder(settings: Settings, kb: Path, llm: LlamaEngine) -> Grounder:

@@ -88,7 +88,7 @@ def vosk_ko(korean_model: Path) -> VoskEngine:
 
 @pytest.fixture(scope="module")
 def whisper_en(tmp_path_factory: pytest.TempPathFactory) -> WhisperEngine:
-    from kiosk.models import load_manifest
+    from kiosk.models.manifest import load_manifest
 
     model_dir = load_manifest().locate("whisper-base-ct2").path  # built by tools/dev setup (install-embedded)
     return WhisperEngine(model_dir, language="en")

@@ -94,7 +94,7 @@ def test_not_a_pack(tmp_path: Path) -> None:
 
 
 def test_avatar_check_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from kiosk.cli import main
+    from kiosk.cli.main import main
 
     good = make_pack(tmp_path / "good")
     assert main(["avatar", "check", str(good)]) == 0

@@ -1,4 +1,4 @@
-"""The drawing-backend contract (kiosk.avatar.backend.Backend), checked pixel by pixel on every backend.
+"""The drawing-backend contract (kiosk.avatar.drawing.Backend), checked pixel by pixel on every backend.
 
 "pygame" (the CPU backend, headless through SDL's dummy video driver) always runs; "cuda" (the Jetson's
 jetson-utils backend) runs where NVIDIA jetson-utils can be imported and is skipped elsewhere.
@@ -24,7 +24,7 @@ BLACK = (0, 0, 0)
 
 def _make(name: str):  # noqa: ANN202
     if name == "pygame":
-        from kiosk.avatar.backend import PygameBackend
+        from kiosk.avatar.backend_pygame import PygameBackend
 
         return PygameBackend(SIZE, mode="headless")
     try:
@@ -340,7 +340,7 @@ def test_pygame_input_comes_out_typed() -> None:
     """pygame's events through PygameBackend.poll_input (SDL's dummy driver): taps, touches, keys, quit."""
     import pygame
 
-    from kiosk.avatar.backend import PygameBackend
+    from kiosk.avatar.backend_pygame import PygameBackend
     from kiosk.avatar.inputs import QUIT, InputEvent
 
     backend = PygameBackend(SIZE, mode="headless")

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kiosk import bench
+from kiosk.cli import bench
+from kiosk.checks import collect
 from kiosk.config import DEFAULT_MANIFEST
-from kiosk.doctor import collect
 
 pytestmark = pytest.mark.slow
 

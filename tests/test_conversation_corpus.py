@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 import conversation_corpus as cc  # noqa: E402
 
-from kiosk.knowledge.evaluate import has_facts  # noqa: E402
+from kiosk.answer.evaluate import has_facts  # noqa: E402
 from kiosk.knowledge.parsers import parse_file  # noqa: E402
 
 

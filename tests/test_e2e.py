@@ -37,10 +37,11 @@ def test_spoken_question_gets_a_spoken_answer_from_the_documents(pulse: dict[str
     """no-network: the same conversation with the kiosk in a network namespace with no interface up and
     no route (PulseAudio and the notify socket are Unix sockets, so they still reach it; the status
     endpoint, on TCP, is off there)."""
+    from kiosk.audio.wav import read_pcm16k
     from kiosk.knowledge.index import ingest
     from kiosk.listen.asr_whisper import WhisperEngine
-    from kiosk.listen.transcribe import read_pcm16k, transcribe
-    from kiosk.models import load_manifest
+    from kiosk.listen.transcribe import transcribe
+    from kiosk.models.manifest import load_manifest
 
     prefix = ["unshare", "--net"] if offline else []
     if offline:

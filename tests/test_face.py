@@ -16,7 +16,7 @@ import pytest
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 
 from kiosk.avatar.animator import Animator  # noqa: E402
-from kiosk.avatar.backend import PygameBackend  # noqa: E402
+from kiosk.avatar.backend_pygame import PygameBackend  # noqa: E402
 from kiosk.avatar.build import build_pack, builtin_packs  # noqa: E402
 from kiosk.avatar.face import FaceRenderer  # noqa: E402
 from kiosk.avatar.pack import BUILTIN_DIR, DEFAULT_PACK, load_pack, resolve_pack  # noqa: E402

@@ -184,7 +184,8 @@ def test_meaning_based_similarity_declines_what_words_alone_would_answer(tmp_pat
     """all-MiniLM-L6-v2 (built from its PyPI package into GGUF by `tools/dev setup`) through llama.cpp."""
     from kiosk.config import with_overrides
     from kiosk.knowledge.embed import LlamaEmbedder
-    from kiosk.runtime import Runtime, locate
+    from kiosk.models.locate import locate
+    from kiosk.runtime import Runtime
 
     dense = with_overrides(settings, knowledge={"embedding": "all-minilm-l6-v2"})
     model = locate(dense, "all-minilm-l6-v2", "embedding", "knowledge.embedding")

@@ -282,7 +282,7 @@ def test_status_endpoint_and_doctor_inspect_a_running_kiosk() -> None:
     import urllib.request
 
     from kiosk.appliance.status import StatusServer
-    from kiosk.doctor import check_service
+    from kiosk.checks import check_service
 
     kiosk = Kiosk(FakeRuntime(greeting=False), notifier=Notifier(env={}))
     asyncio.run(drive(kiosk, [(0.0, Heard(0.0, "where is hr", "keyboard"))]))

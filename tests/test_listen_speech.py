@@ -33,7 +33,7 @@ RATE = 16000
 
 @pytest.fixture(scope="module")
 def whisper() -> WhisperEngine:
-    from kiosk.models import load_manifest
+    from kiosk.models.manifest import load_manifest
 
     return WhisperEngine(load_manifest().locate("whisper-base-ct2").path, language="en")
 
@@ -44,7 +44,7 @@ def whisper_listener(whisper: WhisperEngine, **overrides: object) -> Listener:
 
 
 def listen(listener: Listener, pcm: np.ndarray) -> list[ListenEvent]:
-    from kiosk.cli_listen import listen_file
+    from kiosk.cli.listen import listen_file
 
     return listen_file(listener, pcm.astype(np.int16).tobytes())
 

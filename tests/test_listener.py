@@ -385,7 +385,7 @@ def test_preroll_never_reaches_into_the_kiosks_voice() -> None:
 
 
 def test_listen_json_lines() -> None:
-    from kiosk.cli_listen import event_json
+    from kiosk.cli.listen import event_json
 
     assert event_json(Wake(1.23456, "voice", "hey coach")) == {
         "event": "wake", "t": 1.235, "source": "voice", "heard": "hey coach"}

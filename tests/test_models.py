@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from kiosk import models as m
-from kiosk.cli_models import add_models_parser
-from kiosk.fetch import FetchError, Progress, extract_zip, fetch_model, install_embedded
+from kiosk.models import manifest as m
+from kiosk.cli.models import add_models_parser
+from kiosk.models.fetch import FetchError, Progress, extract_zip, fetch_model, install_embedded
 
 
 class _Handler(BaseHTTPRequestHandler):

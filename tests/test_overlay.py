@@ -15,7 +15,7 @@ import numpy as np  # noqa: E402
 import pygame  # noqa: E402
 import pytest  # noqa: E402
 
-from kiosk.avatar.backend import PygameBackend  # noqa: E402
+from kiosk.avatar.backend_pygame import PygameBackend  # noqa: E402
 from kiosk.avatar.keyboard import KeyboardResult, OnScreenKeyboard, question_event, tap_event  # noqa: E402
 from kiosk.avatar.overlay import (  # noqa: E402
     CAPTION_PANEL,

@@ -16,7 +16,8 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 import pygame  # noqa: E402
 from test_overlay import PEAK, shows  # noqa: E402
 
-from kiosk.avatar.backend import PygameBackend, kiosk_mode  # noqa: E402
+from kiosk.avatar.backend import kiosk_mode
+from kiosk.avatar.backend_pygame import PygameBackend  # noqa: E402
 from kiosk.avatar.build import build_pack, builtin_packs  # noqa: E402
 from kiosk.avatar.inputs import QUIT, InputEvent  # noqa: E402
 from kiosk.avatar.overlay import DEFAULT_ATTRACT, NO_MICROPHONE, TYPE_PROMPT  # noqa: E402

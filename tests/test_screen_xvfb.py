@@ -158,7 +158,7 @@ def child(out: Path, avatar: str) -> None:
 @pytest.mark.parametrize("xserver,avatar", [((1920, 1080), "ava"), ((1080, 1920), "max")], indirect=["xserver"],
                          ids=["ava-1920x1080", "max-1080x1920"])
 def test_kiosk_screen_on_a_real_x_server(xserver: str, avatar: str, tmp_path: Path) -> None:
-    from kiosk.avatar.backend import PygameBackend
+    from kiosk.avatar.backend_pygame import PygameBackend
     from kiosk.avatar.build import build_pack, builtin_packs
     from kiosk.avatar.painter import Painter
 
@@ -211,9 +211,9 @@ def test_kiosk_screen_on_a_real_x_server(xserver: str, avatar: str, tmp_path: Pa
 def test_the_cuda_backends_pointer_hider_talks_to_x(xserver: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """jetson-utils' display window has no cursor option: the CUDA backend hides the pointer with XFixes. Xvfb
     cannot show whether it is hidden; this checks that the calls are right (an X error would end the child)."""
-    from kiosk.avatar.backend import PointerHider
+    from kiosk.avatar.pointer import PointerHider
 
-    code = "from kiosk.avatar.backend import PointerHider as P; p = P(); p.close(); p.close(); print('ok')"
+    code = "from kiosk.avatar.pointer import PointerHider as P; p = P(); p.close(); p.close(); print('ok')"
     run = subprocess.run([sys.executable, "-c", code], env={**os.environ, "DISPLAY": xserver}, capture_output=True,
                          text=True, timeout=60)
     assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import speech_corpus as sc
 
-from kiosk import models
+from kiosk.models import manifest as models
 from kiosk.listen import speaker
 from kiosk.listen.speaker import DVectorEmbedder, SpeakerEmbedder, SpeakerModelMissing, similarity
 

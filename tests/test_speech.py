@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.cli import main
+from kiosk.cli.main import main
 from kiosk.config import with_overrides
 from kiosk.runtime import build_speaker
 from kiosk.speech.joining import join_clips

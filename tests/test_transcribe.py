@@ -12,7 +12,7 @@ import pytest
 
 from kiosk.config import Settings, with_overrides
 from kiosk.listen.engines import choose_asr
-from kiosk.models import ModelMissingError
+from kiosk.models.manifest import ModelMissingError
 
 
 def kiosk(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:

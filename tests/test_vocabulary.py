@@ -14,7 +14,7 @@ import pytest
 from kiosk.config import ConfigError, Settings, parse_settings, with_overrides
 from kiosk.knowledge.index import ingest
 from kiosk.listen.vocabulary import WhisperRarity, extract, prompt_text, whisper_tokenizer
-from kiosk.models import load_manifest
+from kiosk.models.manifest import load_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -106,7 +106,7 @@ def test_doctor_line_says_what_whisper_is_primed_with(kb: Path) -> None:
     status, detail = describe_vocabulary(settings)
     assert status == "ok" and "primed" in detail and "Galley" in detail
     assert "off" in describe_vocabulary(with_overrides(settings, listen={"vocabulary": "off"}))[1]
-    from kiosk.doctor import check_vocabulary
+    from kiosk.checks import check_vocabulary
 
     check = check_vocabulary(settings)  # what `kiosk doctor` prints
     assert check.status == "ok" and "Galley" in check.detail
@@ -170,7 +170,7 @@ def test_vosk_reports_the_document_words_its_model_cannot_write(tmp_path: Path) 
     # The model still transcribes what it knows.
     wav = tmp_path / "q.wav"
     subprocess.run(["espeak-ng", "-v", "ko", "-w", str(wav), "구내식당은 어디에 있어요"], check=True)
-    from kiosk.listen.transcribe import read_pcm16k
+    from kiosk.audio.wav import read_pcm16k
 
     engine.start()
     engine.feed(read_pcm16k(wav))

@@ -554,7 +554,7 @@ def kiosk_runs(kb: Path, folder: Path, aec: bool, scenarios: tuple[str, ...], ve
 
 def reanalyze(report_path: Path, folder: Path, out: str | None) -> int:
     from kiosk.listen.asr_whisper import WhisperEngine
-    from kiosk.models import load_manifest
+    from kiosk.models.manifest import load_manifest
 
     report = json.loads(report_path.read_text())
     whisper = WhisperEngine(load_manifest().locate("whisper-base-ct2").path, language="en")
@@ -596,7 +596,7 @@ def main() -> int:
                              "REPORT); the kiosk part is copied")
     args = parser.parse_args()
     from kiosk.listen.asr_whisper import WhisperEngine
-    from kiosk.models import load_manifest
+    from kiosk.models.manifest import load_manifest
 
     if args.reanalyze:
         return reanalyze(Path(args.reanalyze), Path(args.keep), args.json)

@@ -26,9 +26,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from kiosk.audio.wav import read_pcm16k  # noqa: E402
 from kiosk.config import load_settings  # noqa: E402
 from kiosk.listen.engines import build_asr, choose_asr  # noqa: E402
-from kiosk.listen.transcribe import read_pcm16k  # noqa: E402
 
 QUESTIONS = [
     "where do i pick up my badge", "what time does orientation start", "is there wifi for guests",

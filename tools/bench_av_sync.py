@@ -24,7 +24,7 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kiosk.avatar.animator import Animator  # noqa: E402
-from kiosk.avatar.backend import PygameBackend  # noqa: E402
+from kiosk.avatar.backend_pygame import PygameBackend  # noqa: E402
 from kiosk.avatar.face import FaceRenderer  # noqa: E402
 from kiosk.avatar.pack import pack_path, resolve_pack  # noqa: E402
 from kiosk.config import Settings  # noqa: E402

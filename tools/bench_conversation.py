@@ -125,7 +125,7 @@ def edits(ref: list[str], hyp: list[str]) -> int:
 
 
 def has_facts(answer: str, facts: list) -> bool:
-    from kiosk.knowledge.evaluate import has_facts as check
+    from kiosk.answer.evaluate import has_facts as check
 
     return check(answer or "", tuple((f,) if isinstance(f, str) else tuple(f) for f in facts))
 

@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 import bench_report  # noqa: E402
 from speech_corpus import RATE, VOICES, Line, add_noise, render  # noqa: E402
 
-from kiosk.cli_listen import listen_file  # noqa: E402
+from kiosk.cli.listen import listen_file  # noqa: E402
 from kiosk.config import load_settings, with_overrides  # noqa: E402
 from kiosk.events import Heard, SpeechEnded, Wake  # noqa: E402
 from kiosk.listen.engines import build_listener, choose_asr  # noqa: E402

@@ -47,7 +47,7 @@ PHRASE = "hey coach"
 def espeak(text: str, voice: str, speed: int, pitch: int) -> np.ndarray:
     from speech_corpus import speech_bounds
 
-    from kiosk.listen.transcribe import read_pcm16k
+    from kiosk.audio.wav import read_pcm16k
 
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "e.wav"
@@ -63,7 +63,7 @@ class Scorer:
         from faster_whisper.tokenizer import Tokenizer
 
         from kiosk.listen.asr_whisper import WhisperEngine
-        from kiosk.models import load_manifest
+        from kiosk.models.manifest import load_manifest
 
         self.engine = WhisperEngine(load_manifest().locate("whisper-base-ct2").path, language="en")
         model = self.engine._model

@@ -439,7 +439,7 @@ def _synth(text: str, voice: str, speed: int, pitch: int) -> bytes:
         return Resampler(clip.sample_rate, 1, RATE).process(clip.pcm)
     if not shutil.which("espeak-ng"):
         raise RuntimeError("espeak-ng is needed for test speech: run tools/dev setup")
-    from kiosk.listen.transcribe import read_pcm16k
+    from kiosk.audio.wav import read_pcm16k
 
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "e.wav"

@@ -40,7 +40,7 @@ def _piper():  # noqa: ANN202 - PiperSpeaker
 
 
 def _to16k(path: Path) -> np.ndarray:
-    from kiosk.listen.transcribe import read_pcm16k
+    from kiosk.audio.wav import read_pcm16k
 
     return np.frombuffer(read_pcm16k(path), dtype=np.int16).copy()
 

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 from bench_listen import chatter_lines, wake_lines  # noqa: E402
 from speech_corpus import RATE, add_noise, noise, render  # noqa: E402
 
-from kiosk.cli_listen import listen_file  # noqa: E402
+from kiosk.cli.listen import listen_file  # noqa: E402
 from kiosk.config import load_settings  # noqa: E402
 from kiosk.events import Heard, SpeechStarted  # noqa: E402
 from kiosk.listen.engines import build_listener  # noqa: E402

@@ -227,8 +227,8 @@ def _verify(tar: tarfile.TarFile, archive: Path, trust: Path, into: Path | None)
 def health_problems(release: Path) -> list[str]:
     """What would stop the kiosk from running this pack (empty: healthy)."""
     from kiosk.avatar.pack import check_pack
+    from kiosk.checks import check_knowledge, check_models
     from kiosk.config import ConfigError, load_settings
-    from kiosk.doctor import check_knowledge, check_models
 
     try:
         settings = load_settings(str(release / "kiosk.toml"))

@@ -20,7 +20,7 @@ from kiosk.appliance.app import Kiosk
 from kiosk.appliance.notify import Notifier
 from kiosk.appliance.supervise import EXIT_TASK_FAILED
 from kiosk.config import Settings
-from kiosk.models import ModelMissingError
+from kiosk.models.manifest import ModelMissingError
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ def _screen(settings: Settings, on_input: Any) -> Any:
     from kiosk.avatar.overlay import attract_text
     from kiosk.avatar.pack import resolve_pack
     from kiosk.avatar.screen import Screen
-    from kiosk.doctor import is_jetson
+    from kiosk.board import is_jetson
 
     mode = kiosk_mode(settings.screen.mode, is_jetson())  # full screen without a pointer wherever there is a display
     backend = open_backend(settings.screen, mode=mode, title=f"kiosk: {settings.persona.name}")

@@ -7,7 +7,8 @@ import wave
 from collections.abc import Sequence
 from pathlib import Path
 
-from kiosk.speech.visemes import VisemeSpan
+from kiosk.audio.resample import Resampler
+from kiosk.events import VisemeSpan
 
 
 def write_wav(path: Path, pcm: bytes, sample_rate: int) -> None:
@@ -35,3 +36,20 @@ def timeline_json(pcm: bytes, sample_rate: int, visemes: Sequence[VisemeSpan]) -
 def write_timeline(path: Path, pcm: bytes, sample_rate: int, visemes: Sequence[VisemeSpan]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(timeline_json(pcm, sample_rate, visemes), indent=1) + "\n", encoding="utf-8")
+
+
+class AudioFileError(ValueError):
+    pass
+
+
+def read_pcm16k(path: Path, rate: int = 16_000) -> bytes:
+    """Any 16-bit PCM WAV, resampled to mono at `rate` (16 kHz: what the recognizers take)."""
+    try:
+        with wave.open(str(path), "rb") as w:
+            if w.getsampwidth() != 2:
+                raise AudioFileError(f"{path}: {8 * w.getsampwidth()}-bit audio; 16-bit PCM WAV is needed "
+                                     f"(convert: sox {path} -b 16 out.wav)")
+            file_rate, channels, data = w.getframerate(), w.getnchannels(), w.readframes(w.getnframes())
+    except (wave.Error, EOFError) as error:
+        raise AudioFileError(f"{path}: not a PCM WAV file ({error})") from None
+    return Resampler(file_rate, channels, rate).process(data)

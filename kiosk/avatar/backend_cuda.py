@@ -1,4 +1,4 @@
-"""The Jetson's drawing backend: the `kiosk.avatar.backend.Backend` contract on the GPU with NVIDIA jetson-utils.
+"""The Jetson's drawing backend: the `kiosk.avatar.drawing.Backend` contract on the GPU with NVIDIA jetson-utils.
 
 Images are `jetson_utils.cudaImage`s in `rgba8` (straight alpha), allocated in mapped (zero-copy) memory so the
 CPU can read them after `cudaDeviceSynchronize()`. The screen is one more rgba8 cudaImage whose alpha stays 255.
@@ -39,7 +39,7 @@ cudaDraw.cu, cudaResize.cu, cudaCrop.cu, cudaFont.cu, cudaNormalize.cu):
   fullscreen or window-title option for it in the Python API, so "fullscreen" opens the same window at the
   requested size: make the kiosk session show it full screen (e.g. the window manager's kiosk mode).
   Nor has it a cursor option, so in "fullscreen" (the kiosk) the X pointer is hidden on the whole screen with
-  XFixesHideCursor (`kiosk.avatar.backend.PointerHider`, X11 through ctypes; X shows it again when the
+  XFixesHideCursor (`kiosk.avatar.pointer.PointerHider`, X11 through ctypes; X shows it again when the
   process ends); "window" keeps it.
 * Input (`poll_input`): the Python binding exposes no input. glDisplay handles its window's X events in C++
   (ProcessEvents, run inside Render: key, mouse button and motion handlers registered with
@@ -69,8 +69,9 @@ from typing import Any
 
 import numpy as np
 
-from kiosk.avatar.backend import Colour, PointerHider
+from kiosk.avatar.drawing import Colour
 from kiosk.avatar.inputs import QUIT, InputEvent
+from kiosk.avatar.pointer import PointerHider
 
 log = logging.getLogger(__name__)
 

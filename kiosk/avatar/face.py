@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from kiosk.avatar.backend import Backend, Image
+from kiosk.avatar.drawing import Backend, Image
 from kiosk.avatar.pack import AvatarPack
 
 ANGLE_STEP = 0.5

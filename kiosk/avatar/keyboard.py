@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kiosk.avatar.backend import Backend, Colour
+from kiosk.avatar.drawing import Backend, Colour
 from kiosk.avatar.painter import ACCENT, DIM, INK, WHITE, Painter, Rect, polyline
 from kiosk.events import Heard, Wake, WakeSource
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from kiosk.answer.sentences import CLOSERS, TERMINATORS
-from kiosk.avatar.backend import Backend, Colour, Image
+from kiosk.avatar.drawing import Backend, Colour, Image
 from kiosk.avatar.painter import ACCENT, DIM, INK, KEYBOARD_ICON, MIC_ICON, PANEL, SOFT, WHITE, Painter, Rect, Segment
 
 FADE_S = 0.3

@@ -9,7 +9,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from kiosk.avatar.backend import Backend, Colour, Image
+from kiosk.avatar.drawing import Backend, Colour, Image
 
 WHITE = (245, 247, 250)
 SOFT = (200, 208, 218)  # the visitor's final words: quieter than the answer

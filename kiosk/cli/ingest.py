@@ -21,7 +21,7 @@ def run_ingest(settings: Settings, paths: list[Path], kb: Path, json_out: bool =
     embedder = None
     if settings.knowledge.embedding:
         from kiosk.knowledge.embed import LlamaEmbedder
-        from kiosk.runtime import locate
+        from kiosk.models.locate import locate
 
         loc = locate(settings, settings.knowledge.embedding, "embedding", "knowledge.embedding")
         embedder = LlamaEmbedder(loc.path, settings.knowledge.embedding, settings.llm)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from kiosk.models import (
+from kiosk.models.manifest import (
     LOCK_NAME,
     ModelEntry,
     check_file,
@@ -346,7 +346,7 @@ def _convert(entry: ModelEntry, rel: str, dest: Path, size: int, sha256: str, st
     """Runs the manifest's build script (`python SCRIPT OUT`) and checks its output like a download."""
     import subprocess
 
-    script = Path(__file__).resolve().parent.parent / entry.embedded.convert  # type: ignore[union-attr]
+    script = Path(__file__).resolve().parents[2] / entry.embedded.convert  # type: ignore[union-attr]
     if not script.is_file():
         raise FetchError(f"model '{entry.name}': build script {script} is missing")
     _say(stream, f"{entry.name}/{rel}: building with {entry.embedded.convert}")  # type: ignore[union-attr]

@@ -46,7 +46,7 @@ def _generate_while(rt: Any, stop: threading.Event, counter: list[int]) -> None:
 def measure_render(settings: Settings, seconds: float = 10.0, size: tuple[int, int] = (1920, 1080),
                    with_llm: bool = True) -> dict[str, Any]:
     from kiosk.avatar.animator import Animator
-    from kiosk.avatar.backend import PygameBackend
+    from kiosk.avatar.backend_pygame import PygameBackend
     from kiosk.avatar.face import FaceRenderer
     from kiosk.avatar.overlay import Overlay
     from kiosk.avatar.pack import resolve_pack

@@ -61,8 +61,8 @@ def listen_file(listener: Any, pcm: bytes) -> list[ListenEvent]:
 
 
 def cmd_listen(args: argparse.Namespace, settings: Any) -> int:
+    from kiosk.audio.wav import AudioFileError, read_pcm16k
     from kiosk.listen.engines import build_listener
-    from kiosk.listen.transcribe import AudioFileError, read_pcm16k
 
     pcm = None
     if args.input:

@@ -170,7 +170,7 @@ def _scene(settings: Settings, turns: list, backend: object, size: tuple[int, in
 
 
 def _record(settings: Settings, turns: list, video: Path, size: tuple[int, int], fps: int) -> dict:
-    from kiosk.avatar.backend import PygameBackend
+    from kiosk.avatar.backend_pygame import PygameBackend
     from kiosk.avatar.recording import record
 
     backend = PygameBackend(size, mode="headless")

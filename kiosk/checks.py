@@ -1,4 +1,5 @@
-"""`kiosk doctor`: is this machine ready to run the kiosk? Each problem comes with the command that fixes it.
+"""The platform checks behind `kiosk doctor` and pack installs: is this machine ready to run the kiosk?
+Each problem comes with the command that fixes it.
 
 Severity depends on the machine: on a Jetson appliance a missing speaker, screen or GPU means
 "not ready"; on a development machine they are warnings, because the demo and tests run without.
@@ -7,7 +8,6 @@ Exit code 0 only when nothing failed.
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import json
 import os
@@ -15,9 +15,10 @@ import platform
 import shutil
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
+from kiosk.board import is_jetson
 from kiosk.config import ConfigError, Settings, load_settings
 
 FIX_SETUP = "tools/dev setup"
@@ -29,10 +30,6 @@ class Check:
     status: str  # ok | warn | fail
     detail: str
     fix: str = ""
-
-
-def is_jetson() -> bool:
-    return Path("/etc/nv_tegra_release").exists() or "tegra" in platform.release()
 
 
 def _hardware(ok: bool, name: str, detail: str, fix: str, appliance: bool) -> Check:
@@ -60,7 +57,7 @@ def check_packages() -> list[Check]:
 
 
 def check_models(settings: Settings) -> list[Check]:
-    from kiosk.models import load_manifest, verify_model
+    from kiosk.models.manifest import load_manifest, verify_model
 
     try:
         manifest = load_manifest(settings.models.resolved_manifest)
@@ -108,8 +105,8 @@ def check_knowledge(settings: Settings) -> list[Check]:
 def check_asr(settings: Settings) -> Check:
     """Which recognizer `kiosk listen`/`transcribe` will use, and why."""
     from kiosk.listen.engines import choose_asr
-    from kiosk.models import ModelMissingError
-    from kiosk.runtime import locate
+    from kiosk.models.locate import locate
+    from kiosk.models.manifest import ModelMissingError
 
     try:
         engine, why = choose_asr(settings)
@@ -129,7 +126,7 @@ def check_asr(settings: Settings) -> Check:
 def check_vocabulary(settings: Settings) -> Check:
     """What the recognizer is told of the documents' own words (names, rooms, products)."""
     from kiosk.listen.engines import describe_vocabulary
-    from kiosk.models import ModelMissingError
+    from kiosk.models.manifest import ModelMissingError
 
     try:
         status, detail = describe_vocabulary(settings)
@@ -264,18 +261,3 @@ def collect(config: str | None) -> list[Check]:
         checks.append(Check("espeak-ng", "warn", "not installed: the wake phrase is recognized by its spelling only "
                             "(its sound templates are spoken by espeak-ng at start-up)", "apt-get install espeak-ng"))
     return checks
-
-
-def run_doctor(args: argparse.Namespace) -> int:
-    checks = collect(getattr(args, "config", None))
-    ready = not any(c.status == "fail" for c in checks)
-    if getattr(args, "json", False):
-        print(json.dumps({"ready": ready, "appliance": is_jetson(), "checks": [asdict(c) for c in checks]}, indent=1))
-    else:
-        mark = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
-        for c in checks:
-            print(f"[{mark[c.status]}] {c.name}: {c.detail}")
-            if c.fix:
-                print(f"         fix: {c.fix}")
-        print("ready" if ready else "NOT ready: fix the FAIL lines above")
-    return 0 if ready else 1

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from kiosk.config import ConfigError, Settings, load_settings
 from kiosk.knowledge.index import KnowledgeError
-from kiosk.models import ModelMissingError
-from kiosk.runtime import ModelKindError
+from kiosk.models.locate import ModelKindError
+from kiosk.models.manifest import ModelMissingError
 
 log = logging.getLogger("kiosk")
 
@@ -60,13 +60,13 @@ def cmd_say(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from kiosk.chat import run_chat
+    from kiosk.cli.chat import run_chat
 
     return run_chat(_settings(args), speech=not args.no_speech)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from kiosk.demo import run_demo
+    from kiosk.cli.demo import run_demo
 
     return run_demo(_settings(args), out_dir=Path(args.out_dir), speaker=args.speaker, json_out=args.json,
                     video=Path(args.out) if args.out else None, size=args.size, fps=args.fps,
@@ -74,7 +74,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _kb_target(args: argparse.Namespace, settings: Settings) -> Path:
-    from kiosk.runtime import knowledge_path
+    from kiosk.models.locate import knowledge_path
 
     path = knowledge_path(settings, args.kb)
     if path is None:
@@ -84,14 +84,14 @@ def _kb_target(args: argparse.Namespace, settings: Settings) -> Path:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from kiosk.knowledge.ingest_cli import run_ingest
+    from kiosk.cli.ingest import run_ingest
 
     settings = _settings(args)
     return run_ingest(settings, [Path(p) for p in args.paths], _kb_target(args, settings), json_out=args.json)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from kiosk.knowledge.evaluate import EvalFileError, evaluate, load_cases
+    from kiosk.answer.evaluate import EvalFileError, evaluate, load_cases
     from kiosk.runtime import Runtime
 
     settings = _settings(args)
@@ -129,8 +129,9 @@ def cmd_devices(args: argparse.Namespace) -> int:
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
+    from kiosk.audio.wav import AudioFileError, read_pcm16k
     from kiosk.listen.engines import build_asr
-    from kiosk.listen.transcribe import AudioFileError, read_pcm16k, transcribe
+    from kiosk.listen.transcribe import transcribe
 
     settings = _settings(args)
     try:
@@ -144,7 +145,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
 
 def cmd_listen(args: argparse.Namespace) -> int:
-    from kiosk.cli_listen import cmd_listen as listen
+    from kiosk.cli.listen import cmd_listen as listen
 
     return listen(args, _settings(args))
 
@@ -169,16 +170,16 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from kiosk.doctor import run_doctor
+    from kiosk.cli.doctor import run_doctor
 
     return run_doctor(args)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from kiosk.bench import run_bench
+    from kiosk.cli.bench import run_bench
 
     if args.render:
-        from kiosk.bench_render import measure_render
+        from kiosk.cli.bench_render import measure_render
 
         report = measure_render(_settings(args), seconds=args.seconds, size=args.size, with_llm=not args.no_llm)
         print(json.dumps(report, indent=1) if args.json else
@@ -199,7 +200,7 @@ def _video_size(text: str) -> tuple[int, int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from kiosk.cli_models import add_models_parser
+    from kiosk.cli.models import add_models_parser
 
     parser = argparse.ArgumentParser(prog="kiosk", description="Offline interactive-avatar kiosk.")
     common = argparse.ArgumentParser(add_help=False)
@@ -260,9 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_transcribe)
 
-    from kiosk.cli_avatar import add_avatar_parser
-    from kiosk.cli_listen import add_listen_parser
-    from kiosk.cli_pack import add_pack_parser
+    from kiosk.cli.avatar import add_avatar_parser
+    from kiosk.cli.listen import add_listen_parser
+    from kiosk.cli.pack import add_pack_parser
 
     add_avatar_parser(sub, common)
     add_pack_parser(sub, common)

@@ -1,6 +1,6 @@
 """`kiosk models ...`: list, fetch, verify and install-embedded, wired into argparse.
 
-kiosk/cli.py calls add_models_parser(subparsers); each subcommand sets `func` to a handler
+kiosk/cli/main.py calls add_models_parser(subparsers); each subcommand sets `func` to a handler
 `run_xxx(args) -> int` returning the exit code: 0 ok, 1 failure (missing, corrupted, bad
 manifest, HTTP error), 2 offline (fetch could not reach the server).
 """
@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kiosk.fetch import FetchError, fetch_model, install_embedded
-from kiosk.models import (
+from kiosk.models.fetch import FetchError, fetch_model, install_embedded
+from kiosk.models.manifest import (
     Manifest,
     ManifestError,
     UnknownModelError,
@@ -184,7 +184,7 @@ def run_install_embedded(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry (`python -m kiosk.cli_models models list`), handy before kiosk/cli.py exists."""
+    """Stand-alone entry (`python -m kiosk.cli.models models list`), handy before kiosk/cli/main.py exists."""
     parser = argparse.ArgumentParser(prog="kiosk")
     add_models_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)

@@ -1,0 +1,1 @@
+"""The `kiosk` command: one sub-command per module; `main.py` builds the parser."""
