@@ -63,6 +63,17 @@ class MicState(_Value):
     RECOVERED = "recovered"
 
 
+class VisitorState(_Value):
+    """Where the visitor is in the conversation: the one state the kiosk keeps and pushes to the screen
+    (face, captions, cue) and to the service status."""
+
+    IDLE = "idle"  # nobody is being served: the invitation shows
+    LISTENING = "listening"  # after a wake or a tap, or while the visitor speaks
+    THINKING = "thinking"  # a question is being answered, nothing said yet
+    SPEAKING = "speaking"  # the answer (or the greeting) is being spoken
+    FOLLOW_UP = "follow_up"  # answered; a follow-up needs no wake phrase until the window closes
+
+
 class Decision(_Value):
     """What the documents let the kiosk say (kiosk.knowledge.grounding)."""
 
@@ -312,7 +323,19 @@ class MicrophoneStatus:
         return self.state in (MicState.LOST, MicState.RETRYING)
 
 
+@dataclass(frozen=True)
+class VisitorChanged:
+    """The kiosk loop moved the visitor to `state` (the screen shows it; logs and the local API follow it).
+    `t` is the loop's clock (seconds, monotonic)."""
+
+    t: float
+    state: VisitorState
+
+    def __post_init__(self) -> None:
+        _enum_fields(self)
+
+
 ListenEvent = (Wake | SpeechStarted | SpeechEnded | HeardPartial | Heard | WindowClosed | Dismissed
                | MicrophoneStatus)
 TurnEvent = Grounded | AnswerToken | AnswerSentence | SpeechAudio | TurnError | AnswerDone
-Event = TurnEvent | ListenEvent
+Event = TurnEvent | ListenEvent | VisitorChanged

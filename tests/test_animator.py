@@ -11,11 +11,10 @@ from kiosk.avatar.animator import (
     Animator,
     Blinker,
     FaceState,
-    State,
     expression_for_answer,
 )
 from kiosk.avatar.lipsync import LipSync
-from kiosk.events import SpeechClip
+from kiosk.events import SpeechClip, VisitorState
 from kiosk.speech.visemes import VISEMES, VisemeSpan
 
 RATE = 16000
@@ -212,9 +211,9 @@ def script(seed: int) -> list[FaceState]:
         if i == 100:
             anim.set_state("listening", t)
         if i == 300:
-            anim.set_state(State.THINKING, t)
+            anim.set_state(VisitorState.THINKING, t)
         if i == 500:
-            anim.set_state(State.SPEAKING, t)
+            anim.set_state(VisitorState.SPEAKING, t)
             anim.set_expression("smile", t, hold_s=2.0)
             anim.start_clip(clip)
         playing = 500 <= i < 530
@@ -253,7 +252,7 @@ def test_values_stay_in_range_over_a_long_random_walk() -> None:
         t += rng.choice([0.0, rng.uniform(0.0, 0.05), rng.uniform(0.0, 2.0)])
         event = rng.random()
         if event < 0.02:
-            anim.set_state(rng.choice(list(State)), t)
+            anim.set_state(rng.choice(list(VisitorState)), t)
         elif event < 0.04:
             anim.set_expression(rng.choice(EXPRESSIONS), t, rng.choice([None, rng.uniform(0.1, 3.0)]))
         elif event < 0.05:
@@ -273,7 +272,7 @@ def test_values_stay_in_range_over_a_long_random_walk() -> None:
         assert [n for n, _ in f.expression] == list(EXPRESSIONS)
         assert all(0.0 <= w <= 1.0 for _, w in f.expression)
         assert sum(w for _, w in f.expression) == pytest.approx(1.0)
-        assert 0.0 <= f.state_blend <= 1.0 and f.state in {s.value for s in State}
+        assert 0.0 <= f.state_blend <= 1.0 and f.state in {s.value for s in VisitorState}
 
 
 def test_state_transition_blends_over_300_ms() -> None:
@@ -290,11 +289,11 @@ def test_state_transition_blends_over_300_ms() -> None:
 
 def test_gaze_targets_follow_the_state() -> None:
     anim = Animator(seed=6)
-    anim.set_state(State.LISTENING, 1.0)
+    anim.set_state(VisitorState.LISTENING, 1.0)
     near = [anim.frame(t, None).gaze for t in np.arange(1.05, 20.0, 0.02)]
     assert all(math.hypot(*g) <= 0.3 + 1e-9 for g in near)
     assert len(set(near)) > 5  # saccades still happen
-    anim.set_state(State.THINKING, 20.0)
+    anim.set_state(VisitorState.THINKING, 20.0)
     up = [anim.frame(t, None).gaze for t in np.arange(20.05, 40.0, 0.02)]
     assert all(g[1] >= 0.4 and abs(g[0]) >= 0.3 for g in up)
     assert len({math.copysign(1, g[0]) for g in up}) == 1  # one side per thinking episode
@@ -313,9 +312,9 @@ def test_expressions_blend_and_follow_state() -> None:
     assert 0.3 < mid["smile"] < 0.7 and mid["smile"] + mid["neutral"] == pytest.approx(1.0)
     assert expr(1.3)["smile"] == 1.0
     assert expr(3.3)["neutral"] == 1.0  # the hold ended at 3.0
-    anim.set_state(State.THINKING, 4.0)
+    anim.set_state(VisitorState.THINKING, 4.0)
     assert expr(4.3)["thinking"] == 1.0
-    anim.set_state(State.SPEAKING, 6.0)
+    anim.set_state(VisitorState.SPEAKING, 6.0)
     assert expr(6.3)["neutral"] == 1.0
     with pytest.raises(ValueError):
         anim.set_expression("angry", 7.0)

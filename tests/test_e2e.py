@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from notify_socket import wait_for
+from notify_socket import FIRST_AUDIO, wait_for, wait_for_log
 from speech_corpus import Line, render, write_wav
 
 pytestmark = [pytest.mark.slow, pytest.mark.audio]
@@ -74,7 +74,10 @@ def test_spoken_question_gets_a_spoken_answer_from_the_documents(pulse: dict[str
             assert wait_for(notify, "READY=1", 180, seen) is not None, (seen, log_tail())
             recorder = subprocess.Popen(["parecord", "--device=kiosk_out.monitor", "--file-format=wav",
                                          "--channels=1", "--rate=16000", str(answer_wav)], env=pulse)
-            time.sleep(3.0)  # the ALSA pulse plugin delivers the first captured audio ~2 s after opening
+            # The ALSA pulse plugin delivers the first captured audio ~2 s after opening (later on a busy machine):
+            # a question played before that would never be heard.
+            assert wait_for_log(tmp_path / "kiosk.log", FIRST_AUDIO, 60), log_tail()
+            time.sleep(0.5)
             subprocess.run(["paplay", "--device=mic_feed", str(question_wav)], env=pulse, check=True)
             assert wait_for(notify, "STATUS=follow_up", 90, seen) is not None, (seen, log_tail())
             time.sleep(1.0)

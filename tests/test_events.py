@@ -43,7 +43,7 @@ def test_every_event_type_is_found_and_named() -> None:
     names = set(EVENT_TYPES)
     assert {"wake", "speech_started", "speech_ended", "heard_partial", "heard", "window_closed", "dismissed",
             "microphone_status", "grounded", "answer_token", "answer_sentence", "speech_audio", "turn_error",
-            "answer_done"} == names
+            "answer_done", "visitor_changed"} == names
 
 
 @pytest.mark.parametrize("name", sorted(EVENT_TYPES))

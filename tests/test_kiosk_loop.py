@@ -6,8 +6,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
+import virtual_time
+
 from kiosk.answer.engine import TurnGate
-from kiosk.appliance.app import Kiosk, Phase
+from kiosk.appliance.app import Kiosk
 from kiosk.appliance.notify import Notifier
 from kiosk.audio.earcon import chime
 from kiosk.config import Settings, with_overrides
@@ -20,6 +22,7 @@ from kiosk.events import (
     SpeechEnded,
     SpeechStarted,
     Timings,
+    VisitorState,
     Wake,
     WindowClosed,
 )
@@ -45,7 +48,11 @@ class FakeResponder:
     def __init__(self, engine: FakeEngine, delay: float = 0.05) -> None:
         self.engine, self.delay = engine, delay
 
-    async def respond(self, turn: int, question: str, speak: bool = True):  # noqa: ANN201
+    @property
+    def gate(self) -> TurnGate:
+        return self.engine.gate
+
+    async def respond(self, turn: int, question: str, speak: bool = True, t0: float | None = None):  # noqa: ANN201
         for i in range(2):
             await asyncio.sleep(self.delay)
             if not self.engine.gate.is_current(turn):
@@ -87,7 +94,7 @@ async def drive(kiosk: Kiosk, script: list[tuple[float, object]], tail: float = 
     stop = asyncio.Event()
     original = kiosk._set_phase
 
-    def spy(phase: Phase) -> None:
+    def spy(phase: VisitorState) -> None:
         original(phase)
         if not phases or phases[-1] != phase.value:
             phases.append(phase.value)
@@ -107,7 +114,7 @@ async def drive(kiosk: Kiosk, script: list[tuple[float, object]], tail: float = 
 def test_a_question_goes_through_every_phase_and_gates_the_microphone() -> None:
     gate = Gate()
     kiosk = Kiosk(FakeRuntime(greeting=False), listener=gate, notifier=Notifier(env={}))
-    phases = asyncio.run(drive(kiosk, [(0.0, Wake(0.0, "voice")), (0.05, Heard(0.1, "where is hr", "whisper"))]))
+    phases = virtual_time.run(drive(kiosk, [(0.0, Wake(0.0, "voice")), (0.05, Heard(0.1, "where is hr", "whisper"))]))
     assert phases == ["listening", "thinking", "speaking", "follow_up"]
     assert gate.calls == ["started", "finished"]
     assert gate.said == ["answer 0 to where is hr", "answer 1 to where is hr"]
@@ -119,9 +126,9 @@ def test_barge_in_cancels_the_turn() -> None:
     kiosk = Kiosk(rt, notifier=Notifier(env={}))
     script = [(0.0, Heard(0.0, "tell me everything", "whisper")), (0.3, Wake(0.3, "tap")),
               (0.05, Heard(0.4, "just the wifi", "keyboard"))]
-    asyncio.run(drive(kiosk, script, tail=0.8))
+    virtual_time.run(drive(kiosk, script, tail=0.8))
     assert [t["question"] for t in kiosk.turns] == ["just the wifi"]  # the first turn never finished
-    assert kiosk.phase is Phase.FOLLOW_UP
+    assert kiosk.phase is VisitorState.FOLLOW_UP
 
 
 class FakePlayer:
@@ -155,7 +162,7 @@ def greeted(script: list[tuple[float, object]], tail: float = 0.6) -> tuple[list
         original(audio, *rest)
 
     kiosk._play = play  # type: ignore[method-assign]
-    asyncio.run(drive(kiosk, script, tail=tail))
+    virtual_time.run(drive(kiosk, script, tail=tail))
     return spoken, gate, kiosk
 
 
@@ -189,7 +196,7 @@ def test_speech_during_the_greeting_stops_it() -> None:
     spoken, gate, kiosk = greeted(script)
     assert spoken == [Settings().persona.greeting]
     assert kiosk.player.cancelled == 1 and gate.calls[-1] == "finished:question"
-    assert kiosk.phase is Phase.LISTENING
+    assert kiosk.phase is VisitorState.LISTENING
 
 
 def test_speech_resuming_right_after_a_question_continues_it() -> None:
@@ -199,7 +206,7 @@ def test_speech_resuming_right_after_a_question_continues_it() -> None:
     kiosk = Kiosk(rt, notifier=Notifier(env={}))
     script = [(0.0, SpeechEnded(1.0)), (0.0, Heard(1.3, "where is the", "whisper")), (0.05, SpeechStarted(1.6)),
               (0.1, SpeechEnded(2.4)), (0.0, Heard(2.6, "IT help desk", "whisper"))]
-    asyncio.run(drive(kiosk, script, tail=0.8))
+    virtual_time.run(drive(kiosk, script, tail=0.8))
     assert [t["question"] for t in kiosk.turns] == ["where is the IT help desk"]
 
 
@@ -214,7 +221,7 @@ def test_once_the_answer_is_heard_new_speech_is_a_new_question() -> None:
     kiosk = speaking_kiosk()
     script = [(0.0, SpeechEnded(1.0)), (0.0, Heard(1.1, "where is hr", "whisper")), (0.2, SpeechStarted(1.4)),
               (0.1, SpeechEnded(2.0)), (0.0, Heard(2.1, "and on weekends", "whisper"))]
-    asyncio.run(drive(kiosk, script, tail=0.8))
+    virtual_time.run(drive(kiosk, script, tail=0.8))
     assert [t["question"] for t in kiosk.turns] == ["where is hr", "and on weekends"]
     assert kiosk.turns[0]["cut_off"] and not kiosk.turns[1]["cut_off"]
 
@@ -225,7 +232,7 @@ def test_an_answer_stopped_for_speech_that_was_not_a_question_is_given_after_all
     kiosk = speaking_kiosk()
     script = [(0.0, Heard(1.1, "where is hr", "whisper")), (0.2, SpeechStarted(1.5)),
               (0.2, Dismissed(2.2, "quieter", "mm"))]
-    phases = asyncio.run(drive(kiosk, script, tail=0.8))
+    phases = virtual_time.run(drive(kiosk, script, tail=0.8))
     assert phases == ["thinking", "speaking", "listening", "thinking", "speaking", "follow_up"]
     assert [(t["question"], t["cut_off"]) for t in kiosk.turns] == [("where is hr", True), ("where is hr", False)]
     assert kiosk.snapshot()["turns"] == 1  # answers heard to the end; the cut-off one is listed, not counted
@@ -235,7 +242,7 @@ def test_a_visitor_drowned_by_the_answer_is_listened_to_not_answered_over() -> N
     kiosk = speaking_kiosk()
     script = [(0.0, Heard(1.1, "where is hr", "whisper")), (0.2, SpeechStarted(1.5)),
               (0.2, Dismissed(2.2, "unclear", "register your visitor"))]
-    phases = asyncio.run(drive(kiosk, script, tail=0.5))
+    phases = virtual_time.run(drive(kiosk, script, tail=0.5))
     assert phases == ["thinking", "speaking", "listening"] and len(kiosk.turns) == 1  # the cut-off one
     assert kiosk.player.clips[-1] == len(chime())  # "go on": the earcon
 
@@ -246,15 +253,15 @@ def test_an_answer_stopped_again_and_again_is_given_up() -> None:
     script = [(0.0, Heard(1.1, "where is hr", "whisper"))]
     for i in range(3):  # the third time it stays stopped
         script += [(0.2, SpeechStarted(2.0 + i)), (0.05, Dismissed(2.5 + i, "quieter", "mm"))]
-    asyncio.run(drive(kiosk, script, tail=0.8))
-    assert len(kiosk.turns) == 3 and kiosk.phase is Phase.FOLLOW_UP
+    virtual_time.run(drive(kiosk, script, tail=0.8))
+    assert len(kiosk.turns) == 3 and kiosk.phase is VisitorState.FOLLOW_UP
 
 
 def test_a_wake_or_a_new_question_drops_the_interrupted_answer() -> None:
     kiosk = speaking_kiosk()
     script = [(0.0, Heard(1.1, "where is hr", "whisper")), (0.2, SpeechStarted(1.5)),
               (0.1, Heard(2.0, "no wait where is it", "whisper")), (0.1, Dismissed(3.0, "quieter", "mm"))]
-    asyncio.run(drive(kiosk, script, tail=0.8))
+    virtual_time.run(drive(kiosk, script, tail=0.8))
     assert [t["question"] for t in kiosk.turns if not t["cut_off"]] == ["no wait where is it"]
 
 
@@ -262,9 +269,9 @@ def test_chatter_and_closed_windows() -> None:
     kiosk = Kiosk(FakeRuntime(greeting=False), notifier=Notifier(env={}))
     script = [(0.0, Heard(0.0, "where is hr", "whisper")), (0.3, Dismissed(2.0, "quieter", "see you at lunch")),
               (0.05, WindowClosed(4.0, "follow_up"))]
-    asyncio.run(drive(kiosk, script))
+    virtual_time.run(drive(kiosk, script))
     assert [t["question"] for t in kiosk.turns] == ["where is hr"]  # chatter is answered never
-    assert kiosk.snapshot()["dismissed"] == 1 and kiosk.phase is Phase.IDLE
+    assert kiosk.snapshot()["dismissed"] == 1 and kiosk.phase is VisitorState.IDLE
 
 
 def test_a_hung_turn_stops_the_watchdog() -> None:
@@ -285,7 +292,7 @@ def test_status_endpoint_and_doctor_inspect_a_running_kiosk() -> None:
     from kiosk.checks import check_service
 
     kiosk = Kiosk(FakeRuntime(greeting=False), notifier=Notifier(env={}))
-    asyncio.run(drive(kiosk, [(0.0, Heard(0.0, "where is hr", "keyboard"))]))
+    virtual_time.run(drive(kiosk, [(0.0, Heard(0.0, "where is hr", "keyboard"))]))
     server = StatusServer(kiosk.snapshot, "127.0.0.1", 0).start()
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/status", timeout=5) as response:
@@ -307,6 +314,6 @@ def test_status_endpoint_and_doctor_inspect_a_running_kiosk() -> None:
 def test_a_screen_tap_opens_the_microphone_without_echoing_back() -> None:
     gate = Gate()
     kiosk = Kiosk(FakeRuntime(greeting=False), listener=gate, notifier=Notifier(env={}))
-    asyncio.run(drive(kiosk, [(0.0, Wake(0.0, "tap")), (0.05, Wake(0.1, "voice"))]))
+    virtual_time.run(drive(kiosk, [(0.0, Wake(0.0, "tap")), (0.05, Wake(0.1, "voice"))]))
     assert gate.calls == ["tap:tap:False"]  # the voice wake came from the microphone already
-    assert kiosk.phase is Phase.LISTENING
+    assert kiosk.phase is VisitorState.LISTENING

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
+from notify_socket import FIRST_AUDIO, wait_for_log
 from speech_corpus import Line, render, write_wav
 
 pytestmark = [pytest.mark.slow, pytest.mark.audio]
@@ -68,7 +69,8 @@ def test_live_transcripts_equal_kiosk_transcribe(pulse: dict[str, str], tmp_path
         while "microphone listening" not in (tmp_path / "listen.log").read_text():
             assert listen.poll() is None and time.monotonic() < deadline, (tmp_path / "listen.log").read_text()
             time.sleep(0.2)
-        time.sleep(3.0)  # the ALSA pulse plugin delivers the first captured audio ~2 s after opening
+        assert wait_for_log(tmp_path / "listen.log", FIRST_AUDIO, 60), (tmp_path / "listen.log").read_text()
+        time.sleep(0.5)
         for n, wav in enumerate(wavs, 1):
             subprocess.run(["paplay", "--device=mic_feed", str(wav)], env=pulse, check=True)
             deadline = time.monotonic() + 30

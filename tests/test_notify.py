@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from kiosk.appliance.notify import Notifier
 
 # A process like `kiosk run`: READY once up, then the watchdog fed from its event loop; after 1 s a
@@ -48,6 +50,7 @@ def receive_all(sock: socket.socket, until: float) -> list[tuple[float, str]]:
     return got
 
 
+@pytest.mark.slow  # a real process and a real 2-s stall
 def test_ready_status_and_a_watchdog_that_stops_when_the_loop_stalls(tmp_path: Path) -> None:
     path = str(tmp_path / "notify.sock")
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:

@@ -23,7 +23,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from notify_socket import wait_for
+from notify_socket import FIRST_AUDIO, wait_for, wait_for_log
 from speech_corpus import Line, render, write_wav
 
 pytestmark = [pytest.mark.slow, pytest.mark.audio]
@@ -52,7 +52,8 @@ class Session:
         self.proc = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "run", "--headless", "--config", str(config)],
                                      env=env, stderr=open(self.log, "w"))  # noqa: SIM115
         assert self.wait("READY=1", 180), self.tail()
-        time.sleep(3.0)  # the ALSA pulse plugin delivers the first captured audio ~2 s after opening
+        assert wait_for_log(self.log, FIRST_AUDIO, 60), self.tail()
+        time.sleep(0.5)
 
     def tail(self) -> str:
         return self.log.read_text()[-3000:]

@@ -68,6 +68,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
 import conversation_corpus as cc  # noqa: E402
+from notify_socket import FIRST_AUDIO, wait_for_log  # noqa: E402
 from pulse_sandbox import private_pulse  # noqa: E402
 from speech_corpus import RATE, write_wav  # noqa: E402
 
@@ -579,7 +580,9 @@ def live_run(visitors: list[cc.Visitor], files: dict[str, Any], tmp: Path, confi
                     raise RuntimeError("kiosk never became READY: " + (tmp / "kiosk.log").read_text()[-3000:])
                 time.sleep(0.1)
             out["cold_start_to_ready_s"] = round(s.notify.first("READY", started) - started, 2)
-            time.sleep(3.0)  # the capture's first audio arrives ~2 s after the stream opens
+            if not wait_for_log(tmp / "kiosk.log", FIRST_AUDIO, 60):
+                raise RuntimeError("no audio from the microphone: " + (tmp / "kiosk.log").read_text()[-3000:])
+            time.sleep(0.5)
             out["status_fields"] = sorted(s.status())
             cpu0, wall0, loads, own0 = cpu_seconds(s.kiosk.pid), time.monotonic(), [], time.process_time()
             for n, v in enumerate(visitors, 1):

@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
 import bench_report  # noqa: E402
-from notify_socket import wait_for  # noqa: E402
+from notify_socket import FIRST_AUDIO, wait_for, wait_for_log  # noqa: E402
 from pulse_sandbox import private_pulse  # noqa: E402
 from speech_corpus import Line, render, write_wav  # noqa: E402
 
@@ -79,7 +79,9 @@ def voice_to_voice(turns: int, tmp: Path, early_decode_ms: int) -> dict:
         if ready is None:
             raise RuntimeError("kiosk never became READY: " + (tmp / "kiosk.log").read_text()[-2000:])
         cold_start = ready - started
-        time.sleep(3.0)  # the capture's first audio arrives ~2 s after the stream opens
+        if not wait_for_log(tmp / "kiosk.log", FIRST_AUDIO, 60):
+            raise RuntimeError("the microphone never delivered audio: " + (tmp / "kiosk.log").read_text()[-2000:])
+        time.sleep(0.5)
         for i, question in enumerate(QUESTIONS[:turns]):
             pcm, placed = render([Line(f"Hey coach, {question}?", "piper", pause_before_s=0.5)], tail_s=0.2)
             wav = write_wav(tmp / f"q{i}.wav", pcm)

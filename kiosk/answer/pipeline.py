@@ -44,12 +44,12 @@ from kiosk.events import (
     AnswerToken,
     Decision,
     ErrorCode,
-    Event,
     Grounded,
     SpeechAudio,
     SpeechClip,
     Timings,
     TurnError,
+    TurnEvent,
 )
 from kiosk.knowledge.grounding import Grounder, Grounding, decline_text
 
@@ -79,6 +79,16 @@ class Tts(Protocol):
     """What a turn needs of the voice (kiosk.speech.piper_voice.PiperSpeaker; fakes in tests)."""
 
     def speak(self, text: str) -> Iterable[SpeechClip]: ...
+
+
+class Answerer(Protocol):
+    """A question in, the turn's events out (Responder; a scripted fake in the loop tests)."""
+
+    @property
+    def gate(self) -> TurnGate: ...
+
+    def respond(self, turn_id: int, question: str, *, speak: bool = True,
+                t0: float | None = None) -> AsyncIterator[TurnEvent]: ...
 
 
 def chunker_settings(answer: AnswerSettings) -> ChunkerSettings:
@@ -164,7 +174,7 @@ class Responder:
         self._tts_thread.shutdown(wait=True, cancel_futures=True)
 
     async def respond(self, turn_id: int, question: str, *, speak: bool = True,
-                      t0: float | None = None) -> AsyncIterator[Event]:
+                      t0: float | None = None) -> AsyncIterator[TurnEvent]:
         """Yields the turn's events, always ending with AnswerDone (also when cancelled or failed)."""
         turn = _Turn(self, turn_id, question, speak and self.speaker is not None,
                      time.perf_counter() if t0 is None else t0)
@@ -230,7 +240,7 @@ class _Turn:
     def current(self) -> bool:
         return self.r.gate.is_current(self.turn_id)
 
-    async def events(self) -> AsyncIterator[Event]:
+    async def events(self) -> AsyncIterator[TurnEvent]:
         g = self.grounding
         if g is not None:
             yield Grounded(self.turn_id, g.decision, tuple(g.sources))
@@ -368,8 +378,8 @@ class _Turn:
                           error_codes=tuple(dict.fromkeys(record.errors)))
 
 
-async def run_turn(responder: Responder, question: str, *, speak: bool = True, t0: float | None = None,
-                   on_event: Callable[[Event], Awaitable[None] | None] | None = None) -> AnswerDone:
+async def run_turn(responder: Answerer, question: str, *, speak: bool = True, t0: float | None = None,
+                   on_event: Callable[[TurnEvent], Awaitable[None] | None] | None = None) -> AnswerDone:
     """One whole turn: begun on the gate (an older turn stops), each event handed to `on_event` (awaited
     when it is a coroutine), the AnswerDone returned."""
     turn = responder.gate.begin()

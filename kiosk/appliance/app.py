@@ -22,14 +22,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import enum
 import logging
 import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from kiosk.answer.pipeline import run_turn
 from kiosk.appliance.notify import Notifier
+from kiosk.appliance.ports import Display, Engines, Listening, Sound
 from kiosk.appliance.supervise import RestartPolicy, Supervisor
 from kiosk.audio.earcon import RATE as EARCON_RATE
 from kiosk.audio.earcon import chime
@@ -43,6 +44,8 @@ from kiosk.events import (
     SpeechAudio,
     SpeechEnded,
     SpeechStarted,
+    TurnEvent,
+    VisitorState,
     Wake,
     WindowClosed,
 )
@@ -52,30 +55,23 @@ MAX_RESUMES = 2
 EARCON_WAIT_S = 0.05  # the listener posts a wake's question (one breath) right after the wake
 
 
-class Phase(enum.Enum):
-    IDLE = "idle"
-    LISTENING = "listening"
-    THINKING = "thinking"
-    SPEAKING = "speaking"
-    FOLLOW_UP = "follow_up"
-
-
 class Kiosk:
-    def __init__(self, runtime: Any, *, listener: Any = None, player: Any = None, screen: Any = None,
-                 notifier: Notifier | None = None, restart: RestartPolicy | None = None) -> None:
+    def __init__(self, runtime: Engines, *, listener: Listening | None = None, player: Sound | None = None,
+                 screen: Display | None = None, notifier: Notifier | None = None,
+                 restart: RestartPolicy | None = None) -> None:
         self.rt, self.listener, self.player, self.screen = runtime, listener, player, screen
         self.notifier = notifier or Notifier()
         self.service = runtime.settings.service
         # Bounded: the kiosk runs for months; the status endpoint shows only the latest anyway.
         self.errors: deque[str] = deque(maxlen=20)
         self.supervisor = Supervisor(self.errors.append, restart)
-        self.phase = Phase.IDLE
+        self.phase = VisitorState.IDLE
         self.turns: deque[dict[str, Any]] = deque(maxlen=100)  # the latest turns, for /status and tests
         self.turn_count = 0
         self._queue: asyncio.Queue[ListenEvent] = asyncio.Queue()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._turn: asyncio.Task | None = None
-        self._last_activity = time.monotonic()
+        self._last_activity = 0.0  # loop time of the visitor's latest event
         self._in_session = False
         self._turn_started: float | None = None
         self._greeting: asyncio.Task | None = None
@@ -104,11 +100,13 @@ class Kiosk:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
+        self._last_activity = self._now()
         start = self.supervisor.start
         tasks = [start("watchdog", lambda: self.notifier.feed_watchdog(stop, healthy=self.healthy), stop),
                  start("forget", lambda: self._forget_quiet_visitors(stop), stop)]
-        if self.screen is not None:
-            tasks.append(start("screen", lambda: self.screen.run(stop), stop))
+        screen = self.screen
+        if screen is not None:
+            tasks.append(start("screen", lambda: screen.run(stop), stop))
         self.notifier.ready("idle")
         log.info("kiosk ready")
         try:
@@ -133,23 +131,23 @@ class Kiosk:
             if event.reason == "unclear":  # the visitor interrupted but was not understood: they go on
                 self._interrupted = None
                 self._earcon_soon()
-                self._set_phase(Phase.LISTENING)
+                self._set_phase(VisitorState.LISTENING)
                 return
             self._resume_interrupted()
             return
-        self._last_activity = time.monotonic()
+        self._last_activity = self._now()
         if self.screen is not None:
             self.screen.listen_event(event)
         if isinstance(event, Wake):
             self.wakes += 1
             if event.source != "voice" and self.listener is not None:
                 self.listener.tap(event.source, echo=False)  # the microphone takes the next utterance
-            if self.phase in (Phase.SPEAKING, Phase.THINKING) or self._greeting_active():
+            if self.phase in (VisitorState.SPEAKING, VisitorState.THINKING) or self._greeting_active():
                 log.info("barge-in (%s)", event.source)
                 self._stop_talking()
             self._prefix = self._interrupted = None
             self._earcon_soon()
-            self._set_phase(Phase.LISTENING)
+            self._set_phase(VisitorState.LISTENING)
         elif isinstance(event, SpeechStarted):
             self._visitor_spoke(event)
         elif isinstance(event, SpeechEnded):
@@ -168,15 +166,15 @@ class Kiosk:
             self._window_closed(event)
         elif isinstance(event, MicrophoneStatus):
             log.log(logging.WARNING if event.down else logging.INFO, "microphone %s: %s", event.state, event.detail)
-        elif isinstance(event, HeardPartial) and self.phase is not Phase.LISTENING:
-            self._set_phase(Phase.LISTENING)
+        elif isinstance(event, HeardPartial) and self.phase is not VisitorState.LISTENING:
+            self._set_phase(VisitorState.LISTENING)
 
     def _visitor_spoke(self, event: SpeechStarted) -> None:
         """Speech while the kiosk thinks, greets or speaks: the visitor goes first. Right after a question
         it is the rest of that question ("where is the ..." / "IT help desk?")."""
-        busy = self.phase in (Phase.THINKING, Phase.SPEAKING) and self._turn is not None
+        busy = self.phase in (VisitorState.THINKING, VisitorState.SPEAKING) and self._turn is not None
         # Only before the answer is heard: once the kiosk speaks, the visitor is answering it or asking anew.
-        asked = self._question if busy and self.phase is Phase.THINKING else None
+        asked = self._question if busy and self.phase is VisitorState.THINKING else None
         if asked is not None and event.t - asked[1] <= self.rt.settings.listen.merge_s:
             self._prefix = asked[0]
             log.info("the visitor goes on after %r: waiting for the rest", self._prefix)
@@ -185,18 +183,18 @@ class Kiosk:
         if busy or self._greeting_active():
             log.info("the visitor is speaking: the kiosk stops and listens")
             self._stop_talking()
-        self._set_phase(Phase.LISTENING)
+        self._set_phase(VisitorState.LISTENING)
 
     def _resume_interrupted(self) -> None:
         """The speech that stopped an answer was not the visitor's question after all (the kiosk's own
         echo, a bystander, a cough): the question it interrupted is answered after all."""
         heard, self._interrupted = self._interrupted, None
-        if heard is None or self.phase is not Phase.LISTENING or self._turn is not None:
+        if heard is None or self.phase is not VisitorState.LISTENING or self._turn is not None:
             return
         if self._resumed >= MAX_RESUMES:  # something keeps stopping it (a noisy room): the visitor can ask again
             log.warning("answer to %r stopped %d times by speech that was not a question: giving up",
                         heard.text, self._resumed + 1)
-            self._set_phase(Phase.FOLLOW_UP)
+            self._set_phase(VisitorState.FOLLOW_UP)
             return
         self._resumed += 1
         log.info("the speech was not a question: answering %r after all", heard.text)
@@ -204,14 +202,14 @@ class Kiosk:
         self._turn = asyncio.create_task(self._answer(heard))
 
     def _window_closed(self, event: WindowClosed) -> None:
-        if self.phase not in (Phase.LISTENING, Phase.FOLLOW_UP) or self._greeting_active():
+        if self.phase not in (VisitorState.LISTENING, VisitorState.FOLLOW_UP) or self._greeting_active():
             return  # a turn or the greeting is under way; its end opens the next window
         greet = (event.window == "question" and not self._in_session and self.service.greeting
                  and self.rt.speaker is not None)
         if greet:
             self._greeting = asyncio.create_task(self._greet())
             return
-        self._set_phase(Phase.IDLE)
+        self._set_phase(VisitorState.IDLE)
         if self.screen is not None:
             self.screen.idle()
 
@@ -226,7 +224,8 @@ class Kiosk:
 
     def _earcon(self) -> None:
         self._chime = None
-        self.player.submit(chime(), EARCON_RATE, pause=False)
+        if self.player is not None:
+            self.player.submit(chime(), EARCON_RATE, pause=False)
 
     def _greeting_active(self) -> bool:
         return self._greeting is not None and not self._greeting.done()
@@ -235,10 +234,12 @@ class Kiosk:
         """A new visitor who woke the kiosk and said nothing through the question window is greeted;
         then the question window opens again."""
         self._in_session = True
+        assert self.rt.speaker is not None  # greeted only when there is a voice
         clip = await asyncio.to_thread(self.rt.speaker.speak_joined, self.rt.settings.persona.greeting)
         if self.listener is not None:
             self.listener.speaking_started()
             self.listener.saying(clip.text)
+        self._set_phase(VisitorState.SPEAKING)
         try:
             self._play(SpeechAudio(0, 0, clip))
             if self.player is not None:
@@ -246,12 +247,16 @@ class Kiosk:
         finally:
             if self.listener is not None:
                 self.listener.speaking_finished(window="question")
+            if self.phase is VisitorState.SPEAKING:  # not stopped by the visitor: the question window again
+                self._set_phase(VisitorState.LISTENING)
+                if self.screen is not None:
+                    self.screen.idle()
 
     def healthy(self) -> bool:
         """False once a turn has run longer than service.turn_timeout_s (a hung stage) or while one of the loop's
         essential tasks is down (restarting or given up): the watchdog stops."""
         started = self._turn_started
-        hung = started is not None and time.monotonic() - started > self.service.turn_timeout_s
+        hung = started is not None and self._now() - started > self.service.turn_timeout_s
         message = f"turn running for over {self.service.turn_timeout_s:g} s: letting systemd restart"
         if hung and (not self.errors or self.errors[-1] != message):  # once, not at every watchdog tick
             self.errors.append(message)
@@ -276,9 +281,8 @@ class Kiosk:
             self._stop_talking()
         self._in_session = True
         self._asked, self._question = heard, (heard.text, self._last_end)
-        self._turn_started = time.monotonic()
-        self._set_phase(Phase.THINKING)
-        turn = self.rt.engine.gate.begin()
+        self._turn_started = self._now()
+        self._set_phase(VisitorState.THINKING)
         t0 = time.perf_counter()
         spoken = False
         to_speaker: list[float] = []  # question received -> first sentence handed to the sound device (ms)
@@ -287,62 +291,68 @@ class Kiosk:
             if not to_speaker:
                 to_speaker.append(round((time.perf_counter() - t0) * 1000, 1))
 
+        def on_event(event: TurnEvent) -> None:
+            nonlocal spoken
+            if not isinstance(event, SpeechAudio):
+                return
+            if not spoken:
+                spoken = True
+                self._set_phase(VisitorState.SPEAKING)
+                if self.listener is not None:
+                    self.listener.speaking_started()
+            if self.listener is not None:
+                self.listener.saying(event.clip.text)
+            self._play(event, playing)
+
         done: AnswerDone | None = None
         cut_off = False
         try:
-            async for event in self.rt.responder.respond(turn, heard.text, speak=self.rt.speaker is not None):
-                if isinstance(event, SpeechAudio):
-                    if not spoken:
-                        spoken = True
-                        self._set_phase(Phase.SPEAKING)
-                        if self.listener is not None:
-                            self.listener.speaking_started()
-                    if self.listener is not None:
-                        self.listener.saying(event.clip.text)
-                    self._play(event, playing)
-                elif isinstance(event, AnswerDone):
-                    done = event
+            done = await run_turn(self.rt.responder, heard.text, speak=self.rt.speaker is not None, t0=t0,
+                                  on_event=on_event)
             if self.player is not None:
                 await self.player.drain()
         except asyncio.CancelledError:
-            log.info("turn %d cancelled", turn)
+            log.info("turn for %r cancelled", heard.text)
             cut_off = True
             raise
         finally:
             if spoken and self.listener is not None:
                 self.listener.speaking_finished()
             self._turn_started = None
-            if done is not None and done.error:
-                self.errors.append(done.error)
-            if done is not None:  # a cut-off answer is listed (written, not all heard) but not counted
-                self.turn_count += 0 if cut_off else 1
-                self.turns.append({"question": heard.text, "answer": done.answer, "grounded": done.grounded,
-                                   "cut_off": cut_off,
-                                   "timings_ms": {**done.timings.to_dict(), "recognition": heard.recognition_ms,
-                                                  "to_speaker": to_speaker[0] if to_speaker else None},
-                                   "error": done.error,
-                                   "total_s": round(time.perf_counter() - t0, 3)})
-        self._set_phase(Phase.FOLLOW_UP)
+            if done is not None:
+                self._record(heard, done, cut_off, to_speaker[0] if to_speaker else None, t0)
+        self._set_phase(VisitorState.FOLLOW_UP)
         if self.screen is not None:
             self.screen.idle()
+
+    def _record(self, heard: Heard, done: AnswerDone, cut_off: bool, to_speaker: float | None, t0: float) -> None:
+        """A cut-off answer is listed (written, not all heard) but not counted."""
+        if done.error:
+            self.errors.append(done.error)
+        self.turn_count += 0 if cut_off else 1
+        self.turns.append({"question": heard.text, "answer": done.answer, "grounded": done.grounded,
+                           "cut_off": cut_off,
+                           "timings_ms": {**done.timings.to_dict(), "recognition": heard.recognition_ms,
+                                          "to_speaker": to_speaker},
+                           "error": done.error, "total_s": round(time.perf_counter() - t0, 3)})
 
     def _play(self, audio: SpeechAudio, playing: Callable[[], None] | None = None) -> None:
         """`playing`: called (on the loop) when the clip starts playing."""
         clip = audio.clip
         if self.player is None:  # no sound output: captions (and lips) on the wall clock
             if self.screen is not None:
-                start = time.monotonic()
-                self.screen.speak(clip, None, lambda: time.monotonic() - start)
+                start = self._now()
+                self.screen.speak(clip, None, lambda: self._now() - start)
             return
-        screen = self.screen
+        screen, player = self.screen, self.player
 
         def started() -> None:
             if playing is not None:
                 playing()
             if screen is not None:
-                screen.speak(clip, None, self.player.position)
+                screen.speak(clip, None, player.position)
 
-        self.player.submit(clip.pcm, clip.sample_rate, on_start=started)
+        player.submit(clip.pcm, clip.sample_rate, on_start=started)
 
     def _stop_talking(self) -> None:
         """Barge-in, or the visitor was already speaking: the turn or the greeting stops at once."""
@@ -360,11 +370,18 @@ class Kiosk:
                 self.player.cancel()
         self._turn = None
 
-    def _set_phase(self, phase: Phase) -> None:
+    def _set_phase(self, phase: VisitorState) -> None:
+        """The one visitor state, pushed to the screen and to systemd's STATUS=."""
         if phase is not self.phase:
             log.debug("visitor: %s -> %s", self.phase.value, phase.value)
             self.phase = phase
             self.notifier.status(phase.value)
+            if self.screen is not None:
+                self.screen.visitor(phase)
+
+    def _now(self) -> float:
+        """The loop's clock (virtual in the loop tests); monotonic before the loop runs."""
+        return self._loop.time() if self._loop is not None else time.monotonic()
 
     async def _forget_quiet_visitors(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -372,11 +389,12 @@ class Kiosk:
                 await asyncio.wait_for(stop.wait(), timeout=1.0)
             if stop.is_set():
                 return
-            quiet = time.monotonic() - self._last_activity
-            if self._in_session and quiet > self.service.forget_after_s and self.phase in (Phase.FOLLOW_UP, Phase.IDLE):
+            quiet = self._now() - self._last_activity
+            between_turns = self.phase in (VisitorState.FOLLOW_UP, VisitorState.IDLE)
+            if self._in_session and quiet > self.service.forget_after_s and between_turns:
                 log.info("visitor gone (%.0f s quiet): session forgotten", quiet)
                 self.rt.engine.reset()
                 self._in_session = False
-                self._set_phase(Phase.IDLE)
+                self._set_phase(VisitorState.IDLE)
                 if self.screen is not None:
-                    self.screen.overlay.clear_captions()
+                    self.screen.forget()

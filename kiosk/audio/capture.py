@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from kiosk.audio.playback import AudioDevice, list_devices, open_portaudio, pick_device
 from kiosk.audio.resample import Resampler
@@ -87,6 +88,18 @@ class _Opened:
     device: AudioDevice
     rate: int
     channels: int
+
+
+class AudioSource(Protocol):
+    """A microphone port: started, it delivers 16 kHz mono PCM to its `on_frames` and its state changes
+    (MicrophoneStatus) to its `on_status`, from its own threads; `stats.samples` counts what it delivered."""
+
+    @property
+    def stats(self) -> CaptureStats: ...
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 class Microphone:
@@ -263,10 +276,15 @@ class Microphone:
             self._status("lost", error)
         delay = self.backoff_initial_s
         opened_at = time.monotonic()
+        first_audio = False
         while not self._stop.is_set():
             if not recovering:
                 ok, why = self._healthy(opened_at)
                 if ok:
+                    if not first_audio and self._samples:  # what a test or an installer waits for
+                        first_audio = True
+                        log.info("first audio from the microphone %.1f s after opening",
+                                 time.monotonic() - opened_at)
                     self._stop.wait(0.1)
                     continue
                 self._losses += 1

@@ -14,20 +14,13 @@ import math
 import random
 import re
 from dataclasses import dataclass
-from enum import Enum
 from typing import TYPE_CHECKING
 
 from kiosk.avatar.lipsync import REST, LipSync, MouthPose, ease
+from kiosk.events import VisitorState
 
 if TYPE_CHECKING:
     from kiosk.events import SpeechClip
-
-
-class State(str, Enum):
-    IDLE = "idle"
-    LISTENING = "listening"
-    THINKING = "thinking"
-    SPEAKING = "speaking"
 
 
 EXPRESSIONS: tuple[str, ...] = ("neutral", "smile", "concern", "thinking")
@@ -59,7 +52,8 @@ TILT_PERIODS_S = (5.8, 9.1, 12.8)
 SWAY_X_PERIODS_S = (7.8, 12.4, 16.6)
 SWAY_Y_PERIODS_S = (4.7, 6.8, 10.2)
 HARMONIC_WEIGHTS = (0.5, 0.3, 0.2)  # sum 1: |sum of sines| <= gain
-HEAD_GAIN = {State.IDLE: 0.6, State.LISTENING: 0.45, State.THINKING: 0.55, State.SPEAKING: 0.8}
+HEAD_GAIN = {VisitorState.IDLE: 0.6, VisitorState.FOLLOW_UP: 0.6, VisitorState.LISTENING: 0.45,
+             VisitorState.THINKING: 0.55, VisitorState.SPEAKING: 0.8}
 NOD = 0.15  # head dips with the phrase loudness; max gain + NOD <= 1 keeps sway in -1..1
 
 Pair = tuple[float, float]
@@ -143,16 +137,16 @@ class Gaze:
 
     def __init__(self, seed: int = 0) -> None:
         self._rng = random.Random(f"{seed}:gaze")
-        self._state = State.IDLE
+        self._state = VisitorState.IDLE
         self._side = 1.0  # a thinking look keeps to one side per episode
         self._from: Pair = (0.0, 0.0)
         self._to: Pair = (0.0, 0.0)
         self._t_move = -math.inf
         self._next: float | None = None
 
-    def set_state(self, state: State, t: float) -> None:
+    def set_state(self, state: VisitorState, t: float) -> None:
         self._advance(t)
-        if state is State.THINKING and self._state is not State.THINKING:
+        if state is VisitorState.THINKING and self._state is not VisitorState.THINKING:
             self._side = self._rng.choice((-1.0, 1.0))
         self._state = state
         self._saccade(t)  # a new state is a new focus of attention: look at once
@@ -173,9 +167,9 @@ class Gaze:
 
     def _pick(self) -> Pair:
         rng = self._rng
-        if self._state is State.THINKING:
+        if self._state is VisitorState.THINKING:
             return self._side * rng.uniform(*THINKING_X), rng.uniform(*THINKING_Y)
-        if self._state is State.IDLE:
+        if self._state in (VisitorState.IDLE, VisitorState.FOLLOW_UP):
             radius = IDLE_RADIUS if rng.random() < 0.65 else ATTENTIVE_RADIUS  # wander, then come back
         else:
             radius = ATTENTIVE_RADIUS
@@ -239,10 +233,10 @@ class _Expressions:
         self._retarget(name, t)
         self._hold_until = None if hold_s is None else t + hold_s
 
-    def on_state(self, state: State, t: float) -> None:
+    def on_state(self, state: VisitorState, t: float) -> None:
         self._expire(t)
-        self.default = "thinking" if state is State.THINKING else "neutral"
-        if state is State.THINKING or self.target == "thinking":
+        self.default = "thinking" if state is VisitorState.THINKING else "neutral"
+        if state is VisitorState.THINKING or self.target == "thinking":
             self.set(self.default, t)
 
     def weights(self, t: float) -> tuple[tuple[str, float], ...]:
@@ -279,7 +273,7 @@ class Animator:
     def __init__(self, seed: int = 0) -> None:
         self._blinker, self._gaze, self._motion = Blinker(seed), Gaze(seed), Motion(seed)
         self._expressions = _Expressions()
-        self._state = self._prev_state = State.IDLE
+        self._state = self._prev_state = VisitorState.IDLE
         self._t_state = -math.inf
         self._lipsync: LipSync | None = None
         self._clip_no = 0
@@ -288,11 +282,11 @@ class Animator:
         self._handover: tuple[float, MouthPose] | None = None
 
     @property
-    def state(self) -> State:
+    def state(self) -> VisitorState:
         return self._state
 
-    def set_state(self, state: State | str, t: float) -> None:
-        state = State(state)
+    def set_state(self, state: VisitorState | str, t: float) -> None:
+        state = VisitorState(state)
         if state is self._state:
             return  # a repeated state must not restart its transition
         self._prev_state, self._state, self._t_state = self._state, state, t

@@ -18,10 +18,10 @@ from typing import NamedTuple
 from kiosk.answer.sentences import CLOSERS, TERMINATORS
 from kiosk.avatar.drawing import Backend, Colour, Image
 from kiosk.avatar.painter import ACCENT, DIM, INK, KEYBOARD_ICON, MIC_ICON, PANEL, SOFT, WHITE, Painter, Rect, Segment
+from kiosk.events import VisitorState
 
 FADE_S = 0.3
 LEVEL_DECAY_S = 0.25  # the meter jumps up at once and sinks back smoothly, like a VU meter
-STATES = ("idle", "listening", "thinking", "speaking")
 CAPTION_LINES = 3  # landscape: more would reach the chin (the mouth is at 45 % of the height, face.py)
 CAPTION_PANEL = (*PANEL[:3], 255)  # opaque: nothing of the avatar may show through the captions
 TYPE_PROMPT = "Tap Type to ask your question"  # no microphone: the one way in
@@ -113,7 +113,8 @@ class Overlay:
 
     def __init__(self, backend: Backend, size: tuple[int, int], painter: Painter | None = None) -> None:
         self.backend, self.layout, self.painter = backend, Layout.for_size(size), painter or Painter(backend)
-        self.state, self._prev_state, self._state_t = "idle", "idle", -FADE_S
+        self.state = self._prev_state = VisitorState.IDLE
+        self._state_t = -FADE_S
         self.attract = DEFAULT_ATTRACT
         self.notice_text: str | None = None
         self.voice = True  # a microphone is listening: the wake phrase and the talk button work
@@ -162,9 +163,8 @@ class Overlay:
         """The idle invitation: the wake phrase and talk button only while they work."""
         return self.attract if self.voice else TYPE_PROMPT
 
-    def set_state(self, state: str, t: float) -> None:
-        if state not in STATES:
-            raise ValueError(f"unknown state {state!r}; expected one of {STATES}")
+    def set_state(self, state: VisitorState | str, t: float) -> None:
+        state = VisitorState(state)  # an unknown name raises ValueError
         if state != self.state:
             self._prev_state, self.state, self._state_t = self.state, state, t
 
@@ -254,7 +254,7 @@ class Overlay:
             if self._prev_state != self.state:
                 self._cue(self._prev_state, 1 - k, t)
             self._cue(self.state, k, t)
-            self._buttons({self.state: k, self._prev_state: 1 - k}.get("listening", 0.0))
+            self._buttons({self.state: k, self._prev_state: 1 - k}.get(VisitorState.LISTENING, 0.0))
 
     def _draw_notice(self) -> None:
         if not self.notice_text:
@@ -311,7 +311,8 @@ class Overlay:
                 wave = 0.5 + 0.5 * math.sin(2 * math.pi * t / 1.2 - i * 1.2)
                 draw(disc, x + i * (dot + gap), cy - dot // 2 - round(dot * 0.4 * wave), opacity * (0.35 + 0.65 * wave))
             return
-        pulse = 0.5 + 0.5 * math.sin(2 * math.pi * t / 2.4) if state == "idle" else 1.0  # a gentle invitation
+        inviting = state in (VisitorState.IDLE, VisitorState.FOLLOW_UP)
+        pulse = 0.5 + 0.5 * math.sin(2 * math.pi * t / 2.4) if inviting else 1.0  # a gentle invitation
         draw(disc, x, cy - dot // 2, opacity * (0.35 + 0.65 * pulse))
         draw(label, x + dot + gap, cy - p.size(label)[1] // 2, opacity * (0.82 + 0.18 * pulse))
         if state == "listening":

@@ -1,9 +1,11 @@
 """The talking head as a task of the one event loop: draws at the display rate and never blocks it.
 
-The app tells the Screen what happens (listening events, sentences being spoken with their playback
-clock, idle); the Screen turns taps, clicks and keys into the same events the microphone produces:
-a tap (or Space/Enter) is `Wake(source="tap")`, a typed question is `Heard(engine="keyboard")`.
-Without a working microphone nothing offers voice: Space/Enter open the keyboard instead of a tap.
+The app tells the Screen what happens (the visitor state, listening events, sentences being spoken with
+their playback clock, the end of an answer); the Screen keeps no visitor state of its own: face, captions
+and cue all show the one the kiosk pushes (`visitor`). The Screen turns taps, clicks and keys into the
+same events the microphone produces: a tap (or Space/Enter) is `Wake(source="tap")`, a typed question is
+`Heard(engine="keyboard")`. Without a working microphone nothing offers voice: Space/Enter open the
+keyboard instead of a tap.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from kiosk.avatar.inputs import InputKind
 from kiosk.avatar.keyboard import OnScreenKeyboard, question_event, tap_event
 from kiosk.avatar.overlay import NO_MICROPHONE, Overlay
 from kiosk.avatar.pack import AvatarPack
-from kiosk.events import Heard, HeardPartial, ListenEvent, MicrophoneStatus, SpeechClip, Wake
+from kiosk.events import Heard, HeardPartial, ListenEvent, MicrophoneStatus, SpeechClip, VisitorState, Wake
 
 log = logging.getLogger(__name__)
 
@@ -37,20 +39,28 @@ class Screen:
         self.keyboard = OnScreenKeyboard(backend, (w, h), painter=self.overlay.painter)
         self.animator = Animator(seed=seed)
         self._playback: PlaybackClock | None = None
+        self._answering = False  # a chunk of the current answer has started playing
         self.frames = 0
 
     # -- what the app tells the screen ----------------------------------------------------------------------
 
-    def listen_event(self, event: ListenEvent) -> None:
+    def visitor(self, state: VisitorState) -> None:
+        """The visitor state (kiosk.appliance.app): the face's gaze and motion, the cue, the buttons."""
         t = self.clock()
+        self.animator.set_state(state, t)
+        self.overlay.set_state(state, t)
+
+    def forget(self) -> None:
+        """The visitor left: their conversation's captions go."""
+        self.overlay.clear_captions()
+
+    def listen_event(self, event: ListenEvent) -> None:
         if isinstance(event, Wake):
-            self._state("listening", t)
             self.overlay.clear_captions()
         elif isinstance(event, HeardPartial):
             self.overlay.visitor_partial(event.text)
         elif isinstance(event, Heard):
             self.overlay.visitor_final(event.text)
-            self._state("thinking", t)
         elif isinstance(event, MicrophoneStatus):  # lost/retrying: down; listening/recovered: back
             self.set_voice(not event.down)
 
@@ -66,23 +76,19 @@ class Screen:
               grounded: bool = True) -> None:
         """A chunk of the answer starts playing; `playback()` gives its position in seconds (None once it has
         ended). A chunk that continues a sentence grows that sentence's caption."""
-        t = self.clock()
-        if self.animator.state.value != "speaking":
-            self._state("speaking", t)
-            self.animator.set_expression(expression_for_answer(answer or clip.text, grounded), t, hold_s=4.0)
+        if not self._answering:  # the answer's first words set the face's expression
+            self._answering = True
+            self.animator.set_expression(expression_for_answer(answer or clip.text, grounded), self.clock(), hold_s=4.0)
         self.animator.start_clip(clip)
         self._playback = playback
         self.overlay.answer_chunk(clip.text, source)
 
     def idle(self) -> None:
+        """The answer (or greeting) is over or was stopped: the lips rest, the answer's caption is complete."""
         self._playback = None
+        self._answering = False
         self.animator.stop_clip()
         self.overlay.end_answer()
-        self._state("idle", self.clock())
-
-    def _state(self, state: str, t: float) -> None:
-        self.animator.set_state(state, t)
-        self.overlay.set_state(state, t)
 
     # -- the task --------------------------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from kiosk.audio.capture import Microphone
+from kiosk.audio.capture import AudioSource, Microphone
 from kiosk.events import ListenEvent, MicrophoneStatus
 from kiosk.listen.listener import Listener
 
@@ -25,11 +25,13 @@ EventCallback = Callable[[ListenEvent], None]
 
 
 class LiveListener:
-    def __init__(self, listener: Listener, device_name: str, on_event: EventCallback, **mic_options: Any) -> None:
+    def __init__(self, listener: Listener, device_name: str, on_event: EventCallback,
+                 source: Callable[..., AudioSource] = Microphone, **mic_options: Any) -> None:
+        """`source` builds the microphone (given the device name, `on_frames`, `on_status` and `mic_options`)."""
         self.listener = listener
         self.on_event = on_event
         self._queue: queue.SimpleQueue[tuple | None] = queue.SimpleQueue()
-        self.mic = Microphone(device_name, on_frames=self._on_frames, on_status=self._on_status, **mic_options)
+        self.mic = source(device_name, on_frames=self._on_frames, on_status=self._on_status, **mic_options)
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
