@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kiosk.cli import bench
 from kiosk.checks import collect
+from kiosk.cli import bench
 from kiosk.config import DEFAULT_MANIFEST
 
 pytestmark = pytest.mark.slow

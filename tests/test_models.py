@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.models import manifest as m
 from kiosk.cli.models import add_models_parser
+from kiosk.models import manifest as m
 from kiosk.models.fetch import FetchError, Progress, extract_zip, fetch_model, install_embedded
 
 

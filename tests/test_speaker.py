@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import speech_corpus as sc
 
-from kiosk.models import manifest as models
 from kiosk.listen import speaker
 from kiosk.listen.speaker import DVectorEmbedder, SpeakerEmbedder, SpeakerModelMissing, similarity
+from kiosk.models import manifest as models
 
 SENTENCES = ("Where is the canteen, please?", "Can you tell me when the next bus leaves?",
              "What time does the museum close today?")
