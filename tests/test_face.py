@@ -53,6 +53,7 @@ def dark_share(frame: np.ndarray, region: tuple[slice, slice], level: int = 90) 
     return float((frame[region].max(axis=2) < level).mean())
 
 
+@pytest.mark.slow  # real Piper speech
 @pytest.mark.parametrize("name", ["ava", "max"])
 def test_mouth_open_on_vowels_and_closed_on_pbm(backend: PygameBackend, runtime, name: str) -> None:  # noqa: ANN001
     """Each frame's mouth is compared with the pack's own open ("aa", wide and least open) and pressed ("PP")

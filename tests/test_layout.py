@@ -5,6 +5,7 @@ A new module or package must be placed in LAYERS, which makes the placement a de
 from __future__ import annotations
 
 import ast
+import functools
 from collections import defaultdict
 from pathlib import Path
 
@@ -43,8 +44,9 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
-def _graph() -> dict[str, set[str]]:
-    return {_module_name(p): _imports(p) for p in sorted(ROOT.rglob("*.py"))}
+@functools.cache  # parsed once for the module's tests
+def _graph() -> dict[str, frozenset[str]]:
+    return {_module_name(p): frozenset(_imports(p)) for p in sorted(ROOT.rglob("*.py"))}
 
 
 def _unit(module: str) -> str:

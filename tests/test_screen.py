@@ -145,6 +145,7 @@ def test_the_screen_reads_input_only_from_its_backend(screen_parts, monkeypatch)
     asyncio.run(run())
 
 
+@pytest.mark.slow  # real Piper speech, a real second of frames
 def test_runs_at_its_frame_rate_without_blocking_the_loop(screen_parts, runtime) -> None:  # noqa: ANN001
     screen, _ = make(screen_parts)
     clip = runtime.speaker.speak_joined("Hello there, welcome!")
