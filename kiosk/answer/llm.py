@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from kiosk.config import LLMSettings
+
+if TYPE_CHECKING:
+    from llama_cpp.llama_chat_format import ChatFormatterResponse
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +50,12 @@ class PromptTooLong(ValueError):
     pass
 
 
+class _ChatFormat(Protocol):
+    """llama_cpp.llama_chat_format.ChatFormatter, called with the kiosk's plain chat messages."""
+
+    def __call__(self, *, messages: list[Message]) -> ChatFormatterResponse: ...
+
+
 class LlamaEngine:
     """One loaded GGUF model. Not thread-safe: one generation at a time (callers hold a lock)."""
 
@@ -66,7 +76,7 @@ class LlamaEngine:
     def n_ctx(self) -> int:
         return self._llm.n_ctx()
 
-    def _chat_formatter(self) -> tuple[Callable[..., object], list[str]]:
+    def _chat_formatter(self) -> tuple[_ChatFormat, list[str]]:
         from llama_cpp import llama_chat_format as fmt
 
         template = self._llm.metadata.get("tokenizer.chat_template")
@@ -76,7 +86,8 @@ class LlamaEngine:
             formatter = fmt.Jinja2ChatFormatter(template=template, eos_token=text(eos) if eos != -1 else "",
                                                 bos_token=text(bos) if bos != -1 else "",
                                                 stop_token_ids=[eos])
-            return formatter, []
+            # llama_cpp types messages as role-specific TypedDicts; ours are plain dict[str, str] of the same shape.
+            return formatter, []  # type: ignore[return-value]
         # Base models (e.g. Gemma 3 270M) carry no template: use the family's registered format.
         arch = self._llm.metadata.get("general.architecture", "")
         name = "gemma" if arch.startswith("gemma") else "chatml"
@@ -138,6 +149,8 @@ class LlamaEngine:
             prompt=tokens, max_tokens=max_tokens, temperature=options.temperature, top_p=options.top_p,
             repeat_penalty=options.repeat_penalty, seed=options.seed, stop=stop or None, stream=True,
         )
+        if not isinstance(chunks, Generator):  # stream=True always gives a generator (one return type for both)
+            raise TypeError(f"llama.cpp returned {type(chunks).__name__} for a streamed completion")
         try:
             for chunk in chunks:
                 stats.completion_tokens += 1

@@ -81,10 +81,24 @@ class CaptureStats:
     losses: int = 0
 
 
+class _InputStream(Protocol):
+    """The part of a pyaudio stream the microphone uses."""
+
+    def close(self) -> None: ...
+
+    def is_active(self) -> bool: ...
+
+
+class _PortAudio(Protocol):
+    """The part of a pyaudio.PyAudio instance the microphone holds on to."""
+
+    def terminate(self) -> None: ...
+
+
 @dataclass(frozen=True)
 class _Opened:
-    pa: object
-    stream: object
+    pa: _PortAudio
+    stream: _InputStream
     device: AudioDevice
     rate: int
     channels: int
@@ -222,7 +236,10 @@ class Microphone:
         if status & pyaudio.paInputOverflow:
             self._overflows += 1
         try:
-            pcm = self._resampler.process(data or b"")
+            resampler = self._resampler
+            if resampler is None:  # set by _open before the stream exists
+                raise RuntimeError("microphone callback before the stream was opened")
+            pcm = resampler.process(data or b"")
             if pcm:
                 t = self._samples
                 self._samples += len(pcm) // 2
@@ -265,12 +282,18 @@ class Microphone:
             self._close()
             return str(error) or type(error).__name__
 
+    def _describe_open(self) -> str:
+        """The stream a successful _try_open just opened, for the status line."""
+        d = self._opened
+        if d is None:
+            raise RuntimeError("microphone stream is not open")
+        return f"{d.device.name} at {d.rate} Hz x{d.channels}"
+
     def _supervise(self) -> None:
         error = self._try_open()
         recovering = error is not None
         if error is None:
-            d = self._opened
-            self._status("listening", f"{d.device.name} at {d.rate} Hz x{d.channels}")
+            self._status("listening", self._describe_open())
         else:
             self._losses += 1
             self._status("lost", error)
@@ -300,8 +323,7 @@ class Microphone:
                 delay = min(delay * 2, self.backoff_max_s)
                 error = self._try_open()
                 if error is None and self._wait_first_audio():
-                    d = self._opened
-                    self._status("recovered", f"{d.device.name} at {d.rate} Hz x{d.channels}")
+                    self._status("recovered", self._describe_open())
                     recovering, delay = False, self.backoff_initial_s
                     opened_at = time.monotonic()
                 elif error is None:

@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -22,11 +23,24 @@ from kiosk.audio.wav import write_wav
 from kiosk.avatar.animator import Animator, expression_for_answer
 from kiosk.events import SpeechClip
 
+if TYPE_CHECKING:
+    from kiosk.avatar.drawing import Backend
+    from kiosk.avatar.face import FaceRenderer
+    from kiosk.avatar.overlay import Overlay
+
 log = logging.getLogger(__name__)
 
 ATTRACT_S = 1.5
 LISTEN_WORD_S = 0.32  # the visitor's words appear at a speaking pace
 AFTER_ANSWER_S = 1.2
+
+
+class ClipPlayer(Protocol):
+    """What `play` needs of a speaker (kiosk.audio.playback.PlaybackQueue)."""
+
+    def submit(self, pcm: bytes, sample_rate: int) -> None: ...
+
+    def position(self) -> float | None: ...
 
 
 @dataclass(frozen=True)
@@ -88,7 +102,7 @@ def soundtrack(cues: list[Cue], rate: int) -> np.ndarray:
 class Director:
     """Turns a cue list into the animator's and overlay's calls for any time t (frames in order)."""
 
-    def __init__(self, cues: list[Cue], animator: Animator, overlay: object) -> None:
+    def __init__(self, cues: list[Cue], animator: Animator, overlay: Overlay) -> None:
         self.cues, self.animator, self.overlay = cues, animator, overlay
         self._current: Cue | None = None
 
@@ -131,12 +145,14 @@ class Director:
                 an.set_state("speaking", t)
                 ov.set_state("speaking", t)
                 an.set_expression(expression_for_answer(cue.answer, cue.grounded), t, hold_s=4.0)
+            if cue.clip is None:
+                raise ValueError(f"speak cue at {cue.start:.2f} s has no clip")
             an.start_clip(cue.clip)
             ov.answer_chunk(cue.text, cue.source)
 
 
-def record(cues: list[Cue], out: Path, face: object, overlay: object, backend: object, fps: int = 30,
-           seed: int = 0) -> dict:
+def record(cues: list[Cue], out: Path, face: FaceRenderer, overlay: Overlay, backend: Backend, fps: int = 30,
+           seed: int = 0) -> dict[str, Any]:
     """Renders the cues to `out` (MP4). `face`: FaceRenderer; `overlay`: Overlay; same backend for both."""
     if shutil.which("ffmpeg") is None:
         raise RuntimeError("ffmpeg is needed to write MP4 (apt install ffmpeg)")
@@ -156,6 +172,9 @@ def record(cues: list[Cue], out: Path, face: object, overlay: object, backend: o
                "-r", str(fps), "-i", "-", "-i", str(wav), "-c:v", "libx264", "-preset", "veryfast", "-crf", "20",
                "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-movflags", "+faststart", str(out)]
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+        stdin, stderr = proc.stdin, proc.stderr
+        if stdin is None or stderr is None:  # both are pipes (PIPE above)
+            raise RuntimeError("ffmpeg was started without its pipes")
         try:
             for n in range(frames):
                 t = n / fps
@@ -163,11 +182,11 @@ def record(cues: list[Cue], out: Path, face: object, overlay: object, backend: o
                 backend.clear(face.pack.background)
                 face.draw(animator.frame(t, playback))
                 overlay.draw(t)
-                proc.stdin.write(backend.snapshot().tobytes())
-            proc.stdin.close()
+                stdin.write(backend.snapshot().tobytes())
+            stdin.close()
         except BrokenPipeError:
             pass
-        err = proc.stderr.read().decode(errors="replace")
+        err = stderr.read().decode(errors="replace")
         if proc.wait() != 0:
             raise RuntimeError(f"ffmpeg failed: {err.strip()[-500:]}")
     log.info("wrote %s: %d frames at %d fps, %.1f s", out, frames, fps, duration)
@@ -175,7 +194,7 @@ def record(cues: list[Cue], out: Path, face: object, overlay: object, backend: o
             "size": [width, height]}
 
 
-async def play(cues: list[Cue], face: object, overlay: object, backend: object, player: object | None,
+async def play(cues: list[Cue], face: FaceRenderer, overlay: Overlay, backend: Backend, player: ClipPlayer | None,
                fps: int = 30, seed: int = 0) -> int:
     """The same conversation live in a window, with sound where there is a speaker; frames drawn."""
     import asyncio

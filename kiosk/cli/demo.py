@@ -10,6 +10,7 @@ import re
 import statistics
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kiosk.answer.pipeline import run_turn
 from kiosk.audio.playback import PlaybackQueue, open_player
@@ -18,6 +19,12 @@ from kiosk.config import REPO_ROOT, Settings
 from kiosk.events import AnswerSentence, Event, SpeechAudio
 from kiosk.runtime import Runtime, answer_json
 from kiosk.speech.joining import join_clips
+
+if TYPE_CHECKING:
+    from kiosk.avatar.drawing import Backend
+    from kiosk.avatar.face import FaceRenderer
+    from kiosk.avatar.overlay import Overlay
+    from kiosk.avatar.recording import Cue
 
 SCRIPT = (
     "Hi! When does orientation start on my first day?",
@@ -39,6 +46,8 @@ async def _run(rt: Runtime, out_dir: Path, player: PlaybackQueue | None, quiet: 
     """Answers the script; `turns` (if given) collects each turn for the video."""
     pause = rt.settings.speech.sentence_pause_s
     results = []
+    if rt.speaker is None:  # the demo's runtime is opened with speech
+        raise RuntimeError("kiosk demo needs a runtime with speech")
     greeting = rt.speaker.speak_joined(rt.settings.persona.greeting)
     if turns is not None:
         turns.append(greeting)
@@ -80,9 +89,9 @@ async def _run(rt: Runtime, out_dir: Path, player: PlaybackQueue | None, quiet: 
         if turns is not None:
             from kiosk.avatar.recording import Turn
 
-            top = done.sources[0] if done.sources else None
+            cited = done.sources[0] if done.sources else None
             turns.append(Turn(question, tuple((a.clip.text, a.clip) for a in audio),
-                              (top.get("title") or top.get("path")) if top else None,
+                              (cited.get("title") or cited.get("path")) if cited else None,
                               (t.first_audio or 0.0) / 1000, done.grounded))
         if player is not None:
             await player.drain()
@@ -104,7 +113,8 @@ def run_demo(settings: Settings, out_dir: Path, speaker: str = "auto", json_out:
              video: Path | None = None, size: tuple[int, int] = (1280, 720), fps: int = 30,
              questions: int | None = None, window: bool = False) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
-    turns: list | None = [] if video is not None or window else None
+    collected: list = []  # the greeting, then each turn (kiosk.avatar.recording.Turn), for the video or window
+    turns = collected if video is not None or window else None
     with Runtime(settings, speech=True, kb=_demo_kb(settings, out_dir)) as rt:
         player = None
         if speaker != "off":
@@ -122,9 +132,9 @@ def run_demo(settings: Settings, out_dir: Path, speaker: str = "auto", json_out:
     summary = {"turns": results, "first_audio_ms_median": statistics.median(first_audio) if first_audio else None,
                "out_dir": str(out_dir)}
     if video is not None:
-        summary["video"] = _record(settings, turns, video, size, fps)
+        summary["video"] = _record(settings, collected, video, size, fps)
     if window:
-        _show(settings, turns, size, fps, speaker)
+        _show(settings, collected, size, fps, speaker)
     if json_out:
         print(json.dumps(summary, ensure_ascii=False, indent=1))
     else:
@@ -153,7 +163,8 @@ def _show(settings: Settings, turns: list, size: tuple[int, int], fps: int, spea
             player.close()
 
 
-def _scene(settings: Settings, turns: list, backend: object, size: tuple[int, int]) -> tuple:
+def _scene(settings: Settings, turns: list, backend: Backend,
+           size: tuple[int, int]) -> tuple[FaceRenderer, Overlay, list[Cue]]:
     from kiosk.avatar.face import FaceRenderer
     from kiosk.avatar.overlay import Overlay, attract_text
     from kiosk.avatar.pack import resolve_pack

@@ -41,6 +41,14 @@ def _phrase(text: str) -> str:
     return quoted + "*" if " " not in text and len(text) >= 4 else quoted
 
 
+def _term_match(term: Term) -> str:
+    """The FTS5 MATCH string of one term (a parsed term always has itself as an alternative)."""
+    match = match_expression([term])
+    if match is None:
+        raise ValueError(f"term {term.text!r} has no alternatives to search for")
+    return match
+
+
 @dataclass(frozen=True)
 class Hit:
     chunk_id: int
@@ -162,7 +170,7 @@ class Retriever:
         """The question's content terms with their IDF weights (for choosing sentences to quote)."""
         with self._lock:
             self._refresh()
-            return [(t, self._idf(match_expression([t]))) for t in parse_question(question, self._synonyms)]
+            return [(t, self._idf(_term_match(t))) for t in parse_question(question, self._synonyms)]
 
     def _coverage(self, parsed: Sequence[Term], ids: list[int]) -> dict[int, float]:
         """Per chunk, the IDF-weighted share of the question's terms FTS5 finds in it (same stemming and
@@ -174,7 +182,7 @@ class Retriever:
         total = 0.0
         marks = ",".join("?" * len(ids))
         for term in parsed:
-            match = match_expression([term])
+            match = _term_match(term)
             weight = self._idf(match)
             total += weight
             for (rowid,) in self._conn.execute(
@@ -251,7 +259,8 @@ class Retriever:
             # Every hit gets its similarity, also the ones only BM25 brought in.
             at = np.searchsorted(self._ids, ids).clip(0, len(self._ids) - 1)
             cosine = {i: float(sims[j]) for i, j in zip(ids, at, strict=True) if self._ids[j] == i}
-        rows = {
+        # (id, path, title, section, kind, question, text): Hit's fields before the scores
+        rows: dict[int, tuple[int, str, str, str, str, str, str]] = {
             row[0]: row
             for row in self._conn.execute(
                 "SELECT c.id, d.path, c.title, c.section, c.kind, c.question, c.text"

@@ -170,7 +170,7 @@ class Listener:
         at = self.now if at is None else at
         if self.state is State.CAPTURING:
             return []  # already taking a question
-        events: list[ListenEvent] = [Wake(_t(at), source)]
+        events: list[ListenEvent] = [Wake(_t(at), WakeSource(source))]
         self._gate = None
         self.addressee.forget()  # whoever tapped: their voice is learnt from their question
         if self._mode == "spot":  # the visitor is mid-sentence: what follows the tap is the question
@@ -191,7 +191,7 @@ class Listener:
     def speaking_finished(self, at: int | None = None, window: str = FOLLOW_UP) -> None:
         """`window`: what opens when the gate ends; `question` after a greeting or prompt (the visitor
         has not asked yet), `follow_up` after an answer."""
-        self._gate_window = window
+        self._gate_window = Window(window)
         if self._gate is not None:
             self._gate = (self._gate[0], (self.now if at is None else at) + self._tail)
 
@@ -228,15 +228,15 @@ class Listener:
                 if not fed:
                     events += self._feed_active(frame)
                     fed = True
-                events += self._on_end(ev.sample, ev.reason)
+                events += self._on_end(ev.sample, EndReason(ev.reason))  # the endpointer's reasons are strings
         if not fed and self._mode is not None:
             events += self._feed_active(frame)
         if self._residue is not None:
-            events += self._watch_residue(prob)
+            events += self._watch_residue(prob, self._residue)
         if self._mode == "capture" and self._barged and not self._announced:
             events += self._confirm_barge_in()
         if self._mode is not None and self._early_after is not None:
-            self._decode_early()
+            self._decode_early(self._early_after)
         if self._mode is not None:
             events += self._end_if_complete()
         if (self.state is State.AWAKE and self._deadline is not None and self.position >= self._deadline
@@ -286,18 +286,26 @@ class Listener:
         return (self.state is State.AWAKE and pending is not None and pending < start
                 and not self._judge.quieter_than_visitor(self._since(pending)))
 
-    def _decode_early(self) -> None:
-        """A pause of `early_decode_ms`: the recognizer may start on the audio so far (the hangover
-        then overlaps the decode); speech resuming throws that decode away."""
+    def _decode_early(self, early_after: int) -> None:
+        """A pause of `early_decode_ms` (`early_after` samples): the recognizer may start on the audio so far
+        (the hangover then overlaps the decode); speech resuming throws that decode away."""
         quiet = self.endpoint.quiet_samples
-        target = self.spotter if self._mode == "spot" else self.asr
-        if not self._early and quiet >= self._early_after:
+        target = self._spotting() if self._mode == "spot" else self.asr
+        if not self._early and quiet >= early_after:
             if hasattr(target, "decode_early"):
                 target.decode_early()
                 self._early = True
         elif self._early and quiet == 0:
+            if not hasattr(target, "discard_early"):  # _early is only set for engines that decode early
+                raise TypeError(f"{type(target).__name__} has no early decode to discard")
             target.discard_early()
             self._early = False
+
+    def _spotting(self) -> WakeSpotter:
+        """The wake spotter, which has the audio while the mode is "spot" (only set when there is one)."""
+        if self.spotter is None:
+            raise RuntimeError("spotting for a wake phrase without a wake spotter")
+        return self.spotter
 
     def _gated(self, sample: int) -> bool:
         if self._gate is None:
@@ -368,16 +376,17 @@ class Listener:
         self._gate, self._announced, self._spoke_until = None, True, self.position
         return [SpeechStarted(_t(self._start))]
 
-    def _watch_residue(self, prob: float) -> list[ListenEvent]:
+    def _watch_residue(self, prob: float, residue: int) -> list[ListenEvent]:
         """The kiosk's residue (or a bystander) rarely pauses long enough for the VAD to end its segment
         before a visitor speaks up, so the level is judged on, over the latest LEVEL_WINDOW_MS: once it
-        reaches the visitor's, the visitor is interrupting, from the start of that window."""
+        reaches the visitor's, the visitor is interrupting, from the start of that window. `residue`: where
+        the segment taken for the kiosk's own voice began (self._residue)."""
         if self.state is not State.GATED or self._mode is not None or self.endpoint.idle:
             self._residue = None
             return []
         if prob < self.settings.vad_threshold:
             return []
-        start = max(self._residue, self.position - self._judge.window)
+        start = max(residue, self.position - self._judge.window)
         if self._judge.quieter_than_visitor(self._since(start)):
             return []
         self._log_level(start, "rose to the visitor's level: barge-in")
@@ -388,11 +397,11 @@ class Listener:
         log.debug("speech at %.2f s while the kiosk speaks, %s: %.1f dB, the visitor %s dB", _t(start), what,
                   level_db(self._since(start)), self.addressee.reference_db)
 
-    def _on_end(self, sample: int, reason: str) -> list[ListenEvent]:
+    def _on_end(self, sample: int, reason: EndReason) -> list[ListenEvent]:
         mode, self._mode, self._early = self._mode, None, False
         started = time.perf_counter()
         if mode == "spot":
-            hit = self.spotter.finish()
+            hit = self._spotting().finish()
             return self._on_hit(hit, sample, reason, started) if hit else []
         if mode != "capture":
             return []
@@ -413,7 +422,8 @@ class Listener:
         resumed = self._last_question_end is not None and self._start - self._last_question_end <= self._merge
         follow_up = self._window == FOLLOW_UP and not resumed and not self._barged
         voice = self._voice() if follow_up else None
-        why = self.addressee.judge(heard.text, self._meter.db, follow_up=follow_up, voice=voice)
+        judged = self.addressee.judge(heard.text, self._meter.db, follow_up=follow_up, voice=voice)
+        why = None if judged is None else DismissReason(judged)
         # Overlapping the kiosk's voice or right after it (the canceller's tail, the buffered last words).
         near = self._spoke_until is not None and self._start <= self._spoke_until + self._merge
         if (self._barged or near) and self.own.echoes(heard.text):
@@ -441,7 +451,7 @@ class Listener:
 
     def _feed_active(self, frame: bytes) -> list[ListenEvent]:
         if self._mode == "spot":
-            hit = self.spotter.feed(frame)
+            hit = self._spotting().feed(frame)
             return self._on_hit(hit, None) if hit else []
         if self._mode == "capture":
             partial = self.asr.feed(frame)
@@ -449,7 +459,7 @@ class Listener:
                 return [HeardPartial(_t(self.position), partial.text)]
         return []
 
-    def _on_hit(self, hit: WakeHit, segment_end: int | None, reason: str = "silence",
+    def _on_hit(self, hit: WakeHit, segment_end: int | None, reason: EndReason = EndReason.SILENCE,
                 ended: float | None = None) -> list[ListenEvent]:
         """A wake phrase in the current segment; `segment_end` None while the segment is still going."""
         at = self._fed_from + int(hit.end_s * SAMPLE_RATE)
@@ -504,7 +514,7 @@ class Listener:
                      tuple(Word(w.word, max(0.0, w.start_s - lead_s), max(0.0, w.end_s - lead_s)) for w in words),
                      waited)
 
-    def _await_question(self, at: int, window: str) -> None:
+    def _await_question(self, at: int, window: Window) -> None:
         self.state, self._window = State.AWAKE, window
         self._deadline = None if self.spotter is None else at + self._windows[window]
 
