@@ -10,16 +10,20 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import os
 import platform
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk.board import is_jetson
 from kiosk.config import ConfigError, Settings, load_settings
+
+log = logging.getLogger(__name__)
 
 FIX_SETUP = "tools/dev setup"
 
@@ -64,6 +68,10 @@ def check_models(settings: Settings) -> list[Check]:
     except (OSError, ValueError) as error:
         return [Check("model manifest", "fail", str(error), "restore models/manifest.toml from the repository")]
     out = []
+    models_dir = settings.models.resolved_dir
+    if models_dir.exists() and not models_dir.is_dir():
+        out.append(Check("models folder", "fail", f"models.dir = {models_dir} is a file, not a folder: fetched "
+                         "models cannot be found there", "point models.dir at a folder (or move that file away)"))
     for key, name in (("persona.llm", settings.persona.llm), ("persona.voice", settings.persona.voice)):
         try:
             entry = manifest.get(name)
@@ -115,6 +123,8 @@ def check_asr(settings: Settings) -> Check:
     except ModelMissingError as error:
         return Check("speech recognition", "fail", str(error).splitlines()[0],
                      f"kiosk models install-embedded {settings.listen.whisper_model}   (or tools/dev setup)")
+    except ValueError as error:  # the manifest unreadable, or a model of the wrong kind
+        return Check("speech recognition", "fail", str(error).splitlines()[0], "see the model manifest line above")
     spotting = ("Vosk grammar spotting" if engine == "vosk"
                 else "Whisper transcript of each utterance, phonetic match"
                 + (", and by its sound" if settings.listen.wake_acoustic > 0 else ""))
@@ -239,6 +249,18 @@ def check_service(settings: Settings) -> Check:
     return Check("kiosk service", "ok", "not running (start it with kiosk run, or systemctl start kiosk)")
 
 
+def _guarded(name: str, step: Callable[[], Check | list[Check]]) -> list[Check]:
+    """One check's result; a check that breaks on what it inspects is itself a finding, never a traceback:
+    the diagnosis tool must diagnose."""
+    try:
+        result = step()
+    except Exception as error:  # noqa: BLE001 - whatever it met, say it and go on with the other checks
+        log.debug("check %s raised", name, exc_info=True)
+        return [Check(name, "fail", f"could not be checked: {type(error).__name__}: {error}",
+                      "fix what the message names")]
+    return result if isinstance(result, list) else [result]
+
+
 def collect(config: str | None) -> list[Check]:
     checks = [check_python()]
     try:
@@ -247,16 +269,14 @@ def collect(config: str | None) -> list[Check]:
     except ConfigError as error:
         return [*checks, Check("config", "fail", str(error), "fix the file and line named above")]
     appliance = is_jetson()
-    checks += check_packages()
-    checks += check_models(settings)
-    checks += check_knowledge(settings)
-    checks.append(check_asr(settings))
-    checks.append(check_vocabulary(settings))
-    checks.append(check_avatar(settings))
-    checks.append(check_service(settings))
-    checks += check_sound(settings, appliance)
-    checks.append(check_display(appliance))
-    checks += check_gpu(settings, appliance)
+    steps: list[tuple[str, Callable[[], Check | list[Check]]]] = [
+        ("packages", check_packages), ("models", lambda: check_models(settings)),
+        ("knowledge base", lambda: check_knowledge(settings)), ("speech recognition", lambda: check_asr(settings)),
+        ("vocabulary", lambda: check_vocabulary(settings)), ("avatar", lambda: check_avatar(settings)),
+        ("kiosk service", lambda: check_service(settings)), ("sound", lambda: check_sound(settings, appliance)),
+        ("display", lambda: check_display(appliance)), ("gpu", lambda: check_gpu(settings, appliance))]
+    for name, step in steps:
+        checks += _guarded(name, step)
     if shutil.which("espeak-ng") is None:
         checks.append(Check("espeak-ng", "warn", "not installed: the wake phrase is recognized by its spelling only "
                             "(its sound templates are spoken by espeak-ng at start-up)", "apt-get install espeak-ng"))

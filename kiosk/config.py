@@ -10,6 +10,7 @@ the manifest elsewhere, here they only have to be non-empty.
 from __future__ import annotations
 
 import dataclasses
+import errno
 import logging
 import os
 from collections.abc import Mapping
@@ -23,6 +24,7 @@ from kiosk.config_check import (
     Problem,
     check_table,
     got,
+    loads_toml,
     syntax_problem,
     unknown_section_message,
 )
@@ -434,6 +436,15 @@ def _anchor(path: str, cwd: Path | None) -> Path:
 
 def _must_exist(path: Path, how: str) -> Path:
     if not path.exists():
+        if path.is_symlink():  # exists() is False for a dangling link and for a link loop alike
+            try:
+                target = f"a link to {path.resolve(strict=True)} that cannot be read"
+            except RuntimeError:  # Python 3.11 reports a loop this way; 3.13 as OSError(ELOOP)
+                target = "a symbolic link loop"
+            except OSError as error:
+                loop = error.errno == errno.ELOOP
+                target = "a symbolic link loop" if loop else f"a broken symbolic link to {os.readlink(path)}"
+            raise ConfigError.single(path, f"config file is {target} (given with {how})")
         raise ConfigError.single(path, f"config file not found (given with {how})")
     if not path.is_file():
         raise ConfigError.single(path, f"not a file (given with {how})")
@@ -482,7 +493,7 @@ def load_settings(
 def parse_settings(text: str, source: Path | None = None) -> Settings:
     """Parse and validate config text. Raises ConfigError listing every problem."""
     try:
-        data = tomllib.loads(text)
+        data = loads_toml(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(source, [syntax_problem(e, text)]) from None
     return _build(data, source, KeyLocator(text))

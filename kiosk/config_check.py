@@ -18,6 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10 (JetPack 6)
+    import tomli as tomllib  # type: ignore[no-redef]
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -156,6 +161,15 @@ class KeyLocator:
 
 _AT_LINE_RE = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _AT_END_RE = re.compile(r"\s*\(at end of document\)\s*$")
+
+
+def loads_toml(text: str) -> dict[str, Any]:
+    """tomllib.loads, also for hostile input: a document nested thousands of levels deep (which exhausts
+    tomllib's recursion) is a TOMLDecodeError like any other malformed file, not a RecursionError."""
+    try:
+        return tomllib.loads(text)
+    except RecursionError:
+        raise tomllib.TOMLDecodeError("arrays or inline tables nested too deeply") from None
 
 
 def syntax_problem(exc: Exception, text: str) -> Problem:

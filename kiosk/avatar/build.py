@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kiosk.avatar.pack import BUILTIN_DIR, tomllib
+from kiosk.avatar.pack import BUILTIN_DIR
+from kiosk.config_check import loads_toml
 
 
 def builtin_packs() -> list[Path]:
@@ -24,7 +25,7 @@ def build_pack(pack_dir: Path, force: bool = False) -> list[Path]:
     A PNG newer than its SVG is kept unless `force`. Raises ValueError if avatar.toml has no valid canvas.
     """
     pack_dir = Path(pack_dir)
-    manifest = tomllib.loads((pack_dir / "avatar.toml").read_text(encoding="utf-8"))
+    manifest = loads_toml((pack_dir / "avatar.toml").read_text(encoding="utf-8"))
     canvas = manifest.get("avatar", {}).get("canvas")
     if not (isinstance(canvas, list) and len(canvas) == 2 and all(isinstance(v, int) and v > 0 for v in canvas)):
         raise ValueError(f"{pack_dir / 'avatar.toml'}: avatar.canvas must be [width, height], got {canvas!r}")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kiosk.config_check import loads_toml
 from kiosk.speech.visemes import VISEMES
 
 try:
@@ -94,7 +95,7 @@ def load_pack(path: Path) -> AvatarPack:
         raise AvatarError(path, [f"{manifest}: not found (a pack is a folder with avatar.toml; "
                                  "see docs/avatar-format.md)"])
     try:
-        data = tomllib.loads(manifest.read_text(encoding="utf-8"))
+        data = loads_toml(manifest.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise AvatarError(path, [f"{manifest}: {error}"]) from None
     for section in data:

@@ -12,7 +12,7 @@ from pathlib import Path
 from kiosk.config import ConfigError, Settings, load_settings
 from kiosk.knowledge.index import KnowledgeError
 from kiosk.models.locate import ModelKindError
-from kiosk.models.manifest import ModelMissingError
+from kiosk.models.manifest import ManifestError, ModelMissingError
 
 log = logging.getLogger("kiosk")
 
@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"kiosk: configuration problem\n{error}", file=sys.stderr)
         return 2
-    except (ModelMissingError, ModelKindError) as error:
+    except (ModelMissingError, ModelKindError, ManifestError) as error:
         print(f"kiosk: {error}", file=sys.stderr)
         return 3
     except KnowledgeError as error:

@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kiosk.config_check import loads_toml
+
 try:
     import tomllib
 except ModuleNotFoundError:  # Python 3.10
@@ -250,10 +252,13 @@ def _parse_model(source: Path, index: int, raw: Any) -> ModelEntry:
 def load_manifest(path: str | Path | None = None) -> Manifest:
     source = Path(path) if path else default_manifest_path()
     try:
-        with open(source, "rb") as fh:
-            data = tomllib.load(fh)
+        data = loads_toml(source.read_bytes().decode("utf-8"))
     except FileNotFoundError as exc:
         raise ManifestError(f"{source}: manifest not found") from exc
+    except OSError as exc:  # a folder, unreadable, a link loop
+        raise ManifestError(f"{source}: cannot read the manifest: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ManifestError(f"{source}: not UTF-8 text (bad byte at offset {exc.start})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ManifestError(f"{source}: not valid TOML: {exc}") from exc
     raw_models = data.get("model", [])
@@ -411,7 +416,10 @@ def read_lock(root: Path) -> dict[str, str]:
     lock: dict[str, str] = {}
     try:
         text = (root / LOCK_NAME).read_text(encoding="utf-8")
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # not fetched (or models.dir is a file: kiosk doctor says so)
+        return lock
+    except (OSError, UnicodeDecodeError) as exc:
+        log.warning("%s: unreadable (%s); its files are checked as unverified", root / LOCK_NAME, exc)
         return lock
     for line in text.splitlines():
         sha, _, rel = line.strip().partition(" ")
