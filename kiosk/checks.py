@@ -106,6 +106,10 @@ def check_knowledge(settings: Settings) -> list[Check]:
             docs, chunks = index.counts()
     except KnowledgeError as error:
         return [Check("knowledge base", "fail", str(error), f"kiosk ingest DOCS... --kb {path}")]
+    from kiosk.knowledge.integrity import damage, damage_message
+
+    if problem := damage(Path(path).expanduser()):
+        return [Check("knowledge base", "fail", damage_message(path, problem), f"kiosk ingest DOCS... --kb {path}")]
     return [Check("knowledge base", "ok" if chunks else "fail", f"{path}: {docs} documents, {chunks} passages",
                   "" if chunks else f"kiosk ingest DOCS... --kb {path}")]
 

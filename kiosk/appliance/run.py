@@ -53,6 +53,18 @@ def _listener(settings: Settings, post: Any) -> Any:
         return None
 
 
+def _index_damage(settings: Settings) -> str | None:
+    from kiosk.knowledge.integrity import damage, damage_message
+    from kiosk.models.locate import knowledge_path
+
+    path = knowledge_path(settings)
+    if path is None or (problem := damage(path)) is None:
+        return None
+    message = damage_message(path, problem)
+    log.error("%s", message)
+    return message
+
+
 def run_kiosk(settings: Settings, headless: bool = False, problem: str | None = None) -> int:
     """`problem`: started on the last configuration that worked, because of this (shown on /status)."""
     from kiosk.audio.playback import open_player
@@ -81,6 +93,8 @@ def run_kiosk(settings: Settings, headless: bool = False, problem: str | None = 
         kiosk = Kiosk(rt, player=player, screen=screen, notifier=notifier)
         if problem is not None:
             kiosk.errors.append(problem)
+        if damaged := _index_damage(settings):
+            kiosk.errors.append(damaged)  # it answers on: most of a damaged index is usually still readable
         posts.append(kiosk.post)
         live = _listener(settings, kiosk.post)
         kiosk.listener = live

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from kiosk.knowledge.index import FTS_WEIGHTS, Embedder, open_index
+from kiosk.knowledge.integrity import damage_message
 from kiosk.knowledge.query import Term, match_expression, parse_question
 
 __all__ = ["RRF_K", "Hit", "Retriever"]
@@ -88,6 +89,7 @@ class Retriever:
         self._matrix: np.ndarray | None = None
         self._version = -1
         self._broken = False  # the last search could not read the index: open it afresh first
+        self._damage_told = False  # the index's damage is in the log
         self._df: dict[str, int] = {}
         self._n_chunks = 0
         self._refresh()
@@ -220,10 +222,15 @@ class Retriever:
             if self._broken:
                 self._reopen()
             try:
-                return self._search(question, k)
-            except sqlite3.DatabaseError:
+                hits = self._search(question, k)
+            except sqlite3.DatabaseError as error:
+                if not self._damage_told and not isinstance(error, sqlite3.OperationalError):  # not merely locked
+                    log.error("%s", damage_message(self.index.path, str(error)))
+                    self._damage_told = True  # once until a search succeeds again, not at every question
                 self._broken = True
                 raise
+            self._damage_told = False
+            return hits
 
     def _reopen(self) -> None:
         try:
