@@ -114,6 +114,28 @@ def check_knowledge(settings: Settings) -> list[Check]:
                   "" if chunks else f"kiosk ingest DOCS... --kb {path}")]
 
 
+def check_persona_prompt(settings: Settings) -> Check:
+    """Does the persona prompt leave the context window room for passages, the question and the answer?
+    The same measure `kiosk run` and `kiosk ask` refuse to start on (kiosk/runtime.py)."""
+    from kiosk.answer.engine import AnswerEngine
+    from kiosk.answer.llm import LlamaEngine
+    from kiosk.answer.prompt import passage_tokens, persona_too_long
+    from kiosk.models.locate import locate
+    from kiosk.models.manifest import ModelMissingError
+
+    try:
+        loc = locate(settings, settings.persona.llm, "llm", "persona.llm")
+    except (ModelMissingError, ValueError) as error:  # check_models names the fix
+        return Check("persona prompt", "warn", f"not checked: {str(error).splitlines()[0]}")
+    llm = LlamaEngine(loc.path, settings.llm, vocab_only=True)  # the tokenizer and chat template, no weights
+    engine = AnswerEngine(llm, settings.persona, settings.answer, settings.llm)
+    budget = engine.budget(passage_tokens(settings.knowledge) if settings.persona.knowledge_base else 0)
+    if budget.fits:
+        return Check("persona prompt", "ok", budget.summary())
+    return Check("persona prompt", "fail", str(persona_too_long(settings.source, budget)),
+                 "shorten persona.system_prompt (move facts into the documents), or raise llm.n_ctx")
+
+
 def check_asr(settings: Settings) -> Check:
     """Which recognizer `kiosk listen`/`transcribe` will use, and why."""
     from kiosk.listen.engines import choose_asr
@@ -177,6 +199,41 @@ def check_display(appliance: bool) -> Check:
     detail = ", ".join(f"{k}={os.environ[k]}" for k in env) or ("framebuffer /dev/fb0" if fb else "no display found")
     fix = "run inside the screen session: set DISPLAY (X11) or WAYLAND_DISPLAY"
     return _hardware(ok, "display", detail, fix, appliance)
+
+
+def check_input(settings: Settings, appliance: bool) -> Check:
+    """Where taps and keys come from: the window, or the touchscreen and keyboard read from /dev/input."""
+    kind = settings.screen.input
+    if kind == "window" or (kind == "auto" and not appliance and settings.screen.backend != "cuda"):
+        return Check("touch and keys", "ok", "from the window (pygame)")
+    try:
+        import evdev
+    except ImportError:
+        return _hardware(False, "touch and keys", "python-evdev is not installed", "pip install evdev", appliance)
+    from kiosk.avatar.evdev_input import is_keyboard, touchscreen_of
+
+    found, denied = [], []
+    for path in evdev.list_devices():
+        try:
+            device = evdev.InputDevice(path)
+        except PermissionError:
+            denied.append(path)
+            continue
+        except OSError:
+            continue
+        try:
+            capabilities = device.capabilities(absinfo=True)
+            if touchscreen_of(capabilities) is not None:
+                found.append(f"touchscreen {device.name!r}")
+            elif is_keyboard(capabilities):
+                found.append(f"keyboard {device.name!r}")
+        finally:
+            device.close()
+    if denied and not found:
+        return _hardware(False, "touch and keys", f"no permission to read {len(denied)} input devices",
+                         "usermod -aG input kiosk   (then log in again / restart the service)", appliance)
+    return _hardware(bool(found), "touch and keys", ", ".join(found) or "no touchscreen or keyboard found",
+                     "plug in the touchscreen's USB cable (the wake phrase works without it)", appliance)
 
 
 def check_gpu(settings: Settings, appliance: bool) -> list[Check]:
@@ -275,10 +332,12 @@ def collect(config: str | None) -> list[Check]:
     appliance = is_jetson()
     steps: list[tuple[str, Callable[[], Check | list[Check]]]] = [
         ("packages", check_packages), ("models", lambda: check_models(settings)),
+        ("persona prompt", lambda: check_persona_prompt(settings)),
         ("knowledge base", lambda: check_knowledge(settings)), ("speech recognition", lambda: check_asr(settings)),
         ("vocabulary", lambda: check_vocabulary(settings)), ("avatar", lambda: check_avatar(settings)),
         ("kiosk service", lambda: check_service(settings)), ("sound", lambda: check_sound(settings, appliance)),
-        ("display", lambda: check_display(appliance)), ("gpu", lambda: check_gpu(settings, appliance))]
+        ("display", lambda: check_display(appliance)), ("touch and keys", lambda: check_input(settings, appliance)),
+        ("gpu", lambda: check_gpu(settings, appliance))]
     for name, step in steps:
         checks += _guarded(name, step)
     if shutil.which("espeak-ng") is None:

@@ -227,6 +227,12 @@ class ScreenSettings:
     """window or video width, px (full screen uses the display's own size)"""
     height: int = _f(1080, range=(240, 4320))
     """window or video height, px"""
+    input: str = _f("auto", choices=("auto", "window", "evdev"))
+    """where taps and keys come from: "window" = the window's own events (pygame); "evdev" = the touchscreen
+    and keyboard read from /dev/input, whoever owns the window (the CUDA backend's window has no input API);
+    auto = evdev with the CUDA backend, the window otherwise"""
+    touch_rotation: int = _f(0, choices=(0, 90, 180, 270))
+    """degrees clockwise from the touch panel's axes to the picture, for a panel mounted turned (evdev input)"""
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ jetson-utils backend) runs where NVIDIA jetson-utils can be imported and is skip
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -320,9 +321,27 @@ def test_open_backend_falls_back_to_pygame_without_jetson_utils() -> None:
     from kiosk.config import ScreenSettings
 
     backend = open_backend(ScreenSettings(mode="headless", width=640, height=360))
-    assert backend.name == "pygame" and backend.size == (640, 360)
-    with pytest.raises(RuntimeError, match="jetson-utils"):
-        open_backend(ScreenSettings(mode="headless", backend="cuda"))
+    assert backend.name == "pygame" and backend.size == (640, 360) and backend.fallback is None  # a desktop
+    asked = open_backend(ScreenSettings(mode="headless", backend="cuda"))  # asked for, absent: said, not fatal
+    assert asked.name == "pygame" and asked.fallback is not None and "jetson-utils" in asked.fallback
+
+
+def test_open_backend_falls_back_to_pygame_when_cuda_fails_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 14: only an ImportError fell back; a CUDA, GL or X error at start-up crash-looped the service."""
+    import types
+
+    from kiosk.avatar.backend import open_backend
+    from kiosk.config import ScreenSettings
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("cudaMallocManaged failed: CUDA driver version is insufficient for CUDA runtime")
+
+    fake = types.ModuleType("jetson_utils")
+    fake.cudaFromNumpy = broken  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "jetson_utils", fake)
+    backend = open_backend(ScreenSettings(mode="headless", backend="auto", width=320, height=240))
+    assert backend.name == "pygame" and backend.fallback is not None
+    assert "failed to start" in backend.fallback and "CUDA driver version" in backend.fallback
 
 
 # -- input -------------------------------------------------------------------------------------------------------
@@ -361,7 +380,7 @@ def test_the_cuda_backend_reports_a_closed_window_as_quit() -> None:
     """jetson-utils' Python API has no input events; a closed display (IsStreaming() False) is a quit. Checked
     here without a GPU: only the output object is faked."""
     from kiosk.avatar.backend_cuda import CudaBackend
-    from kiosk.avatar.inputs import QUIT
+    from kiosk.avatar.inputs import QUIT, InputEvent
 
     class Output:
         streaming = True
@@ -369,10 +388,18 @@ def test_the_cuda_backend_reports_a_closed_window_as_quit() -> None:
         def IsStreaming(self) -> bool:  # noqa: N802 - jetson-utils' naming
             return self.streaming
 
+    class Source:  # what kiosk.avatar.evdev_input delivers: the touchscreen's taps
+        def poll(self) -> list[InputEvent]:
+            return [InputEvent.tap(5, 6)]
+
+        def stop(self) -> None: ...
+
     backend = CudaBackend.__new__(CudaBackend)  # no jetson_utils here: __init__ cannot run
-    backend._output = None
+    backend._output, backend._input = None, None
     assert backend.poll_input() == []  # headless
     backend._output = Output()
     assert backend.poll_input() == []
     backend._output.streaming = False
     assert backend.poll_input() == [QUIT]
+    backend._input = Source()
+    assert backend.poll_input() == [InputEvent.tap(5, 6), QUIT]  # taps come from the kernel, not the window

@@ -93,6 +93,9 @@ def run_kiosk(settings: Settings, headless: bool = False, problem: str | None = 
         kiosk = Kiosk(rt, player=player, screen=screen, notifier=notifier)
         if problem is not None:
             kiosk.errors.append(problem)
+        fallback = getattr(screen.backend, "fallback", None) if screen is not None else None
+        if fallback:  # drawing on the CPU although the GPU was wanted: the operator should know
+            kiosk.errors.append(f"screen: {fallback}")
         if damaged := _index_damage(settings):
             kiosk.errors.append(damaged)  # it answers on: most of a damaged index is usually still readable
         posts.append(kiosk.post)

@@ -48,9 +48,9 @@ cudaDraw.cu, cudaResize.cu, cudaCrop.cu, cudaFont.cu, cudaNormalize.cu):
   its event methods (python/bindings/PyVideo.cpp, PyGL.cpp). A second X connection cannot listen for
   clicks on that window either (X lets one client select ButtonPress on a window, and glDisplay does).
   What is reported: the window being closed (WM_DELETE_WINDOW, or Escape, which glDisplay turns into a
-  close) as `IsStreaming()` turning False -> a quit event. Taps and typing are NOT available on this
-  backend: visitors use the wake phrase; a touch-screen kiosk needs screen.backend = "pygame" (or an
-  evdev reader, not a dependency today).
+  close) as `IsStreaming()` turning False -> a quit event. Taps and typing come from the kernel instead
+  (`input_source`: kiosk.avatar.evdev_input, which grabs the touchscreen and keyboard, so Escape no
+  longer reaches the window either).
 
 Not confirmed (no GPU here, and jetson-utils versions differ): that cudaAlphaBlend has the uchar4 overload
 gpuOverlayAlpha<uchar4> needs in the installed version (the copy reviewed shows only the float4 one) and how
@@ -69,7 +69,7 @@ from typing import Any
 
 import numpy as np
 
-from kiosk.avatar.drawing import Colour
+from kiosk.avatar.drawing import Colour, InputSource
 from kiosk.avatar.inputs import QUIT, InputEvent
 from kiosk.avatar.pointer import PointerHider
 
@@ -83,9 +83,12 @@ class CudaBackend:
     """The GPU backend: jetson-utils cudaImages; a display window (X) or headless."""
 
     name = "cuda"
+    fallback: str | None = None  # the configured backend itself: nothing fell back
 
-    def __init__(self, size: tuple[int, int], mode: str = "headless", title: str = "kiosk") -> None:
-        """mode: headless | window | fullscreen (see the module notes on fullscreen)."""
+    def __init__(self, size: tuple[int, int], mode: str = "headless", title: str = "kiosk",
+                 input_source: InputSource | None = None) -> None:
+        """mode: headless | window | fullscreen (see the module notes on fullscreen). `input_source`: where
+        taps and keys come from (this window reports none)."""
         if mode not in ("headless", "window", "fullscreen"):
             raise ValueError(f"mode must be headless, window or fullscreen, not {mode!r}")
         import jetson_utils
@@ -101,12 +104,14 @@ class CudaBackend:
         blank[:, :, 3] = 255
         self.screen = self._upload(blank)
         self._output = None
+        self._input = input_source
         if mode != "headless":
             if not os.environ.get("DISPLAY"):
                 raise RuntimeError("the CUDA backend's display (jetson-utils display://) needs X: DISPLAY is unset")
             self._output = jetson_utils.videoOutput("display://0")
-            log.warning("screen.backend cuda: taps and typing are not read (jetson-utils exposes no input to "
-                        "Python); visitors use the wake phrase")
+            if input_source is None:
+                log.warning("screen.backend cuda without screen.input = \"evdev\": taps and typing are not read "
+                            "(jetson-utils exposes no input to Python); visitors use the wake phrase")
         self._pointer = self._hide_pointer() if mode == "fullscreen" else None
         self._fonts: dict[tuple[str, int], Any] = {}
         self._bars: dict[tuple[str, int], tuple[int, int] | None] = {}
@@ -200,11 +205,18 @@ class CudaBackend:
             self._output.Render(self.screen)
 
     def poll_input(self) -> list[InputEvent]:
-        """Only a quit event, once the display window has been closed (IsStreaming() False); never taps or keys:
-        jetson-utils' Python API exposes no input (see the module notes). Headless: nothing."""
+        """Taps and keys from the input source, and a quit event once the display window has been closed
+        (IsStreaming() False): jetson-utils' Python API exposes no input of its own (see the module notes)."""
+        events = self._input.poll() if self._input is not None else []
         if self._output is not None and not self._output.IsStreaming():
-            return [QUIT]
-        return []
+            events.append(QUIT)
+        return events
+
+    def close(self) -> None:
+        """Stops reading input (the window closes with the process)."""
+        if self._input is not None:
+            self._input.stop()
+            self._input = None
 
     # -- helpers ---------------------------------------------------------------------------------------------
 

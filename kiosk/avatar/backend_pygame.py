@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from kiosk.avatar.drawing import Colour
+from kiosk.avatar.drawing import Colour, InputSource
 from kiosk.avatar.inputs import InputEvent, from_pygame
 
 
@@ -16,8 +16,12 @@ class PygameBackend:
 
     name = "pygame"
 
-    def __init__(self, size: tuple[int, int], mode: str = "headless", title: str = "kiosk") -> None:
-        """mode: headless | window | fullscreen."""
+    fallback: str | None = None  # why this backend and not the configured one (kiosk.avatar.backend)
+
+    def __init__(self, size: tuple[int, int], mode: str = "headless", title: str = "kiosk",
+                 input_source: InputSource | None = None) -> None:
+        """mode: headless | window | fullscreen. `input_source`: taps and keys from elsewhere as well (evdev)."""
+        self._input = input_source
         import pygame
 
         if mode == "headless":
@@ -91,6 +95,13 @@ class PygameBackend:
             self._pg.display.flip()
 
     def poll_input(self) -> list[InputEvent]:
-        """pygame's event queue (also headless: SDL's dummy driver has one, so tests can post events)."""
+        """pygame's event queue (also headless: SDL's dummy driver has one, so tests can post events), then the
+        input source's."""
         events = (from_pygame(ev, self.size) for ev in self._pg.event.get())
-        return [ev for ev in events if ev is not None]
+        extra = self._input.poll() if self._input is not None else []
+        return [ev for ev in events if ev is not None] + extra
+
+    def close(self) -> None:
+        if self._input is not None:
+            self._input.stop()
+            self._input = None

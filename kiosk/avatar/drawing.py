@@ -22,9 +22,18 @@ Colour = tuple[int, int, int] | tuple[int, int, int, int]
 Image = Any  # a backend's own image type (pygame.Surface, jetson_utils.cudaImage)
 
 
+class InputSource(Protocol):
+    """Taps and keys from somewhere other than the window (kiosk.avatar.evdev_input)."""
+
+    def poll(self) -> list[InputEvent]: ...
+
+    def stop(self) -> None: ...
+
+
 class Backend(Protocol):
     size: tuple[int, int]
     name: str
+    fallback: str | None  # why this backend draws instead of the configured one; None when it is that one
 
     def image(self, rgba: np.ndarray) -> Image:
         """An H x W x 4 uint8 array (straight alpha) as a drawable image."""
