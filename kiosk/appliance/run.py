@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 from typing import Any
@@ -21,6 +22,9 @@ from kiosk.appliance.notify import Notifier
 from kiosk.appliance.supervise import EXIT_TASK_FAILED
 from kiosk.config import Settings
 from kiosk.models.manifest import ModelMissingError
+
+DISPLAY_WAIT_S = 90.0  # the autologin session comes up after the service at boot
+EXIT_NO_DISPLAY = 75  # EX_TEMPFAIL: try again later (Restart=always does)
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,24 @@ def _listener(settings: Settings, post: Any) -> Any:
     except (ModelMissingError, ValueError, OSError) as error:
         log.error("listening is off (%s); visitors can tap and type", error)
         return None
+
+
+def _display_ready(notifier: Notifier) -> bool:
+    """On a machine with a screen (the appliance, or DISPLAY set), its X server: found (not assumed to be :0)
+    and waited for while the desktop session comes up after boot. False: none came up (systemd restarts)."""
+    from kiosk.appliance.display import use_session_display
+    from kiosk.board import has_display, is_jetson
+
+    if not (is_jetson() or has_display()):
+        return True  # a desktop without a display, a test: headless drawing
+    notifier.status("waiting for the display")
+    if use_session_display(DISPLAY_WAIT_S) is not None:
+        return True
+    message = (f"no X display came up within {DISPLAY_WAIT_S:g} s (DISPLAY={os.environ.get('DISPLAY', '(unset)')}, "
+               "no X11 session of this user in logind or /tmp/.X11-unix): is the autologin session running?")
+    log.error("cannot start: %s", message)
+    print(f"kiosk run: {message}", file=sys.stderr)
+    return False
 
 
 def _index_damage(settings: Settings) -> str | None:
@@ -89,6 +111,8 @@ def run_kiosk(settings: Settings, headless: bool = False, problem: str | None = 
         if player is None:
             log.warning("no sound output: answers are shown as captions only")
         posts: list[Any] = []  # the kiosk's post, once it exists (the screen is made first)
+        if not headless and not _display_ready(notifier):
+            return EXIT_NO_DISPLAY
         screen = None if headless else _screen(settings, lambda event: posts[0](event))
         kiosk = Kiosk(rt, player=player, screen=screen, notifier=notifier)
         if problem is not None:
