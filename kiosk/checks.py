@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from kiosk.board import is_jetson
 from kiosk.config import ConfigError, Settings, load_settings
@@ -282,24 +283,33 @@ def check_avatar(settings: Settings) -> Check:
                  "kiosk avatar build   (or tools/dev setup)" if builtin else f"kiosk avatar check {path}")
 
 
-def check_service(settings: Settings) -> Check:
-    """The running kiosk, if any: its status endpoint, else what systemd says."""
+def running_status(settings: Settings) -> dict[str, Any] | None:
+    """The running kiosk's /status (None: not running, or its endpoint is off or does not answer)."""
     import urllib.error
     import urllib.request
 
     svc = settings.service
-    if svc.status_port:
-        host = "127.0.0.1" if svc.status_bind in ("0.0.0.0", "::", "") else svc.status_bind
-        try:
-            with urllib.request.urlopen(f"http://{host}:{svc.status_port}/status", timeout=2) as response:
-                st = json.loads(response.read())
-            errors = st.get("errors") or []
-            detail = (f"running: {st.get('state')}, {st.get('turns')} turns, up {st.get('uptime_s')} s, "
-                      f"{st.get('rss_mb')} MB" + (f"; last error: {errors[-1]}" if errors else ""))
-            return Check("kiosk service", "warn" if errors else "ok", detail,
-                         "journalctl -u kiosk -n 100" if errors else "")
-        except (urllib.error.URLError, OSError, ValueError):
-            pass
+    if not svc.status_port:
+        return None
+    host = "127.0.0.1" if svc.status_bind in ("0.0.0.0", "::", "") else svc.status_bind
+    try:
+        with urllib.request.urlopen(f"http://{host}:{svc.status_port}/status", timeout=2) as response:
+            status = json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+    return status if isinstance(status, dict) else None
+
+
+def check_service(settings: Settings) -> Check:
+    """The running kiosk, if any: its status endpoint, else what systemd says."""
+    svc = settings.service
+    st = running_status(settings)
+    if st is not None:
+        errors = st.get("errors") or []
+        detail = (f"running: {st.get('state')}, {st.get('turns')} turns, up {st.get('uptime_s')} s, "
+                  f"{st.get('rss_mb')} MB" + (f"; last error: {errors[-1]}" if errors else ""))
+        return Check("kiosk service", "warn" if errors else "ok", detail,
+                     "journalctl -u kiosk -n 100" if errors else "")
     if shutil.which("systemctl"):
         state = subprocess.run(["systemctl", "is-active", "kiosk"], capture_output=True, text=True).stdout.strip()
         if state == "active":
@@ -322,14 +332,17 @@ def _guarded(name: str, step: Callable[[], Check | list[Check]]) -> list[Check]:
     return result if isinstance(result, list) else [result]
 
 
-def collect(config: str | None) -> list[Check]:
+def collect(config: str | None, appliance: bool | None = None) -> list[Check]:
+    """Every check, judged as the appliance when `appliance` (default: when this is a Jetson); on the appliance
+    asked for explicitly, the running service's own view too."""
     checks = [check_python()]
     try:
         settings = load_settings(config)
         checks.append(Check("config", "ok", str(settings.source or "built-in defaults")))
     except ConfigError as error:
         return [*checks, Check("config", "fail", str(error), "fix the file and line named above")]
-    appliance = is_jetson()
+    running = bool(appliance)
+    appliance = is_jetson() if appliance is None else appliance
     steps: list[tuple[str, Callable[[], Check | list[Check]]]] = [
         ("packages", check_packages), ("models", lambda: check_models(settings)),
         ("persona prompt", lambda: check_persona_prompt(settings)),
@@ -338,9 +351,71 @@ def collect(config: str | None) -> list[Check]:
         ("kiosk service", lambda: check_service(settings)), ("sound", lambda: check_sound(settings, appliance)),
         ("display", lambda: check_display(appliance)), ("touch and keys", lambda: check_input(settings, appliance)),
         ("gpu", lambda: check_gpu(settings, appliance))]
+    if running:
+        steps.append(("running kiosk", lambda: check_running_appliance(settings)))
     for name, step in steps:
         checks += _guarded(name, step)
     if shutil.which("espeak-ng") is None:
         checks.append(Check("espeak-ng", "warn", "not installed: the wake phrase is recognized by its spelling only "
                             "(its sound templates are spoken by espeak-ng at start-up)", "apt-get install espeak-ng"))
     return checks
+
+
+# -- the running appliance, as it sees itself (kiosk doctor --appliance) --------------------------------------
+
+SANDBOX_FIX = ("systemctl show kiosk -p DevicePolicy -p DeviceAllow; the unit must not restrict devices "
+               "(PrivateDevices=, and ProtectClock= on systemd < 252, deny the GPU)")
+
+
+def check_running_appliance(settings: Settings) -> list[Check]:
+    """What the first boot must show, read from the running service itself (inside its sandbox, as its user):
+    the GPU reachable and used by the LLM, the screen drawn at its frame rate, a microphone and a speaker."""
+    st = running_status(settings)
+    if st is None:
+        return [Check("running kiosk", "fail", "not running, or its status endpoint does not answer",
+                      "systemctl start kiosk; journalctl -u kiosk -n 100")]
+    return [*_gpu_checks(st.get("gpu") or {}), _screen_check(st.get("screen")),
+            _device_check("microphone", st.get("microphone") in ("listening", "recovered"),
+                          f"microphone: {st.get('microphone')}", "kiosk devices; arecord -l; check the USB cable"),
+            _device_check("speaker", bool(st.get("sound")),
+                          "sound output open" if st.get("sound") else "no sound output",
+                          "kiosk devices; set audio.output_device; check the cable and volume")]
+
+
+def _device_check(name: str, ok: bool, detail: str, fix: str) -> Check:
+    return Check(name, "ok" if ok else "fail", detail, "" if ok else fix)
+
+
+def _gpu_checks(gpu: dict[str, Any]) -> list[Check]:
+    nodes: dict[str, bool] = gpu.get("nodes") or {}
+    if not nodes:
+        out = [Check("GPU in the service", "fail", "no GPU device node is visible to the service", SANDBOX_FIX)]
+    elif not all(nodes.values()):
+        denied = ", ".join(node for node, ok in nodes.items() if not ok)
+        out = [Check("GPU in the service", "fail", f"the service cannot open {denied}",
+                     f"the kiosk user needs the video and render groups; {SANDBOX_FIX}")]
+    else:
+        out = [Check("GPU in the service", "ok", f"opens {', '.join(nodes)}")]
+    layers = gpu.get("llm_gpu_layers", 0)
+    if layers == 0:
+        out.append(Check("LLM on the GPU", "warn", "llm.gpu_layers = 0: the LLM runs on the CPU",
+                         "set llm.gpu_layers = -1"))
+    elif gpu.get("llm_offload_supported") is False:
+        out.append(Check("LLM on the GPU", "fail", "llama-cpp-python was built without CUDA: the LLM runs on the CPU",
+                         "provisioning/provision-jetson.sh rebuilds it with CUDA (see provisioning/README.md)"))
+    else:
+        out.append(Check("LLM on the GPU", "ok", f"llama.cpp offloads {'all' if layers < 0 else layers} layers"))
+    return out
+
+
+def _screen_check(screen: dict[str, Any] | None) -> Check:
+    if not screen:
+        return Check("screen", "fail", "the kiosk runs headless (no screen)", "start it without --headless")
+    fps, target = float(screen.get("fps") or 0), float(screen.get("target_fps") or 30)
+    detail = f"{screen.get('backend')} at {fps:g} fps (target {target:g})"
+    if screen.get("fallback"):
+        return Check("screen", "fail", f"{detail}; fell back: {screen['fallback']}",
+                     "journalctl -u kiosk | grep -i cuda; set screen.backend explicitly once fixed")
+    if fps < 0.8 * target:
+        return Check("screen", "fail", detail, "kiosk bench --render; lower screen.fps or the resolution")
+    return Check("screen", "ok", detail)

@@ -260,3 +260,15 @@ def test_the_kiosk_is_full_screen_without_a_pointer_wherever_there_is_a_display(
     assert kiosk_mode("auto", appliance=True, env={}) == "fullscreen"
     assert kiosk_mode("auto", appliance=False, env={}) == "headless"
     assert kiosk_mode("window", appliance=False, env={"DISPLAY": ":0"}) == "window"  # development: the pointer stays
+
+
+def test_the_screen_reports_its_backend_and_measured_frame_rate(screen_parts) -> None:  # noqa: ANN001
+    """For /status and `kiosk doctor --appliance`: the frame rate actually drawn, not the configured one."""
+    now = [0.0]
+    screen, _ = make(screen_parts, clock=lambda: now[0])
+    for i in range(16):
+        now[0] = i / 15  # a slow board: 15 frames a second
+        screen.frame()
+    report = screen.report()
+    assert report["backend"] == "pygame" and report["fallback"] is None and report["frames"] == 16
+    assert report["fps"] == 15.0 and report["target_fps"] == screen.fps

@@ -84,6 +84,8 @@ class Kiosk:
         self._last_end = -1e9  # stream time (s) of the last question's end of speech
         self.wakes = 0
         self.dismissed = 0
+        self.microphone = "none" if listener is None else "starting"  # the latest MicrophoneStatus state
+        self.facts: dict[str, Any] = {}  # what the process found at start (GPU, drawing backend), for /status
 
     # -- inputs (any thread) ---------------------------------------------------------------------------------
 
@@ -165,6 +167,7 @@ class Kiosk:
         elif isinstance(event, WindowClosed):
             self._window_closed(event)
         elif isinstance(event, MicrophoneStatus):
+            self.microphone = event.state.value
             log.log(logging.WARNING if event.down else logging.INFO, "microphone %s: %s", event.state, event.detail)
         elif isinstance(event, HeardPartial) and self.phase is not VisitorState.LISTENING:
             self._set_phase(VisitorState.LISTENING)
@@ -272,8 +275,9 @@ class Kiosk:
         return {"state": self.phase.value, "in_session": self._in_session, "turns": self.turn_count,
                 "last_turn": self.turns[-1] if self.turns else None, "recent": list(self.turns)[-20:],
                 "wakes": self.wakes, "dismissed": self.dismissed, "errors": list(self.errors)[-10:],
-                "listening": self.listener is not None, "sound": self.player is not None,
-                "tasks": self.supervisor.snapshot()}
+                "listening": self.listener is not None, "microphone": self.microphone,
+                "sound": self.player is not None, "tasks": self.supervisor.snapshot(),
+                "screen": self.screen.report() if self.screen is not None else None, **self.facts}
 
     async def _answer(self, heard: Heard) -> None:
         """One turn: the question answered, spoken and shown; the listener's gate closed while speaking."""

@@ -97,3 +97,7 @@ class Display(Protocol):
     def forget(self) -> None:
         """The visitor left: their captions go."""
         ...
+
+    def report(self) -> dict[str, object]:
+        """Backend, measured frame rate, fallback: for /status and `kiosk doctor --appliance`."""
+        ...

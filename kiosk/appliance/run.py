@@ -75,6 +75,17 @@ def _display_ready(notifier: Notifier) -> bool:
     return False
 
 
+def _gpu_facts(settings: Settings) -> dict[str, Any]:
+    """What this process (inside the service's sandbox) can reach of the GPU, and whether the LLM uses it."""
+    from kiosk.board import gpu_nodes, llm_gpu_offload
+
+    supported, nodes = llm_gpu_offload(), gpu_nodes()
+    if supported and settings.llm.gpu_layers != 0 and not any(nodes.values()):
+        log.error("the LLM is set to run on the GPU but no GPU device can be opened by this process: %s",
+                  nodes or "none present")
+    return {"nodes": nodes, "llm_offload_supported": supported, "llm_gpu_layers": settings.llm.gpu_layers}
+
+
 def _index_damage(settings: Settings) -> str | None:
     from kiosk.knowledge.integrity import damage, damage_message
     from kiosk.models.locate import knowledge_path
@@ -115,6 +126,7 @@ def run_kiosk(settings: Settings, headless: bool = False, problem: str | None = 
             return EXIT_NO_DISPLAY
         screen = None if headless else _screen(settings, lambda event: posts[0](event))
         kiosk = Kiosk(rt, player=player, screen=screen, notifier=notifier)
+        kiosk.facts["gpu"] = _gpu_facts(settings)
         if problem is not None:
             kiosk.errors.append(problem)
         fallback = getattr(screen.backend, "fallback", None) if screen is not None else None

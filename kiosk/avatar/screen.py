@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -41,6 +42,7 @@ class Screen:
         self._playback: PlaybackClock | None = None
         self._answering = False  # a chunk of the current answer has started playing
         self.frames = 0
+        self._frame_times: deque[float] = deque(maxlen=fps * 5)  # the last ~5 s of frames, for the measured rate
 
     # -- what the app tells the screen ----------------------------------------------------------------------
 
@@ -102,6 +104,15 @@ class Screen:
             self.keyboard.draw(t)
         self.backend.present()
         self.frames += 1
+        self._frame_times.append(t)
+
+    def report(self) -> dict[str, object]:
+        """The drawing backend, why it is not the configured one (if so), the frame rate over the last seconds."""
+        times = self._frame_times
+        span = times[-1] - times[0] if len(times) > 1 else 0.0
+        fps = round((len(times) - 1) / span, 1) if span > 0 else 0.0
+        return {"backend": self.backend.name, "fallback": getattr(self.backend, "fallback", None),
+                "fps": fps, "target_fps": self.fps, "frames": self.frames}
 
     async def run(self, stop: asyncio.Event) -> None:
         period = 1.0 / self.fps

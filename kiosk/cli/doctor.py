@@ -11,10 +11,14 @@ from kiosk.checks import collect
 
 
 def run_doctor(args: argparse.Namespace) -> int:
-    checks = collect(getattr(args, "config", None))
+    """`--appliance`: judged as the appliance (a missing screen, speaker or GPU fails), and the running
+    service's own view added (kiosk.checks.check_running_appliance): the first-boot checklist in one pass."""
+    appliance = bool(getattr(args, "appliance", False))
+    checks = collect(getattr(args, "config", None), appliance=appliance or None)
     ready = not any(c.status == "fail" for c in checks)
     if getattr(args, "json", False):
-        print(json.dumps({"ready": ready, "appliance": is_jetson(), "checks": [asdict(c) for c in checks]}, indent=1))
+        print(json.dumps({"ready": ready, "appliance": appliance or is_jetson(), "checks": [asdict(c) for c in checks]},
+                         indent=1))
     else:
         mark = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
         for c in checks:

@@ -276,6 +276,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("doctor", parents=[common], help="check that this machine is ready")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--appliance", action="store_true",
+                   help="judge as the appliance and check the running service itself (the first-boot checklist)")
     p.set_defaults(func=cmd_doctor)
 
     p = sub.add_parser("bench", parents=[common], help="measure latency and throughput")
