@@ -22,12 +22,20 @@
 #   --audio-out TEXT    default speaker: part of its PulseAudio sink name (`pactl list short sinks`)
 #   --audio-in TEXT     default microphone: part of its source name (`pactl list short sources`)
 #   --no-echo-cancel    do not put the echo canceller between microphone/speaker and the kiosk
-#   --power-mode N      nvpmodel mode id (board specific, see POWER_MODE in this script); default: unchanged
+#   --power-mode NAME   nvpmodel power mode by its NAME in /etc/nvpmodel.conf (e.g. 25W, MAXN_SUPER,
+#                       15W); the id is looked up on the board. Default: leave the board's mode alone
 #   --jetson-clocks     lock clocks at the mode's maximum at every boot (jetson_clocks)
 #   --no-start          install and enable kiosk.service, but do not (re)start it
 #   --force             run even if this is not a Jetson with L4T r36
 #   --dry-run           print what would be done; change nothing
 #   -h, --help
+#
+# What is detected on the board can be pointed elsewhere (dry runs and tests; see tests/test_provisioning.py):
+#   KIOSK_PROVISION_TEGRA_RELEASE  instead of /etc/nv_tegra_release        (L4T release)
+#   KIOSK_PROVISION_CUDA_JSON      instead of /usr/local/cuda/version.json (CUDA version)
+#   KIOSK_PROVISION_NVPMODEL_CONF  instead of /etc/nvpmodel.conf           (power mode names)
+#   KIOSK_PROVISION_MEMINFO        instead of /proc/meminfo                (parallel compile jobs)
+#   KIOSK_PROVISION_NPROC          instead of $(nproc)
 set -euo pipefail
 shopt -s nullglob
 
@@ -39,9 +47,22 @@ VENV=$PREFIX/.venv
 STATE_DIR=/var/lib/kiosk              # StateDirectory= of kiosk.service
 MODELS_DIR=$STATE_DIR/models
 CACHE_DIR=/var/cache/kiosk            # CacheDirectory= of kiosk.service
-BUILD_DIR=/var/cache/kiosk-provision  # root-only: built wheels, jetson-inference sources
+BUILD_DIR=/var/cache/kiosk-provision  # root-only: built wheels, jetson-utils sources
 ETC_DIR=/etc/kiosk
 UNIT_DIR=/etc/systemd/system
+
+# What the board is, read from these (overridable for dry runs and tests, see the header).
+TEGRA_RELEASE_FILE=${KIOSK_PROVISION_TEGRA_RELEASE:-/etc/nv_tegra_release}
+CUDA_VERSION_JSON=${KIOSK_PROVISION_CUDA_JSON:-/usr/local/cuda/version.json}
+NVPMODEL_CONF=${KIOSK_PROVISION_NVPMODEL_CONF:-/etc/nvpmodel.conf}
+MEMINFO_FILE=${KIOSK_PROVISION_MEMINFO:-/proc/meminfo}
+NPROC=${KIOSK_PROVISION_NPROC:-$(nproc)}
+L4T_VERSION=""    # e.g. 36.4.3
+L4T_MM=""         # e.g. 36.4
+CUDA_MM=""        # e.g. 12.6
+BUILD_JOBS=1
+BUILD_MEM_PROBLEM=""   # why the CUDA builds would run out of memory, if they would
+BUILD_SWAP_WARNING=""  # said when a build starts (not on re-runs that build nothing)
 
 # llama-cpp-python: the same version tools/dev pins. Orin (Nano/NX/AGX) is compute capability 8.7.
 # Without CUDACXX the build can miss nvcc (not on root's PATH on JetPack) and silently produce a CPU
@@ -49,13 +70,44 @@ UNIT_DIR=/etc/systemd/system
 LLAMA_VERSION=0.3.36
 CUDA_HOME=/usr/local/cuda
 CUDACXX=$CUDA_HOME/bin/nvcc
-LLAMA_CMAKE_ARGS="-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=87"
+# Only what kiosk loads is built. Option names as llama-cpp-python 0.3.36's sdist defines them:
+# LLAVA_BUILD (its CMakeLists.txt: the mtmd multimodal library, which llama_cpp imports only for
+# multimodal chat handlers, never used here) and the vendored llama.cpp's LLAMA_BUILD_TESTS / _TOOLS /
+# _EXAMPLES / _SERVER (vendor/llama.cpp/CMakeLists.txt; they already default to OFF when llama.cpp is a
+# subdirectory, set anyway so a changed default cannot bring them back). GGML_CUDA_FA stays on
+# (llm.flash_attn uses it); one architecture only (87) keeps nvcc's work and memory down.
+LLAMA_CMAKE_ARGS="-DGGML_CUDA=on -DCMAKE_CUDA_ARCHITECTURES=87 -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF"
+# Parallel compile jobs for the CUDA builds (llama.cpp, jetson-utils): one per JOB_MEM_MB of available
+# memory (MemAvailable), at most nproc. A single nvcc/cicc process on ggml-cuda's template instances
+# (fattn, mmq) takes 1-2 GB; CPU and GPU share the 8 GB of an Orin Nano, and the default -j$(nproc) has
+# been run out of memory there. Below MIN_BUILD_MEM_MB of MemAvailable + free swap the build is refused.
+JOB_MEM_MB=2048
+MIN_BUILD_MEM_MB=3072
 
-# onnxruntime-gpu: PyPI has no aarch64 CUDA wheel (microsoft/onnxruntime#20503). NVIDIA's Jetson AI
-# Lab index builds it per JetPack/CUDA: jp6/cu126 = JetPack 6 (Ubuntu 22.04, Python 3.10, CUDA 12.6).
-# The older host pypi.jetson-ai-lab.dev is gone (moved to .io, NVIDIA/Isaac-GR00T#301). Mirror the
-# wheel for sites without internet and point this at the mirror.
-ORT_INDEX_URL=https://pypi.jetson-ai-lab.io/jp6/cu126
+# onnxruntime-gpu: PyPI has no aarch64 CUDA wheel (microsoft/onnxruntime#20503). NVIDIA's Jetson AI Lab
+# index builds it per JetPack major and CUDA: https://pypi.jetson-ai-lab.io/jp<JetPack major>/cu<CUDA>,
+# the path jetson-containers computes (packages/cuda/cuda/config.py, pip_cache(): f"jp{JETPACK_VERSION.major}
+# /{short_version}"). The old host pypi.jetson-ai-lab.dev is gone (NVIDIA/Isaac-GR00T#301). Which L4T ships
+# which CUDA: JetPack 6.0 = L4T 36.3 (6.0 DP: 36.2) with CUDA 12.2; 6.1 = 36.4.0, 6.2 = 36.4.3 and 6.2.1
+# = 36.4.4 with CUDA 12.6 (jetson_containers/l4t_version.py, NVIDIA_JETPACK table; its CUDA table gives
+# 36.3 -> 12.4 only as the default for *containers*, the host JetPack 6.0 has 12.2). The version per CUDA:
+# jetson-containers packages/ml/onnxruntime/config.py builds 1.17 for '<=cu122' (the only one there) and
+# made 1.22 its default for cu126 (commits 98c1b2e4, 79734fb7, 2025); the cu122 wheels use cuDNN 8
+# (JetPack 6.0), the cu126 ones cuDNN 9 (JetPack 6.1+). The sha256 pins are the files as the index
+# published them (its /+f/<sha256 prefix>/ paths): 1.22.0 as linked in Seeed's reComputer YOLO11 wiki
+# and several install scripts, 1.17.0 as linked from jetson.webredirect.org/jp6/cu122, the same pip
+# server's earlier host (jetson-containers docs/build.md before commit 8647ec4a); pip refuses any other
+# file. Not checked against the live index from here (no access): a mismatch fails with a warning.
+# The CUDA version is read on the board, so a JetPack 6.0 board whose CUDA was upgraded is not given a
+# wheel for the wrong CUDA. A row: L4T major.minor, CUDA major.minor, index, version, sha256.
+ORT_TABLE=(
+  "36.2 12.2 https://pypi.jetson-ai-lab.io/jp6/cu122 1.17.0 54d509410419542764627aebf6542734a7c5b4d260ad0860b650e05f38b1b47a"
+  "36.3 12.2 https://pypi.jetson-ai-lab.io/jp6/cu122 1.17.0 54d509410419542764627aebf6542734a7c5b4d260ad0860b650e05f38b1b47a"
+  "36.4 12.6 https://pypi.jetson-ai-lab.io/jp6/cu126 1.22.0 869e41abdc35e09345876f047fce49267d699df3e44b67c2518b0469739484ff"
+  "36.5 12.6 https://pypi.jetson-ai-lab.io/jp6/cu126 1.22.0 869e41abdc35e09345876f047fce49267d699df3e44b67c2518b0469739484ff"
+)
+# Mirror for sites without internet: KIOSK_ORT_INDEX_URL replaces the table's index (same version and hash).
+ORT_INDEX_OVERRIDE=${KIOSK_ORT_INDEX_URL:-}
 ORT_DEPS=(coloredlogs flatbuffers packaging protobuf sympy)   # onnxruntime's own requirements
 
 # numpy < 2 in the venv: jetson-utils' C extension is built against the system numpy (apt
@@ -64,7 +116,22 @@ NUMPY_SPEC="numpy<2"
 # Silero VAD's ONNX file comes from this package (installed without its torch dependencies).
 SILERO_VAD_SPEC="silero-vad==6.2.3"
 
-JETSON_INFERENCE_REPO=https://github.com/dusty-nv/jetson-inference
+# jetson-utils, built standalone (its README: "it can also be compiled/installed standalone"; its
+# CMakeLists.txt detects that and builds the Python bindings for Ubuntu 22.04's Python 3.10) instead of all
+# of jetson-inference, whose recursive clone pulls 8 submodules and builds TensorRT parts kiosk never uses.
+# Pinned to the commit jetson-inference's master pins as its utils submodule (dusty-nv/jetson-inference
+# 45da40a8f3c180191b269f57f736caaa025b8a69, 2025-10-16: "utils" -> 6d5471c9...), which is also the head
+# of jetson-utils' v1 branch, the one jetson-containers builds as jetson-utils:v1 (packages/multimedia/
+# jetson-utils/config.py). jetson-utils' master is a different, pip-packaged v2.
+JETSON_UTILS_REPO=https://github.com/dusty-nv/jetson-utils
+JETSON_UTILS_COMMIT=6d5471c97dad443776d2339569a4d1145f034a9e
+# Its build dependencies (jetson-inference's CMakePreBuild.sh installs them for a submodule build;
+# jetson-containers' jetson-utils Dockerfile installs the same): OpenGL/GLEW, GStreamer incl. RTSP server,
+# libsoup, json-glib; lsb-release because its CMakeLists.txt picks the Python version from lsb_release's
+# codename (jammy -> 3.10) and builds no bindings without it.
+JETSON_UTILS_APT=(libglew-dev libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+                  libgstreamer-plugins-bad1.0-dev libgstrtspserver-1.0-dev libglib2.0-dev
+                  libsoup2.4-dev libjson-glib-dev lsb-release)
 
 LLM_MODEL=qwen2.5-1.5b-instruct-q4_k_m      # Orin Nano class; llama-3.2-3b-instruct-q4_k_m on NX/AGX
 ASR_MODEL=vosk-model-small-en-us-0.15
@@ -73,11 +140,15 @@ AUDIO_OUT_MATCH=""
 AUDIO_IN_MATCH=""
 ECHO_CANCEL=1
 
-# nvpmodel mode ids differ per module and JetPack release; check `nvpmodel -q` / /etc/nvpmodel.conf.
-# Orin Nano (Super, JetPack 6.2): 0 = 15W, 1 = 25W, 2 = MAXN_SUPER, 3 = 7W. Orin NX and AGX Orin have
-# their own tables (AGX: 0 = MAXN). 25 W is the sweet spot for tokens per joule on an Orin Nano Super.
-# Empty = leave the board's mode alone.
+# nvpmodel power mode, by NAME. Mode ids differ per module and JetPack release, so an id means different
+# things on different boards: NVIDIA's nvpmodel_p3767_0003.conf (Orin Nano 8 GB, JetPack 6.0) has 0 = 15W,
+# 1 = 7W; nvpmodel_p3767_0003_super.conf (the same module on JetPack 6.2) 0 = 15W, 1 = 25W, 2 = MAXN_SUPER;
+# p3767_0000 (Orin NX 16 GB) 0 = MAXN, 1 = 10W, 2 = 15W, 3 = 25W; p3701_0000 (AGX Orin) 0 = MAXN,
+# 1 = MODE_15W, 2 = MODE_30W, 3 = MODE_50W. The board's /etc/nvpmodel.conf names its modes in lines
+# "< POWER_MODEL ID=n NAME=... >" (the format documented in those files' headers): the name is looked up
+# there. 25W is the sweet spot for tokens per joule on an Orin Nano Super. Empty = leave the mode alone.
 POWER_MODE=""
+POWER_MODE_ID=""
 JETSON_CLOCKS=0
 
 REPO=""
@@ -94,7 +165,7 @@ APT_PACKAGES=(python3-venv python3-dev python3-pip build-essential cmake git rsy
               libpython3-dev python3-numpy espeak-ng)
 # libsystemd-dev + pkg-config: systemd-python (the `appliance` extra) builds from source.
 # x11-xserver-utils: xset; dconf-cli: the system-wide "never blank" settings.
-# libpython3-dev + python3-numpy: jetson-inference's Python bindings.
+# libpython3-dev + python3-numpy: jetson-utils' Python bindings (built against the system numpy).
 # espeak-ng: speaks the wake phrase's sound templates at start-up (listen.wake_acoustic).
 
 # ------------------------------------------------------------------ helpers
@@ -251,6 +322,140 @@ display_manager() {
 
 venv_site() { "$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])'; }
 
+# persona_get SECTION KEY — the value of KEY in [SECTION] of the persona (strings unquoted, comments
+# dropped), empty if absent. Line-based like set_keys: the system Python 3.10 has no tomllib.
+persona_get() {
+  [[ -f $PERSONA ]] || return 0
+  python3 - "$PERSONA" "$1" "$2" <<'PY'
+import re
+import sys
+
+path, want_section, want_key = sys.argv[1:]
+section = None
+for line in open(path, encoding="utf-8"):
+    s = line.strip()
+    header = re.match(r"^\[([^\[\]]+)\]", s)
+    if header:
+        section = header.group(1).strip()
+        continue
+    m = re.match(r"^([A-Za-z0-9_.-]+)\s*=\s*(.*)$", s)
+    if section == want_section and m and m.group(1) == want_key:
+        value = m.group(2).strip()
+        if value[:1] in "\"'":
+            value = value[1:].split(value[0], 1)[0]
+        else:
+            value = value.split("#", 1)[0].strip()
+        print(value)
+        break
+PY
+}
+
+# The L4T release, e.g. "# R36 (release), REVISION: 4.3, GCID: ..." -> L4T_VERSION=36.4.3, L4T_MM=36.4.
+# (The format jetson-containers' l4t_version.py parses: release after "# R", revision after "REVISION: ".)
+detect_l4t() {
+  local rel=""
+  [[ -r $TEGRA_RELEASE_FILE ]] && rel=$(head -n1 "$TEGRA_RELEASE_FILE")
+  if [[ $rel =~ ^#\ R([0-9]+)\ \(release\),\ REVISION:\ ([0-9]+)(\.([0-9]+))? ]]; then
+    L4T_VERSION=${BASH_REMATCH[1]}.${BASH_REMATCH[2]}.${BASH_REMATCH[4]:-0}
+    L4T_MM=${BASH_REMATCH[1]}.${BASH_REMATCH[2]}
+  fi
+}
+
+# The CUDA toolkit's major.minor: version.json's cuda_nvcc (what jetson-containers reads), else its
+# "cuda" entry, else `nvcc --version` ("release 12.6, V12.6.68").
+detect_cuda() {
+  if [[ -r $CUDA_VERSION_JSON ]]; then
+    CUDA_MM=$(python3 - "$CUDA_VERSION_JSON" 2>/dev/null <<'PY' || true
+import json
+import sys
+
+data = json.load(open(sys.argv[1], encoding="utf-8"))
+for key in ("cuda_nvcc", "cuda"):
+    version = (data.get(key) or {}).get("version", "")
+    if version.count(".") >= 1:
+        print(".".join(version.split(".")[:2]))
+        break
+PY
+)
+  fi
+  if [[ -z $CUDA_MM && -z ${KIOSK_PROVISION_CUDA_JSON:-} && -x $CUDACXX ]]; then
+    CUDA_MM=$("$CUDACXX" --version 2>/dev/null | sed -n 's/.*release \([0-9]*\.[0-9]*\).*/\1/p' | head -n1) || true
+  fi
+}
+
+# ORT_INDEX / ORT_VERSION / ORT_SHA256 for this board's L4T and CUDA (ORT_TABLE); empty if none fits.
+ORT_INDEX="" ORT_VERSION="" ORT_SHA256=""
+choose_onnxruntime() {
+  local row l4t cuda index version sha
+  for row in "${ORT_TABLE[@]}"; do
+    read -r l4t cuda index version sha <<<"$row"
+    if [[ $l4t == "$L4T_MM" && $cuda == "$CUDA_MM" ]]; then
+      ORT_INDEX=${ORT_INDEX_OVERRIDE:-$index} ORT_VERSION=$version ORT_SHA256=$sha
+      return 0
+    fi
+  done
+  return 1
+}
+
+# BUILD_JOBS: one compile job per JOB_MEM_MB of MemAvailable, at least 1, at most NPROC.
+mem_kb() {
+  if [[ -r $MEMINFO_FILE ]]; then awk -v k="$1:" '$1 == k {v = $2} END {print v + 0}' "$MEMINFO_FILE"; else echo 0; fi
+}
+plan_build_jobs() {
+  local avail_mb swap_mb swap_total_mb
+  avail_mb=$(( $(mem_kb MemAvailable) / 1024 ))
+  swap_mb=$(( $(mem_kb SwapFree) / 1024 ))
+  swap_total_mb=$(( $(mem_kb SwapTotal) / 1024 ))
+  BUILD_JOBS=$(( avail_mb / JOB_MEM_MB ))
+  ((BUILD_JOBS >= 1)) || BUILD_JOBS=1
+  ((BUILD_JOBS <= NPROC)) || BUILD_JOBS=$NPROC
+  log "memory for the CUDA builds: ${avail_mb} MB available, ${swap_mb} MB swap free -> parallel compile jobs: $BUILD_JOBS (one per $JOB_MEM_MB MB available, at most nproc = $NPROC)"
+  if ((swap_total_mb == 0)); then
+    BUILD_SWAP_WARNING="no swap: a compile job that needs more memory than planned is killed (OOM) and the build fails; JetPack sets up zram swap (nvzramconfig), check with swapon --show"
+  fi
+  if ((avail_mb + swap_mb < MIN_BUILD_MEM_MB)); then
+    BUILD_MEM_PROBLEM="not enough memory to compile with CUDA: ${avail_mb} MB available + ${swap_mb} MB swap free, at least $MIN_BUILD_MEM_MB MB are needed. Stop other programs (the desktop's, or build from a console: sudo systemctl isolate multi-user.target), add swap (JetPack's zram: systemctl status nvzramconfig; or on NVMe: sudo fallocate -l 8G /swapfile && sudo chmod 600 /swapfile && sudo mkswap /swapfile && sudo swapon /swapfile), or copy $BUILD_DIR/wheels/ from a board with the same JetPack"
+  fi
+}
+
+# Before a CUDA build: the memory warnings; with too little memory `required` builds stop (dry runs warn).
+build_memory_check() {
+  [[ -z $BUILD_SWAP_WARNING ]] || warn "$BUILD_SWAP_WARNING"
+  [[ -n $BUILD_MEM_PROBLEM ]] || return 0
+  if [[ $1 == required ]] && ((!DRY_RUN)); then die "$BUILD_MEM_PROBLEM"; fi
+  warn "$BUILD_MEM_PROBLEM"
+}
+
+# NVPMODEL_MODES: "id name" per mode of the board's nvpmodel.conf ("< POWER_MODEL ID=2 NAME=MAXN_SUPER >").
+nvpmodel_modes() {
+  [[ -r $NVPMODEL_CONF ]] || return 0
+  sed -n 's/^<[[:space:]]*POWER_MODEL[[:space:]][[:space:]]*ID=\([0-9][0-9]*\)[[:space:]][[:space:]]*NAME=\([^[:space:]>]*\).*/\1 \2/p' "$NVPMODEL_CONF"
+}
+
+# --power-mode NAME -> POWER_MODE_ID on this board (an id is accepted too, with a warning). Unknown
+# names stop the script before anything is built, with the names this board has.
+resolve_power_mode() {
+  [[ -n $POWER_MODE ]] || return 0
+  local modes id name want
+  modes=$(nvpmodel_modes)
+  if [[ -z $modes ]]; then
+    warn "no power modes in $NVPMODEL_CONF (not a Jetson, or nvpmodel not installed): power mode $POWER_MODE left alone"
+    return 0
+  fi
+  want=${POWER_MODE^^}
+  while read -r id name; do
+    if [[ ${name^^} == "$want" ]]; then POWER_MODE_ID=$id; POWER_MODE=$name; break; fi
+    if [[ $POWER_MODE =~ ^[0-9]+$ && $id == "$POWER_MODE" ]]; then
+      warn "--power-mode $id is a mode id, and ids mean different things on different boards and JetPack releases; on this board it is $name: use --power-mode $name"
+      POWER_MODE_ID=$id; POWER_MODE=$name; break
+    fi
+  done <<<"$modes"
+  if [[ -z $POWER_MODE_ID ]]; then
+    die "power mode '$POWER_MODE' is not one of this board's modes ($NVPMODEL_CONF): $(while read -r id name; do printf '%s (id %s) ' "$name" "$id"; done <<<"$modes")"
+  fi
+  log "power mode: $POWER_MODE = nvpmodel id $POWER_MODE_ID on this board ($NVPMODEL_CONF)"
+}
+
 # ------------------------------------------------------------------ arguments
 while (($#)); do
   case $1 in
@@ -263,7 +468,7 @@ while (($#)); do
     --audio-out) AUDIO_OUT_MATCH=${2?--audio-out needs a name part}; shift 2 ;;
     --audio-in) AUDIO_IN_MATCH=${2?--audio-in needs a name part}; shift 2 ;;
     --no-echo-cancel) ECHO_CANCEL=0; shift ;;
-    --power-mode) POWER_MODE=${2:?--power-mode needs a mode id}; shift 2 ;;
+    --power-mode) POWER_MODE=${2:?--power-mode needs a mode name (e.g. 25W, MAXN_SUPER)}; shift 2 ;;
     --jetson-clocks) JETSON_CLOCKS=1; shift ;;
     --no-start) NO_START=1; shift ;;
     --force) FORCE=1; shift ;;
@@ -272,7 +477,7 @@ while (($#)); do
     *) usage >&2; die "unknown option: $1" ;;
   esac
 done
-[[ -z $POWER_MODE || $POWER_MODE =~ ^[0-9]+$ ]] || die "--power-mode takes a number (nvpmodel -m N)"
+[[ -z $POWER_MODE || $POWER_MODE =~ ^[A-Za-z0-9_.-]+$ ]] || die "--power-mode takes a mode name from /etc/nvpmodel.conf (e.g. 25W, MAXN_SUPER)"
 [[ $LLM_MODEL =~ ^[a-z0-9._-]+$ && $ASR_MODEL =~ ^[a-z0-9._-]+$ ]] || die "model names are lowercase ids"
 # Relative paths are relative to where the script was started.
 if [[ -z $REPO ]]; then REPO=$(cd "$SCRIPT_DIR/.." && pwd); fi
@@ -287,16 +492,15 @@ export KIOSK_MODELS_MANIFEST=$PREFIX/models/manifest.toml   # pip installs kiosk
 # ------------------------------------------------------------------ steps
 check_platform() {
   step "platform"
-  local rel="" major="" arch
+  local arch
   arch=$(uname -m)
-  [[ -r /etc/nv_tegra_release ]] && rel=$(head -n1 /etc/nv_tegra_release)
-  # e.g. "# R36 (release), REVISION: 4.3, GCID: ..., BOARD: generic, EABI: aarch64, DATE: ..."
-  if [[ $rel =~ ^#\ R([0-9]+)\ \(release\),\ REVISION:\ ([0-9.]+) ]]; then
-    major=${BASH_REMATCH[1]}
-    log "Jetson Linux R${major}.${BASH_REMATCH[2]} on $arch"
-  fi
-  if [[ $major != 36 || $arch != aarch64 ]]; then
-    local why="this is not a Jetson with L4T r36 / JetPack 6 (${rel:-no /etc/nv_tegra_release}, $arch)"
+  detect_l4t
+  detect_cuda
+  [[ $TEGRA_RELEASE_FILE == /etc/nv_tegra_release ]] || log "L4T release read from $TEGRA_RELEASE_FILE (KIOSK_PROVISION_TEGRA_RELEASE)"
+  [[ $CUDA_VERSION_JSON == "$CUDA_HOME/version.json" ]] || log "CUDA version read from $CUDA_VERSION_JSON (KIOSK_PROVISION_CUDA_JSON)"
+  log "Jetson Linux ${L4T_VERSION:-unknown} (L4T $L4T_MM), CUDA ${CUDA_MM:-not found} on $arch"
+  if [[ ${L4T_MM%%.*} != 36 || $arch != aarch64 ]]; then
+    local why="this is not a Jetson with L4T r36 / JetPack 6 (${L4T_VERSION:-no $TEGRA_RELEASE_FILE}, $arch)"
     ((FORCE)) || die "$why; use --force to try anyway"
     warn "$why; continuing because of --force"
   fi
@@ -304,16 +508,24 @@ check_platform() {
     ((DRY_RUN)) || die "run as root (sudo $0 ...)"
     warn "not root: the dry run may not see everything"
   fi
+  resolve_power_mode
+  plan_build_jobs
   ((DRY_RUN)) && log "DRY RUN: nothing will be changed"
   return 0
 }
 
+# missing_packages PKG... — those of PKG that are not installed, one per line.
+missing_packages() {
+  local p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || echo "$p"
+  done
+}
+
 install_apt_packages() {
   step "Debian packages"
-  local missing=() p
-  for p in "${APT_PACKAGES[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-  done
+  local missing=()
+  mapfile -t missing < <(missing_packages "${APT_PACKAGES[@]}")
   if ((${#missing[@]} == 0)); then log "all ${#APT_PACKAGES[@]} packages installed"; return 0; fi
   log "installing: ${missing[*]}"
   run apt-get update -qq
@@ -453,9 +665,13 @@ install_llama_cuda() {
   local dir=$BUILD_DIR/wheels/llama-cuda-sm87 wheels whl
   wheels=("$dir"/llama_cpp_python-"$LLAMA_VERSION"-*.whl)
   if ((${#wheels[@]} == 0)); then
-    log "building the wheel (CMAKE_ARGS=\"$LLAMA_CMAKE_ARGS\"); 15-30 minutes on an Orin Nano"
+    build_memory_check required
+    log "building the wheel (CMAKE_ARGS=\"$LLAMA_CMAKE_ARGS\", parallel compile jobs: $BUILD_JOBS); 15-30 minutes on an Orin Nano"
     run install -d -m 700 "$dir"
-    run env CMAKE_ARGS="$LLAMA_CMAKE_ARGS" CUDACXX="$CUDACXX" FORCE_CMAKE=1 PATH="$CUDA_HOME/bin:$PATH" \
+    # scikit-build-core runs `cmake --build` without -j; CMake takes the job count from
+    # CMAKE_BUILD_PARALLEL_LEVEL (CMake >= 3.12), which it passes on to ninja/make.
+    run env CMAKE_ARGS="$LLAMA_CMAKE_ARGS" CMAKE_BUILD_PARALLEL_LEVEL="$BUILD_JOBS" CUDACXX="$CUDACXX" \
+      FORCE_CMAKE=1 PATH="$CUDA_HOME/bin:$PATH" \
       "$VENV/bin/pip" wheel --no-deps --no-cache-dir -w "$dir" "llama-cpp-python==$LLAMA_VERSION"
     wheels=("$dir"/llama_cpp_python-"$LLAMA_VERSION"-*.whl)
   else
@@ -506,57 +722,136 @@ ort_cuda_ok() {
   "$VENV/bin/python" -c 'import sys, onnxruntime as o; sys.exit(0 if "CUDAExecutionProvider" in o.get_available_providers() else 1)' 2>/dev/null
 }
 
+# ort_unavailable MESSAGE — without the GPU build Piper runs on the CPU onnxruntime (the default):
+# a warning, unless the persona asks for CUDA (speech.use_cuda = true), then the script stops.
+ort_unavailable() {
+  if [[ $(persona_get speech use_cuda) == true ]]; then
+    die "$1. The persona sets speech.use_cuda = true, which needs it (set it to false to run Piper on the CPU)"
+  fi
+  warn "$1. Piper keeps the CPU onnxruntime (speech.use_cuda is off in the persona)"
+}
+
+dist_version() { "$VENV/bin/pip" show "$1" 2>/dev/null | sed -n 's/^Version: //p'; }
+
 install_onnxruntime_gpu() {
-  step "onnxruntime-gpu ($ORT_INDEX_URL)"
+  step "onnxruntime-gpu (Piper on the GPU; optional)"
+  resolve_persona
+  if ! choose_onnxruntime; then
+    ort_unavailable "no onnxruntime-gpu wheel is known for L4T ${L4T_MM:-unknown} with CUDA ${CUDA_MM:-unknown} (ORT_TABLE in this script: JetPack 6.0 = L4T 36.3 + CUDA 12.2, 6.1/6.2 = L4T 36.4 + CUDA 12.6)"
+    return 0
+  fi
+  log "onnxruntime-gpu $ORT_VERSION from $ORT_INDEX (L4T $L4T_MM, CUDA $CUDA_MM; sha256 $ORT_SHA256)"
   # piper-tts and faster-whisper depend on "onnxruntime" (the CPU build from PyPI): it must go, or it
   # shadows the GPU build (both install the same onnxruntime/ package). Checked on every run because
   # reinstalling kiosk brings it back.
-  local cpu=0
-  [[ -x $VENV/bin/pip ]] && "$VENV/bin/pip" show -q onnxruntime >/dev/null 2>&1 && cpu=1
-  if ((cpu == 0)) && [[ -x $VENV/bin/python ]] && ort_cuda_ok; then
+  local cpu_version="" gpu_version=""
+  if [[ -x $VENV/bin/pip ]]; then
+    cpu_version=$(dist_version onnxruntime)
+    gpu_version=$(dist_version onnxruntime-gpu)
+  fi
+  if [[ -z $cpu_version && $gpu_version == "$ORT_VERSION" ]] && ort_cuda_ok; then
     log "installed, CUDAExecutionProvider available"; return 0
   fi
-  ((cpu)) && run "$VENV/bin/pip" uninstall -q -y onnxruntime
-  run "$VENV/bin/pip" install -q --force-reinstall --no-deps --index-url "$ORT_INDEX_URL" onnxruntime-gpu
+  # The wheel is fetched (hash-checked) before anything is removed, so a failure leaves the CPU build.
+  local dir=$BUILD_DIR/wheels/onnxruntime-gpu-$ORT_VERSION-cu${CUDA_MM/./} req wheels
+  wheels=("$dir"/onnxruntime_gpu-"$ORT_VERSION"-*.whl)
+  if ((${#wheels[@]} == 0)); then
+    req=$(mktemp)
+    printf 'onnxruntime-gpu==%s --hash=sha256:%s\n' "$ORT_VERSION" "$ORT_SHA256" > "$req"
+    if ! { run install -d -m 700 "$dir" &&
+           run "$VENV/bin/pip" download -q --no-deps --only-binary :all: --require-hashes \
+             --index-url "$ORT_INDEX" -d "$dir" -r "$req"; }; then
+      rm -f "$req"
+      ort_unavailable "could not download onnxruntime-gpu $ORT_VERSION (sha256 $ORT_SHA256) from $ORT_INDEX"
+      return 0
+    fi
+    rm -f "$req"
+    wheels=("$dir"/onnxruntime_gpu-"$ORT_VERSION"-*.whl)
+  fi
+  local whl=${wheels[0]:-$dir/onnxruntime_gpu-$ORT_VERSION-<downloaded>.whl}
+  [[ -n $cpu_version ]] && run "$VENV/bin/pip" uninstall -q -y onnxruntime
+  run "$VENV/bin/pip" install -q --force-reinstall --no-deps "$whl"
   run "$VENV/bin/pip" install -q "${ORT_DEPS[@]}"
-  changed "onnxruntime-gpu from $ORT_INDEX_URL"
+  changed "onnxruntime-gpu $ORT_VERSION from $ORT_INDEX"
   ((DRY_RUN)) && return 0
-  ort_cuda_ok || die "onnxruntime-gpu installed but CUDAExecutionProvider is missing
-  ($("$VENV/bin/python" -c 'import onnxruntime as o; print(o.get_available_providers())' 2>&1 | tail -n1));
-  see provisioning/README.md, 'onnxruntime without the CUDA provider'"
+  if ! ort_cuda_ok; then
+    local providers
+    providers=$("$VENV/bin/python" -c 'import onnxruntime as o; print(o.get_available_providers())' 2>&1 | tail -n1)
+    # Back to the CPU build Piper ran on before.
+    "$VENV/bin/pip" uninstall -q -y onnxruntime-gpu || true
+    "$VENV/bin/pip" install -q "onnxruntime${cpu_version:+==$cpu_version}" || warn "could not reinstall the CPU onnxruntime"
+    changed "onnxruntime-gpu removed again, CPU onnxruntime ${cpu_version} reinstalled"
+    ort_unavailable "onnxruntime-gpu $ORT_VERSION installed but CUDAExecutionProvider is missing ($providers); see provisioning/README.md, 'onnxruntime without the CUDA provider'"
+    return 0
+  fi
   log "verified: CUDAExecutionProvider available"
 }
 
-install_jetson_utils() {
-  step "jetson-utils (CUDA drawing and the X11 display)"
-  if [[ -x $VENV/bin/python ]] && "$VENV/bin/python" -c 'import jetson_utils' 2>/dev/null; then
-    log "importable from the venv"; return 0
+# jutils_unavailable MESSAGE — without jetson-utils the avatar is drawn by pygame on the CPU
+# ([screen] backend = "auto"): a warning, unless the persona insists on backend = "cuda".
+jutils_unavailable() {
+  if [[ $(persona_get screen backend) == cuda ]]; then
+    die "$1. The persona sets [screen] backend = \"cuda\", which needs it (\"auto\" falls back to pygame)"
   fi
-  if ! python3 -c 'import jetson_utils' 2>/dev/null; then
-    local src=$BUILD_DIR/src/jetson-inference
-    log "building jetson-inference/jetson-utils from source (about 20-40 minutes; needs the network once)"
-    if [[ ! -d $src/.git ]]; then
-      run git clone --quiet --recursive --depth=1 "$JETSON_INFERENCE_REPO" "$src"
+  warn "$1. The avatar is drawn with pygame on the CPU ([screen] backend = \"auto\")"
+}
+
+# Build and install jetson-utils at JETSON_UTILS_COMMIT (C++ library to /usr/local/lib, Python bindings
+# to /usr/lib/python3.10/dist-packages). Returns non-zero on any failure.
+build_jetson_utils() {
+  local src=$BUILD_DIR/src/jetson-utils missing=()
+  mapfile -t missing < <(missing_packages "${JETSON_UTILS_APT[@]}")
+  if ((${#missing[@]})); then
+    run apt-get update -qq || return 1
+    run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" || return 1
+    changed "apt packages for jetson-utils: ${missing[*]}"
+  fi
+  if [[ $(git -C "$src" rev-parse HEAD 2>/dev/null) != "$JETSON_UTILS_COMMIT" ]]; then
+    # One commit, no submodules (jetson-utils has none). GitHub serves a commit fetched by its id.
+    if [[ ! -d $src/.git ]]; then run git init -q "$src" || return 1; fi
+    run git -C "$src" fetch -q --depth=1 "$JETSON_UTILS_REPO" "$JETSON_UTILS_COMMIT" || return 1
+    run git -C "$src" checkout -q --force --detach "$JETSON_UTILS_COMMIT" || return 1
+    run rm -rf "$src/build"
+  fi
+  # Its CMakeLists.txt says cmake_minimum_required(VERSION 2.8) and uses FindCUDA: fine with Ubuntu 22.04's
+  # CMake 3.22; CMAKE_POLICY_VERSION_MINIMUM keeps a CMake 4 (which refuses < 3.5) working too.
+  run env PATH="$CUDA_HOME/bin:$PATH" cmake -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=Release \
+    -DCUDA_TOOLKIT_ROOT_DIR="$CUDA_HOME" -DCMAKE_POLICY_VERSION_MINIMUM=3.5 || return 1
+  run env PATH="$CUDA_HOME/bin:$PATH" make -C "$src/build" -j"$BUILD_JOBS" || return 1
+  run make -C "$src/build" install || return 1
+  run ldconfig || return 1
+  if ((DRY_RUN)); then log "would record $JETSON_UTILS_COMMIT in $BUILD_DIR/jetson-utils.commit"
+  else echo "$JETSON_UTILS_COMMIT" > "$BUILD_DIR/jetson-utils.commit"; fi
+  changed "built and installed jetson-utils ${JETSON_UTILS_COMMIT:0:12}"
+}
+
+install_jetson_utils() {
+  step "jetson-utils (CUDA drawing and the X11 display; optional)"
+  resolve_persona
+  log "jetson-utils $JETSON_UTILS_COMMIT from $JETSON_UTILS_REPO (the commit jetson-inference master pins), parallel compile jobs: $BUILD_JOBS"
+  local stamp=$BUILD_DIR/jetson-utils.commit built=""
+  [[ -r $stamp ]] && built=$(cat "$stamp")
+  if [[ $built == "$JETSON_UTILS_COMMIT" && -x $VENV/bin/python ]] && "$VENV/bin/python" -c 'import jetson_utils' 2>/dev/null; then
+    log "installed at the pinned commit, importable from the venv"; return 0
+  fi
+  if [[ $built != "$JETSON_UTILS_COMMIT" ]] || ! python3 -c 'import jetson_utils' 2>/dev/null; then
+    build_memory_check optional
+    log "building jetson-utils standalone (about 10 minutes; needs the network once)"
+    if ! build_jetson_utils; then
+      jutils_unavailable "jetson-utils ${JETSON_UTILS_COMMIT:0:12} did not build (output above)"
+      return 0
     fi
-    # BUILD_INTERACTIVE=NO: no model/PyTorch dialogs (it downloads the default models instead).
-    run env PATH="$CUDA_HOME/bin:$PATH" cmake -S "$src" -B "$src/build" -DBUILD_INTERACTIVE=NO
-    run make -C "$src/build" -j"$(nproc)"
-    run make -C "$src/build" install
-    run ldconfig
-    changed "built and installed jetson-inference/jetson-utils"
-  else
-    log "system Python already has jetson_utils"
   fi
   # Make the system bindings (installed to /usr/lib/python3.X/dist-packages) importable from the venv
-  # through a .pth naming a directory that holds links to just the jetson modules. Not
+  # through a .pth naming a directory that holds links to just the jetson_utils modules. Not
   # --system-site-packages and not a .pth to all of dist-packages: every apt Python package (its numpy
   # 1.21 among them) would leak into the venv, and missing pip packages would silently resolve there.
   local sys_site link_dir=$VENV/jetson-system name
   sys_site=$(python3 -c 'import sys; print("/usr/lib/python%d.%d/dist-packages" % sys.version_info[:2])')
   if ((DRY_RUN)) && [[ ! -d $sys_site/jetson_utils ]]; then
-    log "would link $sys_site/{jetson_utils,jetson_utils_python.so,jetson_inference,...} into $link_dir"
+    log "would link $sys_site/{jetson_utils,jetson_utils_python.so} into $link_dir"
   fi
-  for name in jetson_utils jetson_utils_python.so jetson_inference jetson_inference_python.so jetson; do
+  for name in jetson_utils jetson_utils_python.so; do
     [[ -e $sys_site/$name ]] || continue
     if [[ $(readlink "$link_dir/$name" 2>/dev/null) != "$sys_site/$name" ]]; then
       run install -d -m 755 "$link_dir"
@@ -570,8 +865,11 @@ install_jetson_utils() {
     log "would add $VENV/lib/python3.X/site-packages/kiosk-jetson-system.pth -> $link_dir"
   fi
   ((DRY_RUN)) && return 0
-  "$VENV/bin/python" -c 'import jetson_utils' || die "jetson_utils does not import in the venv (see the error
-  above; 'compiled using NumPy 1.x cannot be run in NumPy 2' means the venv's numpy must be $NUMPY_SPEC)"
+  local err
+  if ! err=$("$VENV/bin/python" -c 'import jetson_utils' 2>&1); then
+    jutils_unavailable "jetson_utils does not import in the venv ($(tail -n1 <<<"$err"); 'compiled using NumPy 1.x cannot be run in NumPy 2' means the venv's numpy must be $NUMPY_SPEC)"
+    return 0
+  fi
   log "verified: import jetson_utils works in the venv"
 }
 
@@ -755,22 +1053,26 @@ EOF
 
 configure_power() {
   step "power"
-  if [[ -n $POWER_MODE ]]; then
+  if [[ -n $POWER_MODE_ID ]]; then
     if ! command -v nvpmodel >/dev/null; then
-      warn "nvpmodel not found: power mode left alone"
+      warn "nvpmodel not found: power mode $POWER_MODE (id $POWER_MODE_ID) not set"
     else
-      local cur
+      # `nvpmodel -q` prints "NV Power Mode: <NAME>" and then the id.
+      local cur cur_name
       cur=$(nvpmodel -q 2>/dev/null | tail -n1 | tr -d '[:space:]') || true
-      if [[ $cur == "$POWER_MODE" ]]; then
-        log "nvpmodel mode $POWER_MODE ($(nvpmodel -q 2>/dev/null | head -n1 | sed 's/.*: //')) already set"
+      cur_name=$(nvpmodel -q 2>/dev/null | sed -n 's/^NV Power Mode: *//p' | head -n1) || true
+      if [[ $cur == "$POWER_MODE_ID" ]]; then
+        log "nvpmodel mode $POWER_MODE (id $POWER_MODE_ID) already set"
       else
         # Some mode changes ask "reboot now?" on stdin: answer no, and report that a reboot is needed.
-        run sh -c "printf 'no\n' | nvpmodel -m $POWER_MODE"
-        changed "nvpmodel mode $cur -> $POWER_MODE (persists across reboots)"
+        run sh -c "printf 'no\n' | nvpmodel -m $POWER_MODE_ID"
+        changed "nvpmodel mode ${cur_name:-?} (id ${cur:-?}) -> $POWER_MODE (id $POWER_MODE_ID; persists across reboots)"
       fi
     fi
+  elif [[ -n $POWER_MODE ]]; then
+    warn "power mode $POWER_MODE left alone: nvpmodel's modes are unknown here ($NVPMODEL_CONF)"
   else
-    log "power mode unchanged (--power-mode N to set one)"
+    log "power mode unchanged (--power-mode NAME to set one, e.g. 25W; this board's modes: $(nvpmodel_modes | awk '{printf "%s%s", sep, $2; sep=", "}'))"
   fi
   local unit=$UNIT_DIR/kiosk-jetson-clocks.service
   if ((JETSON_CLOCKS)); then
