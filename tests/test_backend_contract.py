@@ -1,7 +1,10 @@
 """The drawing-backend contract (kiosk.avatar.drawing.Backend), checked pixel by pixel on every backend.
 
 "pygame" (the CPU backend, headless through SDL's dummy video driver) always runs; "cuda" (the Jetson's
-jetson-utils backend) runs where NVIDIA jetson-utils can be imported and is skipped elsewhere.
+jetson-utils backend) runs where NVIDIA jetson-utils can be imported and is skipped elsewhere; "cuda-fake" and
+"cuda-fake-float32" run the CUDA backend on tests/fake_jetson_utils.py (a CPU twin of the jetson-utils calls it
+makes, installed as sys.modules["jetson_utils"] for those tests only), the second as builds before 2020 whose
+cudaFromNumpy made every image float32.
 """
 
 from __future__ import annotations
@@ -21,13 +24,27 @@ BLUE = (0, 0, 255)
 RED = (255, 0, 0)
 GREEN = (0, 255, 0)
 BLACK = (0, 0, 0)
+WHITE = (255, 255, 255)
 
 
-def _make(name: str):  # noqa: ANN202
+def install_fake(monkeypatch: pytest.MonkeyPatch, float_uploads: bool = False):  # noqa: ANN201
+    """tests/fake_jetson_utils.py as `jetson_utils` for this test only."""
+    import fake_jetson_utils
+
+    monkeypatch.setitem(sys.modules, "jetson_utils", fake_jetson_utils)
+    monkeypatch.setattr(fake_jetson_utils, "FLOAT_UPLOADS", float_uploads)
+    monkeypatch.setattr(fake_jetson_utils, "overlaid_texts", [])
+    monkeypatch.setattr(fake_jetson_utils, "_pending", [])  # no kernels left over from another test
+    return fake_jetson_utils
+
+
+def _make(name: str, monkeypatch: pytest.MonkeyPatch):  # noqa: ANN202
     if name == "pygame":
         from kiosk.avatar.backend_pygame import PygameBackend
 
         return PygameBackend(SIZE, mode="headless")
+    if name.startswith("cuda-fake"):
+        install_fake(monkeypatch, float_uploads=name.endswith("float32"))
     try:
         import jetson_utils  # noqa: F401
     except ImportError as exc:
@@ -37,9 +54,11 @@ def _make(name: str):  # noqa: ANN202
     return CudaBackend(SIZE, mode="headless")
 
 
-@pytest.fixture(params=["pygame", "cuda"])
-def backend(request):  # noqa: ANN001, ANN201
-    return _make(request.param)
+@pytest.fixture(params=["pygame", "cuda", "cuda-fake", "cuda-fake-float32"])
+def backend(request, monkeypatch):  # noqa: ANN001, ANN201
+    if request.param == "cuda" and sys.modules.get("jetson_utils") is not None:
+        assert not hasattr(sys.modules["jetson_utils"], "overlaid_texts"), "the fake leaked into sys.modules"
+    return _make(request.param, monkeypatch)
 
 
 def flat(w: int, h: int, colour: tuple[int, ...]) -> np.ndarray:
@@ -376,30 +395,99 @@ def test_pygame_input_comes_out_typed() -> None:
                                     InputEvent.press("A"), QUIT]
 
 
-def test_the_cuda_backend_reports_a_closed_window_as_quit() -> None:
-    """jetson-utils' Python API has no input events; a closed display (IsStreaming() False) is a quit. Checked
-    here without a GPU: only the output object is faked."""
-    from kiosk.avatar.backend_cuda import CudaBackend
+class _Source:  # what kiosk.avatar.evdev_input delivers: the touchscreen's taps and the keyboard's keys
+    def __init__(self, *batches: list) -> None:
+        self.batches, self.stopped = list(batches), False
+
+    def poll(self) -> list:
+        return self.batches.pop(0) if self.batches else []
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+@pytest.mark.parametrize("mode", ["window", "fullscreen"])
+def test_the_cuda_backend_takes_taps_from_its_input_source_and_a_closed_window_as_quit(monkeypatch, mode) -> None:  # noqa: ANN001
+    """On the fake: display:// has no input of its own, so taps and keys come from the input source; the
+    window closed (handled by the next Render, after which a further Render reopens it) is a quit."""
+    from kiosk.avatar import backend_cuda
     from kiosk.avatar.inputs import QUIT, InputEvent
 
-    class Output:
-        streaming = True
-
-        def IsStreaming(self) -> bool:  # noqa: N802 - jetson-utils' naming
-            return self.streaming
-
-    class Source:  # what kiosk.avatar.evdev_input delivers: the touchscreen's taps
-        def poll(self) -> list[InputEvent]:
-            return [InputEvent.tap(5, 6)]
-
-        def stop(self) -> None: ...
-
-    backend = CudaBackend.__new__(CudaBackend)  # no jetson_utils here: __init__ cannot run
-    backend._output, backend._input = None, None
-    assert backend.poll_input() == []  # headless
-    backend._output = Output()
+    fake = install_fake(monkeypatch)
+    monkeypatch.delenv("DISPLAY", raising=False)
+    with pytest.raises(RuntimeError, match="DISPLAY"):
+        backend_cuda.CudaBackend(SIZE, mode=mode)
+    monkeypatch.setenv("DISPLAY", ":99")
+    hiders: list[object] = []
+    monkeypatch.setattr(backend_cuda, "PointerHider", lambda: hiders.append(object()) or hiders[-1])
+    source = _Source([InputEvent.tap(5, 6)], [InputEvent.press("a")])
+    backend = backend_cuda.CudaBackend(SIZE, mode=mode, input_source=source)
+    output = backend._output
+    assert isinstance(output, fake.videoOutput) and len(hiders) == (mode == "fullscreen")
+    assert not [n for n in dir(output) if any(w in n.lower() for w in ("mouse", "key", "event", "input"))]
+    backend.clear(BLUE)
+    backend.fill((2, 3, 4, 5), RED)
+    backend.present()
+    assert output.frames == 1 and (output.GetWidth(), output.GetHeight()) == SIZE
+    assert np.array_equal(output.last_frame, backend.snapshot())
+    assert backend.poll_input() == [InputEvent.tap(5, 6)]
+    output.user_closes_window()
+    assert output.IsStreaming() and backend.poll_input() == [InputEvent.press("a")]  # not handled before Render
+    backend.present()
+    backend.present()  # BeginRender's Open() shows the window again: the close must not be lost
+    assert output.IsStreaming() and backend.poll_input() == [QUIT]
     assert backend.poll_input() == []
-    backend._output.streaming = False
-    assert backend.poll_input() == [QUIT]
-    backend._input = Source()
-    assert backend.poll_input() == [InputEvent.tap(5, 6), QUIT]  # taps come from the kernel, not the window
+    output.user_closes_window()
+    backend.present()
+    assert not output.IsStreaming() and backend.poll_input() == [QUIT] and not source.stopped
+    backend.close()
+    assert source.stopped and backend.poll_input() == [QUIT]  # stopped: no more taps; the window is still shut
+
+
+def test_cuda_text_on_the_fake_has_pygames_size_and_coverage_at_every_size_and_sends_cudafont_only_ascii(
+        monkeypatch) -> None:  # noqa: ANN001
+    """cudaFont's size is ascent - descent, not the em; its kernel squares the coverage of light text on dark; its
+    launch fails silently past 1024 threads a block (about 35 px); on the Jetson it draws UTF-8 bytes >= 128 as
+    Latin-1 glyphs. ASCII text must still match pygame's text (the fake rasterizes with the same FreeType)."""
+    import pygame
+
+    from kiosk.avatar.backend_cuda import CudaBackend
+    from kiosk.avatar.fonts import font_for
+
+    fake = install_fake(monkeypatch)
+    backend = CudaBackend(SIZE, mode="headless")
+    if font_for("Hello") is None:
+        pytest.skip("no TrueType font installed for cudaFont")
+    pygame.font.init()
+    for px in (24, 56):  # 56: the 1080p caption, which cudaFont cannot draw
+        reference = pygame.surfarray.array_alpha(pygame.font.Font(font_for("Hello"), px).render("Hello", True, WHITE))
+        image = backend.text("Hello", px, WHITE)
+        alpha = backend._download(image)[:, :, 3].astype(int)
+        assert abs(backend.image_size(image)[0] - reference.shape[0]) <= 3
+        assert abs(alpha.sum() - reference.sum()) <= 0.02 * reference.sum(), (px, alpha.sum(), reference.sum())
+    assert fake.overlaid_texts and all(t.isascii() for t in fake.overlaid_texts)
+    backend.text("Grüße", 24, WHITE)
+    assert all(t.isascii() for t in fake.overlaid_texts), "non-ASCII text reached cudaFont (mojibake on aarch64)"
+
+
+def test_the_fake_rejects_what_jetson_utils_rejects(monkeypatch) -> None:  # noqa: ANN001
+    """The binding's own checks (PyCUDA.cpp, cudaOverlay.cu, cudaDraw.cu, cudaCrop), which the backend avoids."""
+    fake = install_fake(monkeypatch)
+    screen, red = fake.cudaAllocMapped(width=8, height=8, format="rgba8"), fake.cudaFromNumpy(flat(4, 4, RED))
+    assert red.format == "rgba8" and red.shape == (4, 4, 4)
+    for bad in ((-1, 0), (0, -2), (8, 0)):
+        with pytest.raises(Exception, match="CUDA error"):
+            fake.cudaOverlay(red, screen, *bad)
+    with pytest.raises(Exception, match="formats are different"):
+        fake.cudaOverlay(fake.cudaAllocMapped(width=4, height=4, format="rgb8"), screen)
+    with pytest.raises(Exception, match="CUDA error"):
+        fake.cudaDrawRect(screen, (3, 3, 3, 6), (1, 2, 3, 255))
+    with pytest.raises(ValueError, match="ROI"):
+        fake.cudaCrop(red, screen, (-1, 0, 2, 2))
+    with pytest.raises(TypeError):
+        fake.cudaFont(font=None, size=20)
+    fake.cudaDrawRect(screen, (0, 0, 8, 8), (255, 0, 0))  # a 3-tuple leaves alpha 0: nothing drawn
+    fake.cudaOverlay(input=red, output=screen, x=6, y=6)
+    fake.cudaDeviceSynchronize()
+    assert fake.cudaToNumpy(screen)[0, 0].tolist() == [0, 0, 0, 0]
+    assert fake.cudaToNumpy(screen)[7, 7].tolist() == [255, 0, 0, 255] and screen.format == "rgba8"

@@ -28,13 +28,18 @@ cudaDraw.cu, cudaResize.cu, cudaCrop.cu, cudaFont.cu, cudaNormalize.cu):
   (area average when shrinking, bilinear when enlarging, in pre-multiplied alpha) and uploaded.
 * Rotation: jetson-utils has none; `rotated` resamples on the CPU (inverse-mapped bilinear, pre-multiplied)
   onto a canvas grown to fit, then uploads. Load time only.
-* `cudaFont(font=path, size=px)` bakes a TTF with stb_truetype (a path is accepted; without one it uses
-  DejaVu). It only draws glyphs 32..126 of a byte string (non-ASCII bytes are skipped), blends into RGB while
-  keeping the destination's alpha, and `TextExtents` is not exposed to Python. So `text` draws white on an
-  opaque black canvas and turns the red channel into the alpha of an image in the requested colour, with a
-  '|' drawn first so that every string of one font and size shares the same baseline and line height (the
-  bar's ink is cut off again). Text with other characters (accents, CJK, Cyrillic) is rasterized by
-  pygame.font (a dependency of the project already) with the font `kiosk.avatar.fonts.font_for` chooses.
+* `cudaFont(font=path, size=px)` bakes a TTF with stb_truetype; `size` is stb's pixel height (ascent - descent),
+  so it gets the size that makes the em `px` pixels, as in pygame. It draws the UTF-8 bytes one glyph each
+  (on aarch64, `char` being unsigned, a byte >= 128 is a Latin-1 glyph: only ASCII text goes to it) and
+  keeps the destination's alpha. Its kernel weights the colour by the coverage and also blends with alpha =
+  coverage, so white on black gives coverage^2 / 255 while black on white gives 255 - coverage: `text` draws
+  black on an opaque white canvas and makes 255 - red the alpha of an image in the requested colour, with a
+  '|' drawn first so that every string of one font and size shares one baseline and line height (the bar's
+  ink is cut off again). The kernel has a thread per pixel of the string's widest x tallest glyph box; past
+  1024 the launch fails and is only logged (jetson-utils issue 158: nothing drawn), from about 35 px to the em
+  in DejaVu Sans, below the 1080p caption sizes. So each font and size is tried once on all printable ASCII;
+  where that draws nothing, and for other text (accents, CJK, Cyrillic), pygame.font draws (a dependency of
+  the project already) with the font `kiosk.avatar.fonts.font_for` chooses.
 * `present` renders to `videoOutput("display://0")` (an OpenGL window; needs X). There is no documented
   fullscreen or window-title option for it in the Python API, so "fullscreen" opens the same window at the
   requested size: make the kiosk session show it full screen (e.g. the window manager's kiosk mode).
@@ -48,7 +53,8 @@ cudaDraw.cu, cudaResize.cu, cudaCrop.cu, cudaFont.cu, cudaNormalize.cu):
   its event methods (python/bindings/PyVideo.cpp, PyGL.cpp). A second X connection cannot listen for
   clicks on that window either (X lets one client select ButtonPress on a window, and glDisplay does).
   What is reported: the window being closed (WM_DELETE_WINDOW, or Escape, which glDisplay turns into a
-  close) as `IsStreaming()` turning False -> a quit event. Taps and typing come from the kernel instead
+  close) as `IsStreaming()` turning False -> a quit event, remembered by `present` (Render handles the event,
+  and the next Render's Open() makes it stream again). Taps and typing come from the kernel instead
   (`input_source`: kiosk.avatar.evdev_input, which grabs the touchscreen and keyboard, so Escape no
   longer reaches the window either).
 
@@ -77,6 +83,7 @@ log = logging.getLogger(__name__)
 
 _FADE_CACHE = 64  # faded copies kept (a fade draws a new opacity step each frame; a constant weight hits)
 _CROP_CACHE = 8  # scratch images for partly off-screen draws, by size
+_PRINTABLE = "".join(chr(c) for c in range(33, 127))  # every glyph cudaFont draws that has ink
 
 
 class CudaBackend:
@@ -104,6 +111,7 @@ class CudaBackend:
         blank[:, :, 3] = 255
         self.screen = self._upload(blank)
         self._output = None
+        self._closed = False  # the window was closed since the last poll_input
         self._input = input_source
         if mode != "headless":
             if not os.environ.get("DISPLAY"):
@@ -191,10 +199,10 @@ class CudaBackend:
         from kiosk.avatar.fonts import font_for
 
         path = font_for(text)
-        if all(32 <= ord(ch) < 127 for ch in text):
+        if path is not None and all(32 <= ord(ch) < 127 for ch in text):
             font = self._font(path, px)
             if font is not None:
-                return self._cuda_text(font, (path or "", px), text, colour)
+                return self._cuda_text(font, (path, px), text, colour)
         return self._pygame_text(path, text, px, colour)
 
     def snapshot(self) -> np.ndarray:
@@ -203,13 +211,15 @@ class CudaBackend:
     def present(self) -> None:
         if self._output is not None:
             self._output.Render(self.screen)
+            self._closed = self._closed or not self._output.IsStreaming()
 
     def poll_input(self) -> list[InputEvent]:
         """Taps and keys from the input source, and a quit event once the display window has been closed
         (IsStreaming() False): jetson-utils' Python API exposes no input of its own (see the module notes)."""
         events = self._input.poll() if self._input is not None else []
-        if self._output is not None and not self._output.IsStreaming():
+        if self._output is not None and (self._closed or not self._output.IsStreaming()):
             events.append(QUIT)
+            self._closed = False
         return events
 
     def close(self) -> None:
@@ -265,23 +275,30 @@ class CudaBackend:
         self._ju.cudaCrop(image, out, roi)
         return out
 
-    def _font(self, path: str | None, px: int) -> Any:
-        key = (path or "", px)
+    def _font(self, path: str, px: int) -> Any:
+        """The cudaFont for a font and size; None where pygame draws instead: a font stb_truetype cannot bake,
+        or a size whose largest glyphs overflow the glyph kernel's thread block (it would draw nothing)."""
+        key = (path, px)
         if key not in self._fonts:
             try:
-                self._fonts[key] = self._ju.cudaFont(font=path, size=px) if path else self._ju.cudaFont(size=px)
+                font = self._ju.cudaFont(font=path, size=_pixel_height(path, px))
             except Exception:  # noqa: BLE001 - e.g. a font stb_truetype cannot bake: pygame draws instead
-                self._fonts[key] = None
+                font = None
+            if font is not None and not self._ink(font, _PRINTABLE, px).any():
+                log.info("cudaFont draws nothing at %d px (its glyph kernel's thread block is too large): "
+                         "pygame draws this size", px)
+                font = None
+            self._fonts[key] = font
         return self._fonts[key]
 
     def _ink(self, font: Any, text: str, px: int) -> np.ndarray:
-        """Coverage (H x W uint8) of `text` drawn white at (pad, pad) on an opaque black canvas."""
+        """Coverage (H x W uint8) of `text` drawn at (pad, pad): black on an opaque white canvas, where the
+        glyph kernel leaves 255 - coverage (white on black would leave coverage^2 / 255)."""
         pad = _pad(px)
-        canvas = np.zeros((2 * pad + 2 * px, 2 * pad + px * (len(text) + 1), 4), np.uint8)
-        canvas[:, :, 3] = 255
+        canvas = np.full((2 * pad + 2 * px, 2 * pad + px * (len(text) + 1), 4), 255, np.uint8)
         image = self._upload(canvas)
-        font.OverlayText(image, text=text, x=pad, y=pad, color=(255, 255, 255, 255), background=(0, 0, 0, 0))
-        return self._download(image)[:, :, 0]
+        font.OverlayText(image, text=text, x=pad, y=pad, color=(0, 0, 0, 255), background=(0, 0, 0, 0))
+        return 255 - self._download(image)[:, :, 0]
 
     def _bar(self, font: Any, key: tuple[str, int]) -> tuple[int, int] | None:
         """(advance of '|', its ink height) for a font, measured once; None if it cannot be measured."""
@@ -333,6 +350,17 @@ class CudaBackend:
 
 def _pad(px: int) -> int:
     return max(2, px // 4)
+
+
+def _pixel_height(path: str, px: int) -> float:
+    """cudaFont's size for text `px` pixels to the em, as pygame.font (and so PygameBackend and the non-ASCII
+    text here) draws it: stb_truetype bakes `size` as the font's ascent - descent (ScaleForPixelHeight), which
+    is 1.16 em in DejaVu Sans and 1.36 em in Noto Sans."""
+    import pygame
+
+    pygame.font.init()
+    probe = pygame.font.Font(path, 1000)  # FreeType at 72 dpi: 1000 px to the em
+    return px * (probe.get_ascent() - probe.get_descent()) / 1000
 
 
 def _premultiplied(rgba: np.ndarray) -> np.ndarray:
