@@ -546,7 +546,9 @@ ensure_user() {
     log "user $KIOSK_USER exists (uid $(id -u "$KIOSK_USER"))"
   fi
   local g
-  for g in audio video render; do
+  # input: the touchscreen and keyboard are read from /dev/input (kiosk/avatar/evdev_input.py), because the
+  # CUDA backend's window (jetson-utils) reports no input.
+  for g in audio video render input; do
     if ! getent group "$g" >/dev/null; then warn "group $g does not exist on this system"; continue; fi
     if id -nG "$KIOSK_USER" 2>/dev/null | tr ' ' '\n' | grep -qx "$g"; then continue; fi
     run usermod -aG "$g" "$KIOSK_USER"
@@ -936,6 +938,8 @@ install_config() {
   [[ $(display_manager) == lightdm ]] && xauth=$(kiosk_home)/.Xauthority
   put_file "$ETC_DIR/kiosk.env" 644 root:root <<EOF
 # Written by provisioning/provision-jetson.sh: the kiosk user's session paths (uid $KIOSK_UID).
+# DISPLAY is a first guess: kiosk run uses the user's X11 session from logind (or its own socket in
+# /tmp/.X11-unix) when no X server answers there (kiosk/appliance/display.py).
 DISPLAY=:0
 XDG_RUNTIME_DIR=/run/user/$KIOSK_UID
 PULSE_SERVER=unix:/run/user/$KIOSK_UID/pulse/native
