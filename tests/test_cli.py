@@ -156,3 +156,14 @@ def test_doctor_checks_the_knowledge_base(tmp_path: Path) -> None:
     cfg.write_text(f'[persona]\nknowledge_base = "{tmp_path / "missing.sqlite"}"\n')
     kb = {c.name: c for c in collect(str(cfg))}["knowledge base"]
     assert kb.status == "fail" and kb.fix == f"kiosk ingest DOCS... --kb {tmp_path / 'missing.sqlite'}"
+
+
+def test_render_bench_measures_the_backend_asked_for_and_says_when_it_fell_back(settings) -> None:  # noqa: ANN001
+    """The first-boot checklist compares `kiosk bench --render --backend cuda` with `--backend pygame` on the
+    board; here, without jetson-utils, asking for cuda measures pygame and says why."""
+    from kiosk.cli.bench_render import measure_render
+
+    pygame_report = measure_render(settings, seconds=0.3, size=(640, 360), with_llm=False)
+    assert pygame_report["backend"] == "pygame" and pygame_report["fallback"] is None and pygame_report["fps"] > 0
+    cuda_report = measure_render(settings, seconds=0.3, size=(640, 360), with_llm=False, backend_name="cuda")
+    assert cuda_report["backend"] == "pygame" and "jetson-utils" in cuda_report["fallback"]

@@ -44,15 +44,19 @@ def _generate_while(rt: Any, stop: threading.Event, counter: list[int]) -> None:
 
 
 def measure_render(settings: Settings, seconds: float = 10.0, size: tuple[int, int] = (1920, 1080),
-                   with_llm: bool = True) -> dict[str, Any]:
+                   with_llm: bool = True, backend_name: str = "pygame") -> dict[str, Any]:
+    """`backend_name`: pygame or cuda (the Jetson; what the first-boot checklist compares), drawn headless."""
+    import dataclasses
+
     from kiosk.avatar.animator import Animator
-    from kiosk.avatar.backend_pygame import PygameBackend
+    from kiosk.avatar.backend import open_backend
     from kiosk.avatar.face import FaceRenderer
     from kiosk.avatar.overlay import Overlay
     from kiosk.avatar.pack import resolve_pack
     from kiosk.runtime import Runtime
 
-    backend = PygameBackend(size, mode="headless")
+    screen = dataclasses.replace(settings.screen, backend=backend_name, mode="headless", width=size[0], height=size[1])
+    backend = open_backend(screen)
     pack, _ = resolve_pack(settings.persona.avatar)
     face = FaceRenderer.presenter(pack, backend)
     overlay = Overlay(backend, size)
@@ -103,7 +107,8 @@ def measure_render(settings: Settings, seconds: float = 10.0, size: tuple[int, i
         "floor_fps": round(floor_fps, 1),
         "floor_frame_ms_p50": _percentile([x * 1000 for x in floor], 50),
         "ratio_to_floor": round(fps / floor_fps, 4),
-        "frames": frames, "size": list(size), "backend": backend.name, "avatar": pack.name,
+        "frames": frames, "size": list(size), "backend": backend.name, "fallback": backend.fallback,
+        "avatar": pack.name,
         "llm_generating": with_llm, "llm_tokens_during_frames": tokens[0],
         "llm_tokens_per_s_during_frames": round(tokens[0] / wall, 1),
         "targets": {"fps>=30": fps >= 30, "p99<=33ms": _percentile([x * 1000 for x in times], 99) <= 33},

@@ -181,7 +181,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.render:
         from kiosk.cli.bench_render import measure_render
 
-        report = measure_render(_settings(args), seconds=args.seconds, size=args.size, with_llm=not args.no_llm)
+        report = measure_render(_settings(args), seconds=args.seconds, size=args.size, with_llm=not args.no_llm,
+                                backend_name=args.backend)
         print(json.dumps(report, indent=1) if args.json else
               f"{report['fps']} fps at {args.size[0]}x{args.size[1]} (p50 {report['frame_ms_p50']} ms, p99 "
               f"{report['frame_ms_p99']} ms; floor {report['floor_fps']} fps, ratio {report['ratio_to_floor']})")
@@ -283,6 +284,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", parents=[common], help="measure latency and throughput")
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--render", action="store_true", help="talking-head frame rate instead (headless)")
+    p.add_argument("--backend", choices=("pygame", "cuda"), default="pygame",
+                   help="with --render: the drawing backend to measure (cuda: the Jetson's jetson-utils)")
     p.add_argument("--size", type=_video_size, default=(1920, 1080), help="--render: screen size (1920x1080)")
     p.add_argument("--seconds", type=float, default=10.0, help="--render: frames to draw, in seconds at 30 fps")
     p.add_argument("--no-llm", action="store_true", help="--render: without an answer generated meanwhile")
