@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -10,14 +11,16 @@ from kiosk.config import Settings
 
 
 def run_ingest(settings: Settings, paths: list[Path], kb: Path, json_out: bool = False) -> int:
+    from kiosk.knowledge.documents import safe_name
     from kiosk.knowledge.index import ingest
     from kiosk.knowledge.parsers import ParseLimits
 
-    missing = [p for p in paths if not p.exists()]
+    # lexists: a broken link or a symlink loop is there, and skipped with its reason like a FIFO or a device
+    missing = [p for p in paths if not os.path.lexists(p)]
     if missing:
-        print("kiosk ingest: not found: " + ", ".join(str(p) for p in missing), file=sys.stderr)
+        print("kiosk ingest: not found: " + ", ".join(safe_name(str(p)) for p in missing), file=sys.stderr)
         return 2
-    limits = ParseLimits(max_bytes=int(settings.knowledge.max_file_mb * 1024 * 1024))
+    limits = ParseLimits.from_settings(settings.knowledge.max_file_mb)
     embedder = None
     if settings.knowledge.embedding:
         from kiosk.knowledge.embed import LlamaEmbedder
@@ -30,8 +33,8 @@ def run_ingest(settings: Settings, paths: list[Path], kb: Path, json_out: bool =
         print(json.dumps(report.to_json(), ensure_ascii=False))
     else:
         print(
-            f"{kb}: {len(report.added)} added, {len(report.updated)} updated, {len(report.removed)} removed, "
-            f"{len(report.unchanged)} unchanged; {report.chunks} passages; "
+            f"{safe_name(str(kb))}: {len(report.added)} added, {len(report.updated)} updated, "
+            f"{len(report.removed)} removed, {len(report.unchanged)} unchanged; {report.chunks} passages; "
             f"{report.pages:.1f} pages in {report.seconds:.2f} s"
         )
         for path, reason in report.skipped:

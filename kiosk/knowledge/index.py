@@ -6,8 +6,10 @@ SQLite rolls the journal back on the next open. The rollback-journal mode (not W
 index in one file, so a committed index can be copied to a kiosk as it is.
 
 Incremental: a file whose size and mtime match the index is not even read; otherwise its SHA-256
-decides; only new or changed content is parsed and chunked. Files indexed from a root given this run
-that no longer exist are removed; roots not given this run are left alone.
+decides; only new or changed content is parsed and chunked. A file skipped for its content (a zip bomb,
+a damaged or binary file) is remembered with its reason in the `skipped` table and not read again while its
+size and mtime stay. Files indexed from a root given this run that no longer exist are removed; roots not
+given this run are left alone.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ import contextlib
 import dataclasses
 import hashlib
 import logging
-import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -27,7 +28,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from kiosk.knowledge.documents import Chunk, ParsedDocument, SkipDocument
+from kiosk.knowledge.documents import Chunk, ParsedDocument, SkipDocument, find_files, open_regular, safe_name
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,13 @@ FTS_WEIGHTS = (2.0, 2.0, 3.0, 1.0)
 """bm25() column weights for (title, section, question, text): a hit in a heading or an FAQ question
 says more about what a chunk is about than one word somewhere in its body."""
 _EMBED_BATCH = 32
+
+# Files skipped for their content (a zip bomb, a damaged or binary file): not read again while their size and
+# mtime stay the same, and reported with the same reason. Added without a schema version bump: older kiosks
+# reading the index do not look at it, and an older index gains it on its next ingest.
+_SKIPPED_TABLE = """CREATE TABLE IF NOT EXISTS skipped(
+    root TEXT NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL, mtime REAL NOT NULL, reason TEXT NOT NULL,
+    PRIMARY KEY(root, path))"""
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -66,6 +74,7 @@ _SCHEMA = (
         VALUES (new.id, new.title, new.section, new.question, new.text); END""",
     """CREATE TABLE IF NOT EXISTS embeddings(
         chunk_id INTEGER PRIMARY KEY REFERENCES chunks(id) ON DELETE CASCADE, vector BLOB NOT NULL)""",
+    _SKIPPED_TABLE,
 )
 
 
@@ -141,6 +150,7 @@ def _ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
                 f"{path} was built by another kiosk version (schema {meta.get('schema_version')}, this one needs "
                 f"{SCHEMA_VERSION}); delete it and {_hint(path)}"
             )
+        conn.execute(_SKIPPED_TABLE)
         return
     for statement in _SCHEMA:
         conn.execute(statement)
@@ -254,46 +264,10 @@ def _update_vectors(conn: sqlite3.Connection, embedder: Embedder | None) -> None
 
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as f:
+    with open_regular(path) as f:  # never a FIFO: it would block
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _walk(root: Path, exclude: set[Path]) -> Iterator[Path]:
-    """Files under root in sorted order: no hidden files or folders, no symlinks leading out of root."""
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):  # symlinked folders: not entered
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        for name in sorted(filenames):
-            path = Path(dirpath, name)
-            if name.startswith(".") or path in exclude:
-                continue
-            if path.is_symlink() and not path.resolve().is_relative_to(root):
-                log.debug("not following %s: it links out of %s", path, root)
-                continue
-            if path.is_file():
-                yield path
-
-
-def _files(inputs: Sequence[Path], exclude: set[Path]) -> tuple[dict[tuple[str, str], Path], set[str], set[str]]:
-    """{(root, relative path): file}, the folder roots and the roots of single-file inputs."""
-    missing = [str(p) for p in inputs if not p.is_dir() and not p.is_file()]
-    if missing:
-        raise KnowledgeError(f"no such file or folder: {', '.join(missing)}")
-    files: dict[tuple[str, str], Path] = {}
-    folders = [p.resolve() for p in inputs if p.is_dir()]
-    for root in folders:
-        for path in _walk(root, exclude):
-            files.setdefault((str(root), path.relative_to(root).as_posix()), path)
-    file_roots: set[str] = set()
-    for given in (p for p in inputs if not p.is_dir()):
-        path = given.absolute().parent.resolve() / given.name
-        # A file inside a folder also given keeps that folder as its root: one document, not two.
-        root = next((r for r in folders if path.is_relative_to(r)), path.parent)
-        file_roots.add(str(root))
-        files.setdefault((str(root), path.relative_to(root).as_posix()), path)
-    folder_roots = {str(r) for r in folders}
-    return dict(sorted(files.items())), folder_roots, file_roots - folder_roots
 
 
 def _read(
@@ -312,11 +286,31 @@ def _read(
     except SkipDocument:
         raise
     except Exception as exc:  # a bad file must not abort the run; the traceback is for debugging
-        log.debug("parsing %s failed", path, exc_info=True)
+        log.debug("parsing %s failed", safe_name(str(path)), exc_info=True)
         raise SkipDocument(f"could not parse: {type(exc).__name__}: {exc}") from exc
     if not chunks:
         raise SkipDocument("no text found")
+    max_passages = getattr(limits, "max_passages", None) or _default_limits().max_passages
+    if len(chunks) > max_passages:  # the parser's budget counts blocks; a long block gives several passages
+        raise SkipDocument(f"too many passages: {len(chunks):,} (limit {max_passages:,}, knowledge.max_file_mb)",
+                           remember=True)
     return doc, chunks, sha
+
+
+def _default_limits() -> Any:
+    from kiosk.knowledge.parsers import ParseLimits
+
+    return ParseLimits()
+
+
+def _remembered(conn: sqlite3.Connection, key: str) -> dict[tuple[str, str], tuple[int, float, str]]:
+    """The skips remembered from earlier runs, or none when they were judged by other limits or parsers."""
+    old = conn.execute("SELECT value FROM meta WHERE key = 'skipped_with'").fetchone()
+    if old is None or old[0] != key:
+        conn.execute("DELETE FROM skipped")
+        _set_meta(conn, "skipped_with", key)
+    rows = conn.execute("SELECT root, path, size, mtime, reason FROM skipped").fetchall()
+    return {(r[0], r[1]): (r[2], r[3], r[4]) for r in rows}
 
 
 def ingest(
@@ -335,6 +329,8 @@ def ingest(
     parse/chunk default to the real parser and chunker; limits/chunk_settings are passed on when given
     (None = their defaults). progress(done, total, relative_path) is called after each file.
     """
+    from kiosk.knowledge.parsers import PARSER_VERSION
+
     if parse is None:
         from kiosk.knowledge.parsers import parse_file as parse
     if chunk is None:
@@ -344,12 +340,15 @@ def ingest(
     index_path = Path(index_path)
     target = index_path.absolute().resolve()
     exclude = {target, *(target.with_name(target.name + s) for s in ("-journal", "-wal", "-shm"))}
-    files, folders, file_roots = _files([Path(p) for p in inputs], exclude)
+    found = find_files([Path(p) for p in inputs], exclude)
+    if found.missing:
+        raise KnowledgeError(f"no such file or folder: {', '.join(found.missing)}")
+    files = found.files
     added: list[str] = []
     updated: list[str] = []
     removed: list[str] = []
     unchanged: list[str] = []
-    skipped: list[tuple[str, str]] = []
+    skipped: dict[tuple[str, str], str] = dict(found.skipped)  # reported in (root, path) order
     pages = 0.0
     with transaction(index_path) as conn:
         # Other parse/chunk settings than last time: every file is re-chunked, not only changed ones.
@@ -357,15 +356,23 @@ def ingest(
         old = conn.execute("SELECT value FROM meta WHERE key = 'settings'").fetchone()
         force = old is not None and old[0] != fingerprint
         _set_meta(conn, "settings", fingerprint)
+        remembered = _remembered(conn, f"{fingerprint} parsers {PARSER_VERSION}")
+        kept: set[tuple[str, str]] = set()
         existing = {
             (row[1], row[2]): row
             for row in conn.execute("SELECT id, root, path, sha256, size, mtime FROM documents").fetchall()
         }
         for done, ((root, rel), path) in enumerate(files.items(), 1):
             row = existing.get((root, rel))
+            memo = remembered.get((root, rel))
             try:
                 stat = path.stat()
                 same_stat = row is not None and (row[4], row[5]) == (stat.st_size, stat.st_mtime)
+                if row is None and memo is not None and memo[:2] == (stat.st_size, stat.st_mtime):
+                    skipped[(root, rel)] = memo[2]  # skipped before for its content, unchanged since: not read
+                    log.debug("%s: unchanged since it was skipped, not read again (%s)", rel, memo[2])
+                    kept.add((root, rel))
+                    continue
                 sha = "" if row is None or same_stat else _sha256(path)
                 if row is not None and not force and (same_stat or sha == row[3]):
                     if not same_stat:  # touched but identical: remember the new stat, so next run skips hashing
@@ -384,18 +391,26 @@ def ingest(
                     )
                     (added if row is None else updated).append(rel)
             except (SkipDocument, OSError) as exc:
-                skipped.append((rel, exc.reason if isinstance(exc, SkipDocument) else f"could not read: {exc}"))
+                reason = safe_name(exc.reason if isinstance(exc, SkipDocument) else f"could not read: {exc}")
+                skipped[(root, rel)] = reason
+                if isinstance(exc, SkipDocument) and exc.remember:  # (raised after the stat above)
+                    kept.add((root, rel))
+                    conn.execute("INSERT OR REPLACE INTO skipped(root, path, size, mtime, reason) VALUES (?,?,?,?,?)",
+                                 (root, rel, stat.st_size, stat.st_mtime, reason))
                 if row is not None and isinstance(exc, SkipDocument):
                     _delete_document(conn, row[0])  # its old content no longer reflects the file
                     removed.append(rel)
-            if progress is not None:
-                progress(done, len(files), rel)
+            finally:
+                if progress is not None:
+                    progress(done, len(files), rel)
         for (root, rel), row in existing.items():
-            if (root, rel) in files:
-                continue
-            if root in folders or (root in file_roots and not (Path(root) / rel).exists()):
+            if (root, rel) not in files and found.gone(root, rel):
                 _delete_document(conn, row[0])
                 removed.append(rel)
+        # Forgotten: skips of files read again this run (changed, now indexed or skipped for a passing reason)
+        # and of files that are gone.
+        stale = [k for k in remembered if k not in kept and (k in files or found.gone(*k))]
+        conn.executemany("DELETE FROM skipped WHERE root = ? AND path = ?", stale)
         _update_vectors(conn, embedder)
         if added or updated or removed:
             conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('optimize')")  # one b-tree: faster queries
@@ -406,11 +421,11 @@ def ingest(
         removed=tuple(removed),
         unchanged=tuple(unchanged),
         chunks=total,
-        skipped=tuple(skipped),
+        skipped=tuple((rel, reason) for (_, rel), reason in sorted(skipped.items())),
         pages=pages,
         seconds=time.perf_counter() - started,
     )
-    log.info("ingest %s: %s", index_path, report.to_json())
+    log.info("ingest %s: %s", safe_name(str(index_path)), report.to_json())
     return report
 
 

@@ -26,7 +26,7 @@ import pypdf
 from pypdf.errors import DependencyError
 
 from kiosk.knowledge.documents import ParsedDocument, SkipDocument
-from kiosk.knowledge.parse_common import Builder, clean
+from kiosk.knowledge.parse_common import Builder, check_budget, clean
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +257,8 @@ def _open(data: bytes) -> pypdf.PdfReader:
             try:
                 ok = reader.decrypt("")
             except DependencyError as e:
-                raise SkipDocument("encrypted PDF (decrypting it needs the cryptography package)") from e
+                reason = "encrypted PDF (decrypting it needs the cryptography package)"
+                raise SkipDocument(reason, remember=False) from e
             if ok == pypdf.PasswordType.NOT_DECRYPTED:
                 raise SkipDocument("encrypted PDF (needs a password)")
         _ = len(reader.pages)
@@ -282,12 +283,15 @@ def _meta_title(reader: pypdf.PdfReader) -> str:
 def parse_pdf(data: bytes, fallback_title: str) -> ParsedDocument:
     reader = _open(data)
     pages: list[list[_Line]] = []
+    chars = 0
     for pno in range(len(reader.pages)):
         try:
             pages.append(_page_lines(reader.pages[pno]))
         except Exception:  # one bad page should not lose the document
             log.debug("page %d: text extraction failed", pno + 1, exc_info=True)
             pages.append([])
+        chars += sum(len(line.text) for line in pages[-1])
+        check_budget(chars)  # compressed page streams can hold far more text than the file's size suggests
     if not any(line.text for lines in pages for line in lines):
         raise SkipDocument("no text layer (scanned image?); OCR is not supported")
     _drop_furniture(pages)

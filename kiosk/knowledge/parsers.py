@@ -11,63 +11,110 @@ from __future__ import annotations
 
 import codecs
 import csv
+import errno
 import io
 import logging
 import re
+import stat
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from kiosk.knowledge.documents import ParsedDocument, SkipDocument
-from kiosk.knowledge.parse_common import Builder, clean, readable_stem
+from kiosk.knowledge.documents import ParsedDocument, SkipDocument, not_regular, os_reason, safe_name
+from kiosk.knowledge.parse_common import (
+    UNPACKED_PER_BYTE,
+    Builder,
+    check_zip,
+    clean,
+    human_size,
+    readable_stem,
+    text_budget,
+)
 from kiosk.knowledge.parse_html import parse_html
 from kiosk.knowledge.parse_markdown import parse_markdown
 
 log = logging.getLogger(__name__)
 
 SUPPORTED = {".md", ".markdown", ".txt", ".html", ".htm", ".pdf", ".docx", ".csv"}
+ZIP_TYPES = {".docx": "Word document"}
+"""zip-based formats, checked by check_zip before their parser unpacks anything"""
 TEXT_TYPES = {".md", ".markdown", ".txt", ".html", ".htm", ".csv"}
 CSV_TABLE_ROWS = 20  # rows per table block of a plain CSV
+PARSER_VERSION = 1
+"""raise it when a parser change may read files it used to skip: the index then forgets the skips it
+remembered (files skipped for their content are otherwise not read again until they change)"""
 
 
 @dataclass(frozen=True)
 class ParseLimits:
+    """What one file may cost. The defaults are those of the default config; `from_settings` follows the config."""
+
     max_bytes: int = 20 * 1024 * 1024
     """larger files are skipped (config: knowledge.max_file_mb)"""
+    max_unpacked_bytes: int = 50 * 1024 * 1024
+    """zip-based documents (DOCX) whose parts add up to more are skipped before parsing: 2.5 times
+    knowledge.max_file_mb (parsing holds the unpacked XML in memory, several times over)"""
+    max_ratio: float = 100.0
+    """a part of a zip-based document that unpacks to more than this many times its compressed size (and
+    over 1 MiB) is a zip bomb: skipped"""
+    max_parts: int = 10_000
+    """zip-based documents with more parts are skipped (a Word file has tens)"""
+    max_text_chars: int = 20 * 1024 * 1024
+    """characters of text one document may give: one per byte of knowledge.max_file_mb, as much as the
+    largest text file allowed, so a small compressed file cannot give more"""
+    max_passages: int = 20 * 1024
+    """blocks or passages one document may give: one per KB of knowledge.max_file_mb"""
+
+    @classmethod
+    def from_settings(cls, max_file_mb: float) -> ParseLimits:
+        """All from the one setting: what a document may cost grows with the file size allowed."""
+        max_bytes = int(max_file_mb * 1024 * 1024)
+        return cls(max_bytes=max_bytes, max_unpacked_bytes=int(max_bytes * UNPACKED_PER_BYTE),
+                   max_text_chars=max_bytes, max_passages=max(1, max_bytes // 1024))
 
 
 def parse_file(path: Path, limits: ParseLimits = ParseLimits()) -> ParsedDocument:
-    """Parse one file; raises SkipDocument(reason) for anything it cannot or should not read."""
+    """Parse one file; raises SkipDocument(reason) for anything it cannot or should not read.
+
+    Only regular files are opened (a FIFO or a device is refused by stat, never read). A skip that follows
+    from the file's content is marked to be remembered (see SkipDocument.remember)."""
     path = Path(path)
     ext = path.suffix.lower()
     if ext not in SUPPORTED:
-        raise SkipDocument(f"unsupported type {ext}" if ext else "unsupported type (no file extension)")
+        unsupported = f"unsupported type {safe_name(ext)}" if ext else "unsupported type (no file extension)"
+        raise SkipDocument(unsupported, remember=False)
     try:
-        size = path.stat().st_size
+        mode, size = _stat(path)
+        if special := not_regular(mode):  # a FIFO would block the read, a device never end: never opened
+            raise SkipDocument(special, remember=False)
         if size > limits.max_bytes:
-            raise SkipDocument(_too_large(size, limits.max_bytes))
+            raise SkipDocument(_too_large(size, limits.max_bytes), remember=False)
         data = path.read_bytes()
     except OSError as e:
-        raise SkipDocument(f"cannot read file: {_os_reason(e)}") from e
+        raise SkipDocument(f"cannot read file: {os_reason(e)}", remember=False) from e
     if len(data) > limits.max_bytes:  # grew since stat()
-        raise SkipDocument(_too_large(len(data), limits.max_bytes))
-    if not data.strip():
-        raise SkipDocument("empty file")
+        raise SkipDocument(_too_large(len(data), limits.max_bytes), remember=False)
     try:
-        return _parse(ext, data, readable_stem(path))
-    except SkipDocument:
+        if not data.strip():
+            raise SkipDocument("empty file")
+        with text_budget(limits.max_text_chars, limits.max_passages):
+            return _parse(ext, data, readable_stem(path), limits)
+    except SkipDocument as e:
+        if e.remember is None:
+            e.remember = True  # decided by the content: not read again until the file changes
         raise
     except Exception as e:  # a parser bug or an input nobody foresaw: skip the file, keep the traceback
-        log.warning("%s: parser failed", path, exc_info=True)
-        raise SkipDocument(f"could not be parsed ({type(e).__name__})") from e
+        log.warning("%s: parser failed", safe_name(str(path)), exc_info=True)
+        raise SkipDocument(f"could not be parsed ({type(e).__name__})", remember=False) from e
 
 
-def _parse(ext: str, data: bytes, title: str) -> ParsedDocument:
+def _parse(ext: str, data: bytes, title: str, limits: ParseLimits) -> ParsedDocument:
     if ext == ".pdf":
         from kiosk.knowledge.parse_pdf import parse_pdf  # pypdf is only imported when a PDF shows up
 
         return parse_pdf(data, title)
-    if ext == ".docx":
+    if ext in ZIP_TYPES:
+        check_zip(data, ZIP_TYPES[ext], limits.max_unpacked_bytes, limits.max_ratio, limits.max_parts)
         from kiosk.knowledge.parse_docx import parse_docx
 
         return parse_docx(data, title)
@@ -81,23 +128,22 @@ def _parse(ext: str, data: bytes, title: str) -> ParsedDocument:
     return parse_markdown(text, title, markdown=ext != ".txt")
 
 
+def _stat(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
+    return st.st_mode, st.st_size
+
+
 def _too_large(size: int, limit: int) -> str:
-    return f"file too large: {_human(size)} (limit {_human(limit)}, knowledge.max_file_mb)"
-
-
-def _human(n: int) -> str:
-    if n >= 1024 * 1024:
-        return f"{n / 1024 / 1024:.1f} MB"
-    return f"{n / 1024:.1f} KB" if n >= 1024 else f"{n} bytes"
-
-
-def _os_reason(e: OSError) -> str:
-    known = {PermissionError: "permission denied", IsADirectoryError: "is a directory", FileNotFoundError: "not found"}
-    reason = e.strerror or next((v for k, v in known.items() if isinstance(e, k)), "") or str(e) or type(e).__name__
-    return reason.lower()
+    return f"file too large: {human_size(size)} (limit {human_size(limit)}, knowledge.max_file_mb)"
 
 
 # -- text encodings ------------------------------------------------------------------------------
+
+BINARY_SHARE = 0.01
+"""a file with a NUL byte in its first 8 KB, or with more than this share of NUL bytes anywhere, is binary;
+the few NULs a text file may carry further on are cleaned away with the other control characters"""
 
 _COMMON_SYMBOLS = set("–—‘’‚“”„…•·°§©®™€£¥¢«»¿¡×÷±µ¶¼½¾¹²³ªº\u00a0")
 
@@ -120,7 +166,7 @@ def decode_text(data: bytes, html: bool = False) -> str:
             return data.decode("utf-16")
         except UnicodeDecodeError as e:
             raise SkipDocument("not text: broken utf-16") from e
-    if b"\x00" in data[:8192]:
+    if b"\x00" in data[:8192] or data.count(b"\x00") > BINARY_SHARE * len(data):
         raise SkipDocument("binary file")
     try:
         return data.decode("utf-8-sig")
