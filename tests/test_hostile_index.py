@@ -68,3 +68,25 @@ def test_a_search_that_meets_the_damage_logs_it_once_with_the_rebuild_command(
                 retriever.search("where do I pick up my badge")
     damaged = [r for r in caplog.records if "is damaged" in r.getMessage()]
     assert len(damaged) == 1 and f"kiosk ingest DOCS... --kb {kb}" in damaged[0].getMessage()
+
+
+def test_ingest_rebuilds_a_damaged_index_and_keeps_the_damaged_copy(kb: Path) -> None:
+    """Before: `kiosk ingest` on the damaged file reported "6 unchanged" and left it damaged."""
+    zero_middle(kb)
+    report = ingest(kb, [ROOT / "samples" / "halvorsen"])
+    assert report.rebuilt and len(report.added) == 6 and not report.unchanged
+    assert damage(kb) is None and check_knowledge(settings_for(kb))[0].status == "ok"
+    kept = list(kb.parent.glob("kb.sqlite.damaged-*"))
+    assert len(kept) == 1 and str(kept[0]) in report.rebuilt
+    again = ingest(kb, [ROOT / "samples" / "halvorsen"])
+    assert not again.rebuilt and len(again.unchanged) == 6
+
+
+def test_ingest_never_moves_a_file_that_is_not_an_index(tmp_path: Path) -> None:
+    from kiosk.knowledge.index import KnowledgeError
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database, somebody's file\n")
+    with pytest.raises(KnowledgeError, match="refusing to overwrite"):
+        ingest(notes, [ROOT / "samples" / "halvorsen"])
+    assert notes.read_text() == "not a database, somebody's file\n"

@@ -37,6 +37,8 @@ def run_ingest(settings: Settings, paths: list[Path], kb: Path, json_out: bool =
             f"{len(report.removed)} removed, {len(report.unchanged)} unchanged; {report.chunks} passages; "
             f"{report.pages:.1f} pages in {report.seconds:.2f} s"
         )
+        if report.rebuilt:
+            print(f"  the index was damaged and is rebuilt from the documents given here: {report.rebuilt}")
         for path, reason in report.skipped:
             print(f"  skipped {path}: {reason}")
     return 0

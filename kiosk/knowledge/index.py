@@ -29,6 +29,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from kiosk.knowledge.documents import Chunk, ParsedDocument, SkipDocument, find_files, open_regular, safe_name
+from kiosk.knowledge.integrity import set_aside_if_damaged
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +114,8 @@ class IngestReport:
     pages: float = 0.0
     """pages parsed this run"""
     seconds: float = 0.0
+    rebuilt: str = ""
+    """why the index was built afresh: it was damaged (kiosk.knowledge.integrity)"""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -124,6 +127,7 @@ class IngestReport:
             "skipped": [{"path": path, "reason": reason} for path, reason in self.skipped],
             "pages": round(self.pages, 2),
             "seconds": round(self.seconds, 3),
+            "rebuilt": self.rebuilt,
         }
 
 
@@ -350,6 +354,7 @@ def ingest(
     unchanged: list[str] = []
     skipped: dict[tuple[str, str], str] = dict(found.skipped)  # reported in (root, path) order
     pages = 0.0
+    rebuilt = set_aside_if_damaged(index_path) or ""
     with transaction(index_path) as conn:
         # Other parse/chunk settings than last time: every file is re-chunked, not only changed ones.
         fingerprint = repr((limits, chunk_settings))
@@ -424,6 +429,7 @@ def ingest(
         skipped=tuple((rel, reason) for (_, rel), reason in sorted(skipped.items())),
         pages=pages,
         seconds=time.perf_counter() - started,
+        rebuilt=rebuilt,
     )
     log.info("ingest %s: %s", safe_name(str(index_path)), report.to_json())
     return report

@@ -7,8 +7,14 @@ command that rebuilds the index from the documents.
 
 from __future__ import annotations
 
+import logging
+import os
 import sqlite3
+import time
 from pathlib import Path
+
+log = logging.getLogger(__name__)
+SQLITE_HEADER = b"SQLite format 3\x00"
 
 MAX_PROBLEMS = 3
 
@@ -29,6 +35,29 @@ def damage(path: Path | str) -> str | None:
         conn.close()
     found = [str(row[0]) for row in rows]
     return None if found == ["ok"] else "; ".join(found)
+
+
+def set_aside_if_damaged(path: Path) -> str | None:
+    """Before an ingest: a damaged index is renamed aside (kept, for whoever wants to look) so the ingest builds
+    it afresh from the documents. Only a file that is an SQLite database by its header: anything else is
+    refused by the ingest as before, never moved. Returns what was found and where the copy went."""
+    try:
+        with path.open("rb") as f:
+            if f.read(len(SQLITE_HEADER)) != SQLITE_HEADER:
+                return None
+    except OSError:
+        return None
+    problem = damage(path)
+    if problem is None:
+        return None
+    aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    os.replace(path, aside)
+    journal = path.with_name(path.name + "-journal")
+    if journal.exists():
+        os.replace(journal, aside.with_name(aside.name + "-journal"))
+    log.warning("the knowledge index %s was damaged (%s): kept as %s, rebuilt from the documents", path, problem,
+                aside)
+    return f"{problem}; the damaged file is kept as {aside}"
 
 
 def damage_message(path: Path | str, problem: str) -> str:
