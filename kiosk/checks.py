@@ -292,6 +292,7 @@ def running_status(settings: Settings) -> dict[str, Any] | None:
     if not svc.status_port:
         return None
     host = "127.0.0.1" if svc.status_bind in ("0.0.0.0", "::", "") else svc.status_bind
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address in a URL
     try:
         with urllib.request.urlopen(f"http://{host}:{svc.status_port}/status", timeout=2) as response:
             status = json.loads(response.read())

@@ -33,6 +33,9 @@ class FlakyScreen:
             raise RuntimeError("video system not initialized")
         await stop.wait()
 
+    def report(self) -> dict[str, object]:
+        return {"backend": "flaky", "fps": 0.0}
+
 
 def kiosk_with(screen: FlakyScreen) -> Kiosk:
     return Kiosk(FakeRuntime(greeting=False), screen=screen, notifier=Notifier(env={}), restart=FAST)
