@@ -10,12 +10,21 @@ SRC holds `kiosk.toml` (the persona config; its voice and LLM are manifest names
 optionally `documents/` (indexed at build time into knowledge.sqlite) and `avatar/` (an avatar pack).
 On the kiosk, packs live in `<root>/releases/<name>-<version>-<digest>/`; `<root>/current` is a symlink
 replaced with rename(2), so the kiosk sees either the old pack or the new one, never half of each. The
-new pack must pass its health check (config loads, models present, index opens, avatar valid) or
-`current` goes back to the previous release.
+new pack must pass its health check (config loads, models present, index opens, avatar valid) before
+`current` is switched to it; otherwise the previous release stays current (reported as a rollback).
+
+An install killed at any point (SIGKILL, power cut) or out of disk leaves the previous pack current and
+whole: the archive is unpacked into `<root>/.staging-*`, every file and folder fsynced, then renamed into
+`releases/` in one step; `current` changes only after that and after the health check, and is fsynced too.
+A staging folder or temporary symlink a killed install left behind is removed by the next install, under
+a lock (`<root>/.install.lock`) that keeps two installs from running at once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import gzip
 import hashlib
 import json
@@ -27,6 +36,7 @@ import tarfile
 import tempfile
 import time
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +45,8 @@ log = logging.getLogger(__name__)
 MANIFEST, SIGNATURE = "pack.json", "pack.sig"
 MAX_MANIFEST_BYTES = 4 << 20  # pack.json and pack.sig are read before their signature is checked
 MAX_PACK_BYTES = 16 << 30  # unpacked; a larger declared size is a damaged or hostile archive
+STAGING, TMP_LINK = ".staging-", ".current-"  # in the packs root: an unfinished install's folder and symlink
+_DISK_FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
 _LABEL = re.compile(r"\w[\w .+@-]{0,99}")  # pack name and version: no "/", no leading "." or "-"
 
 
@@ -242,39 +254,107 @@ def health_problems(release: Path) -> list[str]:
 
 
 def _point(root: Path, release: Path) -> None:
-    tmp = root / f".current-{os.getpid()}"
+    tmp = root / f"{TMP_LINK}{os.getpid()}"
     tmp.unlink(missing_ok=True)
     tmp.symlink_to(release.relative_to(root))
     os.replace(tmp, root / "current")  # rename(2): atomic
+    _sync_dir(root)
 
 
 def install(archive: Path, trust: Path, root: Path) -> Installed:
     root.mkdir(parents=True, exist_ok=True)
     releases = root / "releases"
     releases.mkdir(exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=root, prefix=".staging-"))
+    with _install_lock(root):
+        _remove_leftovers(root)
+        release = _unpack(archive, trust, root, releases)
+        return _switch(root, release)
+
+
+def _switch(root: Path, release: Path) -> Installed:
+    """`current` -> `release` if it passes its health check (checked where it lies: its config already names
+    its own paths), so neither a kiosk starting meanwhile nor an install killed meanwhile ever sees an
+    unchecked pack; an unhealthy one is kept out (a rollback) unless there is nothing else to run."""
+    previous = (root / "current").resolve() if (root / "current").is_symlink() else None
+    problems = health_problems(release)
+    if problems and previous is not None:
+        log.error("pack %s unhealthy, %s stays current: %s", release.name, previous.name, problems)
+        return Installed(release, previous, True, tuple(problems))
+    _point(root, release)
+    if problems:
+        log.error("pack %s unhealthy and there is nothing to roll back to: %s", release.name, problems)
+    return Installed(release, previous, False, tuple(problems))
+
+
+@contextlib.contextmanager
+def _install_lock(root: Path) -> Iterator[None]:
+    """One install at a time per packs root (a second one waits), so leftovers found are really stale."""
+    with open(root / ".install.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _remove_leftovers(root: Path) -> None:
+    """What a killed install left: its half-unpacked staging folder and its temporary symlink."""
+    for path in root.iterdir():
+        if path.name.startswith(STAGING) and path.is_dir() and not path.is_symlink():
+            log.warning("removing %s, left by an install that did not finish", path)
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.name.startswith(TMP_LINK) and path.is_symlink():
+            path.unlink(missing_ok=True)
+
+
+def _unpack(archive: Path, trust: Path, root: Path, releases: Path) -> Path:
+    """The verified archive as a whole, durable release folder (an existing identical one is reused)."""
+    staging: Path | None = None
     try:
+        staging = Path(tempfile.mkdtemp(dir=root, prefix=STAGING))
+        staging.chmod(0o777 & ~_umask())  # mkdtemp's 0700 would keep the kiosk's user out of the release
         manifest = verify(archive, trust, into=staging)
         digest = hashlib.sha256(json.dumps(manifest["files"], sort_keys=True).encode()).hexdigest()[:12]
         release = releases / f"{manifest['name']}-{manifest['version']}-{digest}"
         if release.exists():
             shutil.rmtree(staging)
-        else:
-            _localize(staging, release)
-            os.replace(staging, release)
+            return release
+        _localize(staging, release)
+        _sync_tree(staging)  # the data on disk before the name: after a power cut, whole or absent
+        os.replace(staging, release)
+        _sync_dir(releases)
+        return release
+    except OSError as error:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        full = " (is the disk full?)" if error.errno in _DISK_FULL else ""
+        raise PackError(f"{archive}: could not unpack into {root}: {error.strerror or error}{full}; "
+                        "the installed pack is unchanged") from None
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
         raise
-    previous = (root / "current").resolve() if (root / "current").is_symlink() else None
-    _point(root, release)
-    problems = health_problems(root / "current")
-    if problems and previous is not None:
-        _point(root, previous)
-        log.error("pack %s unhealthy, rolled back to %s: %s", release.name, previous.name, problems)
-        return Installed(release, previous, True, tuple(problems))
-    if problems:
-        log.error("pack %s unhealthy and there is nothing to roll back to: %s", release.name, problems)
-    return Installed(release, previous, False, tuple(problems))
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _sync_tree(folder: Path) -> None:
+    for path in sorted(folder.rglob("*"), reverse=True):  # files before the folders holding them
+        if path.is_file():
+            with path.open("rb") as f:
+                os.fsync(f.fileno())
+        elif path.is_dir():
+            _sync_dir(path)
+    _sync_dir(folder)
+
+
+def _sync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _localize(staging: Path, release: Path) -> None:
