@@ -10,6 +10,7 @@ from typing import Any
 from kiosk.answer.engine import AnswerEngine
 from kiosk.answer.llm import LlamaEngine
 from kiosk.answer.pipeline import Responder, run_turn
+from kiosk.answer.prompt import passage_tokens, persona_too_long
 from kiosk.audio.wav import write_wav
 from kiosk.config import Settings
 from kiosk.events import AnswerDone, Event, SpeechAudio
@@ -72,8 +73,17 @@ class Runtime:
         self.settings = settings
         self.llm = build_llm(settings)
         self.engine = AnswerEngine(self.llm, settings.persona, settings.answer, settings.llm)
-        self.speaker = build_speaker(settings) if speech else None
         kb_path = knowledge_path(settings, kb)
+        self.budget = self.engine.budget(passage_tokens(settings.knowledge) if kb_path else 0)
+        if not self.budget.fits:
+            # Refused, not truncated: a persona prompt cut to fit would silently lose the operator's last
+            # instructions (often the ones about what never to say), and the kiosk would run with a persona
+            # nobody wrote. The size is fixed by the file, the model and llm.n_ctx, so kiosk doctor reports
+            # the same FAIL before deployment, and a configuration that started once always starts: like any
+            # configuration problem, exit code 2 with the file, the key and the numbers (kiosk/cli/main.py).
+            raise persona_too_long(settings.source, self.budget)
+        log.info("context window: %s", self.budget.summary())
+        self.speaker = build_speaker(settings) if speech else None
         self.grounder = build_grounder(settings, kb_path, self.llm) if kb_path else None
         self.responder = Responder(self.engine, self.speaker, settings.answer, self.grounder)
         if warm:

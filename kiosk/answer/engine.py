@@ -7,13 +7,16 @@ the stages downstream when they see the stale id.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 
-from kiosk.answer.conversation import Conversation, Message
+from kiosk.answer.conversation import Conversation, Message, cut_to_fit
 from kiosk.answer.llm import GenerationOptions, GenerationStats, LlamaEngine
-from kiosk.answer.prompt import system_prompt
+from kiosk.answer.prompt import QUESTION_TOKENS, ContextBudget, measure_budget, public_text, system_prompt
 from kiosk.config import AnswerSettings, LLMSettings, PersonaSettings
+
+log = logging.getLogger(__name__)
 
 
 class TurnGate:
@@ -42,7 +45,10 @@ class AnswerEngine:
                  llm_settings: LLMSettings, gate: TurnGate | None = None) -> None:
         self.llm = llm
         self.gate = gate or TurnGate()
+        self.persona = persona
         self.system = system_prompt(persona)
+        self.public = public_text(persona)
+        """the parts of the system prompt the persona may say (SentenceGuard never stops them)"""
         self.fallback_contact = persona.fallback_contact
         self.conversation = Conversation(answer.history_turns)
         self.options = GenerationOptions(max_tokens=answer.max_tokens, temperature=answer.temperature,
@@ -57,11 +63,27 @@ class AnswerEngine:
             self.llm.prefill(self.messages("Hello"))
             return self.llm.count_tokens([{"role": "system", "content": self.system}])
 
+    def budget(self, passages: int = 0) -> ContextBudget:
+        """How the context window splits for this persona; `passages`: tokens reserved for them (0 = none)."""
+        return measure_budget(self.llm.count_tokens, self.llm.tokenize, self.llm.n_ctx, self.persona,
+                              self.options.max_tokens, passages)
+
+    def fit_question(self, question: str, limit: int = QUESTION_TOKENS) -> str:
+        """The question cut to at most `limit` tokens (at a word where it can): 600 characters of CJK or
+        emoji are 1,000 to 2,400 tokens, more than the context window leaves for a question."""
+        n = len(self.llm.tokenize(question))
+        if n <= limit:
+            return question
+        cut = cut_to_fit(question, lambda q: len(self.llm.tokenize(q)) <= limit)
+        log.info("question of %d tokens cut to %d characters (at most %d tokens)", n, len(cut), limit)
+        return cut
+
     def reset(self) -> None:
         """Forgets the visitor. The persona prefix stays cached: it is the same for everyone."""
         self.conversation.reset()
 
     def messages(self, question: str, context: str = "") -> list[Message]:
+        """The turn's prompt, fitted so that it and `answer.max_tokens` stay within the context window."""
         budget = self.llm.n_ctx - self.options.max_tokens
 
         def fits(msgs: list[Message]) -> bool:

@@ -7,6 +7,7 @@ already holds (the persona prefix) and how many a turn must prefill.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Callable, Generator, Iterator, Sequence
@@ -50,6 +51,15 @@ class PromptTooLong(ValueError):
     pass
 
 
+def _quiet() -> contextlib.AbstractContextManager[object]:
+    """llama.cpp's own stderr silencer (a private helper of llama-cpp-python; nothing where it is missing)."""
+    try:
+        from llama_cpp._utils import suppress_stdout_stderr
+    except ImportError:
+        return contextlib.nullcontext()
+    return suppress_stdout_stderr(disable=False)
+
+
 class _ChatFormat(Protocol):
     """llama_cpp.llama_chat_format.ChatFormatter, called with the kiosk's plain chat messages."""
 
@@ -59,17 +69,21 @@ class _ChatFormat(Protocol):
 class LlamaEngine:
     """One loaded GGUF model. Not thread-safe: one generation at a time (callers hold a lock)."""
 
-    def __init__(self, model_path: Path, settings: LLMSettings) -> None:
+    def __init__(self, model_path: Path, settings: LLMSettings, vocab_only: bool = False) -> None:
+        """`vocab_only`: the tokenizer and chat template only, no weights (kiosk doctor counts tokens so)."""
         from llama_cpp import Llama
 
         self.settings = settings
         self.model_path = model_path
         threads = settings.n_threads or max(1, os.cpu_count() or 1)
-        self._llm = Llama(
-            model_path=str(model_path), n_ctx=settings.n_ctx, n_batch=settings.n_batch,
-            n_threads=threads, n_threads_batch=threads, n_gpu_layers=settings.gpu_layers,
-            seed=settings.seed, flash_attn=settings.flash_attn, verbose=False,
-        )
+        # A vocabulary-only load makes llama.cpp warn on stderr, even with verbose=False, that n_ctx exceeds
+        # the (unloaded) training context: noise in kiosk doctor's report. A full load is left alone.
+        with _quiet() if vocab_only else contextlib.nullcontext():
+            self._llm = Llama(
+                model_path=str(model_path), n_ctx=settings.n_ctx, n_batch=settings.n_batch,
+                n_threads=threads, n_threads_batch=threads, n_gpu_layers=settings.gpu_layers,
+                seed=settings.seed, flash_attn=settings.flash_attn, verbose=False, vocab_only=vocab_only,
+            )
         self._format, self._stop = self._chat_formatter()
 
     @property
@@ -127,6 +141,8 @@ class LlamaEngine:
     def prefill(self, messages: Sequence[Message]) -> int:
         """Evaluates a prompt (one throwaway token) so its prefix sits in the KV cache; returns its length."""
         tokens, _ = self.tokens_for(messages)
+        if len(tokens) + 1 > self.n_ctx:
+            raise PromptTooLong(f"prompt of {len(tokens)} tokens does not fit llm.n_ctx={self.n_ctx}")
         self._llm.create_completion(prompt=tokens, max_tokens=1, temperature=0.0)
         return len(tokens)
 

@@ -33,9 +33,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from kiosk.answer.conversation import cut_to_fit
 from kiosk.answer.engine import TurnGate
 from kiosk.answer.guard import SentenceGuard
-from kiosk.answer.llm import GenerationStats
+from kiosk.answer.llm import GenerationStats, PromptTooLong
 from kiosk.answer.sentences import ChunkerSettings, SentenceChunker
 from kiosk.config import AnswerSettings
 from kiosk.events import (
@@ -60,7 +61,8 @@ _SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*$")
 APOLOGY = "I'm sorry, I can't put an answer together right now."
 TURN_ERROR = "I'm sorry, something went wrong on my side. Please try again."
 PARDON = "Sorry, I didn't catch a question. Could you ask it again?"
-MAX_QUESTION_CHARS = 600  # ~150 tokens: far more than anyone asks aloud; a pasted essay must still fit the context
+REFUSAL = "I'm sorry, I can't help with that."
+MAX_QUESTION_CHARS = 600  # far more than anyone asks aloud; the engine also cuts to prompt.QUESTION_TOKENS (160)
 
 
 class Generator(Protocol):
@@ -193,13 +195,24 @@ class Responder:
             log.exception("knowledge search failed; declining")
             return Grounding(Decision.DECLINE, reply=decline_text(self.grounder.persona)), True
 
+    def shorten(self, question: str) -> str:
+        """A question cut to MAX_QUESTION_CHARS (at a word), then to the tokens the engine keeps for one:
+        answered from its beginning, not refused for its length."""
+        if len(question) > MAX_QUESTION_CHARS:
+            log.info("question of %d characters cut to at most %d", len(question), MAX_QUESTION_CHARS)
+            question = cut_to_fit(question, lambda q: len(q) <= MAX_QUESTION_CHARS)
+        fit = getattr(self.engine, "fit_question", None)  # AnswerEngine counts tokens; fakes need not
+        return fit(question) if fit is not None else question
+
     def guard(self, question: str, grounding: Grounding | None) -> SentenceGuard | None:
         """The check for the LLM's sentences; None for replies we decided ourselves (FAQ, decline)."""
         if grounding is not None and grounding.decision != Decision.ANSWER:
             return None
         contact = self.engine.fallback_contact
+        public = getattr(self.engine, "public", contact)  # identity, greeting, contact (AnswerEngine)
+        documents = grounding.context if grounding is not None else ""
         evidence = None if grounding is None else " ".join([grounding.context, question, contact])
-        return SentenceGuard(self.engine.system, evidence, public=contact)
+        return SentenceGuard(self.engine.system, evidence, public=public, documents=documents)
 
     def fallback(self, question: str, grounding: Grounding | None) -> list[str]:
         """The LLM failed: an apology, then the documents' best sentence (or the contact)."""
@@ -218,10 +231,7 @@ class _Turn:
     """One run of the pipeline: its queues, its record, its stages."""
 
     def __init__(self, responder: Responder, turn_id: int, question: str, speak: bool, t0: float) -> None:
-        if len(question) > MAX_QUESTION_CHARS:  # answered from its beginning, not refused for its length
-            log.info("question of %d characters cut to at most %d", len(question), MAX_QUESTION_CHARS)
-            cut = question[:MAX_QUESTION_CHARS]
-            question = cut[:cut.rfind(" ")] if " " in cut[MAX_QUESTION_CHARS // 2:] else cut
+        question = responder.shorten(question)
         self.r, self.turn_id, self.question, self.speak = responder, turn_id, question, speak
         self.record = TurnRecord(t0)
         asked = any(ch.isalnum() for ch in question)
@@ -280,6 +290,9 @@ class _Turn:
                 source = self.r.engine.generate(self.turn_id, self.question, g.context if g else "", self.stats, paced)
             for text in source:
                 self.loop.call_soon_threadsafe(put, text)
+        except PromptTooLong as error:  # a known limit, not a bug: one line in the log, no traceback
+            log.error("answer not generated: %s", error)
+            self.loop.call_soon_threadsafe(put, error)
         except Exception as error:  # noqa: BLE001 - reported as a turn error, never raised at a visitor
             log.exception("answer generation failed")
             self.loop.call_soon_threadsafe(put, error)
@@ -316,15 +329,19 @@ class _Turn:
             # Cut off by max_tokens: a half sentence is worse than none, so it is neither spoken nor kept.
             tail = [t for t in tail if _SENTENCE_END.search(t)]
         await self._emit(tail)
-        if record.dropped and not record.spoken and self.r.grounder is not None:
-            record.declined = True  # nothing the documents support was left to say
-            await self._emit([decline_text(self.r.grounder.persona)])
+        if record.dropped and not record.spoken:
+            if self.r.grounder is not None:
+                record.declined = True  # nothing the documents support was left to say
+                await self._emit([decline_text(self.r.grounder.persona)], guarded=False)
+            else:  # the guard stopped it all (a recital of the prompt): never silence
+                await self._emit([f"{REFUSAL} {self.r.engine.fallback_contact.strip()}".strip()], guarded=False)
         if ErrorCode.GENERATION in record.errors and not record.spoken:
             await self._emit(self.r.fallback(self.question, self.grounding))
 
-    async def _emit(self, texts: list[str]) -> None:
+    async def _emit(self, texts: list[str], guarded: bool = True) -> None:
+        """`guarded`: the texts are the LLM's (our own fixed replies are not checked)."""
         for text in texts:
-            if self.guard is not None and (reason := self.guard.check(text)):
+            if guarded and self.guard is not None and (reason := self.guard.check(text)):
                 log.info("not speaking a sentence (%s): %r", reason, text)
                 self.record.dropped.append(text)
                 continue
