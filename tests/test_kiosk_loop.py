@@ -52,6 +52,11 @@ class FakeResponder:
     def gate(self) -> TurnGate:
         return self.engine.gate
 
+    def busy(self) -> bool:
+        return self.hung
+
+    hung = False  # an engine call that never returns
+
     async def respond(self, turn: int, question: str, speak: bool = True, t0: float | None = None):  # noqa: ANN201
         for i in range(2):
             await asyncio.sleep(self.delay)
@@ -278,10 +283,35 @@ def test_a_hung_turn_stops_the_watchdog() -> None:
     rt = FakeRuntime(delay=0.05, greeting=False)
     kiosk = Kiosk(rt, notifier=Notifier(env={}))
     kiosk.service = dataclasses.replace(kiosk.service, turn_timeout_s=0.0)
-    kiosk._turn_started = 0.0  # a turn started long ago and never ended
+    kiosk._busy_since = 0.0  # a turn started long ago and its engine call never ended
+    rt.responder.hung = True
     assert kiosk.healthy() is False and "systemd restart" in kiosk.errors[-1]
-    kiosk._turn_started = None
-    assert kiosk.healthy() is True
+    rt.responder.hung = False  # the call returned after all (the turn itself was cancelled): healthy again
+    assert kiosk.healthy() is True and kiosk._busy_since is None
+
+
+def test_questions_asked_while_the_llm_hangs_do_not_restart_the_hang_clock() -> None:
+    """Before, each new question reset the clock, so a visitor asking again and again kept a kiosk that answered
+    nothing from being restarted (found by tests/test_faults_answer.py through a real kiosk run)."""
+    rt = FakeRuntime(delay=1000.0, greeting=False)  # the first turn's engine never answers
+    rt.responder.hung = True
+    kiosk = Kiosk(rt, notifier=Notifier(env={}))
+    kiosk.service = dataclasses.replace(kiosk.service, turn_timeout_s=10.0)
+    health: list[bool] = []
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(kiosk.run(stop))
+        await asyncio.sleep(0)
+        for n in range(6):  # a question every 4 s, each cancelling the one before
+            kiosk.post(Heard(4.0 * n, f"hello? {n}", "whisper"))
+            await asyncio.sleep(4.0)
+            health.append(kiosk.healthy())
+        stop.set()
+        await task
+
+    virtual_time.run(main())
+    assert health[:2] == [True, True] and health[-1] is False  # 24 s after the first question: hung
 
 
 def test_status_endpoint_and_doctor_inspect_a_running_kiosk() -> None:

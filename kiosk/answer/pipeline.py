@@ -29,7 +29,7 @@ import re
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -91,6 +91,10 @@ class Answerer(Protocol):
 
     def respond(self, turn_id: int, question: str, *, speak: bool = True,
                 t0: float | None = None) -> AsyncIterator[TurnEvent]: ...
+
+    def busy(self) -> bool:
+        """An engine call (LLM or TTS) is still running, also for a turn already cancelled."""
+        ...
 
 
 def chunker_settings(answer: AnswerSettings) -> ChunkerSettings:
@@ -162,6 +166,8 @@ class Responder:
         self.chunking = chunker_settings(answer)
         self._llm_thread = ThreadPoolExecutor(1, thread_name_prefix="llm")
         self._tts_thread = ThreadPoolExecutor(1, thread_name_prefix="tts")
+        self._running = 0  # engine calls submitted and not finished (a hung one stays counted)
+        self._running_lock = threading.Lock()
         if on_gpu is None:
             on_gpu = engine.llm.settings.gpu_layers != 0  # type: ignore[attr-defined]
         mode = answer.yield_to_speech
@@ -170,6 +176,23 @@ class Responder:
     @property
     def gate(self) -> TurnGate:
         return self.engine.gate
+
+    def busy(self) -> bool:
+        return self._running > 0
+
+    def run_engine(self, loop: asyncio.AbstractEventLoop, executor: ThreadPoolExecutor,
+                   fn: Callable[..., Any], *args: Any) -> asyncio.Future:
+        """`fn` on the engine's worker thread, counted until it returns, raises or is cancelled before it started
+        (a cancelled turn's running call stays counted: the engine is still busy with it)."""
+        def finished(_: Future) -> None:
+            with self._running_lock:
+                self._running -= 1
+
+        with self._running_lock:
+            self._running += 1
+        job = executor.submit(fn, *args)
+        job.add_done_callback(finished)
+        return asyncio.wrap_future(job, loop=loop)
 
     def close(self) -> None:
         self._llm_thread.shutdown(wait=True, cancel_futures=True)
@@ -256,7 +279,7 @@ class _Turn:
             yield Grounded(self.turn_id, g.decision, tuple(g.sources))
         if ErrorCode.RETRIEVAL in self.record.errors:
             yield TurnError(self.turn_id, ErrorCode.RETRIEVAL)
-        job = self.loop.run_in_executor(self.r._llm_thread, self.generate)
+        job = self.r.run_engine(self.loop, self.r._llm_thread, self.generate)
         runner = asyncio.ensure_future(self._stages())
         try:
             while (event := await self.out.get()) is not _END:
@@ -362,7 +385,7 @@ class _Turn:
                 self.pacer.speech_queued(-1)
                 continue
             try:
-                clips = await self.loop.run_in_executor(self.r._tts_thread, self._speak, text)
+                clips = await self.r.run_engine(self.loop, self.r._tts_thread, self._speak, text)
             except Exception:  # noqa: BLE001 - a sentence that cannot be spoken is still captioned
                 log.exception("speech synthesis failed for %r", text)
                 self.record.errors.append(ErrorCode.SPEECH)

@@ -73,7 +73,10 @@ class Kiosk:
         self._turn: asyncio.Task | None = None
         self._last_activity = 0.0  # loop time of the visitor's latest event
         self._in_session = False
-        self._turn_started: float | None = None
+        # Since when the engines have had work that has not finished: set by a turn, kept when the turn is cancelled
+        # (its engine call may still run), cleared by a turn that completes or once the engines are idle. A hung
+        # LLM keeps it, however many questions visitors go on asking.
+        self._busy_since: float | None = None
         self._greeting: asyncio.Task | None = None
         self._chime: asyncio.TimerHandle | None = None  # the earcon, due a moment after a wake
         self._question: tuple[str, float] | None = None  # the turn's question and where its speech ended
@@ -258,7 +261,9 @@ class Kiosk:
     def healthy(self) -> bool:
         """False once a turn has run longer than service.turn_timeout_s (a hung stage) or while one of the loop's
         essential tasks is down (restarting or given up): the watchdog stops."""
-        started = self._turn_started
+        started = self._busy_since
+        if started is not None and (self._turn is None or self._turn.done()) and not self.rt.responder.busy():
+            started = self._busy_since = None  # a cancelled turn's engine call has finished
         hung = started is not None and self._now() - started > self.service.turn_timeout_s
         message = f"turn running for over {self.service.turn_timeout_s:g} s: letting systemd restart"
         if hung and (not self.errors or self.errors[-1] != message):  # once, not at every watchdog tick
@@ -285,7 +290,8 @@ class Kiosk:
             self._stop_talking()
         self._in_session = True
         self._asked, self._question = heard, (heard.text, self._last_end)
-        self._turn_started = self._now()
+        if self._busy_since is None:
+            self._busy_since = self._now()
         self._set_phase(VisitorState.THINKING)
         t0 = time.perf_counter()
         spoken = False
@@ -322,7 +328,8 @@ class Kiosk:
         finally:
             if spoken and self.listener is not None:
                 self.listener.speaking_finished()
-            self._turn_started = None
+            if done is not None and not cut_off:
+                self._busy_since = None  # the engines answered: whatever was running before has finished
             if done is not None:
                 self._record(heard, done, cut_off, to_speaker[0] if to_speaker else None, t0)
         self._set_phase(VisitorState.FOLLOW_UP)
@@ -331,7 +338,10 @@ class Kiosk:
 
     def _record(self, heard: Heard, done: AnswerDone, cut_off: bool, to_speaker: float | None, t0: float) -> None:
         """A cut-off answer is listed (written, not all heard) but not counted."""
-        if done.error:
+        if done.error_codes:  # which stage failed, for whoever reads /status (the visitor heard an apology)
+            self.errors.append(f"turn {done.turn_id} ({heard.text[:60]!r}): "
+                               + ", ".join(f"{code} failed" for code in done.error_codes))
+        elif done.error:
             self.errors.append(done.error)
         self.turn_count += 0 if cut_off else 1
         self.turns.append({"question": heard.text, "answer": done.answer, "grounded": done.grounded,

@@ -171,6 +171,10 @@ def run_kiosk(settings: Settings, headless: bool = False, problem: str | None = 
                 status.stop()
             if player is not None:
                 player.close()
+        if rt.responder.busy():  # an engine call that never returned (a hung LLM): it would block the exit
+            log.critical("an engine call is still running at exit (hung): leaving without waiting for it")
+            logging.shutdown()
+            os._exit(EXIT_TASK_FAILED)  # the stuck worker thread cannot be joined or interrupted
         if kiosk.failed_task is not None:
             message = f"task {kiosk.failed_task} kept failing"
             log.critical("%s: exiting with code %d for systemd to restart the kiosk", message, EXIT_TASK_FAILED)
