@@ -83,3 +83,26 @@ def test_a_broken_config_with_nothing_to_fall_back_on_exits_with_code_2(tmp_path
                           text=True, timeout=120)
     assert done.returncode == 2, done.stderr
     assert f"{config}:2: persona.name" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_persona_prompt_too_long_for_the_model_starts_the_last_one_that_worked(tmp_path: Path) -> None:
+    """The file parses, but its persona prompt does not fit the model's context window (issue 13: refused at
+    start). That is a configuration problem like a syntax error: the last configuration that worked runs."""
+    data, port = tmp_path / "data", free_port()
+    config = tmp_path / "kiosk.toml"
+    config.write_text(f'[persona]\nname = "Ava"\n\n[service]\nstatus_port = {port}\ngreeting = false\n')
+    proc, notify, seen = start(config, data, tmp_path)
+    assert wait_for(notify, "READY=1", 180, seen) is not None, proc.stderr.read() if proc.poll() is not None else seen
+    assert stop(proc)[0] == 0
+    long_prompt = " ".join(f"Rule {n}: always be polite to visitors in the lobby." for n in range(400))
+    config.write_text(f'[persona]\nname = "Ava"\nsystem_prompt = "{long_prompt}"\n\n'
+                      f'[service]\nstatus_port = {port}\ngreeting = false\n')
+    proc, notify, seen = start(config, data, tmp_path)
+    assert wait_for(notify, "READY=1", 180, seen) is not None, proc.stderr.read() if proc.poll() is not None else seen
+    try:
+        errors = status(port)["errors"]
+    finally:
+        rc, err = stop(proc)
+    assert rc == 0 and "Traceback" not in err
+    problem = next(e for e in errors if "configuration problem" in e)
+    assert "persona.system_prompt" in problem and "last configuration that worked" in problem, errors

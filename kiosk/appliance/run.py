@@ -20,7 +20,7 @@ from kiosk.appliance import last_good
 from kiosk.appliance.app import Kiosk
 from kiosk.appliance.notify import Notifier
 from kiosk.appliance.supervise import EXIT_TASK_FAILED
-from kiosk.config import Settings
+from kiosk.config import ConfigError, Settings
 from kiosk.models.manifest import ModelMissingError
 
 DISPLAY_WAIT_S = 90.0  # the autologin session comes up after the service at boot
@@ -106,7 +106,13 @@ def run_kiosk(settings: Settings, headless: bool = False, problem: str | None = 
     notifier = Notifier()
     notifier.status("loading models")
     try:
-        runtime = Runtime(settings, speech=True)
+        try:
+            runtime = Runtime(settings, speech=True)
+        except ConfigError as error:  # it parsed but does not fit the model (a persona prompt too long)
+            if problem is not None:
+                raise
+            settings, problem = last_good.fallback(error)  # re-raises when there is none to fall back on
+            runtime = Runtime(settings, speech=True)
     except ModelMissingError as error:
         message = str(error)
         log.error("cannot start: %s", message)
