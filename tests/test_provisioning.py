@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # each test runs the whole provisioning script (a dry run)
+
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "provisioning" / "provision-jetson.sh"
 PIN_HELPER = ROOT / "provisioning" / "pin-hf-revisions.py"

@@ -116,6 +116,7 @@ def test_head_is_served_and_other_methods_are_405(shared: tuple[StatusServer, Sn
     assert response.status == 405 and response.headers["allow"] == "GET, HEAD"
 
 
+@pytest.mark.slow  # real clients on a real clock (deadlines, floods)
 def test_a_silent_client_gets_408_and_its_thread_back(monkeypatch: pytest.MonkeyPatch) -> None:
     """Was: a connection that sends nothing held its thread (and a file descriptor) forever."""
     quick_deadline(monkeypatch, 0.5)
@@ -124,6 +125,7 @@ def test_a_silent_client_gets_408_and_its_thread_back(monkeypatch: pytest.Monkey
         assert parse(read_all(idle)).status == 408 and time.monotonic() - started < 3
 
 
+@pytest.mark.slow  # real clients on a real clock (deadlines, floods)
 def test_a_client_that_trickles_past_the_deadline_gets_408(monkeypatch: pytest.MonkeyPatch) -> None:
     """A byte every 100 ms keeps a timeout per read from firing; was: served whenever it finished."""
     quick_deadline(monkeypatch, 1.0)
@@ -132,6 +134,7 @@ def test_a_client_that_trickles_past_the_deadline_gets_408(monkeypatch: pytest.M
         assert parse(raw).status == 408 and seconds < 3
 
 
+@pytest.mark.slow  # real clients on a real clock (deadlines, floods)
 def test_slow_clients_do_not_hold_up_the_others(shared: tuple[StatusServer, Snapshot]) -> None:
     server = shared[0]
     results: list[tuple[bytes, float]] = []
@@ -184,6 +187,7 @@ FLOODED = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # real clients on a real clock (deadlines, floods)
 def test_a_flood_of_connections_leaves_the_kiosk_its_file_descriptors(tmp_path: Path) -> None:
     """Was: one thread and one file descriptor per connection, without limit; 400 idle connections left the
     kiosk process none to open a file with ("Too many open files")."""
@@ -232,6 +236,7 @@ def _result(line: str) -> tuple[str, int]:
     return " ".join(words[:-1]), int(words[-1])
 
 
+@pytest.mark.slow  # real clients on a real clock (deadlines, floods)
 def test_a_client_that_resets_leaves_no_traceback(capsys: pytest.CaptureFixture[str]) -> None:
     """Was: "Exception occurred during processing of request" and a ConnectionResetError traceback on stderr."""
 
@@ -258,6 +263,7 @@ def test_an_ipv6_address_can_be_configured() -> None:
         assert parse(read_all(client)).status == 200
 
 
+@pytest.mark.slow  # real clients on a real clock (deadlines, floods)
 def test_the_kiosk_answers_while_its_endpoint_is_attacked(shared: tuple[StatusServer, Snapshot]) -> None:
     from test_kiosk_loop import FakeRuntime, drive
 

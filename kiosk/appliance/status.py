@@ -61,7 +61,9 @@ class StatusServer:
         connections = MAX_CONNECTIONS if max_connections is None else max_connections
         self._server = _Server(self, (bind, port), timeout, connections)
         self.port: int = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="status", daemon=True)
+        # poll_interval: how soon stop() returns (serve_forever checks for shutdown between polls)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="status", daemon=True)
 
     def report(self) -> dict[str, Any]:
         return {**self.snapshot(), "uptime_s": round(time.monotonic() - self.started, 1), "rss_mb": rss_mb()}

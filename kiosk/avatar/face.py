@@ -8,8 +8,10 @@ sway put it, pupils shifted for gaze, eyelids/brows/mouth chosen by the FaceStat
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,19 +30,27 @@ class _Layer:
 
 
 def load_rgba(path: Any) -> np.ndarray:
+    """A PNG as H x W x 4 uint8 (straight alpha), decoded once per file version (read-only: shared)."""
+    p = Path(path)
+    return _decoded(str(p), p.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=128)  # a pack's layers; a screen rebuilt (resize, tests) does not decode again
+def _decoded(path: str, _mtime_ns: int) -> np.ndarray:
     import pygame
 
-    surface = pygame.image.load(str(path))
-    rgb = pygame.surfarray.pixels3d(surface).transpose(1, 0, 2)
-    alpha = pygame.surfarray.pixels_alpha(surface).T
-    return np.dstack([rgb, alpha]).astype(np.uint8)
+    surface = pygame.image.load(path)
+    w, h = surface.get_size()
+    rgba = np.frombuffer(pygame.image.tobytes(surface, "RGBA"), dtype=np.uint8).reshape(h, w, 4)
+    rgba.setflags(write=False)
+    return rgba
 
 
 def _crop(rgba: np.ndarray) -> tuple[np.ndarray, int, int]:
-    ys, xs = np.nonzero(rgba[:, :, 3])
-    if ys.size == 0:
+    rows, cols = np.flatnonzero(rgba[:, :, 3].any(axis=1)), np.flatnonzero(rgba[:, :, 3].any(axis=0))
+    if rows.size == 0:
         return rgba[:1, :1], 0, 0
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     return rgba[y0:y1, x0:x1], int(x0), int(y0)
 
 
