@@ -183,3 +183,54 @@ def test_recovers_when_sound_server_restarts(own_pulse: dict[str, str], tmp_path
         assert rec.states[-1] == "recovered"
         assert mic.stats.losses == 1
         _play_and_check(own_pulse, mic, rec, wav, ref)
+
+
+SOURCE_OUTPUTS = """Source Output #0
+\tDriver: module-remap-source.c
+\tSource: 0
+\tProperties:
+\t\tmedia.name = "Remapped Stream"
+
+Source Output #7
+\tDriver: protocol-native.c
+\tSource: 3
+\tProperties:
+\t\tapplication.name = "ALSA plug-in [python3]"
+\t\tapplication.process.id = "4242"
+"""
+
+
+def test_the_source_a_process_records_from_is_read_from_pactl() -> None:
+    from kiosk.audio import pulse_source
+
+    assert pulse_source.sources_of(4242, SOURCE_OUTPUTS) == ["3"] and pulse_source.sources_of(1, SOURCE_OUTPUTS) == []
+    names = pulse_source.source_names("0\tmic_feed.monitor\tmodule-null-sink.c\ts16le 2ch 44100Hz\tRUNNING\n"
+                                      "3\talsa_input.usb-Jabra.analog-mono\tmodule-alsa-card.c\t...\tRUNNING\n")
+    assert names == {"0": "mic_feed.monitor", "3": "alsa_input.usb-Jabra.analog-mono"}
+    assert pulse_source.moved_to_monitor(["alsa_output.hdmi.monitor"]) == "alsa_output.hdmi.monitor"
+    assert pulse_source.moved_to_monitor(["alsa_input.usb-Jabra.analog-mono"]) is None
+    assert pulse_source.moved_to_monitor([]) is None and pulse_source.moved_to_monitor(None) is None
+
+
+@pytest.mark.audio
+@pytest.mark.slow
+def test_a_microphone_pulled_while_the_sound_server_moves_the_stream_is_lost_then_recovered(
+        own_pulse: dict[str, str], tmp_path: Path) -> None:
+    """Issue 12's fault tests: PulseAudio does not end the stream when the microphone goes, it moves it to a
+    monitor source, so PortAudio saw nothing and the kiosk listened to silence with no notice."""
+    from kiosk_session import plug_back, unplug
+
+    wav, ref = _speech_wav(tmp_path)
+    rec = _Recorder()
+    with Microphone("pulse", rec.frames, rec.status) as mic:
+        assert _wait(lambda: mic.stats.samples > 0, 10), rec.states
+        assert _wait(lambda: mic._moved is False, 10)  # the first look at where it records: a microphone
+        unplug(own_pulse)
+        assert _wait(lambda: "lost" in rec.states, 10), rec.states
+        assert mic.stats.losses == 1 and "retrying" not in rec.states  # the stream itself lives on
+        plug_back(own_pulse)
+        assert _wait(lambda: "recovered" in rec.states, 10), rec.states
+        # (PulseAudio may move the stream once more while the devices come back; the supervisor's stall
+        # check can then reopen it: either way it ends recovered.)
+        assert rec.states[:2] == ["listening", "lost"] and rec.states[-1] == "recovered"
+        _play_and_check(own_pulse, mic, rec, wav, ref)  # and the microphone's audio arrives again

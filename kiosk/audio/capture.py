@@ -22,12 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from kiosk.audio import pulse_source
 from kiosk.audio.playback import AudioDevice, list_devices, open_portaudio, pick_device
 from kiosk.audio.resample import Resampler
 
 log = logging.getLogger(__name__)
 
 RATE = 16000
+SOURCE_CHECK_S = 3.0  # how often the sound server is asked where the recording is
 
 FramesCallback = Callable[[bytes, int], None]
 StatusCallback = Callable[[str, str], None]
@@ -141,6 +143,8 @@ class Microphone:
         self._callback_failed = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._next_source_check = 0.0
+        self._moved: bool | None = None  # recording moved to a monitor by PulseAudio (None: not known yet)
 
     @property
     def stats(self) -> CaptureStats:
@@ -308,6 +312,7 @@ class Microphone:
                         first_audio = True
                         log.info("first audio from the microphone %.1f s after opening",
                                  time.monotonic() - opened_at)
+                    self._watch_sound_server()
                     self._stop.wait(0.1)
                     continue
                 self._losses += 1
@@ -331,6 +336,28 @@ class Microphone:
                     log.debug("microphone reopened but delivered no audio")
                 else:
                     log.debug("microphone reopen failed: %s", error)
+
+    def _watch_sound_server(self) -> None:
+        """Every few seconds: has PulseAudio moved our recording to a monitor source (the microphone was pulled
+        and the stream did not end)? Reported as lost, and as recovered once it is back on a microphone."""
+        now = time.monotonic()
+        if now < self._next_source_check:
+            return
+        self._next_source_check = now + SOURCE_CHECK_S
+        names = pulse_source.recording_from()
+        if names is None or not names:
+            return  # not recording through a PulseAudio server: nothing to ask
+        monitor = pulse_source.moved_to_monitor(names)
+        if self._moved is None:  # the first look: a monitor chosen on purpose is not a lost microphone
+            self._moved = False if monitor is None else None
+            return
+        if monitor is not None and not self._moved:
+            self._moved = True
+            self._losses += 1
+            self._status("lost", f"the sound server moved the recording to {monitor}: the microphone is gone")
+        elif monitor is None and self._moved:
+            self._moved = False
+            self._status("recovered", f"recording from {', '.join(names)} again")
 
     def _wait_first_audio(self) -> bool:
         """A reopened stream counts as recovered only once audio actually flows."""
