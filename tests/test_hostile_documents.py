@@ -101,13 +101,15 @@ def skipped(report: dict) -> dict[str, str]:
 
 # -- zip bombs ----------------------------------------------------------------------------------------------
 
+# VmHWM, not getrusage's ru_maxrss: Linux keeps ru_maxrss across fork and exec, so a child of a pytest that
+# loaded models reports the parent's gigabytes; VmHWM belongs to this process's own memory map.
 RSS_PROBE = """
-import json, resource, sys
+import json, re, sys
 from kiosk.cli.main import main
 code = main(sys.argv[1:])
 sys.stdout.flush()
-print(json.dumps({"exit": code, "max_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}),
-      file=sys.stderr)
+hwm = int(re.search(r"VmHWM:\\s+(\\d+) kB", open("/proc/self/status").read()).group(1))
+print(json.dumps({"exit": code, "max_rss_mb": hwm / 1024}), file=sys.stderr)
 """
 
 
