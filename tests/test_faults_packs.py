@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from fault_times import record
 
-from kiosk.appliance import packs
+from kiosk.appliance import pack_archive, pack_health
 from kiosk.avatar.pack import BUILTIN_DIR
 from kiosk.config import Settings, load_settings
 
@@ -51,11 +51,11 @@ def pack_source(folder: Path, name: str, *, big_mb: int = 0, llm: str = "") -> P
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Keys and three signed packs: v1 (small), v2 (with a large layer), v3 (needs a model this kiosk lacks)."""
     folder = tmp_path_factory.mktemp("packs")
-    private, public = packs.keygen(folder / "keys")
+    private, public = pack_archive.keygen(folder / "keys")
     out = {"trust": public}
     for version, kwargs in (("1", {}), ("2", {"big_mb": BIG_MB}), ("3", {"llm": "llama-3.2-3b-instruct-q4_k_m"})):
         out[version] = folder / f"halvorsen-{version}.kpack"
-        packs.build(pack_source(folder / f"src{version}", "halvorsen", **kwargs), private, out[version], version)
+        pack_archive.build(pack_source(folder / f"src{version}", "halvorsen", **kwargs), private, out[version], version)
     return out
 
 
@@ -89,10 +89,10 @@ def files(folder: Path) -> dict[str, str]:
 
 def whole(release: Path) -> bool:
     """Every file its signed list names is there with its hash (kiosk.toml is localized on install)."""
-    listed = json.loads((release / packs.MANIFEST).read_text())["files"]
+    listed = json.loads((release / pack_archive.MANIFEST).read_text())["files"]
     present = files(release)
     return all(present.get(name) == digest for name, digest in listed.items() if name != "kiosk.toml") and \
-        set(present) == set(listed) | {packs.MANIFEST}
+        set(present) == set(listed) | {pack_archive.MANIFEST}
 
 
 def leftovers(root: Path) -> list[str]:
@@ -103,7 +103,7 @@ def assert_still_current(root: Path, release: Path, before: dict[str, str]) -> N
     """The previous pack: current, byte for byte as installed, healthy; only whole releases exist."""
     assert (root / "current").resolve() == release
     assert files(release) == before
-    assert packs.health_problems(root / "current") == []
+    assert pack_health.health_problems(root / "current") == []
     settings = load_settings(str(root / "current" / "kiosk.toml"))
     assert settings.persona.knowledge_base.startswith(str(release)) and settings.persona.avatar.startswith(str(release))
     assert all(whole(r) for r in (root / "releases").iterdir()), sorted((root / "releases").iterdir())

@@ -20,7 +20,7 @@ from fuzzing import fuzz, mutate
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from kiosk.appliance import packs
+from kiosk.appliance import pack_archive, packs
 
 KIOSK_TOML = b'[persona]\nname = "Ava"\nknowledge_base = ""\navatar = ""\n'
 EDITS = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 1 << 16), st.integers(0, 255)), min_size=1, max_size=6)
@@ -28,7 +28,7 @@ EDITS = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 1 << 16), st.intege
 
 @cache
 def private_key(folder: str) -> object:
-    private, _ = packs.keygen(Path(folder))
+    private, _ = pack_archive.keygen(Path(folder))
     return serialization.load_pem_private_key(private.read_bytes(), password=None)
 
 
@@ -73,7 +73,7 @@ def signed(key: object, files: dict[str, bytes], name: str = "halvorsen", versio
     manifest = {"name": name, "version": version, "created": "2026-01-01T00:00:00Z",
                 "files": {n: hashlib.sha256(d).hexdigest() for n, d in files.items()}}
     body = json.dumps(manifest, sort_keys=True).encode()
-    return [member(packs.MANIFEST, data=body), member(packs.SIGNATURE, data=key.sign(body)),
+    return [member(pack_archive.MANIFEST, data=body), member(pack_archive.SIGNATURE, data=key.sign(body)),
             *(member(n, data=d) for n, d in files.items())]
 
 
@@ -94,9 +94,9 @@ def attempt(tmp: Path, archive: Path, public: Path) -> str:
     outcome = "ok"
     try:
         (tmp / "unpacked").mkdir(exist_ok=True)
-        packs.verify(archive, public, into=tmp / "unpacked")
+        pack_archive.verify(archive, public, into=tmp / "unpacked")
         packs.install(archive, public, tmp / "root")
-    except packs.PackError as error:
+    except pack_archive.PackError as error:
         outcome = str(error)
         assert str(archive) in outcome or "trusted" in outcome, outcome
     after = {p for p in snapshot(tmp) if not p.startswith(("root", "unpacked"))}
@@ -156,7 +156,7 @@ def test_declared_sizes_that_lie(tmp_path: Path, keys: tuple, name: str, size: i
 def test_oversized_manifest_is_refused_before_it_is_read(tmp_path: Path, keys: tuple,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     key, public = keys
-    monkeypatch.setattr(packs, "MAX_MANIFEST_BYTES", 64)
+    monkeypatch.setattr(pack_archive, "MAX_MANIFEST_BYTES", 64)
     archive = tmp_path / "a.kpack"
     write_archive(archive, signed(key, {"kiosk.toml": KIOSK_TOML}))
     assert "too large" in attempt(tmp_path, archive, public)
@@ -164,7 +164,7 @@ def test_oversized_manifest_is_refused_before_it_is_read(tmp_path: Path, keys: t
 
 def test_pack_larger_than_the_limit_is_refused(tmp_path: Path, keys: tuple, monkeypatch: pytest.MonkeyPatch) -> None:
     key, public = keys
-    monkeypatch.setattr(packs, "MAX_PACK_BYTES", 1000)
+    monkeypatch.setattr(pack_archive, "MAX_PACK_BYTES", 1000)
     archive = tmp_path / "a.kpack"
     write_archive(archive, signed(key, {"kiosk.toml": KIOSK_TOML, "documents/big.md": b"x" * 5000}))
     assert "larger than" in attempt(tmp_path, archive, public)
@@ -199,7 +199,7 @@ def test_signed_manifest_name_and_version(tmp_path: Path, keys: tuple, name: str
     archive = tmp_path / "a.kpack"
     write_archive(archive, signed(key, {"kiosk.toml": KIOSK_TOML}, name=name, version=version))
     outcome = attempt(tmp_path, archive, public)
-    assert (outcome == "ok") == (packs._label(name) and packs._label(version)), outcome
+    assert (outcome == "ok") == (pack_archive._label(name) and pack_archive._label(version)), outcome
     if outcome == "ok":
         releases = list((tmp_path / "root" / "releases").iterdir())
         assert len(releases) == 1 and releases[0].name.startswith(f"{name}-{version}-")
@@ -216,7 +216,8 @@ def test_signed_manifest_of_any_shape(tmp_path: Path, keys: tuple, manifest: obj
     key, public = keys
     body = json.dumps(manifest).encode()
     archive = tmp_path / "a.kpack"
-    write_archive(archive, [member(packs.MANIFEST, data=body), member(packs.SIGNATURE, data=key.sign(body)),
+    write_archive(archive, [member(pack_archive.MANIFEST, data=body),
+                            member(pack_archive.SIGNATURE, data=key.sign(body)),
                             member("kiosk.toml", data=KIOSK_TOML)])
     attempt(tmp_path, archive, public)
 
@@ -225,6 +226,6 @@ def test_manifest_that_is_a_directory(tmp_path: Path, keys: tuple) -> None:
     """Was an AttributeError ('NoneType' object has no attribute 'read'), a traceback from kiosk pack verify."""
     key, public = keys
     archive = tmp_path / "a.kpack"
-    write_archive(archive, [member(packs.MANIFEST, "dir"), member(packs.SIGNATURE, data=key.sign(b"{}")),
+    write_archive(archive, [member(pack_archive.MANIFEST, "dir"), member(pack_archive.SIGNATURE, data=key.sign(b"{}")),
                             member("kiosk.toml", data=KIOSK_TOML)])
     assert "not a signed kiosk pack" in attempt(tmp_path, archive, public)

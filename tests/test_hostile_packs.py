@@ -30,7 +30,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from kiosk.appliance import packs
+from kiosk.appliance import pack_archive, pack_health, packs
 
 ROOT = Path(__file__).resolve().parents[1]
 KIOSK_TOML = b'[persona]\nname = "Ava"\nknowledge_base = ""\navatar = ""\n'
@@ -66,11 +66,11 @@ def source(folder: Path, name: str = "halvorsen", llm: str = "smollm2-135m-instr
 def built(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Keys and three packs built as on a workstation: v1 and v2 healthy, v3 needing a model this kiosk lacks."""
     folder = tmp_path_factory.mktemp("built")
-    private, public = packs.keygen(folder / "keys")
+    private, public = pack_archive.keygen(folder / "keys")
     out = {"key": private, "pub": public, "trust": public.parent}
     for version, llm in (("1", "smollm2-135m-instruct"), ("2", "smollm2-135m-instruct"), ("3", MISSING_LLM)):
         out[version] = folder / f"halvorsen-{version}.kpack"
-        packs.build(source(folder / f"src{version}", llm=llm), private, out[version], version)
+        pack_archive.build(source(folder / f"src{version}", llm=llm), private, out[version], version)
     return out
 
 
@@ -82,7 +82,7 @@ def write_pack(path: Path, key: Any, body: bytes, files: dict[str, bytes] | None
     """A .kpack whose pack.json is `body` (any bytes), signed by `key`, with `files` beside it."""
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w") as tar:
-        for name, data in ((packs.MANIFEST, body), (packs.SIGNATURE, key.sign(body)),
+        for name, data in ((pack_archive.MANIFEST, body), (pack_archive.SIGNATURE, key.sign(body)),
                            *(files or {"kiosk.toml": KIOSK_TOML}).items()):
             info = tarfile.TarInfo(name)
             info.size = len(data)
@@ -132,7 +132,7 @@ def test_rollback_with_a_relative_or_symlinked_root_keeps_the_healthy_pack(built
     config = (real / "current" / "kiosk.toml").read_text()
     assert f'knowledge_base = "{first / "knowledge.sqlite"}"' in config, config
     monkeypatch.chdir("/")  # where the service starts: the pack's paths must not depend on the installer's folder
-    assert packs.health_problems(real / "current") == []
+    assert pack_health.health_problems(real / "current") == []
 
 
 def test_a_health_check_that_crashes_is_a_rollback_not_a_traceback(built: dict[str, Path], tmp_path: Path,
@@ -144,7 +144,7 @@ def test_a_health_check_that_crashes_is_a_rollback_not_a_traceback(built: dict[s
     def broken(release: Path, reader: str | None = None) -> list[str]:
         raise RuntimeError("a check that crashed")
 
-    monkeypatch.setattr(packs, "health_problems", broken)
+    monkeypatch.setattr(pack_health, "health_problems", broken)
     second = packs.install(built["2"], built["pub"], root)
     assert second.rolled_back and (root / "current").resolve() == first.release
     assert second.problems == ("the health check itself failed: RuntimeError: a check that crashed",)
@@ -235,11 +235,11 @@ def test_an_unknown_service_user_is_refused_before_anything_changes(built: dict[
 def test_the_service_user_is_read_from_the_unit(tmp_path: Path) -> None:
     unit = tmp_path / "kiosk.service"
     unit.write_text("[Service]\nType=notify\nUser=kiosk-av\nGroup=kiosk-av\n")
-    assert packs.service_user(unit) == "kiosk-av"
+    assert pack_health.service_user(unit) == "kiosk-av"
     unit.write_text("[Service]\nType=notify\n")
     expected = "kiosk" if any(p.pw_name == "kiosk" for p in pwd.getpwall()) else None
-    assert packs.service_user(unit) == expected
-    assert packs.service_user(tmp_path / "absent.service") == expected
+    assert pack_health.service_user(unit) == expected
+    assert pack_health.service_user(tmp_path / "absent.service") == expected
 
 
 # -- item 8: packs cut short, and headers declaring 5 GB ----------------------------------------------------
@@ -288,7 +288,7 @@ def test_a_header_declaring_5_gb_with_a_few_bytes_is_one_line(built: dict[str, P
         body = manifest()
         raw = io.BytesIO()
         with tarfile.open(fileobj=raw, mode="w") as tar:
-            for name, data in ((packs.MANIFEST, body), (packs.SIGNATURE, signing_key(built).sign(body))):
+            for name, data in ((pack_archive.MANIFEST, body), (pack_archive.SIGNATURE, signing_key(built).sign(body))):
                 info = tarfile.TarInfo(name)
                 info.size = len(data)
                 tar.addfile(info, io.BytesIO(data))
@@ -311,7 +311,7 @@ RULE = "1 to 64 characters from A-Z a-z 0-9 . _ -, starting with a letter or dig
 
 
 def test_the_rule_is_stated_where_the_code_has_it() -> None:
-    assert packs.LABEL_RULE == RULE
+    assert pack_archive.LABEL_RULE == RULE
 
 
 @pytest.mark.parametrize(("label", "ok"), [
@@ -321,7 +321,7 @@ def test_the_rule_is_stated_where_the_code_has_it() -> None:
     ("2026.1+rc1", False), ("café", False), ("ａ", False), ("a\nb", False), ("", False), (None, False), (1, False),
 ])
 def test_name_and_version_rule(label: object, ok: bool) -> None:
-    assert packs._label(label) is ok
+    assert pack_archive._label(label) is ok
 
 
 def test_build_refuses_names_and_versions_that_are_not_labels(built: dict[str, Path], tmp_path: Path) -> None:
@@ -359,7 +359,7 @@ def test_install_refuses_a_signed_name_or_version_that_is_not_a_label(built: dic
     archive = write_pack(tmp_path / "a.kpack", signing_key(built), manifest(name, version))
     before = tree(tmp_path)
     rc, out, err = kiosk_pack("install", str(archive), "--trust", str(built["trust"]), "--root", str(tmp_path / "r"))
-    key, value = ("name", name) if not packs._label(name) else ("version", version)
+    key, value = ("name", name) if not pack_archive._label(name) else ("version", version)
     assert (rc, out) == (2, "") and one_line(err) == f"kiosk pack install: {archive}: the pack's manifest is " \
         f"malformed: \"{key}\" {value[:80]!r} is not allowed (it names the release folder): use {RULE}"
     assert {p for p in tree(tmp_path) if not p.startswith("r")} == before

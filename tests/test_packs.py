@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.appliance import packs
+from kiosk.appliance import pack_archive, packs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,15 +23,15 @@ def make_src(tmp: Path, llm: str = "smollm2-135m-instruct") -> Path:
 
 @pytest.fixture
 def keys(tmp_path: Path) -> tuple[Path, Path]:
-    return packs.keygen(tmp_path / "keys")
+    return pack_archive.keygen(tmp_path / "keys")
 
 
 def test_build_verify_install_and_switch(tmp_path: Path, keys: tuple[Path, Path]) -> None:
     private, public = keys
     archive = tmp_path / "halvorsen.kpack"
-    manifest = packs.build(make_src(tmp_path), private, archive, version="1")
+    manifest = pack_archive.build(make_src(tmp_path), private, archive, version="1")
     assert "knowledge.sqlite" in manifest["files"] and "kiosk.toml" in manifest["files"]
-    assert packs.verify(archive, public)["version"] == "1"
+    assert pack_archive.verify(archive, public)["version"] == "1"
     root = tmp_path / "packs"
     first = packs.install(archive, public, root)
     assert not first.rolled_back and not first.problems and first.previous is None
@@ -44,7 +44,7 @@ def test_build_verify_install_and_switch(tmp_path: Path, keys: tuple[Path, Path]
     second = packs.install(archive_v(tmp_path, private, "2"), public, root)
     assert second.previous == first.release and current.resolve() == second.release
     broken = tmp_path / "broken.kpack"
-    packs.build(make_src(tmp_path / "b", llm="llama-3.2-3b-instruct-q4_k_m"), private, broken, version="3")
+    pack_archive.build(make_src(tmp_path / "b", llm="llama-3.2-3b-instruct-q4_k_m"), private, broken, version="3")
     third = packs.install(broken, public, root)
     assert third.rolled_back and any("llama-3.2-3b" in p for p in third.problems)
     assert current.resolve() == second.release  # the kiosk never ran the broken pack
@@ -52,14 +52,14 @@ def test_build_verify_install_and_switch(tmp_path: Path, keys: tuple[Path, Path]
 
 def archive_v(tmp: Path, private: Path, version: str) -> Path:
     out = tmp / f"v{version}.kpack"
-    packs.build(make_src(tmp / f"src{version}"), private, out, version=version)
+    pack_archive.build(make_src(tmp / f"src{version}"), private, out, version=version)
     return out
 
 
 def test_tampering_and_untrusted_keys_are_refused(tmp_path: Path, keys: tuple[Path, Path]) -> None:
     private, public = keys
     archive = tmp_path / "a.kpack"
-    packs.build(make_src(tmp_path), private, archive)
+    pack_archive.build(make_src(tmp_path), private, archive)
     # Someone edits a document inside the archive after signing.
     unpacked = tmp_path / "x"
     with tarfile.open(archive) as tar:
@@ -69,10 +69,10 @@ def test_tampering_and_untrusted_keys_are_refused(tmp_path: Path, keys: tuple[Pa
     with tarfile.open(forged, "w:gz") as tar:
         for p in sorted(unpacked.rglob("*")):
             tar.add(p, arcname=str(p.relative_to(unpacked)), recursive=False)
-    with pytest.raises(packs.PackError, match="changed after signing"):
-        packs.verify(forged, public)
-    _, other = packs.keygen(tmp_path / "other")
-    with pytest.raises(packs.PackError, match="does not match any trusted key"):
-        packs.verify(archive, other)
-    with pytest.raises(packs.PackError, match="not a kiosk pack"):
-        packs.verify(tmp_path / "keys" / "kiosk-packs.pub", public)
+    with pytest.raises(pack_archive.PackError, match="changed after signing"):
+        pack_archive.verify(forged, public)
+    _, other = pack_archive.keygen(tmp_path / "other")
+    with pytest.raises(pack_archive.PackError, match="does not match any trusted key"):
+        pack_archive.verify(archive, other)
+    with pytest.raises(pack_archive.PackError, match="not a kiosk pack"):
+        pack_archive.verify(tmp_path / "keys" / "kiosk-packs.pub", public)

@@ -1,4 +1,4 @@
-"""`kiosk pack keygen | build | verify | install`: signed content packs (kiosk/appliance/packs.py)."""
+"""`kiosk pack keygen | build | verify | install`: signed content packs (kiosk/appliance/pack_*.py, packs.py)."""
 
 from __future__ import annotations
 
@@ -17,26 +17,26 @@ log = logging.getLogger(__name__)
 
 
 def run_pack(args: argparse.Namespace) -> int:
-    from kiosk.appliance import packs
+    from kiosk.appliance import pack_archive, pack_health, packs
     from kiosk.config import ConfigError
 
     try:
         if args.pack_command == "keygen":
-            private, public = packs.keygen(Path(args.dir))
+            private, public = pack_archive.keygen(Path(args.dir))
             print(f"private key: {private} (keep it on the workstation)\npublic key: {public} "
                   f"(copy to {DEFAULT_TRUST}/ on every kiosk)")
             return 0
         if args.pack_command == "build":
-            manifest = packs.build(Path(args.src), Path(args.key), Path(args.out), args.version, args.name)
+            manifest = pack_archive.build(Path(args.src), Path(args.key), Path(args.out), args.version, args.name)
             print(f"{args.out}: {manifest['name']} {manifest['version']}, {len(manifest['files'])} files, signed")
             return 0
         if args.pack_command == "verify":
-            manifest = packs.verify(Path(args.archive), Path(args.trust))
+            manifest = pack_archive.verify(Path(args.archive), Path(args.trust))
             print(json.dumps({"ok": True, "name": manifest["name"], "version": manifest["version"]}))
             return 0
-        user = packs.check_user(args.service_user)
+        user = pack_health.check_user(args.service_user)
         result = packs.install(Path(args.archive), Path(args.trust), Path(args.root), user)
-    except (packs.PackError, ConfigError, OSError) as error:
+    except (pack_archive.PackError, ConfigError, OSError) as error:
         print(f"kiosk pack {args.pack_command}: {error}", file=sys.stderr)
         return 2
     except Exception as error:  # a bug: one line (the traceback with -v), not a traceback in the operator's face
