@@ -56,3 +56,20 @@ def wav_duration(path: Path) -> float:
 
     with wave.open(str(path), "rb") as w:
         return w.getnframes() / w.getframerate()
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """Commands run in-process (`main([...])`) set up logging with a handler on the stderr pytest captured for
+    that test; left in place, a later test's log lines would go to a closed stream ("--- Logging error ---")."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    for handler in [h for h in root.handlers if h not in handlers]:
+        root.removeHandler(handler)
+    for handler in handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)
