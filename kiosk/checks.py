@@ -207,29 +207,19 @@ def check_input(settings: Settings, appliance: bool) -> Check:
     kind = settings.screen.input
     if kind == "window" or (kind == "auto" and not appliance and settings.screen.backend != "cuda"):
         return Check("touch and keys", "ok", "from the window (pygame)")
+    from kiosk.avatar.evdev_input import is_keyboard, open_devices, touchscreen_of
+
     try:
-        import evdev
+        opened, denied = open_devices()
     except ImportError:
         return _hardware(False, "touch and keys", "python-evdev is not installed", "pip install evdev", appliance)
-    from kiosk.avatar.evdev_input import is_keyboard, touchscreen_of
-
-    found, denied = [], []
-    for path in evdev.list_devices():
-        try:
-            device = evdev.InputDevice(path)
-        except PermissionError:
-            denied.append(path)
-            continue
-        except OSError:
-            continue
-        try:
-            capabilities = device.capabilities(absinfo=True)
-            if touchscreen_of(capabilities) is not None:
-                found.append(f"touchscreen {device.name!r}")
-            elif is_keyboard(capabilities):
-                found.append(f"keyboard {device.name!r}")
-        finally:
-            device.close()
+    found = []
+    for _, device, capabilities in opened:
+        if touchscreen_of(capabilities) is not None:
+            found.append(f"touchscreen {device.name!r}")
+        elif is_keyboard(capabilities):
+            found.append(f"keyboard {device.name!r}")
+        device.close()
     if denied and not found:
         return _hardware(False, "touch and keys", f"no permission to read {len(denied)} input devices",
                          "usermod -aG input kiosk   (then log in again / restart the service)", appliance)

@@ -21,7 +21,7 @@ import queue
 import select
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -163,6 +163,26 @@ def is_keyboard(capabilities: dict[int, list[Any]]) -> bool:
     return {KEY_ENTER, KEY_SPACE, 30} <= keys  # Enter, Space and A: a keyboard, not a power button
 
 
+def open_devices(skip: Container[str] = ()) -> tuple[list[tuple[str, Any, dict[int, list[Any]]]], list[str]]:
+    """Every input device this process may open (path, python-evdev device, its capabilities), and the paths it
+    may not (the kiosk user lacks the input group). `skip`: paths already open."""
+    import evdev
+
+    opened, denied = [], []
+    for path in evdev.list_devices():
+        if path in skip:
+            continue
+        try:
+            device = evdev.InputDevice(path)
+        except PermissionError:
+            denied.append(path)
+            continue
+        except OSError:  # gone between listing and opening
+            continue
+        opened.append((path, device, device.capabilities(absinfo=True)))
+    return opened, denied
+
+
 class EvdevInput:
     """Reads every touchscreen and keyboard on a thread; `poll()` hands over what they meant, oldest first."""
 
@@ -217,20 +237,8 @@ class EvdevInput:
                 self._read(fds[fd])
 
     def _scan(self) -> None:
-        import evdev
-
-        denied = []
-        for path in evdev.list_devices():
-            if path in self._devices:
-                continue
-            try:
-                device = evdev.InputDevice(path)
-            except PermissionError:
-                denied.append(path)
-                continue
-            except OSError:
-                continue
-            capabilities = device.capabilities(absinfo=True)
+        opened, denied = open_devices(skip=self._devices)
+        for path, device, capabilities in opened:
             touch = touchscreen_of(capabilities, self.rotation)
             if touch is None and not is_keyboard(capabilities):
                 _close(device)
