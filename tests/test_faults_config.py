@@ -51,7 +51,9 @@ def status(port: int) -> dict:
         return json.load(r)
 
 
-def test_a_broken_config_starts_the_last_one_that_worked(tmp_path: Path) -> None:
+def started_once(tmp_path: Path) -> tuple[Path, Path, int]:
+    """A kiosk started once on a good config (which it keeps as the last that worked) and stopped: (config,
+    its data folder, the status port)."""
     data, port = tmp_path / "data", free_port()
     config = tmp_path / "kiosk.toml"
     config.write_text(f'[persona]\nname = "Ava"\n\n[service]\nstatus_port = {port}\ngreeting = false\n')
@@ -59,6 +61,11 @@ def test_a_broken_config_starts_the_last_one_that_worked(tmp_path: Path) -> None
     assert wait_for(notify, "READY=1", 180, seen) is not None, proc.stderr.read() if proc.poll() is not None else seen
     rc, _ = stop(proc)
     assert rc == 0 and (data / "kiosk" / "last-good.toml").read_text() == config.read_text()
+    return config, data, port
+
+
+def test_a_broken_config_starts_the_last_one_that_worked(tmp_path: Path) -> None:
+    config, data, port = started_once(tmp_path)
 
     # An operator's edit with two mistakes, then a restart.
     config.write_text(f'[persona]\nname = "Ava"\ngreeting = 3\n\n[service]\nstatus_port = {port}\n[listen\n')
@@ -88,12 +95,7 @@ def test_a_broken_config_with_nothing_to_fall_back_on_exits_with_code_2(tmp_path
 def test_a_persona_prompt_too_long_for_the_model_starts_the_last_one_that_worked(tmp_path: Path) -> None:
     """The file parses, but its persona prompt does not fit the model's context window (issue 13: refused at
     start). That is a configuration problem like a syntax error: the last configuration that worked runs."""
-    data, port = tmp_path / "data", free_port()
-    config = tmp_path / "kiosk.toml"
-    config.write_text(f'[persona]\nname = "Ava"\n\n[service]\nstatus_port = {port}\ngreeting = false\n')
-    proc, notify, seen = start(config, data, tmp_path)
-    assert wait_for(notify, "READY=1", 180, seen) is not None, proc.stderr.read() if proc.poll() is not None else seen
-    assert stop(proc)[0] == 0
+    config, data, port = started_once(tmp_path)
     long_prompt = " ".join(f"Rule {n}: always be polite to visitors in the lobby." for n in range(400))
     config.write_text(f'[persona]\nname = "Ava"\nsystem_prompt = "{long_prompt}"\n\n'
                       f'[service]\nstatus_port = {port}\ngreeting = false\n')
