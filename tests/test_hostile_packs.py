@@ -32,6 +32,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from kiosk.appliance import pack_archive, pack_health, packs
 
+pytestmark = pytest.mark.slow  # most go through the real `kiosk pack` in a subprocess
+
 ROOT = Path(__file__).resolve().parents[1]
 KIOSK_TOML = b'[persona]\nname = "Ava"\nknowledge_base = ""\navatar = ""\n'
 MISSING_LLM = "llama-3.2-3b-instruct-q4_k_m"  # in the manifest, not installed here: a pack that fails its check
