@@ -425,3 +425,19 @@ def test_preview_frame() -> None:
     kb.draw(1.0)
     pygame.image.save(backend.screen, str(PREVIEW))
     assert PREVIEW.stat().st_size > 10_000
+
+
+def test_the_text_cache_is_bounded_by_pixels_not_only_by_count() -> None:
+    """The soak found resident memory climbing ~40 MB per 100 turns: every answer's caption lines are new text,
+    and 512 cached full-width lines at 1080p are ~230 MB. The cache now also keeps to a byte budget."""
+    from kiosk.avatar.painter import Painter
+
+    backend = PygameBackend((1920, 1080))
+    painter = Painter(backend, budget_bytes=4 << 20)
+    for n in range(300):  # 300 different caption lines, as 100 answers would bring
+        painter.text(f"Answer {n}: the IT help desk is in room B-214 on the second floor of Building B.", 56,
+                     (255, 255, 255))
+    assert painter._text_bytes <= 4 << 20 and 0 < len(painter._text) < 300
+    assert painter._text_bytes == sum(size for _, size in painter._text.values())
+    kept = next(reversed(painter._text))  # the newest is kept, and found again without rendering
+    assert painter.text(*kept) is painter._text[kept][0]

@@ -81,24 +81,34 @@ def _tokens(text: str) -> list[tuple[str, bool]]:
     return out
 
 
+TEXT_CACHE_BYTES = 24 << 20  # rendered text kept for reuse (prompts, buttons, the captions on screen)
+
+
 class Painter:
     """Cached text, shapes and icons over a Backend; shared by the overlay and the keyboard."""
 
-    def __init__(self, backend: Backend, capacity: int = 512) -> None:
-        self.backend, self.capacity = backend, capacity
-        self._text: OrderedDict[tuple[str, int, Colour], Image] = OrderedDict()
+    def __init__(self, backend: Backend, capacity: int = 512, budget_bytes: int = TEXT_CACHE_BYTES) -> None:
+        self.backend, self.capacity, self.budget_bytes = backend, capacity, budget_bytes
+        self._text: OrderedDict[tuple[str, int, Colour], tuple[Image, int]] = OrderedDict()
+        self._text_bytes = 0
         self._widths: dict[tuple[str, int], int] = {}
         self._shapes: dict[tuple, Image] = {}
 
     def text(self, text: str, px: int, colour: Colour) -> Image:
+        """Rendered once and kept, least recently used first out: by count and by pixels, since every answer's
+        caption lines are new text and a full-width line at 1080p is half a megabyte (a kiosk runs for months)."""
         key = (text, px, colour)
         if key in self._text:
             self._text.move_to_end(key)
-        else:
-            self._text[key] = self.backend.text(text, px, colour)
-            if len(self._text) > self.capacity:
-                self._text.popitem(last=False)
-        return self._text[key]
+            return self._text[key][0]
+        image = self.backend.text(text, px, colour)
+        w, h = self.backend.image_size(image)
+        self._text[key] = (image, 4 * w * h)
+        self._text_bytes += 4 * w * h
+        while len(self._text) > 1 and (len(self._text) > self.capacity or self._text_bytes > self.budget_bytes):
+            _, (_, size) = self._text.popitem(last=False)
+            self._text_bytes -= size
+        return image
 
     def width(self, text: str, px: int) -> int:
         if (text, px) not in self._widths:
