@@ -64,17 +64,23 @@ def started_once(tmp_path: Path) -> tuple[Path, Path, int]:
     return config, data, port
 
 
-def test_a_broken_config_starts_the_last_one_that_worked(tmp_path: Path) -> None:
-    config, data, port = started_once(tmp_path)
-
-    # An operator's edit with two mistakes, then a restart.
-    config.write_text(f'[persona]\nname = "Ava"\ngreeting = 3\n\n[service]\nstatus_port = {port}\n[listen\n')
-    proc, notify, seen = start(config, data, tmp_path)
+def restarted(config: Path, data: Path, port: int, folder: Path) -> tuple[list[str], int, str]:
+    """`kiosk run` started again on `config` until READY: its /status errors, then its exit code and stderr."""
+    proc, notify, seen = start(config, data, folder)
     assert wait_for(notify, "READY=1", 180, seen) is not None, proc.stderr.read() if proc.poll() is not None else seen
     try:
         errors = status(port)["errors"]
     finally:
         rc, err = stop(proc)
+    return errors, rc, err
+
+
+def test_a_broken_config_starts_the_last_one_that_worked(tmp_path: Path) -> None:
+    config, data, port = started_once(tmp_path)
+
+    # An operator's edit with two mistakes, then a restart.
+    config.write_text(f'[persona]\nname = "Ava"\ngreeting = 3\n\n[service]\nstatus_port = {port}\n[listen\n')
+    errors, rc, err = restarted(config, data, port, tmp_path)
     assert rc == 0
     problem = next(e for e in errors if "configuration problem" in e)
     assert f"{config}:" in problem and "last configuration that worked" in problem, errors
@@ -99,12 +105,7 @@ def test_a_persona_prompt_too_long_for_the_model_starts_the_last_one_that_worked
     long_prompt = " ".join(f"Rule {n}: always be polite to visitors in the lobby." for n in range(400))
     config.write_text(f'[persona]\nname = "Ava"\nsystem_prompt = "{long_prompt}"\n\n'
                       f'[service]\nstatus_port = {port}\ngreeting = false\n')
-    proc, notify, seen = start(config, data, tmp_path)
-    assert wait_for(notify, "READY=1", 180, seen) is not None, proc.stderr.read() if proc.poll() is not None else seen
-    try:
-        errors = status(port)["errors"]
-    finally:
-        rc, err = stop(proc)
+    errors, rc, err = restarted(config, data, port, tmp_path)
     assert rc == 0 and "Traceback" not in err
     problem = next(e for e in errors if "configuration problem" in e)
     assert "persona.system_prompt" in problem and "last configuration that worked" in problem, errors
