@@ -12,8 +12,14 @@ def is_jetson() -> bool:
     return Path("/etc/nv_tegra_release").exists() or "tegra" in platform.release()
 
 
-GPU_NODES = ("/dev/nvmap", "/dev/nvhost-gpu", "/dev/nvhost-ctrl-gpu", "/dev/nvgpu/igpu0/ctrl", "/dev/dri/renderD128")
-"""Device nodes CUDA on Tegra opens (nvmap, nvhost/nvgpu) and the DRM render node (GL); which exist varies by L4T."""
+CUDA_NODES = ("/dev/nvidia0", "/dev/nvmap", "/dev/nvhost-gpu", "/dev/nvhost-ctrl-gpu", "/dev/nvgpu/igpu0/ctrl")
+"""Device nodes CUDA opens: a discrete GPU's, or Tegra's (nvmap, nvhost/nvgpu; which exist varies by L4T)."""
+GPU_NODES = (*CUDA_NODES, "/dev/dri/renderD128")  # and the DRM render node (GL)
+
+
+def cuda_device() -> bool:
+    """A CUDA device node exists on this machine (whether this process may open it: gpu_nodes)."""
+    return any(os.path.exists(node) for node in CUDA_NODES)
 
 
 def gpu_nodes() -> dict[str, bool]:
@@ -23,12 +29,14 @@ def gpu_nodes() -> dict[str, bool]:
 
 
 def llm_gpu_offload() -> bool | None:
-    """Whether the installed llama.cpp build can offload layers to a GPU (None: llama-cpp-python absent)."""
+    """Whether the installed llama.cpp build can offload layers to a GPU (None: llama-cpp-python absent or
+    broken)."""
     try:
         import llama_cpp
-    except ImportError:
+
+        return bool(llama_cpp.llama_supports_gpu_offload())
+    except Exception:  # noqa: BLE001 - an unimportable or broken build is reported by the package check
         return None
-    return bool(llama_cpp.llama_supports_gpu_offload())
 
 
 def has_display(env: dict[str, str] | None = None) -> bool:

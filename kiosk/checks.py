@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kiosk.board import is_jetson
+from kiosk.board import cuda_device, is_jetson, llm_gpu_offload
 from kiosk.config import ConfigError, Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -228,18 +228,13 @@ def check_input(settings: Settings, appliance: bool) -> Check:
 
 
 def check_gpu(settings: Settings, appliance: bool) -> list[Check]:
-    cuda_dev = any(Path(p).exists() for p in ("/dev/nvidia0", "/dev/nvhost-gpu", "/dev/nvgpu/igpu0/ctrl"))
+    cuda_dev = cuda_device()
     detail = ("Jetson (" + Path("/etc/nv_tegra_release").read_text().split(",")[0].strip("# ") + ")"
               if Path("/etc/nv_tegra_release").exists() else "not a Jetson") + (
         ", CUDA device present" if cuda_dev else ", no CUDA device")
     checks = [_hardware(cuda_dev, "gpu", detail, "run on a Jetson with JetPack 6 (see provisioning/README.md)",
                         appliance)]
-    try:
-        import llama_cpp
-
-        offload = bool(llama_cpp.llama_supports_gpu_offload())
-    except Exception:  # noqa: BLE001 - reported by the package check
-        offload = False
+    offload = bool(llm_gpu_offload())
     wants_gpu = settings.llm.gpu_layers != 0
     checks.append(_hardware(offload or not (wants_gpu or appliance), "llama.cpp GPU offload",
                             "CUDA build" if offload else "CPU-only build of llama-cpp-python",
