@@ -9,7 +9,17 @@ from pathlib import Path
 
 import pytest
 import soak
-from soak import Sample, Tally, Turn, heard_right, new_errors, parse_proc_status, slope_per_100, summarize
+from soak_report import (
+    Sample,
+    Tally,
+    Turn,
+    floors,
+    heard_right,
+    new_errors,
+    parse_proc_status,
+    slope_per_100,
+    summarize,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,9 +36,9 @@ voluntary_ctxt_switches:\t17
 
 
 def test_proc_status_gives_resident_memory_and_threads() -> None:
-    assert parse_proc_status(PROC_STATUS) == {"rss_kb": 912340, "threads": 23}
+    assert parse_proc_status(PROC_STATUS) == {"rss_kb": 912340, "anon_kb": 700000, "threads": 23}
     zombie = "Name:\tkiosk\nState:\tZ (zombie)\nThreads:\t1\n"  # no VmRSS line at all
-    assert parse_proc_status(zombie) == {"rss_kb": 0, "threads": 1}
+    assert parse_proc_status(zombie) == {"rss_kb": 0, "anon_kb": 0, "threads": 1}
 
 
 def test_proc_status_of_this_process() -> None:
@@ -47,6 +57,20 @@ def test_slope_is_least_squares_after_the_warmup_in_mb_per_100_turns() -> None:
     assert whole is not None and whole > 5  # ...and would dominate if it were not
     assert slope_per_100([(0, 1.0), (10, 2.0)], 100) is None  # nothing after the warm-up
     assert slope_per_100([(100, 1.0), (100, 2.0)], 100) is None  # one turn only: no slope
+
+
+def test_floor_fit_ignores_what_a_turn_held_in_flight() -> None:
+    # a flat heap with 0-60 MB in flight at random turns: the samples' fit wanders, the floors' does not
+    import random
+
+    rng = random.Random(7)
+    flat = [(t, 600.0 + rng.choice((0.0, 0.0, 20.0, 60.0))) for t in range(1000)]
+    lows = floors(flat, 10)
+    assert len(lows) == 100 and all(y == 600.0 for _, y in lows)  # turns 0-9, 10-19, ..., 990-999
+    assert slope_per_100(lows, 100) == 0.0
+    leak = [(t, 600.0 + 0.05 * t + rng.choice((0.0, 40.0))) for t in range(1, 1001)]  # 5 MB per 100 turns
+    assert slope_per_100(floors(leak, 10), 100) == pytest.approx(5.0, abs=0.3)
+    assert floors([(3, 5.0), (5, 2.0), (12, 9.0)], 10) == [(5, 2.0), (12, 9.0)]  # at the turn of the low
 
 
 def test_new_status_errors_from_a_sliding_tail() -> None:

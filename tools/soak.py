@@ -16,7 +16,11 @@ the kiosk, and of any child processes, are sampled after the turn.
 
 Errors: turns answered with an error, new lines in /status `errors`, task restarts, missed turns, the
 kiosk exiting, the watchdog (WATCHDOG_USEC=10 s, read from the notify socket) silent for longer than 10 s.
-The RSS slope is the least-squares slope of the samples from turn --warmup on, in MB per 100 turns.
+The RSS slope is the least-squares slope of the samples from turn --warmup on, in MB per 100 turns; the
+floor slope fits only the lowest sample of every 10 turns (sample every turn for it: --every 1), which leaves
+out what a turn happened to hold in flight when it was sampled. --speech-rate speaks the answers faster (the
+kiosk's speech.rate) so more turns fit in an hour: a turn waits mostly for its answer to be played out in
+real time; every stage still runs in every turn.
 The report also goes to --json after every sample, so a run cut short still leaves its numbers.
 """
 
@@ -24,22 +28,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime
 import json
 import os
 import select
 import shlex
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 import bench_report  # noqa: E402
 from pulse_sandbox import private_pulse  # noqa: E402
+from soak_report import Sample, Tally, Turn, new_errors, parse_proc_status, summarize  # noqa: E402
 
 KIOSK = ROOT / ".venv" / "bin" / "kiosk"
 SCREEN = (1280, 720)
@@ -59,122 +60,6 @@ QUESTIONS = (
     "what is the dress code in the office?", "where do I pick up my badge?", "how much is a hot lunch in the canteen?",
     "how do I reset my password?", "where can I park my car?", "how many vacation days do I get?",
 )
-
-
-@dataclass(frozen=True)
-class Sample:
-    turn: int
-    t_s: float
-    rss_mb: float
-    fds: int
-    threads: int
-    children: int = 0
-    children_rss_mb: float = 0.0
-    load1: float = 0.0  # the machine's 1-minute load average (other work slows turns down, not memory up)
-
-
-@dataclass
-class Turn:
-    kind: str
-    asked: str
-    heard: str | None = None
-    seconds: float | None = None
-    error: str | None = None
-    cut_off: bool = False
-    first_audio_ms: float | None = None
-    answer_chars: int = 0
-
-
-@dataclass
-class Tally:
-    turns: list[Turn] = field(default_factory=list)
-    samples: list[Sample] = field(default_factory=list)
-    status_errors: list[str] = field(default_factory=list)
-    task_restarts: int = 0
-    extra_turns: int = 0
-    status_failures: int = 0
-    stopped: str | None = None  # the kiosk exited (an error)
-    cut_short: str | None = None  # --max-minutes ended the run (not an error)
-
-
-# -- pure parts (tests/test_soak.py) ---------------------------------------------------------------------------
-
-
-def parse_proc_status(text: str) -> dict[str, int]:
-    """/proc/<pid>/status -> {"rss_kb", "threads"} (VmRSS is missing for a zombie: 0)."""
-    fields = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
-    rss = fields.get("VmRSS", "0 kB").split()
-    return {"rss_kb": int(rss[0]) if rss else 0, "threads": int(fields.get("Threads", "0").strip() or 0)}
-
-
-def slope_per_100(points: Sequence[tuple[float, float]], start: float) -> float | None:
-    """Least-squares slope of y over x for the points with x >= start, times 100 (MB per 100 turns)."""
-    pts = [(x, y) for x, y in points if x >= start]
-    if len(pts) < 2:
-        return None
-    mx, my = statistics.fmean(x for x, _ in pts), statistics.fmean(y for _, y in pts)
-    sxx = sum((x - mx) ** 2 for x, _ in pts)
-    if sxx == 0:
-        return None
-    return round(100 * sum((x - mx) * (y - my) for x, y in pts) / sxx, 3)
-
-
-def new_errors(before: list[str], now: list[str]) -> list[str]:
-    """The lines `now` adds to `before`: both are the tail of one growing list (/status shows the last 10)."""
-    for shift in range(len(before) + 1):
-        kept = before[shift:]
-        if now[:len(kept)] == kept:
-            return now[len(kept):]
-    return now
-
-
-def heard_right(asked: str, heard: str) -> bool:
-    """The question the kiosk answered holds at least 60 % of the words asked (informational only)."""
-    want, got = ({w.strip(",.?!'\"").lower() for w in text.split()} - {""} for text in (asked, heard))
-    return len(want & got) >= 0.6 * len(want)
-
-
-def spread(values: list[float]) -> dict[str, float] | None:
-    return {"start": values[0], "end": values[-1], "min": min(values), "max": max(values)} if values else None
-
-
-def summarize(tally: Tally, warmup: int, args: dict[str, Any]) -> dict[str, Any]:
-    turns, samples = tally.turns, tally.samples
-    answered = [t for t in turns if t.seconds is not None]
-    times = [t.seconds for t in answered if t.seconds is not None]
-    failed = [t for t in answered if t.error]
-    missed = [t for t in turns if t.seconds is None]
-    spoken = [t for t in answered if t.kind == "spoken" and t.heard is not None]
-    errors = (len(failed) + len(missed) + len(tally.status_errors) + tally.task_restarts + tally.status_failures
-              + (tally.stopped is not None))
-
-    def median(kind: str | None) -> float | None:
-        xs = [t.seconds for t in answered if t.seconds is not None and kind in (None, t.kind)]
-        return round(statistics.median(xs), 2) if xs else None
-
-    return {
-        "date": datetime.date.today().isoformat(), "settings": args,
-        "turns_done": len(turns), "typed": sum(t.kind == "typed" for t in turns),
-        "spoken": sum(t.kind == "spoken" for t in turns), "answered": len(answered), "errors": errors,
-        "failed_turns": [asdict(t) for t in failed], "missed_turns": [asdict(t) for t in missed],
-        "status_errors": tally.status_errors, "task_restarts": tally.task_restarts,
-        "extra_turns": tally.extra_turns, "cut_off": sum(t.cut_off for t in answered), "stopped": tally.stopped,
-        "status_failures": tally.status_failures, "cut_short": tally.cut_short,
-        "spoken_misheard": sum(not heard_right(t.asked, t.heard or "") for t in spoken),
-        "typed_garbled": sum(t.kind == "typed" and t.heard != t.asked for t in answered),
-        "rss_slope_mb_per_100_turns": slope_per_100([(s.turn, s.rss_mb) for s in samples], warmup),
-        "slope_from_turn": warmup,
-        "rss_mb": spread([s.rss_mb for s in samples]), "fds": spread([s.fds for s in samples]),
-        "threads": spread([s.threads for s in samples]), "children": spread([s.children for s in samples]),
-        "machine_load1": spread([s.load1 for s in samples]),
-        "turn_s": {"median": median(None), "typed_median": median("typed"), "spoken_median": median("spoken"),
-                   "p95": round(sorted(times)[int(0.95 * (len(times) - 1))], 2) if times else None,
-                   "max": max(times) if times else None},
-        "samples": [list(asdict(s).values()) for s in samples],
-        "turn_log": [[t.kind[0], t.seconds, t.first_audio_ms, t.answer_chars] for t in turns],
-        "sample_fields": list(Sample.__dataclass_fields__),
-        "turn_log_fields": ["kind", "seconds", "first_audio_ms", "answer_chars"],
-    }
 
 
 # -- the kiosk's process ---------------------------------------------------------------------------------------
@@ -199,7 +84,7 @@ def sample(pid: int, turn: int, t0: float) -> Sample:
             kids_rss += parse_proc_status(Path(f"/proc/{kid}/status").read_text())["rss_kb"]
     return Sample(turn, round(time.monotonic() - t0, 1), round(proc["rss_kb"] / 1024, 1),
                   len(os.listdir(f"/proc/{pid}/fd")), proc["threads"], len(kids), round(kids_rss / 1024, 1),
-                  round(os.getloadavg()[0], 2))
+                  round(os.getloadavg()[0], 2), round(proc["anon_kb"] / 1024, 1))
 
 
 class NotifyReader(threading.Thread):
@@ -258,7 +143,7 @@ def xvfb(size: tuple[int, int]) -> Any:
         server.wait(10)
 
 
-def write_config(tmp: Path, port: int, hang_s: float | None) -> Path:
+def write_config(tmp: Path, port: int, hang_s: float | None, speech_rate: float | None) -> Path:
     from kiosk.avatar.build import build_pack, builtin_packs
     from kiosk.knowledge.index import ingest
 
@@ -269,7 +154,8 @@ def write_config(tmp: Path, port: int, hang_s: float | None) -> Path:
     config = tmp / "kiosk.toml"
     config.write_text(f'[persona]\nknowledge_base = "{kb}"\n\n[audio]\ninput_device = "pulse"\n'
                       f'output_device = "pulse"\n\n[screen]\nbackend = "pygame"\n\n[service]\nstatus_port = {port}\n'
-                      + (f"turn_timeout_s = {hang_s}\n" if hang_s else ""))
+                      + (f"turn_timeout_s = {hang_s}\n" if hang_s else "")
+                      + (f"\n[speech]\nrate = {speech_rate}\n" if speech_rate else ""))
     return config
 
 
@@ -356,7 +242,7 @@ class Soak:
 def start_kiosk(args: argparse.Namespace, tmp: Path, stack: contextlib.ExitStack) -> tuple[Any, ...]:
     """Sound, screen and the notify socket, then `kiosk run` until READY=1: (kiosk, reader, env, port)."""
     port = free_port()
-    config = write_config(tmp, port, args.hang_after)
+    config = write_config(tmp, port, args.hang_after, args.speech_rate)
     pulse = stack.enter_context(private_pulse("kiosk-soak-"))
     display = stack.enter_context(xvfb(SCREEN))
     notify = stack.enter_context(socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM))
@@ -427,6 +313,7 @@ def main() -> int:
     ap.add_argument("--gap", type=float, default=1.0, help="seconds between a turn's end and the next question")
     ap.add_argument("--turn-timeout", type=float, default=90.0, help="a turn not answered within this is missed")
     ap.add_argument("--hang-after", type=float, help="the kiosk's service.turn_timeout_s (default: its own, 60 s)")
+    ap.add_argument("--speech-rate", type=float, help="the kiosk's speech.rate (default: its own, 1.0)")
     ap.add_argument("--max-minutes", type=float, default=0.0, help="start no turn after this long (0: no limit)")
     ap.add_argument("--kiosk", default=str(KIOSK), help="the kiosk command (default: the venv's console script)")
     ap.add_argument("--json", help="write the report here too (also after every sample)")
