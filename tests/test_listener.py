@@ -14,6 +14,7 @@ import pytest
 
 from kiosk.config import ListenSettings
 from kiosk.events import Heard, SpeechEnded, SpeechStarted, Wake
+from kiosk.listen.addressee import level_db
 from kiosk.listen.asr import SAMPLE_RATE, Transcript, Word
 from kiosk.listen.listener import Listener, State
 from kiosk.listen.vad import EnergyVad
@@ -165,8 +166,11 @@ def test_a_wake_phrase_that_lost_its_soft_start_is_stripped_from_a_question() ->
                  "Coach, how long is it?", "coach, how long is it?", "Hey coach, how long is it?"):
         assert strip_phrase(said, "hey coach") == "how long is it?", said
     for kept in ("The coach leaves at nine.", "A coach leaves at nine, right?", "Couch, where is it?",
-                 "Thanks, coach, bye", "where is the coach?", "Approach, the desk"):
+                 "Thanks, coach, bye", "where is the coach?", "Approach, the desk", "Approach.", "The coach."):
         assert strip_phrase(kept, "hey coach") == kept
+    # Said alone (a pause after it), the clipped phrase needs no comma: seen right after an answer.
+    for alone in ("A-coach", "A coach.", "Eycoach!", "Coach."):
+        assert strip_phrase(alone, "hey coach") == "", alone
 
 
 def test_a_follow_up_with_a_clipped_wake_phrase_is_answered() -> None:
@@ -178,6 +182,43 @@ def test_a_follow_up_with_a_clipped_wake_phrase_is_answered() -> None:
     events += run(listener, silence(0.6), tone(2.0), silence(1))
     assert [e.text for e in events if isinstance(e, Heard)] == ["where is hr", "how long is the probation period."]
     assert "Dismissed" not in kinds(events)
+
+
+def _answered(listener: Listener, first: np.ndarray) -> list:
+    """A visitor asks (`first`: "hey coach ..." in one breath) and the kiosk answers for 2 s."""
+    events = run(listener, first, silence(1), end=False)
+    listener.speaking_started()
+    events += run(listener, silence(2.0), end=False)
+    listener.speaking_finished()
+    return events
+
+
+def test_the_wake_phrase_alone_after_an_answer_opens_the_question_window() -> None:
+    """"Hey coach." - a pause - the question, right after an answer: the phrase used to be taken as a follow-up
+    with no question in it, the follow-up window (2 s here) ran on and closed during the pause, and the
+    question went to the wake spotter, which found no phrase in it: lost."""
+    listener, _ = make(["hey coach where is hr", "Hey coach.", "what time is lunch"], follow_up_s=2.0,
+                       question_window_s=5.0)
+    events = _answered(listener, tone(1.5))
+    events += run(listener, silence(0.6), tone(0.6), silence(1.8), tone(1.2), silence(1))
+    assert kinds(events) == ["Wake", "SpeechStarted", "SpeechEnded", "Heard",
+                             "Wake", "SpeechStarted", "SpeechEnded", "Heard"]
+    assert [e.text for e in events if isinstance(e, Heard)] == ["where is hr", "what time is lunch"]
+    assert events[4].t == pytest.approx(2.5 + 2.0 + 0.6 + 0.6, abs=0.06)  # the new wake: where "coach" ends
+
+
+def test_the_next_visitor_naming_the_kiosk_in_the_follow_up_window_is_not_a_bystander() -> None:
+    """A quieter voice (another visitor, further away) saying "hey coach, ..." after somebody else's answer
+    is a new visitor, not chatter: before, the follow-up's bystander test dismissed it as quieter."""
+    listener, _ = make(["hey coach where is hr", "hey coach where is the canteen", "and the lockers?"],
+                       follow_up_s=4.0)
+    events = _answered(listener, tone(1.5, level=0.5))
+    events += run(listener, silence(0.5), tone(2.0, level=0.1), silence(1.0), tone(1.0, level=0.1), silence(1))
+    assert [e.text for e in events if isinstance(e, Heard)] == ["where is hr", "where is the canteen",
+                                                                 "and the lockers?"]
+    assert kinds(events).count("Wake") == 2 and "Dismissed" not in kinds(events)
+    # The new visitor's level is the reference now (their own follow-up above was taken at it).
+    assert listener.addressee.reference_db == pytest.approx(level_db(tone(1.0, level=0.1).tobytes()), abs=1.5)
 
 
 def test_refractory_period() -> None:

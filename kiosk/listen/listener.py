@@ -51,7 +51,7 @@ from kiosk.listen.endpoint import Endpointer, EndpointSettings, SpeechEnd, Speec
 from kiosk.listen.speaker import SpeakerEmbedder
 from kiosk.listen.turn_end import sounds_complete
 from kiosk.listen.vad import Vad
-from kiosk.listen.wake import WakeHit, WakeSpotter, strip_phrase
+from kiosk.listen.wake import WakeHit, WakeSpotter, leading_phrase, strip_phrase
 
 log = logging.getLogger(__name__)
 
@@ -415,12 +415,21 @@ class Listener:
             log.exception("speech recognition failed; the visitor can ask again")
             self._resume_window()
             return events + nothing
-        heard = self._question(result, (self._start - self._fed_from) / SAMPLE_RATE, started)
+        lead_s = (self._start - self._fed_from) / SAMPLE_RATE
+        resumed = self._last_question_end is not None and self._start - self._last_question_end <= self._merge
+        follow_up = self._window == FOLLOW_UP and not resumed and not self._barged
+        if follow_up and self.spotter is not None:
+            # "Hey coach, ..." right after an answer is a wake, not a follow-up to judge: it may be the next
+            # visitor (another voice, another level), or this one pausing after the phrase.
+            hit = leading_phrase(result, self.settings.wake_phrase, self.settings.wake_sensitivity,
+                                 getattr(self.spotter, "sound", None), lead_s)
+            woken = self._on_hit(hit, sample, reason, started) if hit is not None else []
+            if woken:
+                return woken
+        heard = self._question(result, lead_s, started)
         if heard is None:
             self._resume_window()
             return events + nothing
-        resumed = self._last_question_end is not None and self._start - self._last_question_end <= self._merge
-        follow_up = self._window == FOLLOW_UP and not resumed and not self._barged
         voice = self._voice() if follow_up else None
         judged = self.addressee.judge(heard.text, self._meter.db, follow_up=follow_up, voice=voice)
         why = None if judged is None else DismissReason(judged)

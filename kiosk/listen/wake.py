@@ -99,13 +99,17 @@ def clipped_phrase(tokens: Sequence[str], phrase: str, sensitivity: float = 0.5)
     begins right after the kiosk stops speaking, its first ~0.1 s can be clipped and Whisper writes "hey
     coach," as "A-coach," "Eycoach," "A coach," or "Coach," (seen in tools/soak.py's runs; the question then
     kept it, and "Eycoach, how long is the probation period." was dismissed as not a question). Taken: one
-    or two tokens, the last ending in a comma (Whisper's vocative) and sounding like the phrase's last word,
-    together sounding like the end of the phrase. Not for waking: only to strip a question's opening."""
+    or two tokens, the last ending in a comma (Whisper's vocative) or ending the utterance ("A-coach" said
+    alone, then a pause), sounding like the phrase's last word, together sounding like the end of the
+    phrase. Not for waking from sleep: only for an utterance already taken as speech to the kiosk."""
     target = phrase_words(phrase)
     bar = 1.0 - 0.5 * sensitivity
     for n in (1, 2):
         head = tokens[:n]
-        if len(head) < n or not head[-1].endswith(",") or (n == 2 and len(_letters(head[0])) > 3):
+        if len(head) < n or (n == 2 and len(_letters(head[0])) > 3):
+            continue
+        alone = n == len(tokens) and (n == 1 or len(_letters(head[0])) <= 2)  # "A coach." but not "The coach."
+        if not (head[-1].endswith(",") or alone):
             continue
         last = _letters(head[-1].split("-")[-1])
         joined = _letters("".join(head))
@@ -148,6 +152,33 @@ def _after(transcript: Transcript, words: Sequence[Word], offset_s: float) -> Tr
     shifted = tuple(Word(w.word, max(0.0, w.start_s - offset_s), max(0.0, w.end_s - offset_s)) for w in words)
     text = " ".join(w.word for w in shifted).lstrip(" ,.!?;:")
     return Transcript(text=text, words=shifted, engine=transcript.engine, final=True)
+
+
+def by_sound(result: Transcript, phrase: str, sound: Any, before_s: float | None = None) -> WakeHit | None:
+    """The phrase found in the audio's sound (`sound`: PhraseTemplates; None: not looked for), ending by
+    `before_s` when given."""
+    found = sound.match(result.encoding) if sound is not None and result.encoding is not None else None
+    if found is None or (before_s is not None and found.end_s > before_s):
+        return None
+    rest = [w for w in result.words if (w.start_s + w.end_s) / 2 > found.end_s]
+    log.info("wake phrase heard by its sound (distance %.3f) in %r", found.distance, result.text)
+    return WakeHit(end_s=found.end_s, heard=phrase, rest=_after(result, rest, found.end_s))
+
+
+def leading_phrase(result: Transcript, phrase: str, sensitivity: float = 0.5, sound: Any = None,
+                   lead_s: float = 0.0) -> WakeHit | None:
+    """The wake phrase opening an utterance that was recognized as a question (after an answer, when no
+    phrase is needed): a visitor naming the kiosk addresses it, whoever they are. Its opening words as
+    spelled (clipped too, see `clipped_phrase`), or its sound ending within a second of the speech's start
+    (`lead_s`: the pre-roll before it in the decoded audio)."""
+    words = result.words
+    tokens = [w.word for w in words]
+    m = match_phrase(tokens[: len(phrase_words(phrase)) + 1], phrase, sensitivity)
+    cut = m.end if m is not None and m.start == 0 else clipped_phrase(tokens, phrase, sensitivity)
+    if cut:
+        end_s = words[cut - 1].end_s
+        return WakeHit(end_s=end_s, heard=" ".join(tokens[:cut]), rest=_after(result, words[cut:], end_s))
+    return by_sound(result, phrase, sound, before_s=lead_s + 1.0 + 0.2 * len(phrase_words(phrase)))
 
 
 class TranscriptSpotter:
@@ -199,16 +230,10 @@ class TranscriptSpotter:
 
     def _by_sound(self, result: Transcript) -> WakeHit | None:
         """The transcript does not hold the phrase: does the audio sound like it?"""
-        found = None
-        if self.sound is not None and result.encoding is not None:
-            found = self.sound.match(result.encoding)
-        if found is None:
-            if result.text:
-                log.debug("no wake phrase in %r", result.text)
-            return None
-        rest = [w for w in result.words if (w.start_s + w.end_s) / 2 > found.end_s]
-        log.info("wake phrase heard by its sound (distance %.3f) in %r", found.distance, result.text)
-        return WakeHit(end_s=found.end_s, heard=self.phrase, rest=_after(result, rest, found.end_s))
+        hit = by_sound(result, self.phrase, self.sound)
+        if hit is None and result.text:
+            log.debug("no wake phrase in %r", result.text)
+        return hit
 
     def _doubtful(self, result: Transcript) -> bool:
         """Some word near the start sounds like one of the phrase's words."""
