@@ -319,6 +319,9 @@ def main() -> int:
     ap.add_argument("--json", help="write the report here too (also after every sample)")
     ap.add_argument("--keep", help="keep the work folder (config, index, WAVs, kiosk.log) here")
     args = ap.parse_args()
+    # SIGTERM (kill, a CI timeout) unwinds like Ctrl-C, so the kiosk, its sound server and Xvfb are stopped
+    # too instead of left running.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     if args.keep:
         Path(args.keep).mkdir(parents=True, exist_ok=True)
         report = soak(args, Path(args.keep))
