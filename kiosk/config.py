@@ -291,6 +291,9 @@ class KnowledgeSettings:
     """larger files are skipped at ingest, with the reason"""
     synonyms: tuple[tuple[str, ...], ...] = _SYNONYMS
     """groups of words that mean the same to visitors, e.g. [["canteen", "cafeteria", "lunch"]]"""
+    thesaurus: bool = True
+    """also use the built-in groups of everyday workplace words (kiosk/knowledge/thesaurus.py:
+    "login" for "sign in", "clothes" for "work wear"), after `synonyms`"""
     embedding: str = ""
     """optional embedding model (manifest name, kind embedding) for dense retrieval fused with BM25"""
     scattered_coverage: float = _f(0.8, range=(0.0, 1.0))
@@ -300,6 +303,13 @@ class KnowledgeSettings:
     """with an embedding model: below this cosine similarity between the question and the closest
     passage the kiosk also says it does not know (words alone cannot tell "is the company going
     public" from a passage about public transport)"""
+    answer_check: str = ""
+    """optional embedding model (manifest name, kind embedding) that checks the answering sentence means
+    what the question asks, not only shares its words ("is the company going public" -> "do not paste
+    company information into public AI chat services"); "" = words alone decide"""
+    min_answer_similarity: float = _f(0.3, range=(0.0, 1.0))
+    """with answer_check: below this cosine similarity between the question and the sentence that would
+    answer it (with its section heading), the kiosk says it does not know"""
     answer_style: str = _f("auto", choices=("auto", "generate", "quote"))
     """generate: the LLM answers from the passages; quote: the best-matching document sentences are
     spoken word for word; auto: quote when the LLM is a tiny one (GGUF under 400 MB), else generate"""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ from kiosk.audio.wav import write_wav
 from kiosk.config import Settings
 from kiosk.events import AnswerDone, Event, SpeechAudio
 from kiosk.knowledge.grounding import Grounder
+from kiosk.knowledge.thesaurus import synonym_groups
 from kiosk.models.locate import knowledge_path, locate
 from kiosk.speech.joining import join_clips
 from kiosk.speech.piper_voice import PiperSpeaker
@@ -45,15 +47,17 @@ def build_speaker(settings: Settings) -> PiperSpeaker:
 
 
 def build_grounder(settings: Settings, kb: Path, llm: LlamaEngine) -> Grounder:
+    from kiosk.knowledge.embed import LlamaEmbedder, similarity
     from kiosk.knowledge.retrieve import Retriever
 
-    embedder = None
-    if settings.knowledge.embedding:
-        from kiosk.knowledge.embed import LlamaEmbedder
-
-        loc = locate(settings, settings.knowledge.embedding, "embedding", "knowledge.embedding")
-        embedder = LlamaEmbedder(loc.path, settings.knowledge.embedding, settings.llm)
-    retriever = Retriever(kb, synonyms=settings.knowledge.synonyms, embedder=embedder)
+    k = settings.knowledge
+    embedders: dict[str, LlamaEmbedder] = {}
+    for name, key in ((k.embedding, "knowledge.embedding"), (k.answer_check, "knowledge.answer_check")):
+        if name and name not in embedders:
+            loc = locate(settings, name, "embedding", key)
+            embedders[name] = LlamaEmbedder(loc.path, name, settings.llm)
+    retriever = Retriever(kb, synonyms=synonym_groups(k), embedder=embedders.get(k.embedding))
+    check = embedders.get(k.answer_check)
 
     def count(text: str) -> int:
         return len(llm.tokenize(text))
@@ -62,7 +66,7 @@ def build_grounder(settings: Settings, kb: Path, llm: LlamaEngine) -> Grounder:
     quote = style == "quote" or (style == "auto" and llm.model_path.stat().st_size < SMALL_LLM_BYTES)
     log.info("knowledge base %s: answers are %s", kb, "quoted from the documents" if quote else "generated")
     return Grounder(retriever.search, settings.knowledge, settings.persona, count, weigh=retriever.term_weights,
-                    quote=quote)
+                    quote=quote, similar=None if check is None else functools.partial(similarity, check))
 
 
 class Runtime:

@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
-"""Builds the PDF and DOCX files of the Halvorsen Robotics sample knowledge base from Markdown sources.
+"""Builds the PDF and DOCX files of the sample knowledge bases from Markdown sources.
 
-    .venv/bin/python tools/make_sample_kb.py
+    .venv/bin/python tools/make_sample_kb.py                         # every company
+    .venv/bin/python tools/make_sample_kb.py --company brackwater    # one company
 
-Reads samples/halvorsen-src/benefits.md and samples/halvorsen-src/travel-policy.md and writes
+Each company in COMPANIES has one PDF and one DOCX. For Halvorsen Robotics it reads
+samples/halvorsen-src/benefits.md and samples/halvorsen-src/travel-policy.md and writes
 samples/halvorsen/benefits.pdf (fpdf2, core fonts) and samples/halvorsen/travel-policy.docx
-(python-docx, with Title / Heading 1 / Heading 2 styles and real tables). The output is
-deterministic: fixed metadata dates and fixed ZIP timestamps, so rebuilding gives identical bytes.
+(python-docx, with Title / Heading 1 / Heading 2 styles and real tables); for Brackwater Logistics
+(the held-out company) samples/brackwater-src/pay-and-leave.md and it-and-scanners.md become
+samples/brackwater/pay-and-leave.pdf and it-and-scanners.docx. The output is deterministic: fixed
+metadata dates and fixed ZIP timestamps, so rebuilding gives identical bytes.
 
 The sources use a small Markdown subset: "# " title, "## " and "### " headings, paragraphs,
 "- " bullets, "1. " numbered items, pipe tables and **bold** inline.
@@ -24,10 +28,68 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SRC = ROOT / "samples" / "halvorsen-src"
-OUT = ROOT / "samples" / "halvorsen"
+SAMPLES = ROOT / "samples"
 FIXED_DATE = dt.datetime(2026, 1, 5, 9, 0, 0, tzinfo=dt.timezone.utc)
 ZIP_DATE = (2026, 1, 5, 9, 0, 0)
+
+
+# --- the companies ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Company:
+    """One sample knowledge base: samples/<slug>-src/*.md -> samples/<slug>/ (one PDF, one DOCX)."""
+
+    slug: str
+    name: str
+    """printed in the running header of the PDF"""
+    pdf_source: str
+    pdf_name: str
+    pdf_title: str
+    """running title and PDF metadata title"""
+    pdf_author: str
+    pdf_subject: str
+    docx_source: str
+    docx_name: str
+    docx_footer: str
+    docx_author: str
+    docx_subject: str
+    page_format: str = "Letter"
+    docx_revision: int = 3
+
+
+COMPANIES = {
+    "halvorsen": Company(
+        slug="halvorsen",
+        name="Halvorsen Robotics",
+        pdf_source="benefits.md",
+        pdf_name="benefits.pdf",
+        pdf_title="Benefits Guide 2026",
+        pdf_author="Halvorsen Robotics, People Operations",
+        pdf_subject="Employee benefits summary",
+        docx_source="travel-policy.md",
+        docx_name="travel-policy.docx",
+        docx_footer="Halvorsen Robotics - Travel and Expense Policy - FIN-POL-004 rev. 3 - Internal",
+        docx_author="Halvorsen Robotics, Finance",
+        docx_subject="Travel and expense policy",
+    ),
+    "brackwater": Company(
+        slug="brackwater",
+        name="Brackwater Logistics",
+        pdf_source="pay-and-leave.md",
+        pdf_name="pay-and-leave.pdf",
+        pdf_title="Pay, Overtime and Leave Policy HR-POL-007",
+        pdf_author="Brackwater Logistics Ltd, People Team Kellingford",
+        pdf_subject="Colleague pay, overtime and leave policy",
+        docx_source="it-and-scanners.md",
+        docx_name="it-and-scanners.docx",
+        docx_footer="Brackwater Logistics Ltd - Kellingford RDC - IT-STD-003 issue 3 - Uncontrolled when printed",
+        docx_author="Brackwater Logistics Ltd, IT Service Desk",
+        docx_subject="IT, handheld terminals and Wi-Fi",
+        page_format="A4",
+        docx_revision=5,
+    ),
+}
 
 
 # --- a tiny Markdown reader ------------------------------------------------------------------
@@ -113,7 +175,7 @@ def latin1(text: str) -> str:
     return text.encode("latin-1", "replace").decode("latin-1")
 
 
-def build_pdf(nodes: list[Node], out: Path, running_title: str) -> None:
+def build_pdf(nodes: list[Node], out: Path, company: Company) -> None:
     from fpdf import FPDF
     from fpdf.fonts import FontFace
 
@@ -123,7 +185,7 @@ def build_pdf(nodes: list[Node], out: Path, running_title: str) -> None:
                 return
             self.set_font("Helvetica", "", 8)
             self.set_text_color(110, 110, 110)
-            self.cell(0, 6, latin1(f"Halvorsen Robotics - {running_title}"), align="R")
+            self.cell(0, 6, latin1(f"{company.name} - {company.pdf_title}"), align="R")
             self.ln(10)
             self.set_text_color(0, 0, 0)
 
@@ -134,13 +196,13 @@ def build_pdf(nodes: list[Node], out: Path, running_title: str) -> None:
             self.cell(0, 6, f"Page {self.page_no()} of {{nb}}", align="C")
             self.set_text_color(0, 0, 0)
 
-    pdf = GuidePDF(format="Letter", unit="mm")
+    pdf = GuidePDF(format=company.page_format, unit="mm")
     pdf.set_margins(22, 20, 22)
     pdf.set_auto_page_break(auto=True, margin=20)
     pdf.set_creation_date(FIXED_DATE)
-    pdf.set_title(latin1(running_title))
-    pdf.set_author("Halvorsen Robotics, People Operations")
-    pdf.set_subject("Employee benefits summary")
+    pdf.set_title(latin1(company.pdf_title))
+    pdf.set_author(company.pdf_author)
+    pdf.set_subject(company.pdf_subject)
     pdf.set_creator("tools/make_sample_kb.py")
     pdf.add_page()
     width = pdf.epw
@@ -204,23 +266,23 @@ def add_runs(paragraph, text: str) -> None:  # noqa: ANN001 - docx paragraph
         run.bold = bold or None
 
 
-def build_docx(nodes: list[Node], out: Path, footer_text: str) -> None:
+def build_docx(nodes: list[Node], out: Path, company: Company) -> None:
     from docx import Document
     from docx.shared import Pt
 
     doc = Document()
     props = doc.core_properties
-    props.author = "Halvorsen Robotics, Finance"
-    props.last_modified_by = "Halvorsen Robotics, Finance"
+    props.author = company.docx_author
+    props.last_modified_by = company.docx_author
     props.title = next((n.text for n in nodes if n.kind == "title"), "")
-    props.subject = "Travel and expense policy"
+    props.subject = company.docx_subject
     props.created = FIXED_DATE.replace(tzinfo=None)
     props.modified = FIXED_DATE.replace(tzinfo=None)
     props.last_printed = FIXED_DATE.replace(tzinfo=None)
-    props.revision = 3
+    props.revision = company.docx_revision
     doc.styles["Normal"].font.name = "Calibri"
     doc.styles["Normal"].font.size = Pt(11)
-    doc.sections[0].footer.paragraphs[0].text = footer_text
+    doc.sections[0].footer.paragraphs[0].text = company.docx_footer
 
     levels = {"title": 0, "h1": 1, "h2": 2}
     for node in nodes:
@@ -266,21 +328,29 @@ def normalize_zip(data: bytes) -> bytes:
 # --- main ------------------------------------------------------------------------------------
 
 
+def build(company: Company, src: Path, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    pdf_nodes = parse_markdown((src / company.pdf_source).read_text(encoding="utf-8"))
+    build_pdf(pdf_nodes, out / company.pdf_name, company)
+    docx_nodes = parse_markdown((src / company.docx_source).read_text(encoding="utf-8"))
+    build_docx(docx_nodes, out / company.docx_name, company)
+    for name in (company.pdf_name, company.docx_name):
+        path = out / name
+        print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} ({path.stat().st_size} bytes)")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--src", type=Path, default=SRC, help="folder with benefits.md and travel-policy.md")
-    parser.add_argument("--out", type=Path, default=OUT, help="knowledge base folder to write into")
+    parser.add_argument("--company", choices=[*COMPANIES, "all"], default="all",
+                        help="which sample knowledge base to build (default: all)")
+    parser.add_argument("--src", type=Path, help="folder with the Markdown sources (default: samples/<company>-src)")
+    parser.add_argument("--out", type=Path, help="knowledge base folder to write into (default: samples/<company>)")
     args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
-
-    benefits = parse_markdown((args.src / "benefits.md").read_text(encoding="utf-8"))
-    build_pdf(benefits, args.out / "benefits.pdf", "Benefits Guide 2026")
-    travel = parse_markdown((args.src / "travel-policy.md").read_text(encoding="utf-8"))
-    build_docx(travel, args.out / "travel-policy.docx",
-               "Halvorsen Robotics - Travel and Expense Policy - FIN-POL-004 rev. 3 - Internal")
-    for name in ("benefits.pdf", "travel-policy.docx"):
-        path = args.out / name
-        print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path} ({path.stat().st_size} bytes)")
+    companies = list(COMPANIES.values()) if args.company == "all" else [COMPANIES[args.company]]
+    if (args.src or args.out) and len(companies) > 1:
+        parser.error("--src and --out need a single --company")
+    for company in companies:
+        build(company, args.src or SAMPLES / f"{company.slug}-src", args.out or SAMPLES / company.slug)
     return 0
 
 

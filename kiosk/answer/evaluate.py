@@ -1,12 +1,14 @@
 """`kiosk eval QA.jsonl`: how well the kiosk answers from its documents.
 
 Each line: {"question", "answerable": true, "source": "faq.md", "also": [...], "key_facts": [...]}
-or {"question", "answerable": false}. A key fact is a string, or a list of alternatives; an
-answer scores when it contains every key fact (case-insensitive).
+or {"question", "answerable": false}, or a conversation: {"conversation": [case, case, ...]}, whose
+turns after the first are follow-ups asked by the same visitor ("and is it free?"). A key fact is a
+string, or a list of alternatives; an answer scores when it contains every key fact (case-insensitive).
 
 Reports retrieval recall@1/@3 (the source document among the top distinct documents), key-fact
 accuracy of the spoken answers, the decline rate on unanswerable questions, and how often an
-answerable question was wrongly declined.
+answerable question was wrongly declined: for single questions (with conversations' first turns,
+which are single questions too) and, apart, for follow-ups.
 """
 
 from __future__ import annotations
@@ -32,6 +34,15 @@ class Case:
     answerable: bool
     sources: tuple[str, ...] = ()
     key_facts: tuple[tuple[str, ...], ...] = field(default=())
+    follow_up: bool = False
+    """asked after the cases before it in the same conversation (the same visitor)"""
+
+
+def _case(raw: dict[str, Any], follow_up: bool) -> Case:
+    answerable = bool(raw["answerable"])
+    sources = (raw["source"], *raw.get("also", ())) if answerable else ()
+    facts = tuple((f,) if isinstance(f, str) else tuple(f) for f in raw.get("key_facts", ()))
+    return Case(str(raw["question"]), answerable, tuple(sources), facts, follow_up)
 
 
 def load_cases(path: Path) -> list[Case]:
@@ -41,14 +52,14 @@ def load_cases(path: Path) -> list[Case]:
             continue
         try:
             raw = json.loads(line)
-            answerable = bool(raw["answerable"])
-            sources = (raw["source"], *raw.get("also", ())) if answerable else ()
-            facts = tuple((f,) if isinstance(f, str) else tuple(f) for f in raw.get("key_facts", ()))
-            cases.append(Case(str(raw["question"]), answerable, tuple(sources), facts))
-        except (ValueError, KeyError, TypeError) as error:
+            turns = raw["conversation"] if isinstance(raw, dict) and "conversation" in raw else [raw]
+            if not isinstance(turns, list) or not turns:
+                raise ValueError("a conversation needs a list of turns")
+            cases += [_case(turn, follow_up=i > 0) for i, turn in enumerate(turns)]
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise EvalFileError(
                 f"{path}:{n}: not an evaluation case ({error}); expected "
-                '{"question", "answerable", "source", "key_facts"}'
+                '{"question", "answerable", "source", "key_facts"} or {"conversation": [...]}'
             ) from None
     if not cases:
         raise EvalFileError(f"{path}: no evaluation cases")
@@ -68,27 +79,34 @@ def _ranked_paths(hits: list) -> list[str]:  # noqa: ANN001 - retrieve.Hit
     return seen
 
 
-async def _answer(rt, question: str) -> AnswerDone:  # noqa: ANN001 - Runtime
+async def _answer(rt, case: Case) -> AnswerDone:  # noqa: ANN001 - Runtime
     from kiosk.answer.pipeline import run_turn
 
-    rt.engine.reset()  # each question is a new visitor
-    return await run_turn(rt.responder, question, speak=False)
+    if not case.follow_up:
+        rt.engine.reset()  # a new visitor
+    return await run_turn(rt.responder, case.question, speak=False)
 
 
 def evaluate(rt, cases: list[Case], answers: bool = True) -> dict[str, Any]:  # noqa: ANN001 - Runtime
     """Runs every case; `answers=False` measures retrieval and the decline decision only."""
     grounder = rt.grounder
     rows = []
+    topic = None  # the conversation's, as the kiosk keeps it (kiosk.answer.pipeline.Responder.ground)
     for case in cases:
+        topic = topic if case.follow_up else None
         t = time.perf_counter()
-        hits = grounder._search(case.question, 10)  # noqa: SLF001 - same search the turn uses
+        grounding = grounder.ground(case.question, topic)
+        hits = grounder._search(grounding.query or case.question, 10)  # noqa: SLF001 - the turn's search
         search_ms = (time.perf_counter() - t) * 1000
-        decision = grounder.ground(case.question).decision
+        topic = grounding.query if grounding.grounded else topic
+        decision = grounding.decision
         paths = _ranked_paths(hits)
         row: dict[str, Any] = {
             "question": case.question,
             "answerable": case.answerable,
+            "follow_up": case.follow_up,
             "decision": decision,
+            "why": grounding.why,
             "top": paths[:3],
             "search_ms": round(search_ms, 2),
         }
@@ -96,7 +114,7 @@ def evaluate(rt, cases: list[Case], answers: bool = True) -> dict[str, Any]:  # 
             row["hit@1"] = bool(set(paths[:1]) & set(case.sources))
             row["hit@3"] = bool(set(paths[:3]) & set(case.sources))
         if answers:
-            done = asyncio.run(_answer(rt, case.question))
+            done = asyncio.run(_answer(rt, case))
             row["answer"] = done.answer
             row["grounded"] = done.grounded
             decision = "decline" if not done.grounded else decision
@@ -104,6 +122,18 @@ def evaluate(rt, cases: list[Case], answers: bool = True) -> dict[str, Any]:  # 
             if case.answerable:
                 row["facts_ok"] = has_facts(done.answer, case.key_facts)
         rows.append(row)
+    single = [r for r in rows if not r["follow_up"]]
+    report = {**_scores(single, answers),
+              "search_ms_median": round(statistics.median(r["search_ms"] for r in rows), 2),
+              "search_ms_p95": round(sorted(r["search_ms"] for r in rows)[int(0.95 * (len(rows) - 1))], 2)}
+    follow_ups = [r for r in rows if r["follow_up"]]
+    if follow_ups:
+        report["follow_ups"] = _scores(follow_ups, answers)
+    report["per_question"] = rows
+    return report
+
+
+def _scores(rows: list[dict[str, Any]], answers: bool) -> dict[str, Any]:
     answerable = [r for r in rows if r["answerable"]]
     unanswerable = [r for r in rows if not r["answerable"]]
 
@@ -120,6 +150,4 @@ def evaluate(rt, cases: list[Case], answers: bool = True) -> dict[str, Any]:  # 
         "decline_rate": share(unanswerable, lambda r: r["decision"] == "decline"),
         "false_decline_rate": share(answerable, lambda r: r["decision"] == "decline"),
         "faq_verbatim_rate": share(answerable, lambda r: r["decision"] == "faq"),
-        "search_ms_median": round(statistics.median(r["search_ms"] for r in rows), 2),
-        "per_question": rows,
     }

@@ -168,6 +168,7 @@ class Responder:
         self._tts_thread = ThreadPoolExecutor(1, thread_name_prefix="tts")
         self._running = 0  # engine calls submitted and not finished (a hung one stays counted)
         self._running_lock = threading.Lock()
+        self._topic: str | None = None  # what the visitor's last answered question searched for
         if on_gpu is None:
             on_gpu = engine.llm.settings.gpu_layers != 0  # type: ignore[attr-defined]
         mode = answer.yield_to_speech
@@ -209,14 +210,21 @@ class Responder:
     # -- grounding ---------------------------------------------------------------------------------------
 
     def ground(self, question: str) -> tuple[Grounding | None, bool]:
-        """(the grounding, whether retrieval failed); None without a knowledge base."""
+        """(the grounding, whether retrieval failed); None without a knowledge base. A follow-up is searched
+        with the topic of the visitor's conversation so far (none once the engine has forgotten them)."""
         if self.grounder is None:
             return None, False
+        talked = bool(getattr(getattr(self.engine, "conversation", None), "exchanges", ()))
         try:
-            return self.grounder.ground(question), False
+            grounding = self.grounder.ground(question, self._topic if talked else None)
         except Exception:  # noqa: BLE001 - a broken index must not silence the kiosk
             log.exception("knowledge search failed; declining")
             return Grounding(Decision.DECLINE, reply=decline_text(self.grounder.persona)), True
+        if grounding.grounded:
+            self._topic = grounding.query
+        elif not talked:
+            self._topic = None
+        return grounding, False
 
     def shorten(self, question: str) -> str:
         """A question cut to MAX_QUESTION_CHARS (at a word), then to the tokens the engine keeps for one:

@@ -6,6 +6,8 @@ import logging
 import os
 from pathlib import Path
 
+import numpy as np
+
 from kiosk.config import LLMSettings
 
 log = logging.getLogger(__name__)
@@ -39,3 +41,10 @@ class LlamaEmbedder:
             tokens = self._llm.tokenize(text.encode("utf-8"), add_bos=True)[: self._max_tokens]
             out.append(self._llm.embed(self._llm.detokenize(tokens).decode("utf-8", "ignore")))
         return out
+
+
+def similarity(embedder: LlamaEmbedder, a: str, b: str) -> float:
+    """Cosine similarity of two texts' embeddings (0 when either is empty)."""
+    va, vb = (np.asarray(v, dtype=np.float32) for v in embedder.embed([a, b]))
+    norm = float(np.linalg.norm(va) * np.linalg.norm(vb))
+    return float(va @ vb) / norm if norm else 0.0

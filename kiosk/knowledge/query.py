@@ -30,6 +30,8 @@ _STOP_TEXT = """
     will with would yeah yes yet you your yours yourself
     um uh uhm umm er erm ah oh hmm mm hey hi hello okay ok alright actually basically sorry excuse
     sure right wondering wonder find show
+    sometimes often usually normally generally supposed everything everyone exactly still already again
+    stuff guys folks goes
 """
 STOP_WORDS: frozenset[str] = frozenset(_STOP_TEXT.split())
 """English function words plus spoken fillers. Deliberately compact: a content word wrongly kept

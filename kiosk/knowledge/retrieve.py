@@ -74,6 +74,27 @@ class Hit:
     other in this chunk; None when the question has fewer than two content words"""
 
 
+def _rerank(candidates: list[tuple[int, float]], coverage: dict[int, float], near: set[int] | None
+            ) -> list[tuple[int, float]]:
+    """The candidates ordered by how much of the question they hold, then by their first ranking.
+
+    BM25 sums over every alternative of a synonym group, so a passage about vacation days that says
+    "time off", "vacation" and "holiday" outranks the one FAQ entry on parental leave for "how long is
+    parental leave" (leave -> vacation, time off, holiday). IDF-weighted coverage counts each of the
+    question's terms once, whichever word stands for it; two of its words side by side (`near`) add a
+    little, and the first ranking (BM25 or fused), scaled to the best candidate, breaks near-ties."""
+    if not candidates:
+        return []
+    top = max(score for _, score in candidates) or 1.0
+
+    def key(item: tuple[int, float]) -> float:
+        chunk_id, score = item
+        together = 0.05 if near is not None and chunk_id in near else 0.0
+        return coverage.get(chunk_id, 0.0) + together + 0.1 * max(0.0, score) / top
+
+    return sorted(candidates, key=key, reverse=True)
+
+
 class Retriever:
     """Opens the index once (read-only) and answers searches; safe to share between threads."""
 
@@ -255,12 +276,15 @@ class Retriever:
             for ranking in (lexical, semantic):  # lexical first: it wins ties (dict order, stable sort)
                 for rank, (chunk_id, _) in enumerate(ranking, 1):
                     fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank)
-            best = sorted(fused.items(), key=lambda item: -item[1])[:k]
+            candidates = sorted(fused.items(), key=lambda item: -item[1])
         else:
-            best = lexical[:k]
+            candidates = lexical
+        pool = [chunk_id for chunk_id, _ in candidates]
+        coverage = self._coverage(parsed, pool)
+        near = self._near(parsed, pool) if len(parsed) > 1 else None
+        # Fused with meaning, the ranking already weighs what words cannot; BM25 alone is reranked by coverage.
+        best = (candidates if semantic else _rerank(candidates, coverage, near))[:k]
         ids = [chunk_id for chunk_id, _ in best]
-        coverage = self._coverage(parsed, ids)
-        near = self._near(parsed, ids) if len(parsed) > 1 else None
         cosine: dict[int, float] = {}
         if sims is not None and self._ids is not None:
             # Every hit gets its similarity, also the ones only BM25 brought in.

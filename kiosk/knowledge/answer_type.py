@@ -1,0 +1,104 @@
+"""What a question asks for (a place, a time, a duration, an amount, a contact, a procedure, yes or no)
+and whether a sentence holds that kind of information.
+
+A sentence that shares the question's topic is not yet its answer: "where do I pick up my safety shoes?"
+is not answered by "Safety shoes of class S3 are mandatory", but by the sentence with a place in it.
+Rules on the question's opening words and on the sentence's surface (room codes, clock times, amounts,
+extensions, imperative verbs) are crude, but they run in microseconds, never invent anything, and are
+checked on two companies' evaluation sets (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+
+
+class Wants(enum.Enum):
+    PLACE = "place"
+    TIME = "time"  # a clock time, a day or a date
+    DURATION = "duration"
+    FREQUENCY = "frequency"  # how often
+    MONEY = "money"  # a price, a cost, an allowance
+    AMOUNT = "amount"  # a number, a share, a limit
+    PHONE = "phone"  # a phone number, an extension, an email address
+    CONTACT = "contact"  # a person, a team, a desk
+    PROCEDURE = "procedure"  # what to do
+    YES_NO = "yes_no"
+    ANY = "any"
+
+
+_FILLER = re.compile(r"^(?:(?:um+|uh+|er+|so|okay|ok|hey|hi|hello|and|but|oh|well|sorry|excuse me|quick question|"
+                     r"one more thing|also|then|right|yeah|hmm+|please|can you tell me|could you tell me|"
+                     r"do you know|i was wondering|i wonder)[\s,.!?-]+)+")
+_RULES: tuple[tuple[Wants, re.Pattern[str]], ...] = tuple((wants, re.compile(pattern)) for wants, pattern in (
+    (Wants.DURATION, r"^how long\b|\bhow many (?:days|weeks|months|years|hours|minutes)\b|\bfor how long\b"),
+    (Wants.FREQUENCY, r"\bhow often\b|\bhow many times\b"),
+    (Wants.MONEY, r"\b(?:cost|costs|price|prices|pay|pays|paid|fee|fees|budget|allowance|salary|money|spend|"
+                  r"charge|expensive|cheap|reimburse|reimbursed|covered|dollars?|euros?)\b"),
+    (Wants.PHONE, r"\b(?:phone number|number (?:for|of|to)|what number|which number|extension|email|e-mail|"
+                  r"address)\b"),
+    (Wants.AMOUNT, r"^how (?:much|many|fast|far|big|old|heavy)\b|\b(?:rate|limit|percent|percentage|"
+                   r"discount|number of)\b"),
+    (Wants.TIME, r"^(?:when|what time|what day|which day|till when|until when|by when)\b|\bwhat time\b|"
+                 r"\b(?:open|opening|close|closing) hours\b|\bhours\b.*\bopen\b|\bwhen\b"),
+    (Wants.PLACE, r"^(?:where|which (?:room|building|floor|door|entrance|gate|office|desk))\b|\bwhere\b"),
+    (Wants.CONTACT, r"^(?:who|whom)\b|\b(?:who do i|who should i|who can i|whom do i|contact|phone number|"
+                    r"number for|number to call|call (?:for|about|if)|email address|extension)\b"),
+    (Wants.PROCEDURE, r"^(?:how do i|how can i|how should i|how to|what do i do|what should i do|what to do|"
+                      r"what happens if|what if|what must i do|what are the steps)\b|\bwhat (?:do|should) i do\b"),
+    (Wants.YES_NO, r"^(?:can|could|may|do|does|did|is|are|am|will|should|must|have|has|would|was|were|shall)\b"),
+))
+
+
+def wants(question: str) -> Wants:
+    """What kind of information answers `question` (ANY when its form does not say)."""
+    q = " ".join(question.lower().replace("’", "'").split())
+    q = _FILLER.sub("", q).strip(" ,.?!")
+    for kind, rule in _RULES:
+        if rule.search(q):
+            return kind
+    return Wants.ANY
+
+
+_DAYS = r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|weekday|weekend|daily|every day"
+_MONTHS = r"january|february|march|april|may|june|july|august|september|october|november|december"
+_CLOCK = r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,2} ?(?:a\.?m\.?|p\.?m\.?)\b|\b(?:noon|midnight|morning|afternoon|evening)\b"
+_UNITS = r"minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?|shifts?"
+_EVIDENCE: dict[Wants, re.Pattern[str]] = {kind: re.compile(pattern, re.IGNORECASE) for kind, pattern in (
+    (Wants.PLACE, r"\b[A-Z]{1,3}-?\d{1,4}\b|\b(?:room|building|floor|level|lobby|reception|entrance|gate|door|"
+                  r"hall|wing|desk|office|corridor|car park|lot|yard|dock|bay|canteen|next to|opposite|behind|"
+                  r"upstairs|downstairs|ground floor|basement|north|south|east|west|intranet|portal|website|"
+                  r"app|stores|counter|station|point|area|zone|site|campus|street|road|drive|avenue)\b"),
+    (Wants.TIME, rf"{_CLOCK}|\b(?:{_DAYS}|{_MONTHS})\b|\b(?:first day|today|tomorrow|year|month|week)\b"),
+    (Wants.DURATION, rf"\b\d+(?:[.,]\d+)?\s*(?:-\s*\d+\s*)?(?:{_UNITS})\b|\b(?:one|two|three|four|five|six|"
+                     rf"seven|eight|nine|ten|twelve|fifteen|twenty|thirty|forty|sixty|ninety|a|an|half an?)\s+"
+                     rf"(?:{_UNITS})\b"),
+    (Wants.FREQUENCY, r"\b(?:every|each|per|once|twice|times a|daily|weekly|monthly|yearly|annually|"
+                      r"a (?:day|week|month|year))\b"),
+    (Wants.MONEY, r"[$€£¥]\s?\d|\b\d+(?:[.,]\d+)?\s*(?:dollars?|cents|euros?|pounds?|percent|%)|\bfree\b|"
+                  r"\bno charge\b|\bat no cost\b|\bpaid in full\b|\bfully paid\b|\bcovers?\b|\breimburs"),
+    (Wants.PHONE, r"@|\bext(?:ension|\.)?\s*\d+|\(?\d{3}\)?[-. ]\d{3}[-. ]\d{4}|\b\d{3}[-. ]\d{4}\b|\b\d{3,}\b"),
+    (Wants.AMOUNT, r"[$€£¥]\s?\d|\b\d+(?:[.,]\d+)?\s*(?:%|percent|dollars?|euros?|pounds?|kilograms?|kg|km/h|"
+                   r"mph|meters?|metres?|m\b)|\bfree\b|\bno charge\b|\bpaid in full\b|\b\d+\b"),
+    (Wants.CONTACT, r"@|\bext(?:ension|\.)?\s*\d+|\b\d{3}[-. ]\d{4}\b|\b(?:call|phone|email|e-mail|contact|ask|"
+                    r"tell|report to|team|desk|manager|supervisor|officer|department|reception|security|"
+                    r"help desk|hotline|coordinator)\b"),
+    (Wants.PROCEDURE, r"^(?:[-•*]\s*)?(?:\d+[.)]\s*)?(?:go|call|press|report|leave|tell|use|send|open|bring|"
+                      r"ask|stop|switch|put|take|wear|fill|sign|log|book|request|contact|follow|keep|check|"
+                      r"register|show|lock|shut|move|evacuate|raise|pull|walk|wait|do not|don't|never|always|"
+                      r"first|then|please)\b|\b(?:you must|you should|you need to|make sure|step|first|then)\b"),
+    (Wants.YES_NO, r"\b(?:yes|no|not|may|can|cannot|can't|must|allowed|permitted|only|need|required|"
+                   r"free|every|all|any)\b"),
+)}
+
+
+def holds(kind: Wants, sentence: str) -> bool:
+    """The sentence has the kind of information the question asks for (always, for ANY)."""
+    if kind is Wants.ANY:
+        return True
+    if kind is Wants.PROCEDURE:
+        return bool(_EVIDENCE[kind].search(sentence.strip()))
+    if kind is Wants.TIME and _EVIDENCE[Wants.DURATION].search(sentence):
+        return True  # "within 30 days", "after 90 days" answer many "when" questions
+    return bool(_EVIDENCE[kind].search(sentence))

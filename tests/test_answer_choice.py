@@ -1,0 +1,142 @@
+"""Which sentence answers, and when to say "I don't know": each kind of mistake issue 15 names, on small
+documents written here (neither evaluation set), through the real ingest, SQLite index and retriever.
+
+- the quoted sentence shares the topic but not what was asked ("where do I get my boots?");
+- a heading read as part of the answer ("Learning budget. Every employee ...");
+- a synonym group summed by BM25 buries the passage that holds every word asked (parental leave);
+- a visitor's everyday word the documents do not use ("clothes", "washed") declines a plain question;
+- a follow-up ("and is it free?") searched without its topic, and a new topic stuck to the old one;
+- an unanswerable question answered with a nearby sentence that shares its words (meaning check).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kiosk.config import KnowledgeSettings, PersonaSettings
+from kiosk.knowledge.answer_type import Wants, holds, wants
+from kiosk.knowledge.grounding import Grounder
+from kiosk.knowledge.index import ingest
+from kiosk.knowledge.retrieve import Retriever
+from kiosk.knowledge.thesaurus import THESAURUS
+
+DOCS = {
+    "footwear.md": "# Protective footwear\n\nSafety boots with steel toes are mandatory for everyone working in the "
+                   "warehouse aisles and on the loading docks, including visitors who go past the yellow line. New "
+                   "starters collect their safety boots from the stores counter in room W-12.\n",
+    "learning.txt": "Learning budget.\nEvery employee has 1,200 euros a year for courses and books. Ask your team "
+                    "leader before you book a course.\n",
+    "leave.md": "# Time off\n\n## Vacation\n\nVacation days: every employee gets 25 vacation days a year. Holiday "
+                "requests for vacation or other time off go to your team leader; time off in December is "
+                "limited. Holidays not taken carry over until March.\n\n## Parental leave\n\nParents can take 18 "
+                "weeks of parental leave.\n",
+    "parking.md": "# Getting here\n\n## Car park\n\nStaff park in the east car park, Lot E, behind the depot. "
+                  "Parking there is free of charge for employees.\n\n## Bus\n\nThe number 7 bus stops at the "
+                  "main gate every 20 minutes.\n",
+    "laundry.md": "# Work wear\n\nA laundry service cleans work wear every Monday: leave it in the grey bins in the "
+                  "changing rooms by Sunday night.\n",
+    "coffee.md": "# Break room\n\nCoffee and tea are free.\n",
+    "security.md": "# Information security\n\nNever paste company information into public chat services or "
+                   "translation websites.\n",
+}
+
+
+@pytest.fixture(scope="module")
+def kb(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("docs")
+    for name, text in DOCS.items():
+        (folder / name).write_text(text)
+    path = folder.parent / "kb.sqlite"
+    report = ingest(path, [folder])
+    assert not report.skipped and len(report.added) == len(DOCS)
+    return path
+
+
+@pytest.fixture(scope="module")
+def retriever(kb: Path):  # noqa: ANN201
+    with Retriever(kb, synonyms=KnowledgeSettings().synonyms + THESAURUS) as r:  # as knowledge.thesaurus = true
+        yield r
+
+
+def grounder(retriever: Retriever, similar=None) -> Grounder:  # noqa: ANN001
+    extra = {"similar": similar} if similar is not None else {}
+    return Grounder(retriever.search, KnowledgeSettings(min_coverage=0.4, scattered_coverage=0.65), PersonaSettings(),
+                    lambda text: len(text.split()), weigh=retriever.term_weights, quote=True, **extra)
+
+
+def test_what_a_question_asks_for() -> None:
+    assert wants("Where do I get my safety boots?") is Wants.PLACE
+    assert wants("um, so when does the late shift start") is Wants.TIME
+    assert wants("How long is the trial period?") is Wants.DURATION
+    assert wants("how often do we get a new laptop") is Wants.FREQUENCY
+    assert wants("how much does a hot lunch cost") is Wants.MONEY
+    assert wants("what's the phone number for the nurse") is Wants.PHONE
+    assert wants("who do I tell if I'm sick") is Wants.CONTACT
+    assert wants("I lost my badge, what should I do?") is Wants.PROCEDURE
+    assert wants("can I bring a visitor") is Wants.YES_NO
+    assert wants("tell me about the canteen") is Wants.ANY
+    assert holds(Wants.PLACE, "Collect them from the stores counter in room W-12.")
+    assert not holds(Wants.PLACE, "Steel-toe boots are mandatory for everyone.")
+    assert holds(Wants.DURATION, "It lasts 60 days.") and not holds(Wants.DURATION, "It has 60 rooms.")
+    assert holds(Wants.MONEY, "A plate costs $6.50.") and not holds(Wants.MONEY, "It carries 300 kilograms.")
+    assert holds(Wants.PHONE, "Call extension 4357.") and not holds(Wants.PHONE, "Call the help desk.")
+
+
+def test_the_sentence_with_the_asked_for_kind_of_answer_wins(retriever: Retriever) -> None:
+    g = grounder(retriever).ground("where do I get my safety boots?")
+    assert g.decision == "quote" and "W-12" in g.reply, g
+
+
+def test_a_heading_is_never_read_as_part_of_the_answer(retriever: Retriever) -> None:
+    from kiosk.knowledge.extract import heading_like
+
+    assert heading_like("Learning budget.") and heading_like("Protective Footwear")
+    assert not heading_like("Yes.") and not heading_like("It lasts 60 days.") and not heading_like("Why not?")
+    g = grounder(retriever).ground("is there a budget for courses?")
+    assert g.decision == "quote" and "1,200" in g.reply and not g.reply.startswith("Learning budget"), g
+
+
+def test_a_summed_synonym_group_does_not_bury_the_passage_with_every_word(retriever: Retriever) -> None:
+    # "leave" stands for vacation, holiday and time off: the vacation passage says all of them.
+    hits = retriever.search("how long is parental leave", 3)
+    assert hits[0].section == "Parental leave" and hits[0].coverage > hits[1].coverage
+    g = grounder(retriever).ground("how long is parental leave")
+    assert g.decision == "quote" and "18 weeks" in g.reply, g
+
+
+def test_everyday_words_the_documents_do_not_use(retriever: Retriever) -> None:
+    g = grounder(retriever).ground("where do I put my work clothes so they get washed")
+    assert g.decision == "quote" and "grey bins" in g.reply, g
+
+
+def test_a_follow_up_is_searched_with_its_topic_and_a_new_topic_alone(retriever: Retriever) -> None:
+    g = grounder(retriever)
+    first = g.ground("where can I park my car?")
+    assert first.decision == "quote" and "Lot E" in first.reply
+    alone = g.ground("and is it free?")
+    assert "Parking" not in alone.reply  # "free" alone: the coffee
+    follow = g.ground("and is it free?", topic=first.query)
+    assert follow.decision == "quote" and "free of charge" in follow.reply, follow
+    assert "park" in follow.query  # what the next follow-up builds on
+    new = g.ground("how many vacation days do I get?", topic=first.query)
+    assert new.decision == "quote" and "25 vacation days" in new.reply and new.query.startswith("how many"), new
+
+
+@pytest.mark.slow  # loads all-MiniLM-L6-v2 (built from its PyPI package by tools/dev setup)
+def test_an_unanswerable_question_is_not_answered_with_a_sentence_that_shares_its_words(retriever: Retriever,
+                                                                                        settings) -> None:  # noqa: ANN001
+    import functools
+
+    from kiosk.knowledge.embed import LlamaEmbedder, similarity
+    from kiosk.models.locate import locate
+
+    model = locate(settings, "all-minilm-l6-v2", "embedding", "knowledge.answer_check")
+    check = functools.partial(similarity, LlamaEmbedder(model.path, "all-minilm-l6-v2", settings.llm))
+    question = "is the company going public?"
+    assert grounder(retriever).ground(question).decision == "quote"  # every word is in the security note
+    declined = grounder(retriever, similar=check).ground(question)
+    assert declined.decision == "decline" and "something else" in declined.why
+    answered = grounder(retriever, similar=check).ground("where do I get my safety boots?")
+    assert answered.decision == "quote" and "W-12" in answered.reply
