@@ -27,7 +27,7 @@ def needs_context(question: str, content_terms: int) -> bool:
         return False
     if _OPENER.match(q) or content_terms <= 1:
         return True
-    return content_terms <= 3 and bool(_ANAPHORA.search(q))
+    return content_terms <= 4 and bool(_ANAPHORA.search(q))
 
 
 def with_topic(question: str, topic: str) -> str:

@@ -89,8 +89,8 @@ def _rerank(candidates: list[tuple[int, float]], coverage: dict[int, float], nea
 
     def key(item: tuple[int, float]) -> float:
         chunk_id, score = item
-        together = 0.05 if near is not None and chunk_id in near else 0.0
-        return coverage.get(chunk_id, 0.0) + together + 0.1 * max(0.0, score) / top
+        together = 0.1 if near is not None and chunk_id in near else 0.0
+        return coverage.get(chunk_id, 0.0) + together + 0.25 * max(0.0, score) / top
 
     return sorted(candidates, key=key, reverse=True)
 
