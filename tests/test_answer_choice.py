@@ -120,6 +120,8 @@ def test_a_follow_up_is_searched_with_its_topic_and_a_new_topic_alone(retriever:
     follow = g.ground("and is it free?", topic=first.query)
     assert follow.decision == "quote" and "free of charge" in follow.reply, follow
     assert "park" in follow.query  # what the next follow-up builds on
+    overnight = g.ground("can I leave it there overnight?", topic=first.query)
+    assert overnight.decision == "decline", overnight  # the parking sentence says nothing of nights
     new = g.ground("how many vacation days do I get?", topic=first.query)
     assert new.decision == "quote" and "25 vacation days" in new.reply and new.query.startswith("how many"), new
 

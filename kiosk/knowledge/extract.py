@@ -59,6 +59,8 @@ class Quote:
     """IDF-weighted share of the question's terms in the sentence (its heading's count for less)"""
     typed: bool
     """the sentence holds the kind of information the question asks for (kiosk.knowledge.answer_type)"""
+    typed_specific: bool = False
+    """...and the question asks for a specific kind (a place, a time, an amount: not yes/no or anything)"""
 
 
 _CONTEXT_CREDIT = 0.6  # a question word only in the heading or the FAQ's question: the topic, not the answer
@@ -131,7 +133,8 @@ def quote(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], question:
             text = _span(sentences, i, kind)
             typed = holds(kind, text)
             score = coverage + (_TYPE_BONUS if typed and kind is not Wants.ANY else 0.0) - _RANK_COST * rank
-            scored.append((score, Quote(text, hit, round(coverage, 3), typed)))
+            specific = typed and kind not in (Wants.ANY, Wants.YES_NO)
+            scored.append((score, Quote(text, hit, round(coverage, 3), typed, specific)))
     if not scored:
         return None
     scored.sort(key=lambda item: item[0], reverse=True)  # stable: the earlier passage wins a tie

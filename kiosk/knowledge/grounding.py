@@ -161,6 +161,12 @@ class Grounder:
             if found is not None and not self._means(question, found):
                 return Grounding(Decision.DECLINE, reply=decline_text(self.persona),
                                  why="the answering sentence is about something else")
+            own = self._weigh(asked) if found is not None and asked != question else []
+            if own and found is not None and not found.typed_specific and share(with_heading(found), own) == 0:
+                # "can I leave it there overnight?" after parking: the parking sentence answers the topic, and
+                # nothing of what was asked now (neither its words nor, for "when ...?", a time).
+                return Grounding(Decision.DECLINE, reply=decline_text(self.persona),
+                                 why="none of the follow-up's own words in the answer")
         if self.quote:
             if found is not None:
                 return Grounding(Decision.QUOTE, reply=found.text, hits=(found.hit,))
