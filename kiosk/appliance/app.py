@@ -29,6 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kiosk.answer.pipeline import run_turn
+from kiosk.appliance import memory
 from kiosk.appliance.notify import Notifier
 from kiosk.appliance.ports import Display, Engines, Listening, Sound
 from kiosk.appliance.supervise import RestartPolicy, Supervisor
@@ -335,6 +336,8 @@ class Kiosk:
         self._set_phase(VisitorState.FOLLOW_UP)
         if self.screen is not None:
             self.screen.idle()
+        # What the turn freed goes back to the system (kiosk.appliance.memory), off the loop's thread.
+        asyncio.get_running_loop().run_in_executor(None, memory.trim)
 
     def _record(self, heard: Heard, done: AnswerDone, cut_off: bool, to_speaker: float | None, t0: float) -> None:
         """A cut-off answer is listed (written, not all heard) but not counted."""
