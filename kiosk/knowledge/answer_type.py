@@ -93,12 +93,36 @@ _EVIDENCE: dict[Wants, re.Pattern[str]] = {kind: re.compile(pattern, re.IGNORECA
 )}
 
 
-def holds(kind: Wants, sentence: str) -> bool:
-    """The sentence has the kind of information the question asks for (always, for ANY)."""
+_PLAINLY_A_PLACE = re.compile(r"\b[A-Z]{1,3}-\d{1,4}\b|\b(?:room|building|floor|level|wing|lobby|entrance|gate|"
+                              r"car park|lot|dock|bay|next to|opposite|behind|upstairs|downstairs|basement)\b",
+                              re.IGNORECASE)
+
+
+def strength(kind: Wants, sentence: str, asked: str = "") -> float:
+    """How plainly the sentence holds what is asked: 1, or 0.5 for a place named only by a common word
+    ("office", "desk"), or 0."""
+    if not holds(kind, sentence, asked):
+        return 0.0
+    if kind is Wants.PLACE and not holds_pattern(_PLAINLY_A_PLACE, sentence, asked):
+        return 0.5
+    return 1.0
+
+
+def holds_pattern(pattern: re.Pattern[str], sentence: str, asked: str) -> bool:
+    own = set(re.findall(r"[\w'-]+", asked.lower()))
+    for match in pattern.finditer(sentence.strip()):
+        found = match.group().strip().lower()
+        if found and not set(re.findall(r"[\w'-]+", found)) <= own:
+            return True
+    return False
+
+
+def holds(kind: Wants, sentence: str, asked: str = "") -> bool:
+    """The sentence has the kind of information the question asks for (always, for ANY). Words of the
+    question itself do not count: "where's the IT help desk?" is not answered by a sentence that merely
+    says "help desk" again."""
     if kind is Wants.ANY:
         return True
-    if kind is Wants.PROCEDURE:
-        return bool(_EVIDENCE[kind].search(sentence.strip()))
-    if kind is Wants.TIME and _EVIDENCE[Wants.DURATION].search(sentence):
+    if kind is Wants.TIME and holds(Wants.DURATION, sentence, asked):
         return True  # "within 30 days", "after 90 days" answer many "when" questions
-    return bool(_EVIDENCE[kind].search(sentence))
+    return holds_pattern(_EVIDENCE[kind], sentence, asked)

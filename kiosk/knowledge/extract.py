@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from kiosk.knowledge.answer_type import Wants, holds, wants
+from kiosk.knowledge.answer_type import Wants, strength, wants
 from kiosk.knowledge.chunking import split_sentences
 
 if TYPE_CHECKING:
@@ -131,8 +131,9 @@ def quote(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], question:
                 continue
             coverage = (own + _CONTEXT_CREDIT * (with_context - own)) / total
             text = _span(sentences, i, kind)
-            typed = holds(kind, text)
-            score = coverage + (_TYPE_BONUS if typed and kind is not Wants.ANY else 0.0) - _RANK_COST * rank
+            plain = strength(kind, text, question)
+            typed = plain > 0
+            score = coverage + (_TYPE_BONUS * plain if kind is not Wants.ANY else 0.0) - _RANK_COST * rank
             specific = typed and kind not in (Wants.ANY, Wants.YES_NO)
             scored.append((score, Quote(text, hit, round(coverage, 3), typed, specific)))
     if not scored:
