@@ -69,7 +69,8 @@ _EVIDENCE: dict[Wants, re.Pattern[str]] = {kind: re.compile(pattern, re.IGNORECA
     (Wants.PLACE, r"\b[A-Z]{1,3}-?\d{1,4}\b|\b(?:room|building|floor|level|lobby|reception|entrance|gate|door|"
                   r"hall|wing|desk|office|corridor|car park|lot|yard|dock|bay|canteen|next to|opposite|behind|"
                   r"upstairs|downstairs|ground floor|basement|north|south|east|west|intranet|portal|website|"
-                  r"app|stores|counter|station|point|area|zone|site|campus|street|road|drive|avenue)\b"),
+                  r"app|stores|counter|station|point|area|zone|site|campus|street|road|drive|avenue|cabinet|shelf|"
+                  r"locker|board|binder|folder|library|box|bin|bins)\b"),
     (Wants.TIME, rf"{_CLOCK}|\b(?:{_DAYS}|{_MONTHS})\b|\b(?:first day|today|tomorrow|year|month|week)\b"),
     (Wants.DURATION, rf"\b\d+(?:[.,]\d+)?\s*(?:-\s*\d+\s*)?(?:{_UNITS})\b|\b(?:one|two|three|four|five|six|"
                      rf"seven|eight|nine|ten|twelve|fifteen|twenty|thirty|forty|sixty|ninety|a|an|half an?)\s+"
@@ -125,4 +126,5 @@ def holds(kind: Wants, sentence: str, asked: str = "") -> bool:
         return True
     if kind is Wants.TIME and holds(Wants.DURATION, sentence, asked):
         return True  # "within 30 days", "after 90 days" answer many "when" questions
-    return holds_pattern(_EVIDENCE[kind], sentence, asked)
+    # Only a place or a contact is named by the topic itself ("help desk", "office", "team").
+    return holds_pattern(_EVIDENCE[kind], sentence, asked if kind in (Wants.PLACE, Wants.CONTACT) else "")
