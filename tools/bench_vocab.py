@@ -40,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tools"))
 
+from conversation_text import edits as wer  # noqa: E402
 from speech_corpus import ESPEAK_VOICES, add_noise, speak  # noqa: E402
 
 from kiosk.config import Settings  # noqa: E402
@@ -89,13 +90,6 @@ def normalize(text: str) -> list[str]:
     return re.findall(r"[a-z0-9']+", text)
 
 
-def wer(ref: list[str], hyp: list[str]) -> int:
-    d = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, d[0] = d[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, d[j] = d[j], min(d[j] + 1, d[j - 1] + 1, prev + (r != h))
-    return d[len(hyp)]
 
 
 def decode(engine, pcm: np.ndarray, bias: bool = True) -> tuple[str, list[str], float]:  # noqa: ANN001
