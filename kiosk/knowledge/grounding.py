@@ -127,8 +127,8 @@ class Grounder:
             log.info("not answered from the documents: %s", grounding.why)
         return replace(grounding, query=query)
 
-    def _decide(self, query: str, asked: str) -> Grounding:
-        question = query
+    def _decide(self, question: str, asked: str) -> Grounding:
+        """`question`: what is searched and weighed (the query); `asked`: the words as the visitor said them."""
         hits = list(self._search(question, self.settings.top_k * 2))
         if not hits or hits[0].coverage < self.settings.min_coverage:
             return Grounding(Decision.DECLINE, reply=decline_text(self.persona), why="few of its words")
