@@ -142,3 +142,21 @@ def test_an_unanswerable_question_is_not_answered_with_a_sentence_that_shares_it
     assert declined.decision == "decline" and "something else" in declined.why
     answered = grounder(retriever, similar=check).ground("where do I get my safety boots?")
     assert answered.decision == "quote" and "W-12" in answered.reply
+
+
+@pytest.mark.slow  # loads all-MiniLM-L6-v2 (built from its PyPI package by tools/dev setup)
+def test_embeddings_in_one_batch_and_from_the_cache_equal_one_at_a_time(settings) -> None:  # noqa: ANN001
+    import numpy as np
+
+    from kiosk.knowledge.embed import LlamaEmbedder
+    from kiosk.models.locate import locate
+
+    model = locate(settings, "all-minilm-l6-v2", "embedding", "knowledge.answer_check")
+    texts = ["where do I park", "Employees park for free in the north car park.", "where do I park"]
+    alone = [LlamaEmbedder(model.path, "m", settings.llm).embed([t])[0] for t in texts]
+    embedder = LlamaEmbedder(model.path, "m", settings.llm)
+    batch = embedder.embed(texts)
+    again = embedder.embed(texts[::-1])[::-1]  # all three from the cache now
+    for one, two, three in zip(alone, batch, again, strict=True):
+        assert np.allclose(one, two, atol=1e-3) and np.array_equal(two, three)
+    assert float(np.dot(batch[0], batch[1])) < float(np.dot(batch[0], batch[2]))  # not one vector for all

@@ -12,6 +12,8 @@ from kiosk.config import LLMSettings
 
 log = logging.getLogger(__name__)
 
+_CACHE = 2048  # vectors kept (MiniLM: 1.5 kB each)
+
 
 class LlamaEmbedder:
     """`.name` identifies the model in the index, so vectors from another model are recomputed."""
@@ -34,13 +36,24 @@ class LlamaEmbedder:
             verbose=False,
         )
         self._max_tokens = n_ctx - 8
+        self._cache: dict[str, np.ndarray] = {}
 
-    def embed(self, texts: list[str]) -> list[list[float]]:
-        out = []
-        for text in texts:  # one at a time: llama.cpp's batch size bounds a single input anyway
-            tokens = self._llm.tokenize(text.encode("utf-8"), add_bos=True)[: self._max_tokens]
-            out.append(self._llm.embed(self._llm.detokenize(tokens).decode("utf-8", "ignore")))
-        return out
+    def embed(self, texts: list[str]) -> list[np.ndarray]:
+        """One vector per text. Texts seen lately come from a cache (the kiosk's documents are quoted
+        again and again); the rest go to llama.cpp in one batch, which it splits by its batch size."""
+        todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if todo:
+            clipped = [self._clip(t) for t in todo]
+            vectors = self._llm.embed(clipped) if len(clipped) > 1 else [self._llm.embed(clipped[0])]
+            for text, vector in zip(todo, vectors, strict=True):
+                if len(self._cache) >= _CACHE:
+                    self._cache.pop(next(iter(self._cache)))  # the oldest first
+                self._cache[text] = np.asarray(vector, dtype=np.float32)
+        return [self._cache[t] for t in texts]
+
+    def _clip(self, text: str) -> str:
+        tokens = self._llm.tokenize(text.encode("utf-8"), add_bos=True)[: self._max_tokens]
+        return self._llm.detokenize(tokens).decode("utf-8", "ignore")
 
 
 def similarity(embedder: LlamaEmbedder, a: str, b: str) -> float:

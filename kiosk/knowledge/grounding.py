@@ -8,6 +8,7 @@ employee is worse than no answer.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable, Sequence
@@ -64,8 +65,20 @@ class Grounding:
         return [{"path": h.path, "title": h.title, "section": h.section, "score": round(h.score, 4)} for h in self.hits]
 
 
+# Every _STEERING match holds one of these words: a text without them is returned at once (the full
+# pattern scans each sentence from every position, a third of a turn's retrieval time otherwise).
+_STEERING_WORDS = re.compile(
+    r"\b(?:ignore|disregard|forget|override|system prompt|you are now|from now on|act as|pretend to be"
+    r"|new instructions?|answer (?:every|all|each)|reply only|respond only|developer mode|jailbreak)\b",
+    re.IGNORECASE,
+)
+
+
+@functools.lru_cache(maxsize=1024)
 def neutralize(text: str) -> str:
     """Replaces instruction-like sentences in document text (prompt injection) with a marker."""
+    if not _STEERING_WORDS.search(text):
+        return text.strip()
     return _STEERING.sub(" " + REMOVED + " ", text).strip()
 
 

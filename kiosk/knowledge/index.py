@@ -86,7 +86,8 @@ class KnowledgeError(Exception):
 class Embedder(Protocol):
     name: str
 
-    def embed(self, texts: list[str]) -> list[list[float]]: ...
+    def embed(self, texts: list[str]) -> Sequence[Any]:
+        """one vector (a sequence of floats) per text"""
 
 
 @dataclasses.dataclass(frozen=True)

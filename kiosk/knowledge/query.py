@@ -10,6 +10,7 @@ queries, so "badge" also finds "badges"; the porter tokenizer stems query and do
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -91,15 +92,33 @@ def tokens(text: str) -> list[str]:
     return out
 
 
-def _synonym_table(synonyms: Sequence[Sequence[str]]) -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
-    """[(entry tokens, group alternatives)], longest entries first so "front desk" beats "desk"."""
-    table: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
+_Entry = tuple[int, tuple[str, ...], tuple[str, ...]]  # (order, entry tokens, group alternatives)
+_Table = dict[str, tuple[_Entry, ...]]
+
+
+@functools.lru_cache(maxsize=8)
+def _synonym_table(synonyms: tuple[tuple[str, ...], ...]) -> _Table:
+    """{first token: entries starting with it}; an entry's order puts longer entries first, so "front
+    desk" beats "desk". Cached: built once per synonym list, not at every question."""
+    entries: list[tuple[tuple[str, ...], tuple[str, ...]]] = []
     for group in synonyms:
         alternatives = tuple(dict.fromkeys(" ".join(tokens(entry)) for entry in group if tokens(entry)))
-        for alternative in alternatives:
-            table.append((tuple(_fold(t) for t in alternative.split()), alternatives))
-    table.sort(key=lambda item: -len(item[0]))
-    return table
+        entries += [(tuple(_fold(t) for t in alternative.split()), alternatives) for alternative in alternatives]
+    entries.sort(key=lambda item: -len(item[0]))
+    table: dict[str, list[_Entry]] = {}
+    for order, (entry, alternatives) in enumerate(entries):
+        table.setdefault(entry[0], []).append((order, entry, alternatives))
+    return {first: tuple(found) for first, found in table.items()}
+
+
+def _entries(table: _Table, word: str) -> list[_Entry]:
+    """The entries that may start at `word` (also as a plural of their first word), in table order."""
+    found = list(table.get(word, ()))
+    if word.endswith("s"):
+        found += table.get(word[:-1], ())
+    if word.endswith("es"):
+        found += table.get(word[:-2], ())
+    return sorted(found)
 
 
 def _matches(words: list[str], start: int, entry: tuple[str, ...]) -> bool:
@@ -119,7 +138,7 @@ def parse_question(question: str, synonyms: Sequence[Sequence[str]] = ()) -> lis
     times = {f"{h} {m}" for h, m in _TIME.findall(_normalize(question))}
     raw = tokens(text)
     folded = [_fold(t) for t in raw]
-    table = _synonym_table(synonyms)
+    table = _synonym_table(tuple(tuple(group) for group in synonyms))
     found: dict[str, Term] = {}
     i = 0
     while i < len(raw):
@@ -129,7 +148,7 @@ def parse_question(question: str, synonyms: Sequence[Sequence[str]] = ()) -> lis
             found.setdefault(phrase, Term(phrase, (phrase,)))
             i += 2
             continue
-        for entry, alternatives in table:
+        for _, entry, alternatives in _entries(table, folded[i]):
             if _matches(folded, i, entry):
                 spoken = " ".join(raw[i : i + len(entry)])
                 ordered = (spoken, *(a for a in alternatives if a != spoken))

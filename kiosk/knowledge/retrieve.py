@@ -112,6 +112,7 @@ class Retriever:
         self._broken = False  # the last search could not read the index: open it afresh first
         self._damage_told = False  # the index's damage is in the log
         self._df: dict[str, int] = {}
+        self._weights: dict[str, list[tuple[Term, float]]] = {}  # per question: a turn asks up to 4 times
         self._n_chunks = 0
         self._refresh()
 
@@ -128,6 +129,7 @@ class Retriever:
         self._version = version
         self._ids = self._matrix = None
         self._df.clear()
+        self._weights.clear()
         self._n_chunks = self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
         if self._embedder is None:
             return
@@ -193,7 +195,13 @@ class Retriever:
         """The question's content terms with their IDF weights (for choosing sentences to quote)."""
         with self._lock:
             self._refresh()
-            return [(t, self._idf(_term_match(t))) for t in parse_question(question, self._synonyms)]
+            weighted = self._weights.get(question)
+            if weighted is None:
+                if len(self._weights) > 256:
+                    self._weights.clear()
+                weighted = [(t, self._idf(_term_match(t))) for t in parse_question(question, self._synonyms)]
+                self._weights[question] = weighted
+            return list(weighted)
 
     def _coverage(self, parsed: Sequence[Term], ids: list[int]) -> dict[int, float]:
         """Per chunk, the IDF-weighted share of the question's terms FTS5 finds in it (same stemming and
