@@ -1,6 +1,6 @@
 """The evaluation sets in samples/: well-formed, their sources exist, every key fact is in the source text.
 
-Covers every samples/<company>-eval.jsonl and samples/<company>-followups.jsonl that is present, each
+Covers every samples/<company>-eval.jsonl, -followups.jsonl and -paraphrases.jsonl that is present, each
 checked against the documents in samples/<company>/ as the kiosk's own parsers read them. A line is
 either one case ({"question", "answerable", "source", "also", "key_facts"}) or a conversation
 ({"conversation": [case, case, ...]}), whose later turns may carry "new_topic": true when they leave
@@ -26,7 +26,7 @@ from kiosk.knowledge.parsers import parse_file
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
-SETS = sorted([*SAMPLES.glob("*-eval.jsonl"), *SAMPLES.glob("*-followups.jsonl")])
+SETS = sorted([*SAMPLES.glob("*-eval.jsonl"), *SAMPLES.glob("*-followups.jsonl"), *SAMPLES.glob("*-paraphrases.jsonl")])
 HELD_OUT = SAMPLES / "brackwater-eval.jsonl"
 """never used to tune thresholds or prompts (samples/README.md); its minimum sizes are checked below"""
 CASE_KEYS = {"question", "answerable", "source", "also", "key_facts", "new_topic"}
