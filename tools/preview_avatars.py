@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Build the built-in avatar packs and write preview frames (layers composited with pygame, no window).
 
-    .venv/bin/python tools/preview_avatars.py [OUT_DIR]      # default /tmp/avatar-preview
+    .venv/bin/python tools/preview_avatars.py [OUT_DIR [PACK_DIR ...]]   # default /tmp/avatar-preview, built-ins
 
 Writes OUT_DIR/<pack>_<frame>.png for a few poses, plus <pack>_visemes.png (every mouth shape, neutral
 and smiling) and <pack>_gaze.png (pupils at +-gaze_px), so a change to the art can be judged at a glance.
@@ -45,6 +45,8 @@ def compose(pack: Path, toml: dict, lids: str | None, brows: str, cheeks: str | 
     img = lambda name: pygame.image.load(str(pack / name))  # noqa: E731
     layers, frame = toml["layers"], pygame.Surface(toml["avatar"]["canvas"])
     frame.fill(toml["avatar"]["background"])
+    if "backdrop" in layers:
+        frame.blit(img(layers["backdrop"]), (0, 0))
     mouths = toml.get("mouth_smile", {}) if smiling else {}
     for name in ("body", "head", "eyes"):
         frame.blit(img(layers[name]), (0, 0))
@@ -73,8 +75,10 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     pygame.display.init()
     pygame.display.set_mode((1, 1))
-    for pack in builtin_packs():
-        build_pack(pack)
+    packs = [Path(p) for p in sys.argv[2:]] or builtin_packs()
+    for pack in packs:
+        if not sys.argv[2:]:
+            build_pack(pack)
         toml = tomllib.loads((pack / "avatar.toml").read_text(encoding="utf-8"))
         for name, args in FRAMES.items():
             pygame.image.save(compose(pack, toml, *args), str(out / f"{pack.name}_{name}.png"))

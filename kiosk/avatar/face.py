@@ -20,7 +20,6 @@ from kiosk.avatar.drawing import Backend, Image
 from kiosk.avatar.pack import AvatarPack
 
 ANGLE_STEP = 0.5
-OPEN_SHAPES_MIN_SCALE = 0.55  # an open mouth shape at openness 0 is drawn at 55 % of its height
 
 
 @dataclass(frozen=True)
@@ -89,6 +88,7 @@ class FaceRenderer:
         self.pivot = self._screen(pack.anchors["neck"])
         steps = int(pack.motion.head_deg / ANGLE_STEP)
         self.angles = tuple(ANGLE_STEP * i for i in range(-steps, steps + 1)) or (0.0,)
+        self.backdrop = self._backdrop(pack.layers["backdrop"]) if "backdrop" in pack.layers else None
         self.body = self._layer(pack.layers["body"], rotate=False, extend=self._extend)
         head_names = ("head", "eyes", "pupils", "lids_half", "lids_closed", "hair_front")
         self.head = {name: self._layer(pack.layers[name]) for name in head_names if name in pack.layers}
@@ -99,6 +99,18 @@ class FaceRenderer:
 
     def _screen(self, point: tuple[float, float]) -> tuple[float, float]:
         return self.origin[0] + point[0] * self.scale, self.origin[1] + point[1] * self.scale
+
+    def _backdrop(self, path: Any) -> tuple[Image, int, int]:
+        """The still picture behind the presenter, scaled to cover the whole screen around the canvas."""
+        rgba = load_rgba(path)
+        sw, sh = self.backend.size
+        h, w = rgba.shape[:2]
+        cover = max(sw / w, sh / h, self.scale)
+        size = (max(1, round(w * cover)), max(1, round(h * cover)))
+        centre_x = self.origin[0] + w / 2 * self.scale  # the canvas centre stays the picture's centre
+        x = min(0, max(sw - size[0], round(centre_x - size[0] / 2)))
+        y = min(0, max(sh - size[1], round(self.origin[1] + h / 2 * self.scale - size[1] / 2)))
+        return self.backend.resized(self.backend.image(np.ascontiguousarray(rgba)), size), x, y
 
     def _layer(self, path: Any, rotate: bool = True, extend: int = 0) -> _Layer:
         rgba, x0, y0 = _crop(load_rgba(path))
@@ -116,6 +128,8 @@ class FaceRenderer:
     def draw(self, face: Any) -> None:
         """`face`: a FaceState (kiosk.avatar.animator)."""
         m = self.pack.motion
+        if self.backdrop is not None:
+            self.backend.draw(*self.backdrop, 1.0)
         breath = face.breath * m.breath_px * self.scale
         self._place(self.body, 0, 0.0, (0.0, -breath))
         angle = -face.head_tilt * m.head_deg  # FaceState: > 0 is clockwise; rotation angles are counter-clockwise
@@ -172,12 +186,13 @@ class FaceRenderer:
 
     def _mouth(self, layer: _Layer, index: int, theta: float, shift: tuple[float, float], openness: float,
                viseme: str, opacity: float) -> None:
-        if viseme in ("sil", "PP") or openness >= 0.97:
+        if viseme in ("sil", "PP") or openness >= 0.97 or self.pack.motion.mouth_min_scale >= 1.0:
             self._place(layer, index, theta, shift, opacity)
             return
         image = layer.images[min(index, len(layer.images) - 1)]
         w, h = self.backend.image_size(image)
-        squash = OPEN_SHAPES_MIN_SCALE + (1 - OPEN_SHAPES_MIN_SCALE) * max(0.0, openness)
+        low = self.pack.motion.mouth_min_scale
+        squash = low + (1 - low) * max(0.0, openness)
         small = self._squashed(image, w, max(1, round(h * squash)))
         cx, cy = self._offset(layer, theta, shift)
         top = cy - h / 2 + h * (1 - squash) * 0.35  # the upper lip moves less than the jaw

@@ -28,11 +28,12 @@ BUILTIN_DIR = Path(__file__).resolve().parent / "builtin"
 DEFAULT_PACK = "ava"
 EXPRESSIONS = ("neutral", "smile", "concern", "thinking")
 REQUIRED_LAYERS = ("body", "head", "eyes", "pupils", "lids_half", "lids_closed")
-OPTIONAL_LAYERS = ("hair_front",)
+OPTIONAL_LAYERS = ("hair_front", "backdrop")
 ANCHORS = ("neck", "eye_left", "eye_right", "mouth")
-MOTION_DEFAULTS = {"gaze_px": 6.0, "head_deg": 2.0, "head_px": 4.0, "breath_px": 3.0, "blink_ms": 150.0}
+MOTION_DEFAULTS = {"gaze_px": 6.0, "head_deg": 2.0, "head_px": 4.0, "breath_px": 3.0, "blink_ms": 150.0,
+                   "mouth_min_scale": 0.55}
 MOTION_RANGES = {"gaze_px": (0.0, 60.0), "head_deg": (0.0, 15.0), "head_px": (0.0, 60.0),
-                 "breath_px": (0.0, 30.0), "blink_ms": (60.0, 600.0)}
+                 "breath_px": (0.0, 30.0), "blink_ms": (60.0, 600.0), "mouth_min_scale": (0.3, 1.0)}
 SECTIONS = ("avatar", "anchors", "motion", "layers", "brows", "mouth", "mouth_smile", "cheeks")
 
 
@@ -49,6 +50,9 @@ class Motion:
     head_px: float
     breath_px: float
     blink_ms: float
+    mouth_min_scale: float = 0.55
+    """an open mouth shape is drawn this much of its height when speech is quiet (1: always whole; photo
+    packs, whose mouth layers hold the chin, must not be squashed)"""
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,8 @@ class AvatarPack:
     anchors: dict[str, tuple[float, float]]
     motion: Motion
     layers: dict[str, Path]
-    """body, head, eyes, pupils, lids_half, lids_closed and optionally hair_front"""
+    """body, head, eyes, pupils, lids_half, lids_closed and optionally hair_front and backdrop (a still
+    picture behind everything, scaled to cover the screen)"""
     brows: dict[str, Path]
     mouth: dict[str, Path]
     mouth_smile: dict[str, Path] = field(default_factory=dict)
