@@ -54,7 +54,7 @@ def dark_share(frame: np.ndarray, region: tuple[slice, slice], level: int = 90) 
 
 
 @pytest.mark.slow  # real Piper speech
-@pytest.mark.parametrize("name", ["ava", "max"])
+@pytest.mark.parametrize("name", ["ava", "max", "nova"])
 def test_mouth_open_on_vowels_and_closed_on_pbm(backend: PygameBackend, runtime, name: str) -> None:  # noqa: ANN001
     """Each frame's mouth is compared with the pack's own open ("aa", wide and least open) and pressed ("PP")
     mouths; Piper's synthesis varies between runs, so the spans come from this run's own clip."""

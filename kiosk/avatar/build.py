@@ -1,7 +1,10 @@
-"""Rasterize avatar packs kept as SVG sources: every `src/NAME.svg` becomes `NAME.png` in the pack folder,
-at the canvas size from the pack's avatar.toml (format: docs/avatar-format.md).
+"""Build avatar packs kept as sources: every `src/NAME.svg` becomes `NAME.png` in the pack folder, at the
+canvas size from the pack's avatar.toml (format: docs/avatar-format.md); a pack whose source is a photo
+(`src/photo.png` or `.jpg`, with `src/photo.toml` naming the presenter and the photo's licence) is made by
+the photo avatar builder (kiosk/avatar/photo/).
 
-cairosvg is imported only when something has to be built, so loading prebuilt packs never needs it.
+cairosvg and MediaPipe are imported only when something has to be built, so loading prebuilt packs never
+needs them.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ def build_pack(pack_dir: Path, force: bool = False) -> list[Path]:
     if not (isinstance(canvas, list) and len(canvas) == 2 and all(isinstance(v, int) and v > 0 for v in canvas)):
         raise ValueError(f"{pack_dir / 'avatar.toml'}: avatar.canvas must be [width, height], got {canvas!r}")
     width, height = canvas
+    photo = next(iter(sorted((pack_dir / "src").glob("photo.[jp][pn]g"))), None)
+    if photo is not None:
+        return _build_from_photo(pack_dir, photo, force)
     written: list[Path] = []
     for svg in sorted((pack_dir / "src").glob("*.svg")):
         png = pack_dir / f"{svg.stem}.png"
@@ -39,4 +45,32 @@ def build_pack(pack_dir: Path, force: bool = False) -> list[Path]:
 
         cairosvg.svg2png(url=str(svg), write_to=str(png), output_width=width, output_height=height)
         written.append(png)
+    return written
+
+
+def _build_from_photo(pack_dir: Path, photo: Path, force: bool) -> list[Path]:
+    """The pack's layers and avatar.toml made from its photo, when any is missing or older than the photo."""
+    import shutil
+    import tempfile
+
+    from kiosk.avatar.pack import load_pack
+
+    try:
+        current = load_pack(pack_dir)
+        made = [current.path / "avatar.toml", *current.layers.values(), *current.mouth.values(),
+                *current.brows.values()]
+        if not force and all(p.is_file() and p.stat().st_mtime >= photo.stat().st_mtime for p in made):
+            return []
+    except ValueError:
+        pass  # not built yet (or broken): build it
+    from kiosk.avatar.photo.builder import build_from_photo
+
+    about = loads_toml((pack_dir / "src" / "photo.toml").read_text(encoding="utf-8"))
+    with tempfile.TemporaryDirectory() as tmp:
+        built = build_from_photo(photo, Path(tmp) / "pack", name=str(about.get("name", pack_dir.name)),
+                                 licence=str(about.get("license", ""))).pack
+        written = []
+        for item in sorted(built.iterdir()):
+            shutil.copy2(item, pack_dir / item.name)
+            written.append(pack_dir / item.name)
     return written

@@ -85,7 +85,7 @@ def png_info(path: Path) -> tuple[int, int, int]:
 
 
 def pack_path(name_or_path: str) -> Path:
-    """A built-in pack's name ("ava", "max") or a folder path; "" is the default built-in."""
+    """A built-in pack's name ("ava", "max", "nova") or a folder path; "" is the default built-in."""
     name = name_or_path.strip() or DEFAULT_PACK
     if "/" not in name and (BUILTIN_DIR / name / "avatar.toml").is_file():
         return BUILTIN_DIR / name
@@ -223,7 +223,9 @@ def _images(root: Path, data: dict[str, Any], section: str, required: tuple[str,
 def _image_problem(image: Path, canvas: tuple[int, int]) -> str | None:
     if not image.is_file():
         svg = image.parent / "src" / (image.stem + ".svg")
-        hint = f"; its source {svg.name} exists: run kiosk avatar build" if svg.is_file() else ""
+        photo = next(iter(sorted((image.parent / "src").glob("photo.[jp][pn]g"))), None)
+        source = svg if svg.is_file() else photo
+        hint = f"; its source {source.name} exists: run kiosk avatar build" if source is not None else ""
         return f"{image}: not found{hint}"
     try:
         width, height, colour_type = png_info(image)

@@ -108,7 +108,7 @@ def add_avatar_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=run_list)
     q = avatar.add_parser("check", help="validate a pack; every problem with its file or key")
-    q.add_argument("pack", help="a built-in name (ava, max) or a pack folder")
+    q.add_argument("pack", help="a built-in name (ava, max, nova) or a pack folder")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=run_check)
     q = avatar.add_parser("build", help="rasterize a pack's SVG sources (default: the built-in packs)")

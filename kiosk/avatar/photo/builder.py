@@ -107,7 +107,7 @@ def _head_region(points: np.ndarray, neck_y: float) -> np.ndarray:
 
 
 def build_from_photo(photo: Path, out: Path, name: str = "", face: int | None = None, background: str = "blur",
-                     progress: Progress | None = None) -> BuildReport:
+                     progress: Progress | None = None, licence: str = "the photo's own licence") -> BuildReport:
     """Writes the pack folder `out` (created; an existing pack there is replaced only when complete)."""
     import cv2
 
@@ -162,7 +162,7 @@ def build_from_photo(photo: Path, out: Path, name: str = "", face: int | None = 
     gaze = round(min(face_parts.gaze_range(e) for e in pair), 1)
     mouth_at = (points[13] + points[14]) / 2
     manifest = _manifest(name or photo.stem, pair, mouth_at, (float(points[CHIN][0]), neck_y), gaze,
-                         _edge_colour(layers["backdrop"]))
+                         _edge_colour(layers["backdrop"]), licence)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as tmp:
@@ -198,7 +198,7 @@ def _write_png(path: Path, layer: np.ndarray) -> None:
 
 
 def _manifest(name: str, pair: tuple, mouth_at: np.ndarray, neck: tuple[float, float], gaze: float,
-              background: str) -> str:
+              background: str, licence: str) -> str:
     left, right = pair
     safe = name.replace("\\", "").replace('"', "'")
     mouth_lines = "\n".join(f'{v} = "mouth_{v.lower()}.png"' for v in VISEMES)
@@ -209,7 +209,7 @@ name = "{safe}"
 canvas = [{CANVAS}, {CANVAS}]
 background = "{background}"
 author = "kiosk avatar from-photo"
-license = "the photo's own licence"
+license = "{licence.replace('"', "'")}"
 
 [anchors]
 neck = [{neck[0]:.1f}, {min(neck[1], CANVAS - 1):.1f}]
