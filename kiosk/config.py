@@ -162,6 +162,9 @@ class SpeechSettings:
     """silence between sentences, seconds"""
     out_dir: str = ""
     """where `kiosk demo` writes WAV files ("" = none)"""
+    speaker: int | str = ""
+    """multi-speaker voices: the speaker id (a number) or name (from the voice's speaker_id_map); "" = the
+    voice's default speaker (normally 0, the first). Checked against the voice when it loads"""
 
 
 @dataclass(frozen=True)

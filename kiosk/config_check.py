@@ -159,6 +159,16 @@ class KeyLocator:
         return self.sections.get(section)
 
 
+def config_line(source: Path | None, section: str, key: str) -> int | None:
+    """The line of `section.key` in a config file, for problems found after loading (None if unknown)."""
+    if source is None:
+        return None
+    try:
+        return KeyLocator(source.read_bytes().decode("utf-8-sig")).line(section, key)
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 _AT_LINE_RE = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _AT_END_RE = re.compile(r"\s*\(at end of document\)\s*$")
 
@@ -193,6 +203,7 @@ _EXPECTED = {
     "bool": "true or false (a boolean)",
     "groups": 'a list of word groups, e.g. [["canteen", "cafeteria"], ["wifi", "wi-fi"]]',
     "words": 'a list of words, e.g. ["hello", "okay"]',
+    "int | str": 'a number (an id) or text (a name), e.g. 3 or "p225"',
 }
 
 
@@ -282,7 +293,7 @@ def check_value(f: dataclasses.Field, value: Any) -> tuple[Any, str | None]:
         typ = "words"
     wrong = f"expected {_EXPECTED[typ]}, {got(value)}"
     # tomllib reads integers of any size, TOML allows 64 bits; a bigger one would overflow float() or C code.
-    if typ in ("int", "float") and isinstance(value, int) and not -(2**63) <= value < 2**63:
+    if typ in ("int", "float", "int | str") and isinstance(value, int) and not -(2**63) <= value < 2**63:
         return value, f"{show(value)} is out of range; TOML integers are 64-bit"
     # bool is a subclass of int in Python but not in TOML: never let true pass as 1.
     if typ == "bool":
@@ -308,6 +319,12 @@ def check_value(f: dataclasses.Field, value: Any) -> tuple[Any, str | None]:
             return value, f"expected {_EXPECTED[typ]} (non-empty strings), {got(value)}"
         # keep_case: words Whisper should write as given ("B-214", "Kestrel"); others compare lower-case
         value = tuple(w.strip() if meta.get("keep_case") else w.strip().lower() for w in value)
+    elif typ == "int | str":  # an id or a name (speech.speaker); which one exists is the model's business
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            return value, wrong
+        if isinstance(value, int) and value < 0:
+            return value, f"{show(value)} is out of range; ids start at 0"
+        value = value.strip() if isinstance(value, str) else value
     elif typ == "str":
         if not isinstance(value, str):
             return value, wrong

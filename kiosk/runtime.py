@@ -13,13 +13,14 @@ from kiosk.answer.llm import LlamaEngine
 from kiosk.answer.pipeline import Responder, run_turn
 from kiosk.answer.prompt import passage_tokens, persona_too_long
 from kiosk.audio.wav import write_wav
-from kiosk.config import Settings
+from kiosk.config import ConfigError, Settings
+from kiosk.config_check import config_line
 from kiosk.events import AnswerDone, Event, SpeechAudio
 from kiosk.knowledge.grounding import Grounder
 from kiosk.knowledge.thesaurus import synonym_groups
 from kiosk.models.locate import knowledge_path, locate
 from kiosk.speech.joining import join_clips
-from kiosk.speech.piper_voice import PiperSpeaker
+from kiosk.speech.piper_voice import PiperSpeaker, SpeakerChoiceError
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,11 @@ def build_speaker(settings: Settings) -> PiperSpeaker:
     loc = locate(settings, settings.persona.voice, "tts", "persona.voice")
     config = next((p for rel, p in loc.files.items() if rel.endswith(".onnx.json")), None)
     t = time.perf_counter()
-    speaker = PiperSpeaker(loc.path, settings.speech, config_path=config)
+    try:
+        speaker = PiperSpeaker(loc.path, settings.speech, config_path=config)
+    except SpeakerChoiceError as error:  # a configuration problem (exit code 2), found only once the voice is known
+        raise ConfigError.single(settings.source, str(error), key="speech.speaker",
+                                 line=config_line(settings.source, "speech", "speaker")) from None
     log.info("voice %s loaded in %.2f s", settings.persona.voice, time.perf_counter() - t)
     return speaker
 

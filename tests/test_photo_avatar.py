@@ -23,6 +23,7 @@ from kiosk.avatar.face import FaceRenderer  # noqa: E402
 from kiosk.avatar.pack import check_pack, load_pack  # noqa: E402
 
 pytest.importorskip("mediapipe", reason="the photo tools are installed by tools/dev setup (mediapipe 0.10.21)")
+pytestmark = pytest.mark.slow  # MediaPipe's models and a pack built per photo: seconds each
 
 from kiosk.avatar.photo.builder import build_from_photo  # noqa: E402
 from kiosk.avatar.photo.checks import PhotoProblem  # noqa: E402
@@ -215,7 +216,6 @@ def test_a_turned_face_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "pack").exists()
 
 
-@pytest.mark.slow  # five more photos, ~6 s each
 @pytest.mark.parametrize("name", ["hopper.jpg", "obama.jpg", "jesper.jpg", "new_wave.jpg", "bearded.png"])
 def test_different_people_make_presenters(tmp_path: Path, name: str) -> None:
     """Age, skin tone, glasses, a beard, a wide smile, a close-up: each makes a pack whose sil mouth is

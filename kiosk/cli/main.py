@@ -293,6 +293,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bench)
 
     add_models_parser(sub)
+    from kiosk.cli.voice import add_voice_parser
+
+    add_voice_parser(sub, common)
     return parser
 
 

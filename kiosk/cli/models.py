@@ -78,9 +78,8 @@ def add_models_parser(subparsers: Any) -> None:
 
 
 def _context(args: argparse.Namespace) -> tuple[Manifest, Path]:
-    manifest = load_manifest(getattr(args, "manifest", None))
-    models_dir = getattr(args, "models_dir", None) or default_models_dir()
-    return manifest, Path(models_dir)
+    models_dir = Path(getattr(args, "models_dir", None) or default_models_dir())
+    return load_manifest(getattr(args, "manifest", None), models_dir), models_dir
 
 
 def _fail(message: str, code: int = 1) -> int:

