@@ -226,7 +226,7 @@ def test_captions_show_whole_sentences_as_their_chunks_play(screen_parts) -> Non
 
 
 @pytest.mark.parametrize("size", [(1920, 1080), (1080, 1920)], ids=["landscape", "portrait"])
-@pytest.mark.parametrize("avatar", ["ava", "max"])
+@pytest.mark.parametrize("avatar", ["ava", "max", "nova"])
 def test_nothing_of_the_avatar_shows_in_the_caption_panel(screen_parts, avatar: str, size) -> None:  # noqa: ANN001
     """Issue 11: the avatar's badge showed through the translucent caption panel. The frame is drawn twice,
     with the avatar and with a flat magenta instead of it: inside the panel the two must not differ."""
