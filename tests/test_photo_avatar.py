@@ -285,3 +285,27 @@ def test_cli_writes_a_pack_and_refuses_a_bad_photo(tmp_path: Path) -> None:
                           "--json"], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and json.loads(bad.stdout)["problem"] == "no face found"
     assert "Traceback" not in bad.stderr and not (tmp_path / "q").exists()
+
+
+def test_the_head_moves_with_the_neck_without_tearing(face: FaceRenderer) -> None:
+    """Tilted and swayed as far as the pack allows, the neck band (where head and body layers meet) stays the
+    person's, close to the resting frame: no backdrop shows through, no second outline."""
+    x, y = face._screen(face.pack.anchors["neck"])
+    s = face.scale
+    band = (slice(int(y - 12 * s), int(y + 12 * s)), slice(int(x - 40 * s), int(x + 40 * s)))
+    rest = render(face, state())[band]
+    for tilt, sway in ((1.0, (1.0, 0.0)), (-1.0, (-1.0, 0.5))):
+        moved = render(face, state(head_tilt=tilt, head_sway=sway))[band]
+        assert float(np.abs(moved - rest).mean()) < 5.0, (tilt, float(np.abs(moved - rest).mean()))  # ~1-1.5 here
+
+
+def test_a_company_picture_as_background(tmp_path: Path) -> None:
+    from PIL import Image
+
+    picture = tmp_path / "brand.png"
+    Image.new("RGB", (800, 500), (10, 120, 200)).save(picture)
+    pack = build_from_photo(photo("hopper.jpg"), tmp_path / "pack", background=str(picture)).pack
+    backdrop = np.asarray(Image.open(load_pack(pack).layers["backdrop"]))
+    assert np.abs(backdrop[5, 5, :3].astype(int) - [10, 120, 200]).max() <= 2
+    with pytest.raises(PhotoProblem, match="background"):
+        build_from_photo(photo("hopper.jpg"), tmp_path / "other", background=str(tmp_path / "missing.png"))
