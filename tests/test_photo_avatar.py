@@ -90,6 +90,22 @@ def test_a_photo_makes_a_pack_the_kiosk_accepts(astronaut: Path) -> None:
     pack = load_pack(astronaut)
     assert pack.name == "Eileen" and "backdrop" in pack.layers and pack.motion.mouth_min_scale == 1.0
     assert len(pack.mouth) == 15 and set(pack.brows) == {"neutral", "smile", "concern", "thinking"}
+    assert len(pack.mouth_smile) == 15
+
+
+def test_smiling_mouths_turn_up_at_the_corners(face: FaceRenderer) -> None:
+    """The smiling variant of a shape raises the mouth's corners: the lips' dark line moves up at the sides."""
+    x, y = face._screen(face.pack.anchors["mouth"])
+    s = face.scale
+    corner = (slice(int(y - 30 * s), int(y + 20 * s)), slice(int(x + 35 * s), int(x + 60 * s)))
+    plain = render(face, state(mouth=(("E", 1.0),)))[corner]
+    smiling = render(face, state(mouth=(("E", 1.0),), expression=(("smile", 1.0),)))[corner]
+
+    def line_y(frame: np.ndarray) -> float:
+        dark = frame.max(axis=2) < np.percentile(frame.max(axis=2), 15)
+        return float(np.nonzero(dark)[0].mean())
+
+    assert line_y(smiling) < line_y(plain) - 1.0, (line_y(smiling), line_y(plain))
 
 
 def test_mouth_shapes_follow_their_definitions(face: FaceRenderer) -> None:

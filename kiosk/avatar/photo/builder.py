@@ -152,11 +152,13 @@ def build_from_photo(photo: Path, out: Path, name: str = "", face: int | None = 
     layers["lids_closed"] = face_parts.lids(canvas_rgb, alpha, pair, 1.0)
     brows = {}
     for i, expression in enumerate(face_parts.BROW_MOVES):
-        say(f"brows: {expression}", 0.45 + 0.05 * i)
+        say(f"brows: {expression}", 0.4 + 0.05 * i)
         brows[expression] = layers[f"brows_{expression}"] = face_parts.brows(canvas_rgb, alpha, pair, expression)
     for i, viseme in enumerate(VISEMES):
-        say(f"mouth: {viseme}", 0.65 + 0.3 * i / len(VISEMES))
+        say(f"mouth: {viseme}", 0.6 + 0.35 * i / len(VISEMES))
         layers[f"mouth_{viseme.lower()}"] = mouth.mouth_layer(canvas_rgb, alpha, points, viseme, light)
+        layers[f"mouth_{viseme.lower()}_smile"] = mouth.mouth_layer(canvas_rgb, alpha, points, viseme, light,
+                                                                    smile=True)
 
     say("writing the pack", 0.95)
     gaze = round(min(face_parts.gaze_range(e) for e in pair), 1)
@@ -202,6 +204,7 @@ def _manifest(name: str, pair: tuple, mouth_at: np.ndarray, neck: tuple[float, f
     left, right = pair
     safe = name.replace("\\", "").replace('"', "'")
     mouth_lines = "\n".join(f'{v} = "mouth_{v.lower()}.png"' for v in VISEMES)
+    smile_lines = "\n".join(f'{v} = "mouth_{v.lower()}_smile.png"' for v in VISEMES)
     brow_lines = "\n".join(f'{e} = "brows_{e}.png"' for e in face_parts.BROW_MOVES)
     return f"""# Made by `kiosk avatar from-photo` (kiosk/avatar/photo/): every layer is the photo's own pixels.
 [avatar]
@@ -239,4 +242,7 @@ lids_closed = "lids_closed.png"
 
 [mouth]
 {mouth_lines}
+
+[mouth_smile]
+{smile_lines}
 """

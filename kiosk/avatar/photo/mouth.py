@@ -69,8 +69,12 @@ def frame(points: np.ndarray) -> MouthFrame:
     return MouthFrame((a + b) / 2, float(np.linalg.norm(b - a)), ux, np.array([-ux[1], ux[0]]))
 
 
-def targets(points: np.ndarray, shape: Shape) -> np.ndarray:
-    """Where every mesh point goes for `shape` (the mesh of the photo's own mouth as given)."""
+SMILE_LIFT = 0.07  # a smiling mouth's corners rise this much (in mouth widths) and spread half as much
+
+
+def targets(points: np.ndarray, shape: Shape, smile: bool = False) -> np.ndarray:
+    """Where every mesh point goes for `shape` (the mesh of the photo's own mouth as given); `smile` raises
+    and spreads the corners, the lips and cheeks beside them following, for the smiling variant."""
     f = frame(points)
     rel = points - f.centre
     u, v = rel @ f.ux, rel @ f.vy  # along the mouth, down the face
@@ -118,6 +122,10 @@ def targets(points: np.ndarray, shape: Shape) -> np.ndarray:
         near = np.clip(1 - np.hypot(u[i] / (1.1 * W), v[i] / (0.7 * W)), 0, 1)
         scale = 1.0 if i in lips else near
         du[i] = shape.spread * 2 * u[i] * scale
+        if smile:  # the corners pull up and out; the middle of the lips stays
+            pull = (abs(u[i]) / (0.5 * W)) ** 2 * (1.0 if i in lips else near)
+            dv[i] -= SMILE_LIFT * W * min(1.0, pull)
+            du[i] += 0.5 * SMILE_LIFT * W * np.sign(u[i]) * min(1.0, pull)
     return (points + du[:, None] * f.ux + dv[:, None] * f.vy).astype(np.float32)
 
 
@@ -131,14 +139,15 @@ def _frame_ring(points: np.ndarray, f: MouthFrame) -> np.ndarray:
     return (f.centre + u[:, None] * f.ux + v[:, None] * f.vy).astype(np.float32)
 
 
-def mouth_layer(rgb: np.ndarray, alpha: np.ndarray, points: np.ndarray, name: str, light: float) -> np.ndarray:
-    """The lower face for one viseme as an RGBA float layer (0..1), on the canvas."""
+def mouth_layer(rgb: np.ndarray, alpha: np.ndarray, points: np.ndarray, name: str, light: float,
+                smile: bool = False) -> np.ndarray:
+    """The lower face for one viseme (smiling: its smiling variant) as an RGBA float layer (0..1), on the canvas."""
     h, w = rgb.shape[:2]
     f = frame(points)
     shape = SHAPES[name]
     ring = _frame_ring(points, f)
     src = np.concatenate([points, ring])
-    dst = np.concatenate([targets(points, shape), ring])
+    dst = np.concatenate([targets(points, shape, smile), ring])
     triangles = _triangles(src, points, ring, f, (w, h))
     keep = None
     img = np.dstack([rgb.astype(np.float32) / 255.0, alpha])
