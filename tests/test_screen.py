@@ -225,6 +225,16 @@ def test_captions_show_whole_sentences_as_their_chunks_play(screen_parts) -> Non
     assert screen.overlay.answer.lines == ("and then",)
 
 
+def test_a_chunk_spoken_in_two_clips_is_captioned_once(screen_parts) -> None:  # noqa: ANN001
+    """Piper speaks a chunk of two sentences as two clips; both carried the chunk's text, so the caption read
+    "Go to reception. New employees can Go to reception. New employees can ..." (seen in kiosk demo)."""
+    screen, _ = make(screen_parts)
+    first = "Go to reception in the lobby of Building A. New employees can"
+    for text in (first, "", "pick up their badge from 8:00."):
+        screen.speak(clip(text), None, lambda: 0.2)
+    assert " ".join(screen.overlay.answer.lines) == first + " pick up their badge from 8:00."
+
+
 @pytest.mark.parametrize("size", [(1920, 1080), (1080, 1920)], ids=["landscape", "portrait"])
 @pytest.mark.parametrize("avatar", ["ava", "max", "nova"])
 def test_nothing_of_the_avatar_shows_in_the_caption_panel(screen_parts, avatar: str, size) -> None:  # noqa: ANN001

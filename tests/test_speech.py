@@ -107,3 +107,15 @@ def test_say_writes_mono_16bit_wav_and_gapless_visemes(tmp_path: Path, capsys) -
     assert all(set(s) == {"start_s", "end_s", "viseme"} for s in spans)
     summary = json.loads(capsys.readouterr().out)
     assert summary == {"sample_rate": rate, "duration_s": timeline["duration_s"]}
+
+
+@pytest.mark.slow
+def test_a_chunk_piper_speaks_in_two_parts_carries_its_words_once(runtime) -> None:  # noqa: ANN001
+    """Piper splits "A. B" into two clips; the words go with the first only, so captions, echo rejection and
+    the demo's transcript show them once."""
+    text = "Go to reception in the lobby of Building A. New employees can"
+    speaker = runtime.speaker
+    clips = list(speaker.speak(text))
+    assert len(clips) == 2 and [c.text for c in clips] == [text, ""]
+    assert all(c.pcm for c in clips)
+    assert speaker.speak_joined(text).text == text

@@ -194,8 +194,11 @@ class Overlay:
 
     def answer_chunk(self, text: str, source_title: str | None = None) -> None:
         """A spoken chunk: it starts a new caption, or grows the caption of the sentence it continues, so
-        a caption never starts mid-sentence."""
+        a caption never starts mid-sentence. A clip without words (the rest of a chunk Piper spoke in two
+        parts) leaves the caption as it is."""
         text = text.strip()
+        if not text:
+            return
         whole = f"{self._open_sentence} {text}" if self._open_sentence else text
         self.answer_sentence(whole, source_title)
         self._open_sentence = None if ends_sentence(text) else whole

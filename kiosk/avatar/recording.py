@@ -77,7 +77,7 @@ def plan(greeting: tuple[str, SpeechClip], turns: list[Turn], pause_s: float) ->
         t += listen
         cues.append(Cue(t, t + max(0.3, turn.think_s), "think"))
         t += max(0.3, turn.think_s)
-        answer = " ".join(s for s, _ in turn.sentences)
+        answer = " ".join(s for s, _ in turn.sentences if s)
         for sentence, clip in turn.sentences:
             cues.append(Cue(t, t + clip.duration_s, "speak", sentence, clip, turn.source, answer, turn.grounded))
             t += clip.duration_s + pause_s

@@ -44,4 +44,4 @@ def join_clips(parts: Sequence[SpeechClip], pause_s: float, empty_rate: int = 22
             add(base + s.start_s if j else base, end, s.viseme)
         pcm.append(part.pcm)
         at += n
-    return SpeechClip(" ".join(p.text for p in parts), b"".join(pcm), rate, tuple(spans))
+    return SpeechClip(" ".join(p.text for p in parts if p.text), b"".join(pcm), rate, tuple(spans))

@@ -107,12 +107,14 @@ class PiperSpeaker:
         return SynthesisConfig(length_scale=length, volume=self.settings.volume, speaker_id=self.speaker_id)
 
     def speak(self, text: str) -> Iterator[SpeechClip]:
-        """Yields one chunk per sentence Piper finds in `text` (usually one: we feed it sentences)."""
+        """Yields one chunk per sentence Piper finds in `text` (usually one: we feed it sentences). The first
+        clip carries `text`, any further ones none: the words are shown and heard as said once (a chunk of two
+        sentences captioned twice over was the bug), and Piper does not say which words each clip holds."""
         syn = self._syn_config()
-        for chunk in self.voice.synthesize(text, syn_config=syn, include_alignments=True):
+        for n, chunk in enumerate(self.voice.synthesize(text, syn_config=syn, include_alignments=True)):
             pcm = chunk.audio_int16_array
             lead = quiet_lead(pcm, chunk.sample_rate)
-            yield SpeechClip(text=text, pcm=pcm[lead:].tobytes(), sample_rate=chunk.sample_rate,
+            yield SpeechClip(text=text if n == 0 else "", pcm=pcm[lead:].tobytes(), sample_rate=chunk.sample_rate,
                               visemes=tuple(self._visemes(chunk, len(pcm), lead)))
 
     def speak_joined(self, text: str) -> SpeechClip:
