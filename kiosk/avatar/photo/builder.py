@@ -141,7 +141,13 @@ def build_from_photo(photo: Path, out: Path, name: str = "", face: int | None = 
     layers: dict[str, np.ndarray] = {}
     base = canvas_rgb.astype(np.float32) / 255
     layers["head"] = np.dstack([base, alpha * head_region])
-    layers["body"] = np.dstack([base, alpha * (1 - feather(core, 4))])
+    # The photo's own edges, and the canvas' bottom (the kiosk repeats the last row down to the screen's
+    # edge, which for a photo draws streaks), fade into the backdrop instead of ending in a hard line.
+    edge = feather(cv2.erode((inside > 0.99).astype(np.float32), np.ones((25, 25), np.uint8)), 10)
+    ramp = np.clip((np.minimum(np.arange(CANVAS), CANVAS - 1 - np.arange(CANVAS)) - 3) / 90.0, 0, 1)
+    fade = ramp[:, None] * ramp[None, :]  # the canvas' sides too: there the photo goes on, the canvas does not
+    layers["body"] = np.dstack([base, alpha * (1 - feather(core, 4)) * edge * fade.astype(np.float32)])
+    layers["head"][..., 3] *= edge
     layers["backdrop"] = np.dstack([_backdrop(canvas_rgb, alpha, inside, background), np.ones((CANVAS, CANVAS))])
 
     # The face itself is always opaque in the warped parts, even where segmentation hesitates (close-ups).
