@@ -143,7 +143,7 @@ def xvfb(size: tuple[int, int]) -> Any:
         server.wait(10)
 
 
-def write_config(tmp: Path, port: int, hang_s: float | None, speech_rate: float | None) -> Path:
+def write_config(tmp: Path, port: int, hang_s: float | None, speech_rate: float | None, avatar: str = "") -> Path:
     from kiosk.avatar.build import build_pack, builtin_packs
     from kiosk.knowledge.index import ingest
 
@@ -152,7 +152,8 @@ def write_config(tmp: Path, port: int, hang_s: float | None, speech_rate: float 
     kb = tmp / "kb.sqlite"
     ingest(kb, [ROOT / "samples" / "halvorsen"])
     config = tmp / "kiosk.toml"
-    config.write_text(f'[persona]\nknowledge_base = "{kb}"\n\n[audio]\ninput_device = "pulse"\n'
+    config.write_text(f'[persona]\nknowledge_base = "{kb}"\n' + (f'avatar = "{avatar}"\n' if avatar else "")
+                      + '\n[audio]\ninput_device = "pulse"\n'
                       f'output_device = "pulse"\n\n[screen]\nbackend = "pygame"\n\n[service]\nstatus_port = {port}\n'
                       + (f"turn_timeout_s = {hang_s}\n" if hang_s else "")
                       + (f"\n[speech]\nrate = {speech_rate}\n" if speech_rate else ""))
@@ -242,7 +243,7 @@ class Soak:
 def start_kiosk(args: argparse.Namespace, tmp: Path, stack: contextlib.ExitStack) -> tuple[Any, ...]:
     """Sound, screen and the notify socket, then `kiosk run` until READY=1: (kiosk, reader, env, port)."""
     port = free_port()
-    config = write_config(tmp, port, args.hang_after, args.speech_rate)
+    config = write_config(tmp, port, args.hang_after, args.speech_rate, args.avatar)
     pulse = stack.enter_context(private_pulse("kiosk-soak-"))
     display = stack.enter_context(xvfb(SCREEN))
     notify = stack.enter_context(socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM))
@@ -314,6 +315,7 @@ def main() -> int:
     ap.add_argument("--turn-timeout", type=float, default=90.0, help="a turn not answered within this is missed")
     ap.add_argument("--hang-after", type=float, help="the kiosk's service.turn_timeout_s (default: its own, 60 s)")
     ap.add_argument("--speech-rate", type=float, help="the kiosk's speech.rate (default: its own, 1.0)")
+    ap.add_argument("--avatar", default="", help="persona.avatar for the kiosk (default: its own, ava)")
     ap.add_argument("--max-minutes", type=float, default=0.0, help="start no turn after this long (0: no limit)")
     ap.add_argument("--kiosk", default=str(KIOSK), help="the kiosk command (default: the venv's console script)")
     ap.add_argument("--json", help="write the report here too (also after every sample)")
