@@ -1,9 +1,9 @@
 """Eyes, eyelids and brows made from the photo's own pixels (canvas space, RGBA float layers 0..1).
 
-- eyes: each eye opening filled with the person's own sclera colour, shaded under the upper lid, so the
-  iris can move; pupils: the iris disc cut from the photo, inside the opening shrunk by the gaze range.
-- lids: the skin between the crease and the upper lid warped down over the eye (half and closed), so
-  a blink shows the person's own eyelid, lashes included.
+- eyes: each eye opening with the iris painted out of the person's own whites and lid shadow (inpainting),
+  so the iris can move; pupils: the iris disc cut from the photo, inside the opening shrunk by the gaze range.
+- lids: in each column of the eye, the skin above the upper lid stretched down over the eye (half and
+  closed), the lid's edge and lashes kept at their thickness, so a blink shows the person's own eyelid.
 - brows: the brow and the forehead above it warped (raised, frowned, one raised for "thinking") with
   the crease line and a ring around it held still, so the patch meets the face without a seam."""
 
@@ -148,8 +148,7 @@ def brows(rgb: np.ndarray, alpha: np.ndarray, pair: tuple[Eye, Eye], expression:
         width = float(np.ptp(brow[:, 0]))
         top = _ring(centre - [0, 0.1 * height], 0.85 * width, 1.1 * height)
         ring = top[top[:, 1] < line[:, 1].min()]
-        region = np.concatenate([ring[np.argsort(np.arctan2(ring[:, 1] - centre[1], ring[:, 0] - centre[0]))],
-                                 line[::-1] if line[0, 0] > line[-1, 0] else line])
+        region = np.concatenate([ring, line])  # the forehead's arc and the crease, in order around the brow
         region = region[np.argsort(np.arctan2(region[:, 1] - centre[1], region[:, 0] - centre[0]))]
         part = _patch(img, alpha, brow, brow + lift + shift, np.concatenate([line, ring]), region,
                       soft=0.25 * height)
