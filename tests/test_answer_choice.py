@@ -106,6 +106,25 @@ def test_a_summed_synonym_group_does_not_bury_the_passage_with_every_word(retrie
     assert g.decision == "quote" and "18 weeks" in g.reply, g
 
 
+def test_a_follow_up_that_names_its_own_topic_is_answered_on_it(tmp_path: Path) -> None:
+    """Seen in kiosk demo: "Where do I pick up my badge?" then "And when is the canteen open for lunch?" was
+    searched with the badge's words and answered with reception's opening hours."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "reception.md").write_text("# Reception\n\nCome to reception in the lobby of Building A. Reception "
+                                         "opens at 7:00, and new starters can pick up their badge from 8:00.\n")
+    (folder / "canteen.md").write_text("# Canteen\n\nThe canteen is open for lunch from 11:45 to 14:00 on weekdays.\n")
+    ingest(tmp_path / "kb.sqlite", [folder])
+    with Retriever(tmp_path / "kb.sqlite", synonyms=KnowledgeSettings().synonyms + THESAURUS) as r:
+        g = grounder(r)
+        first = g.ground("Where do I pick up my badge?")
+        assert first.decision == "quote" and "reception" in first.reply.lower(), first
+        lunch = g.ground("And when is the canteen open for lunch?", topic=first.query)
+        assert lunch.decision == "quote" and "11:45" in lunch.reply, lunch
+        again = g.ground("and when does it open?", topic=first.query)  # points back: still the topic's answer
+        assert again.grounded and "7:00" in again.reply, again
+
+
 def test_everyday_words_the_documents_do_not_use(retriever: Retriever) -> None:
     g = grounder(retriever).ground("where do I put my work clothes so they get washed")
     assert g.decision == "quote" and "grey bins" in g.reply, g

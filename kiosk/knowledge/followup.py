@@ -30,6 +30,13 @@ def needs_context(question: str, content_terms: int) -> bool:
     return content_terms <= 4 and bool(_ANAPHORA.search(q))
 
 
+def names_its_own_topic(question: str, content_terms: int) -> bool:
+    """It opens like a follow-up but names what it asks about without pointing back: "and when is the
+    canteen open for lunch?" may well be a new topic, so it is also searched alone."""
+    q = _FILLER.sub("", " ".join(question.lower().replace("’", "'").split())).strip(" ,.?!")
+    return content_terms >= 2 and not _ANAPHORA.search(q)
+
+
 def with_topic(question: str, topic: str) -> str:
     """The text to search for a follow-up: the question, then the topic it continues (latest words)."""
     words = f"{question} {topic}".split()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from kiosk.config import KnowledgeSettings, PersonaSettings
 from kiosk.events import Decision
 from kiosk.knowledge.extract import Quote, quote, share, with_heading
-from kiosk.knowledge.followup import needs_context, with_topic
+from kiosk.knowledge.followup import names_its_own_topic, needs_context, with_topic
 
 if TYPE_CHECKING:
     from kiosk.knowledge.query import Term
@@ -127,11 +127,25 @@ class Grounder:
         """What the documents let the kiosk say to `question`. `topic`: the query of the conversation's
         last grounded question; a follow-up that leans on it ("and is it free?") is searched with it,
         and alone only if that finds nothing."""
-        if topic and self._weigh is not None and needs_context(question, len(self._weigh(question))):
+        own = len(self._weigh(question)) if self._weigh is not None else 0
+        if topic and self._weigh is not None and needs_context(question, own):
             found = self._ground(with_topic(question, topic), question)
             if found.grounded:
+                if names_its_own_topic(question, own):
+                    # "and when is the canteen open?" after the badge: the topic's answer (reception's hours)
+                    # holds less of what is asked now than the question's own answer does.
+                    alone = self._ground(question, question)
+                    if alone.grounded and self._holds(question, alone) > self._holds(question, found):
+                        return alone
                 return found
         return self._ground(question, question)
+
+    def _holds(self, question: str, grounding: Grounding) -> float:
+        """How much of the question's own words the answer, with its passage's heading and FAQ question, holds."""
+        assert self._weigh is not None
+        hit = grounding.hits[0] if grounding.hits else None
+        context = f"{hit.section} {hit.question}" if hit is not None else ""
+        return share(f"{context} {grounding.reply}", self._weigh(question))
 
     def _ground(self, query: str, question: str) -> Grounding:
         """`query`: the words to search; `question`: as asked (its form says what kind of answer it wants)."""
