@@ -255,6 +255,14 @@ class ServiceSettings:
     listen.question_window_s (a visitor who asks at once is answered, never greeted over)"""
     earcon: bool = True
     """a short chime the moment a wake is heard, so the visitor knows the kiosk is listening"""
+    api_bind: str = "127.0.0.1"
+    """address of the local API (docs/api.md); another address needs api_token_sha256, or kiosk run refuses"""
+    api_port: int = _f(8788, range=(0, 65535))
+    """port of the local API and /metrics; 0 = off"""
+    api_token_sha256: str = ""
+    """sha256 of the API token (`kiosk api token` makes one); callers send `Authorization: Bearer TOKEN`"""
+    api_token_local: bool = False
+    """also require the token from this machine (localhost callers need none by default)"""
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ the hung-turn watchdog and the status snapshot. The real engines run through it 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 
 import virtual_time
@@ -56,6 +57,12 @@ class FakeResponder:
         return self.hung
 
     hung = False  # an engine call that never returns
+
+    def forget(self) -> None:
+        self.forgotten = getattr(self, "forgotten", 0) + 1
+
+    def aside(self):  # noqa: ANN201
+        return contextlib.nullcontext()
 
     async def respond(self, turn: int, question: str, speak: bool = True, t0: float | None = None):  # noqa: ANN201
         for i in range(2):

@@ -21,6 +21,7 @@ LAYERS: list[set[str]] = [
     {"listen", "avatar"},                       # microphone judgement; the face and the screen
     {"runtime", "checks"},                      # the composition root; platform checks
     {"appliance"},                              # the kiosk loop, service, packs
+    {"admin"},                                  # the local API and metrics, served on the kiosk's loop
     {"cli"},                                    # the `kiosk` command
 ]
 LAYER = {unit: level for level, units in enumerate(LAYERS) for unit in units}

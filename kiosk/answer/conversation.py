@@ -67,6 +67,11 @@ class Conversation:
     def reset(self) -> None:
         self._history.clear()
 
+    def restore(self, exchanges: tuple[Exchange, ...]) -> None:
+        """Back to `exchanges` (what `exchanges` returned earlier): a question asked aside leaves no trace."""
+        self._history.clear()
+        self._history.extend(exchanges)
+
     def messages(self, system: str, question: str, context: str = "",
                  fits: Callable[[list[Message]], bool] | None = None) -> list[Message]:
         """Chat messages for a new question, fitted by `fits` (prompt + answer within the context window).

@@ -24,6 +24,7 @@ writes sentence two while Piper speaks sentence one, and neither engine is enter
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import threading
@@ -94,6 +95,14 @@ class Answerer(Protocol):
 
     def busy(self) -> bool:
         """An engine call (LLM or TTS) is still running, also for a turn already cancelled."""
+        ...
+
+    def forget(self) -> None:
+        """The visitor is gone: what their turns left (the follow-up topic) is dropped."""
+        ...
+
+    def aside(self) -> contextlib.AbstractContextManager[None]:
+        """A turn run inside does not become part of the visitor's conversation."""
         ...
 
 
@@ -177,6 +186,25 @@ class Responder:
     @property
     def gate(self) -> TurnGate:
         return self.engine.gate
+
+    def forget(self) -> None:
+        """The visitor is gone: their topic goes with them (the engine forgets their conversation)."""
+        self._topic = None
+
+    @contextlib.contextmanager
+    def aside(self) -> Iterator[None]:
+        """A turn run inside leaves the visitor's conversation and topic as they were (the local API's
+        questions are not the visitor's), unless a visitor's own turn began meanwhile: theirs then stands."""
+        conversation = getattr(self.engine, "conversation", None)
+        saved = (self._topic, conversation.exchanges if conversation is not None else ())
+        started = self.gate.current
+        try:
+            yield
+        finally:
+            if self.gate.current <= started + 1:  # only the aside turn ran
+                self._topic = saved[0]
+                if conversation is not None:
+                    conversation.restore(saved[1])
 
     def busy(self) -> bool:
         return self._running > 0

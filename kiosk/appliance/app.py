@@ -30,6 +30,7 @@ from typing import Any
 
 from kiosk.answer.pipeline import run_turn
 from kiosk.appliance import memory
+from kiosk.appliance.hub import EventHub
 from kiosk.appliance.notify import Notifier
 from kiosk.appliance.ports import Display, Engines, Listening, Sound
 from kiosk.appliance.supervise import RestartPolicy, Supervisor
@@ -46,6 +47,7 @@ from kiosk.events import (
     SpeechEnded,
     SpeechStarted,
     TurnEvent,
+    VisitorChanged,
     VisitorState,
     Wake,
     WindowClosed,
@@ -53,6 +55,11 @@ from kiosk.events import (
 
 log = logging.getLogger(__name__)
 MAX_RESUMES = 2
+
+
+class KioskBusy(RuntimeError):
+    """The local API asked while a visitor is being served (the visitor goes first)."""
+
 EARCON_WAIT_S = 0.05  # the listener posts a wake's question (one breath) right after the wake
 
 
@@ -90,6 +97,8 @@ class Kiosk:
         self.dismissed = 0
         self.microphone = "none" if listener is None else "starting"  # the latest MicrophoneStatus state
         self.facts: dict[str, Any] = {}  # what the process found at start (GPU, drawing backend), for /status
+        self.hub = EventHub()  # every event the loop sees, for metrics and the local API's event stream
+        self._api_lock = asyncio.Lock()  # the local API asks and announces one at a time
 
     # -- inputs (any thread) ---------------------------------------------------------------------------------
 
@@ -132,6 +141,7 @@ class Kiosk:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _handle(self, event: ListenEvent) -> None:
+        self.hub.publish(event)
         if isinstance(event, Dismissed):  # somebody else's conversation: shown nowhere, answered never
             self.dismissed += 1
             if event.reason == "unclear":  # the visitor interrupted but was not understood: they go on
@@ -304,6 +314,7 @@ class Kiosk:
 
         def on_event(event: TurnEvent) -> None:
             nonlocal spoken
+            self.hub.publish(event)
             if not isinstance(event, SpeechAudio):
                 return
             if not spoken:
@@ -332,6 +343,7 @@ class Kiosk:
             if done is not None and not cut_off:
                 self._busy_since = None  # the engines answered: whatever was running before has finished
             if done is not None:
+                self.hub.publish(done)
                 self._record(heard, done, cut_off, to_speaker[0] if to_speaker else None, t0)
         self._set_phase(VisitorState.FOLLOW_UP)
         if self.screen is not None:
@@ -393,6 +405,7 @@ class Kiosk:
             log.debug("visitor: %s -> %s", self.phase.value, phase.value)
             self.phase = phase
             self.notifier.status(phase.value)
+            self.hub.publish(VisitorChanged(self._now(), phase))
             if self.screen is not None:
                 self.screen.visitor(phase)
 
@@ -410,8 +423,63 @@ class Kiosk:
             between_turns = self.phase in (VisitorState.FOLLOW_UP, VisitorState.IDLE)
             if self._in_session and quiet > self.service.forget_after_s and between_turns:
                 log.info("visitor gone (%.0f s quiet): session forgotten", quiet)
-                self.rt.engine.reset()
-                self._in_session = False
-                self._set_phase(VisitorState.IDLE)
-                if self.screen is not None:
-                    self.screen.forget()
+                self.forget_visitor()
+
+    # -- the local API (kiosk/admin/api.py): on the loop, never over a visitor ------------------------------------
+
+    def forget_visitor(self) -> None:
+        """The visitor's conversation, topic and captions are forgotten; the kiosk waits for the next one."""
+        self._stop_talking()
+        self.rt.engine.reset()
+        self.rt.responder.forget()
+        self._in_session = False
+        self._set_phase(VisitorState.IDLE)
+        if self.screen is not None:
+            self.screen.forget()
+
+    def busy(self) -> bool:
+        """A visitor is being listened to or answered (or greeted): the API must not get in the way."""
+        return (self.phase in (VisitorState.LISTENING, VisitorState.THINKING, VisitorState.SPEAKING)
+                or self._greeting_active() or (self._turn is not None and not self._turn.done()))
+
+    async def ask_text(self, question: str) -> AnswerDone:
+        """An answer for another system (not spoken, not shown), the visitor's conversation untouched.
+        KioskBusy while a visitor is served; a visitor who starts meanwhile stops it (KioskBusy too)."""
+        async with self._api_lock:
+            if self.busy():
+                raise KioskBusy("a visitor is being served")
+            with self.rt.responder.aside():
+                done = await run_turn(self.rt.responder, question, speak=False)
+            if done.cancelled:
+                raise KioskBusy("a visitor started")
+            return done
+
+    async def announce(self, text: str) -> float:
+        """The avatar says `text` (an announcement), shown as its caption; seconds of speech. KioskBusy while
+        a visitor is served; a wake during it stops it, like a greeting."""
+        if self.rt.speaker is None:
+            raise KioskBusy("this kiosk has no voice")
+        async with self._api_lock:
+            if self.busy():
+                raise KioskBusy("a visitor is being served")
+            clip = await asyncio.to_thread(self.rt.speaker.speak_joined, text)
+            if self.busy():
+                raise KioskBusy("a visitor started")
+            if self.listener is not None:
+                self.listener.speaking_started()
+                self.listener.saying(clip.text)
+            self._set_phase(VisitorState.SPEAKING)
+            self._greeting = asyncio.current_task()  # stopped by a wake or speech, like a greeting
+            try:
+                self._play(SpeechAudio(0, 0, clip))
+                if self.player is not None:
+                    await self.player.drain()
+            finally:
+                self._greeting = None
+                if self.listener is not None:
+                    self.listener.speaking_finished(window="question")
+                if self.phase is VisitorState.SPEAKING:
+                    self._set_phase(VisitorState.IDLE)
+                    if self.screen is not None:
+                        self.screen.idle()
+            return clip.duration_s

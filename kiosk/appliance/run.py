@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from kiosk.appliance import last_good
@@ -98,8 +99,14 @@ def _index_damage(settings: Settings) -> str | None:
     return message
 
 
-def run_kiosk(settings: Settings, headless: bool = False, problem: str | None = None) -> int:
-    """`problem`: started on the last configuration that worked, because of this (shown on /status)."""
+Service = Callable[[Kiosk, Settings], Awaitable[Any]]
+"""started on the kiosk's loop once it runs (the local API): returns something with `async stop()`, or None"""
+
+
+def run_kiosk(settings: Settings, headless: bool = False, problem: str | None = None,
+              services: Sequence[Service] = ()) -> int:
+    """`problem`: started on the last configuration that worked, because of this (shown on /status).
+    `services`: started on the loop after the kiosk (kiosk/admin/api.py's local API, from `kiosk run`)."""
     from kiosk.audio.playback import open_player
     from kiosk.runtime import Runtime
 
@@ -162,6 +169,7 @@ def run_kiosk(settings: Settings, headless: bool = False, problem: str | None = 
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
             kiosk.bind(loop)
+            started = [s for s in [await start(kiosk, settings) for start in services] if s is not None]
             if live is not None:
                 live.start()
             try:
@@ -169,6 +177,8 @@ def run_kiosk(settings: Settings, headless: bool = False, problem: str | None = 
             finally:
                 if live is not None:
                     live.stop()
+                for service in started:
+                    await service.stop()
 
         try:
             asyncio.run(main())

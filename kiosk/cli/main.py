@@ -166,7 +166,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         from kiosk.logs import setup_logging
 
         setup_logging(settings.logging, verbose=getattr(args, "verbose", False))
-    return run_kiosk(settings, headless=args.headless, problem=problem)
+    from kiosk.admin.api import start_api
+    from kiosk.admin.auth import InsecureBind, check_bind
+    from kiosk.config_check import config_line
+
+    try:
+        check_bind(settings.service)  # before minutes of model loading: an open API without a token never starts
+    except InsecureBind as error:
+        raise ConfigError.single(settings.source, str(error), key="service.api_bind",
+                                 line=config_line(settings.source, "service", "api_bind")) from None
+    return run_kiosk(settings, headless=args.headless, problem=problem, services=[start_api])
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -293,9 +302,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bench)
 
     add_models_parser(sub)
+    from kiosk.cli.api import add_api_parser
     from kiosk.cli.voice import add_voice_parser
 
     add_voice_parser(sub, common)
+    add_api_parser(sub, common)
     return parser
 
 

@@ -1,0 +1,219 @@
+"""The local API (docs/api.md, docs/api-openapi.json): other systems on site talk to the kiosk.
+
+aiohttp, run by `kiosk run` as part of its own asyncio loop (no second process, no thread): a request is a
+coroutine like the kiosk's own work, and the visitor always goes first (an ask or an announcement while a
+visitor is served is refused with 409, and a visitor who starts meanwhile stops it). Every error is JSON
+`{"error": {"code", "message"}}` with a fixed code; nothing a caller sends is echoed back or crashes it.
+
+    POST /api/v1/ask     {"question": "..."} -> answer, grounded, sources, timings_ms
+    POST /api/v1/say     {"text": "..."}     -> the avatar says it (202; it speaks in the background)
+    POST /api/v1/wake                        -> push-to-talk, like the wake phrase
+    POST /api/v1/reset                       -> forget the visitor
+    GET  /api/v1/status                      -> what /status shows
+    GET  /api/v1/events                      -> the kiosk's typed events, Server-Sent Events
+    GET  /metrics                            -> Prometheus text format
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+
+from aiohttp import web
+
+from kiosk.admin.auth import allowed
+from kiosk.admin.metrics import Metrics
+from kiosk.appliance.app import Kiosk, KioskBusy
+from kiosk.config import ServiceSettings, Settings
+from kiosk.event_json import to_json
+from kiosk.events import Wake, WakeSource
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024
+MAX_QUESTION = 2000
+MAX_SAY = 2000
+HEARTBEAT_S = 15.0
+ERRORS = ("bad_json", "missing_field", "wrong_type", "too_long", "empty", "busy", "unauthorized", "not_found",
+          "method_not_allowed", "too_large", "internal")
+KIOSK = web.AppKey("kiosk", Kiosk)
+METRICS = web.AppKey("metrics", Metrics)
+SERVICE = web.AppKey("service", ServiceSettings)
+TASKS = web.AppKey("tasks", list)  # announcements speaking in the background (kept so they are not collected)
+
+
+def error(status: int, code: str, message: str) -> web.Response:
+    assert code in ERRORS
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+@web.middleware
+async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
+    """The token rule, and JSON for every failure (aiohttp's own errors included)."""
+    if not allowed(request.app[SERVICE], request.remote, request.headers.get("Authorization")):
+        return error(401, "unauthorized", "this address needs the API token: Authorization: Bearer TOKEN")
+    try:
+        return await handler(request)
+    except web.HTTPRequestEntityTooLarge:
+        return error(413, "too_large", f"the body is over {MAX_BODY} bytes")
+    except web.HTTPNotFound:
+        return error(404, "not_found", "no such endpoint (see docs/api.md)")
+    except web.HTTPMethodNotAllowed:
+        return error(405, "method_not_allowed", "this endpoint does not take that method")
+    except web.HTTPException:
+        raise
+    except Exception:  # noqa: BLE001 - a caller never sees a traceback, and the kiosk goes on
+        log.exception("local API: %s %s failed", request.method, request.path)
+        return error(500, "internal", "the kiosk could not do that; details are in its log")
+
+
+async def _body(request: web.Request, field: str, limit: int) -> str | web.Response:
+    """The one string field of a JSON body, or the error to answer."""
+    try:
+        data = json.loads(await request.read() or b"null")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return error(400, "bad_json", "the body is not JSON")
+    if not isinstance(data, dict) or field not in data:
+        return error(400, "missing_field", f'a JSON object with "{field}" is needed')
+    value = data[field]
+    if not isinstance(value, str):
+        return error(400, "wrong_type", f'"{field}" must be a string')
+    if len(value) > limit:
+        return error(413, "too_long", f'"{field}" is longer than {limit} characters')
+    if not value.strip():
+        return error(400, "empty", f'"{field}" is empty')
+    return value.strip()
+
+
+async def ask(request: web.Request) -> web.Response:
+    question = await _body(request, "question", MAX_QUESTION)
+    if isinstance(question, web.Response):
+        return question
+    try:
+        done = await request.app[KIOSK].ask_text(question)
+    except KioskBusy as busy:
+        return error(409, "busy", f"{busy}; try again in a moment")
+    return web.json_response({"answer": done.answer, "grounded": done.grounded, "sources": list(done.sources),
+                              "timings_ms": done.timings.to_dict(), "error": done.error,
+                              "error_codes": [str(c) for c in done.error_codes]})
+
+
+async def say(request: web.Request) -> web.Response:
+    text = await _body(request, "text", MAX_SAY)
+    if isinstance(text, web.Response):
+        return text
+    kiosk = request.app[KIOSK]
+    if kiosk.busy():
+        return error(409, "busy", "a visitor is being served; try again in a moment")
+    tasks: list[asyncio.Task] = request.app[TASKS]
+    tasks[:] = [t for t in tasks if not t.done()]
+    tasks.append(asyncio.create_task(_announce(kiosk, text)))
+    return web.json_response({"accepted": True, "characters": len(text)}, status=202)
+
+
+async def _announce(kiosk: Kiosk, text: str) -> None:
+    try:
+        await kiosk.announce(text)
+    except KioskBusy as busy:
+        log.info("announcement not said: %s", busy)
+
+
+async def wake(request: web.Request) -> web.Response:
+    kiosk = request.app[KIOSK]
+    kiosk.post(Wake(time.monotonic(), WakeSource.API))
+    return web.json_response({"accepted": True}, status=202)
+
+
+async def reset(request: web.Request) -> web.Response:
+    request.app[KIOSK].forget_visitor()
+    return web.json_response({"forgotten": True})
+
+
+async def status(request: web.Request) -> web.Response:
+    return web.json_response(request.app[KIOSK].snapshot(), dumps=lambda d: json.dumps(d, default=str))
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    """Server-Sent Events: `event: <type>` and `data: <JSON>` per kiosk event, a comment every 15 s."""
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
+                                           "X-Accel-Buffering": "no"})
+    await response.prepare(request)
+    async with request.app[KIOSK].hub.subscribe() as queue:
+        await response.write(b": connected\n\n")
+        while True:
+            try:
+                event = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_S)
+            except asyncio.TimeoutError:
+                await response.write(b": keep-alive\n\n")
+                continue
+            data = to_json(event)
+            line = json.dumps({**data, "sent_at": time.time()}, ensure_ascii=False, default=str)
+            await response.write(f"event: {data['event']}\ndata: {line}\n\n".encode())
+
+
+async def metrics(request: web.Request) -> web.Response:
+    kiosk = request.app[KIOSK]
+    extra = {"kiosk_event_subscribers": float(kiosk.hub.subscribers),
+             "kiosk_events_dropped_total": float(kiosk.hub.dropped)}
+    return web.Response(text=request.app[METRICS].render(extra), content_type="text/plain", charset="utf-8",
+                        headers={"X-Content-Type-Options": "nosniff"})
+
+
+def make_app(kiosk: Kiosk, service: ServiceSettings) -> web.Application:
+    app = web.Application(middlewares=[guard], client_max_size=MAX_BODY)
+    app[KIOSK], app[SERVICE], app[TASKS] = kiosk, service, []
+    app[METRICS] = Metrics(kiosk.snapshot)
+    kiosk.hub.listen(app[METRICS].observe)
+    app.router.add_post("/api/v1/ask", ask)
+    app.router.add_post("/api/v1/say", say)
+    app.router.add_post("/api/v1/wake", wake)
+    app.router.add_post("/api/v1/reset", reset)
+    app.router.add_get("/api/v1/status", status)
+    app.router.add_get("/api/v1/events", events)
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+class ApiServer:
+    """Started and stopped on the kiosk's loop (kiosk/appliance/run.py)."""
+
+    def __init__(self, kiosk: Kiosk, service: ServiceSettings) -> None:
+        self.app = make_app(kiosk, service)
+        self.service = service
+        self._runner: web.AppRunner | None = None
+        self.port = service.api_port
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.service.api_bind, self.service.api_port)
+        await site.start()
+        if self._runner.addresses:  # the port the system gave, for api_port = 0 in tests
+            self.port = self._runner.addresses[0][1]
+        log.info("local API on http://%s:%d (docs/api.md)", self.service.api_bind, self.port)
+
+    async def stop(self) -> None:
+        tasks: list[asyncio.Task] = self.app[TASKS]
+        for task in tasks:
+            task.cancel()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+
+async def start_api(kiosk: Kiosk, settings: Settings) -> ApiServer | None:
+    """`kiosk run`'s service (kiosk/appliance/run.py): the local API on the kiosk's loop, or None when it is
+    off or its port is taken (listed on /status; the kiosk serves its visitors anyway)."""
+    if not settings.service.api_port:
+        return None
+    server = ApiServer(kiosk, settings.service)
+    try:
+        await server.start()
+    except OSError as error:
+        message = f"local API off: {settings.service.api_bind}:{settings.service.api_port}: {error}"
+        log.error("%s", message)
+        kiosk.errors.append(message)
+        return None
+    return server
