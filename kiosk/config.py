@@ -263,6 +263,9 @@ class ServiceSettings:
     """sha256 of the API token (`kiosk api token` makes one); callers send `Authorization: Bearer TOKEN`"""
     api_token_local: bool = False
     """also require the token from this machine (localhost callers need none by default)"""
+    admin_password_hash: str = ""
+    """the admin console's password as an scrypt hash (`kiosk api password` makes it); "" = the console opens
+    only on the kiosk itself"""
 
 
 @dataclass(frozen=True)

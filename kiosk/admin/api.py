@@ -20,6 +20,7 @@ import asyncio
 import json
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -52,8 +53,10 @@ def error(status: int, code: str, message: str) -> web.Response:
 
 @web.middleware
 async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
-    """The token rule, and JSON for every failure (aiohttp's own errors included)."""
-    if not allowed(request.app[SERVICE], request.remote, request.headers.get("Authorization")):
+    """The token rule, and JSON for every failure (aiohttp's own errors included). The console's pages
+    (/, /admin/...) keep their own door: a password and a session (kiosk/admin/console.py)."""
+    console = request.path == "/" or request.path == "/admin" or request.path.startswith("/admin/")
+    if not console and not allowed(request.app[SERVICE], request.remote, request.headers.get("Authorization")):
         return error(401, "unauthorized", "this address needs the API token: Authorization: Bearer TOKEN")
     try:
         return await handler(request)
@@ -162,7 +165,9 @@ async def metrics(request: web.Request) -> web.Response:
                         headers={"X-Content-Type-Options": "nosniff"})
 
 
-def make_app(kiosk: Kiosk, service: ServiceSettings) -> web.Application:
+def make_app(kiosk: Kiosk, service: ServiceSettings, settings: Settings | None = None,
+             audit: Path | None = None) -> web.Application:
+    """The API; with `settings`, the admin console too (its audit log at `audit`)."""
     app = web.Application(middlewares=[guard], client_max_size=MAX_BODY)
     app[KIOSK], app[SERVICE], app[TASKS] = kiosk, service, []
     app[METRICS] = Metrics(kiosk.snapshot)
@@ -174,14 +179,19 @@ def make_app(kiosk: Kiosk, service: ServiceSettings) -> web.Application:
     app.router.add_get("/api/v1/status", status)
     app.router.add_get("/api/v1/events", events)
     app.router.add_get("/metrics", metrics)
+    if settings is not None:
+        from kiosk.admin.console import add_console
+
+        add_console(app, kiosk, settings, audit)
     return app
 
 
 class ApiServer:
     """Started and stopped on the kiosk's loop (kiosk/appliance/run.py)."""
 
-    def __init__(self, kiosk: Kiosk, service: ServiceSettings) -> None:
-        self.app = make_app(kiosk, service)
+    def __init__(self, kiosk: Kiosk, service: ServiceSettings, settings: Settings | None = None,
+                 audit: Path | None = None) -> None:
+        self.app = make_app(kiosk, service, settings, audit)
         self.service = service
         self._runner: web.AppRunner | None = None
         self.port = service.api_port
@@ -208,7 +218,9 @@ async def start_api(kiosk: Kiosk, settings: Settings) -> ApiServer | None:
     off or its port is taken (listed on /status; the kiosk serves its visitors anyway)."""
     if not settings.service.api_port:
         return None
-    server = ApiServer(kiosk, settings.service)
+    from kiosk.admin.console import default_audit_path
+
+    server = ApiServer(kiosk, settings.service, settings, default_audit_path())
     try:
         await server.start()
     except OSError as error:

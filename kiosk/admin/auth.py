@@ -39,12 +39,15 @@ def loopback(address: str | None) -> bool:
 
 
 def check_bind(service: ServiceSettings) -> None:
-    """InsecureBind when the API would listen beyond this machine without a token configured."""
-    if service.api_port and not loopback(service.api_bind) and not _HASH.match(service.api_token_sha256.strip()):
+    """InsecureBind when the API and console would listen beyond this machine with neither a token nor an admin
+    password configured (either closes the door it is for; without both, nothing from elsewhere gets in)."""
+    if (service.api_port and not loopback(service.api_bind) and not _HASH.match(service.api_token_sha256.strip())
+            and not service.admin_password_hash.strip().startswith("scrypt$")):
         raise InsecureBind(
-            f"service.api_bind = {service.api_bind!r} lets other machines call the kiosk's API, but "
-            "service.api_token_sha256 is not set: run `kiosk api token`, put its line in [service], and give "
-            "the token to the systems that call the kiosk (or keep api_bind = \"127.0.0.1\")")
+            f"service.api_bind = {service.api_bind!r} lets other machines reach the kiosk's API and admin console, "
+            "but neither service.api_token_sha256 nor service.admin_password_hash is set: run `kiosk api token` "
+            "(for other systems) or `kiosk api password` (for people), put the line it prints in [service], "
+            "or keep api_bind = \"127.0.0.1\"")
 
 
 def allowed(service: ServiceSettings, remote: str | None, authorization: str | None) -> bool:

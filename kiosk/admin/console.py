@@ -1,0 +1,200 @@
+"""The admin console's routes (kiosk/admin/pages.py draws them), on the local API's server.
+
+Who gets in: with `[service] admin_password_hash` set, whoever logs in with that password (a session
+cookie, then a CSRF token on every form); without one, only this machine (like the API). Every POST
+must also come from the console's own origin (Origin or Referer), and every change is audited."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from kiosk.admin import pages
+from kiosk.admin.auth import loopback
+from kiosk.admin.sessions import Doorkeeper, Session, check_password, valid_hash
+from kiosk.appliance.app import Kiosk, KioskBusy
+from kiosk.config import Settings
+
+log = logging.getLogger(__name__)
+STARTED = time.monotonic()
+
+COOKIE = "kiosk_session"
+DOOR = web.AppKey("door", Doorkeeper)
+CONSOLE_KIOSK = web.AppKey("console_kiosk", Kiosk)
+CONSOLE_SETTINGS = web.AppKey("console_settings", Settings)
+LOCAL = Session(id="", csrf="local", address="127.0.0.1", started=0.0, user="local")
+"""the session of this machine's own browser when no password is set"""
+
+
+def _html(text: str, status: int = 200) -> web.Response:
+    return web.Response(text=text, status=status, content_type="text/html", charset="utf-8",
+                        headers={"X-Frame-Options": "DENY", "Content-Security-Policy": "default-src 'self'; "
+                                 "style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+                                 "Cache-Control": "no-store", "Referrer-Policy": "same-origin"})
+
+
+def _password(request: web.Request) -> str:
+    return request.app[CONSOLE_SETTINGS].service.admin_password_hash.strip()
+
+
+def _session(request: web.Request) -> Session | None:
+    """The caller's session, LOCAL for this machine when no password is set, or None."""
+    if not valid_hash(_password(request)):
+        return LOCAL if loopback(request.remote) else None
+    return request.app[DOOR].find(request.cookies.get(COOKIE))
+
+
+def _same_origin(request: web.Request) -> bool:
+    """A form posted from the console itself, not from another site in the same browser."""
+    origin = request.headers.get("Origin") or request.headers.get("Referer")
+    if not origin:
+        return True  # some browsers omit both on same-origin posts; the CSRF token still has to match
+    return urlsplit(origin).netloc == request.host
+
+
+async def _form(request: web.Request, session: Session) -> dict[str, str] | web.Response:
+    """The posted form, after the CSRF and origin checks; or the refusal."""
+    form = await request.post()
+    if not _same_origin(request) or str(form.get("csrf", "")) != session.csrf:
+        return _html(pages.refused("This form expired or did not come from this console; reload the page."), 403)
+    return {k: str(v) for k, v in form.items() if isinstance(v, str)}
+
+
+def _guard(request: web.Request) -> Session | web.Response:
+    session = _session(request)
+    if session is not None:
+        return session
+    if not valid_hash(_password(request)):
+        return _html(pages.refused("The console is open only on the kiosk itself until an admin password is set "
+                                   "(kiosk api password, then admin_password_hash in [service])."), 403)
+    raise web.HTTPSeeOther("/admin/login")
+
+
+async def login_page(request: web.Request) -> web.Response:
+    return _html(pages.login())
+
+
+async def login(request: web.Request) -> web.Response:
+    door, address = request.app[DOOR], request.remote or "?"
+    if not valid_hash(_password(request)):
+        raise web.HTTPSeeOther("/admin/status")
+    if door.throttled(address):
+        door.audit("?", address, "login refused: too many wrong passwords")
+        return _html(pages.login("Too many wrong passwords from this address: wait five minutes."), 429)
+    if not _same_origin(request):
+        return _html(pages.refused("This form did not come from this console."), 403)
+    form = await request.post()
+    if not check_password(str(form.get("password", "")), _password(request)):
+        door.failed(address)
+        door.audit("?", address, "login failed")
+        return _html(pages.login("That password is not right."), 401)
+    session = door.open(address)
+    door.audit(session.user, address, "logged in")
+    response = web.HTTPSeeOther("/admin/status")
+    response.set_cookie(COOKIE, session.id, httponly=True, samesite="Strict", secure=request.secure,
+                        path="/admin", max_age=8 * 3600)
+    raise response
+
+
+async def logout(request: web.Request) -> web.Response:
+    session = _guard(request)
+    if isinstance(session, web.Response):
+        return session
+    form = await _form(request, session)
+    if isinstance(form, web.Response):
+        return form
+    request.app[DOOR].close(session.id)
+    request.app[DOOR].audit(session.user, request.remote or "?", "logged out")
+    response = web.HTTPSeeOther("/admin/login")
+    response.del_cookie(COOKIE, path="/admin")
+    raise response
+
+
+def _facts(kiosk: Kiosk, settings: Settings) -> dict[str, str]:
+    snap = kiosk.snapshot()
+    screen = snap.get("screen") or {}
+    from kiosk.appliance.status import rss_mb
+
+    kb = settings.persona.knowledge_base
+    disk = shutil.disk_usage(Path(kb).expanduser().parent if kb else Path.home())
+    return {"state": str(snap.get("state")), "microphone": str(snap.get("microphone")),
+            "sound output": "yes" if snap.get("sound") else "none (captions only)",
+            "screen": f"{screen.get('backend', 'none')} at {screen.get('fps', 0)} fps" if screen else "none",
+            "turns answered": str(snap.get("turns")), "wakes": str(snap.get("wakes")),
+            "memory": f"{rss_mb():.0f} MB", "disk free": f"{disk.free / 2**30:.1f} GB of {disk.total / 2**30:.1f} GB",
+            "language model": settings.persona.llm, "voice": settings.persona.voice,
+            "avatar": settings.persona.avatar or "ava", "knowledge base": kb or "none",
+            "console up": f"{(time.monotonic() - STARTED) / 3600:.1f} h"}
+
+
+async def status(request: web.Request) -> web.Response:
+    session = _guard(request)
+    if isinstance(session, web.Response):
+        return session
+    kiosk = request.app[CONSOLE_KIOSK]
+    return _html(pages.status(kiosk.snapshot(), _facts(kiosk, request.app[CONSOLE_SETTINGS]), session))
+
+
+async def try_page(request: web.Request) -> web.Response:
+    session = _guard(request)
+    if isinstance(session, web.Response):
+        return session
+    return _html(pages.try_it(session))
+
+
+async def try_ask(request: web.Request) -> web.Response:
+    session = _guard(request)
+    if isinstance(session, web.Response):
+        return session
+    form = await _form(request, session)
+    if isinstance(form, web.Response):
+        return form
+    question = form.get("question", "").strip()[:2000]
+    if not question:
+        return _html(pages.try_it(session, "", {"error": "Type a question first."}), 400)
+    try:
+        done = await request.app[CONSOLE_KIOSK].ask_text(question)
+    except KioskBusy as busy:
+        return _html(pages.try_it(session, question, {"error": f"Not now: {busy}. Try again in a moment."}), 409)
+    request.app[DOOR].audit(session.user, request.remote or "?", "tried a question", question=question[:200])
+    return _html(pages.try_it(session, question, {"answer": done.answer, "grounded": done.grounded,
+                                                  "sources": list(done.sources),
+                                                  "timings_ms": done.timings.to_dict()}))
+
+
+async def audit(request: web.Request) -> web.Response:
+    session = _guard(request)
+    if isinstance(session, web.Response):
+        return session
+    return _html(pages.audit(request.app[DOOR].read_audit(), session))
+
+
+async def home(request: web.Request) -> web.Response:
+    raise web.HTTPSeeOther("/admin/status")
+
+
+def add_console(app: web.Application, kiosk: Kiosk, settings: Settings, audit_path: Path | None) -> None:
+    app[DOOR] = Doorkeeper(audit_path)
+    app[CONSOLE_KIOSK], app[CONSOLE_SETTINGS] = kiosk, settings
+    app.router.add_get("/", home)
+    app.router.add_get("/admin", home)
+    app.router.add_get("/admin/login", login_page)
+    app.router.add_post("/admin/login", login)
+    app.router.add_post("/admin/logout", logout)
+    app.router.add_get("/admin/status", status)
+    app.router.add_get("/admin/try", try_page)
+    app.router.add_post("/admin/try", try_ask)
+    app.router.add_get("/admin/audit", audit)
+
+
+def default_audit_path() -> Path:
+    from kiosk.appliance.last_good import default_path
+
+    return default_path().parent / "audit.log"
+
+

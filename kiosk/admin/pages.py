@@ -1,0 +1,114 @@
+"""The admin console's HTML: server-rendered, no build step, no script needed; readable on a tablet and
+with a screen reader (labels, headings, a skip link, text beside every bar). Everything shown is escaped."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+CSS = """
+body{font:16px/1.45 system-ui,sans-serif;margin:0;color:#14202b;background:#f4f6f8}
+header{background:#0e1a24;color:#fff;padding:.6rem 1rem;display:flex;gap:1rem;align-items:center;flex-wrap:wrap}
+header a{color:#cfe9e4;text-decoration:none;padding:.5rem .7rem;border-radius:.4rem}
+header a[aria-current=page]{background:#2b7a6f;color:#fff}
+main{max-width:60rem;margin:1rem auto;padding:0 1rem}
+.card{background:#fff;border-radius:.6rem;padding:1rem 1.2rem;margin:0 0 1rem;box-shadow:0 1px 3px #0002}
+table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.35rem .4rem;border-bottom:1px solid #e3e7ea}
+.bar{height:.7rem;background:#2b7a6f;border-radius:.3rem;display:inline-block;vertical-align:middle}
+.bar.wait{background:#9cc9c1}.err{color:#a4262c}.ok{color:#1e6b3a}
+input[type=text],input[type=password],textarea{width:100%;font-size:1.1rem;padding:.6rem;box-sizing:border-box}
+button{font-size:1.05rem;padding:.6rem 1.2rem;border:0;border-radius:.4rem;background:#2b7a6f;color:#fff}
+.skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:#fff;color:#000;padding:.5rem}
+"""
+NAV = (("status", "Status"), ("try", "Try it"), ("audit", "Audit log"))
+
+
+def page(title: str, body: str, current: str = "", session: Any = None) -> str:
+    links = "".join(f'<a href="/admin/{key}"{" aria-current=page" if key == current else ""}>{label}</a>'
+                    for key, label in NAV)
+    logout = (f'<form method="post" action="/admin/logout" style="margin-left:auto">'
+              f'<input type="hidden" name="csrf" value="{escape(session.csrf)}"><button>Log out</button></form>'
+              if session is not None else "")
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width,initial-scale=1"><title>{escape(title)} · kiosk</title>'
+            f'<style>{CSS}</style></head><body><a class="skip" href="#main">Skip to content</a>'
+            f'<header><strong>kiosk admin</strong><nav aria-label="Pages">{links}</nav>{logout}</header>'
+            f'<main id="main"><h1>{escape(title)}</h1>{body}</main></body></html>')
+
+
+def login(message: str = "") -> str:
+    note = f'<p class="err" role="alert">{escape(message)}</p>' if message else ""
+    return page("Log in", f'<div class="card">{note}<form method="post" action="/admin/login">'
+                          '<label for="password">Admin password</label>'
+                          '<input id="password" name="password" type="password" autocomplete="current-password" '
+                          'required autofocus><p><button>Log in</button></p></form></div>')
+
+
+def _ms(value: Any) -> str:
+    return "–" if value is None else f"{float(value):.0f} ms"
+
+
+def waterfall(turns: list[dict[str, Any]]) -> str:
+    """The latest turns, each stage a bar on one scale: recognition, first token, first audio, total."""
+    if not turns:
+        return "<p>No visitor has asked anything since the kiosk started.</p>"
+    stages = (("recognition", "heard"), ("ttft", "first token"), ("first_audio", "first audio"), ("total", "done"))
+    longest = max((float(t.get("timings_ms", {}).get("total") or 0) for t in turns), default=1.0) or 1.0
+    rows = []
+    for turn in reversed(turns[-10:]):
+        timings = turn.get("timings_ms", {})
+        bars = "".join(
+            f'<div>{escape(label)}: <span class="bar{" wait" if key != "total" else ""}" '
+            f'style="width:{min(100.0, 100 * float(timings.get(key) or 0) / longest):.1f}%"></span> '
+            f'{_ms(timings.get(key))}</div>' for key, label in stages)
+        mark = '<span class="ok">answered from the documents</span>' if turn.get("grounded") else "not grounded"
+        rows.append(f'<tr><td><strong>{escape(str(turn.get("question", "")))}</strong><br>{mark}'
+                    f'{" · cut off" if turn.get("cut_off") else ""}</td><td style="width:55%">{bars}</td></tr>')
+    return f'<table><thead><tr><th>Question</th><th>Timings</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
+
+
+def status(snap: dict[str, Any], facts: dict[str, str], session: Any) -> str:
+    errors = snap.get("errors") or []
+    error_html = ("".join(f'<li class="err">{escape(str(e))}</li>' for e in errors)
+                  if errors else '<li class="ok">none</li>')
+    facts_html = "".join(f"<tr><th scope=row>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in facts.items())
+    body = (f'<div class="card"><h2>Now</h2><table>{facts_html}</table></div>'
+            f'<div class="card"><h2>Errors</h2><ul>{error_html}</ul></div>'
+            f'<div class="card"><h2>Latest turns</h2>{waterfall(snap.get("recent") or [])}</div>')
+    return page("Status", body, "status", session)
+
+
+def try_it(session: Any, question: str = "", result: dict[str, Any] | None = None) -> str:
+    form = (f'<div class="card"><form method="post" action="/admin/try">'
+            f'<input type="hidden" name="csrf" value="{escape(session.csrf if session else "")}">'
+            f'<label for="question">Ask what a visitor would ask</label>'
+            f'<input id="question" name="question" type="text" maxlength="2000" value="{escape(question)}" required>'
+            f'<p><button>Ask</button></p></form></div>')
+    if result is None:
+        return page("Try it", form, "try", session)
+    if "error" in result:
+        answer = f'<div class="card" role="alert"><p class="err">{escape(result["error"])}</p></div>'
+    else:
+        sources = "".join(f'<li>{escape(str(s.get("title") or s.get("path")))}'
+                          f'{" › " + escape(str(s["section"])) if s.get("section") else ""}</li>'
+                          for s in result.get("sources", [])) or "<li>none</li>"
+        timings = "".join(f"<tr><th scope=row>{escape(k)}</th><td>{_ms(v)}</td></tr>"
+                          for k, v in result.get("timings_ms", {}).items() if k in ("ttft", "first_sentence", "total"))
+        grounded = ('<span class="ok">answered from the documents</span>' if result.get("grounded")
+                    else "not grounded: the kiosk declines or answers from the persona only")
+        answer = (f'<div class="card" aria-live="polite"><h2>Answer</h2><p id="answer">{escape(result["answer"])}</p>'
+                  f"<p>{grounded}</p><h3>Sources</h3><ul id=sources>{sources}</ul>"
+                  f"<h3>Timings</h3><table>{timings}</table></div>")
+    return page("Try it", form + answer, "try", session)
+
+
+def audit(lines: list[dict[str, Any]], session: Any) -> str:
+    rows = "".join(f"<tr><td>{escape(str(x.get('at', '')))}</td><td>{escape(str(x.get('who', '')))}</td>"
+                   f"<td>{escape(str(x.get('from', '')))}</td><td>{escape(str(x.get('what', '')))}</td></tr>"
+                   for x in lines) or '<tr><td colspan="4">No changes yet.</td></tr>'
+    return page("Audit log", f'<div class="card"><table><thead><tr><th>When</th><th>Who</th><th>From</th>'
+                             f'<th>What</th></tr></thead><tbody>{rows}</tbody></table></div>', "audit", session)
+
+
+def refused(message: str) -> str:
+    return page("Not available here", f'<div class="card" role="alert"><p>{escape(message)}</p></div>')
