@@ -292,6 +292,9 @@ _SYNONYMS = (
 class KnowledgeSettings:
     """[knowledge]: the company's documents (local RAG). The index path is persona.knowledge_base."""
 
+    documents_dir: str = ""
+    """the folder of the company's documents that the admin console manages (upload, remove, re-index into
+    persona.knowledge_base); "" = the console only shows what the index holds"""
     top_k: int = _f(4, range=(1, 20))
     """passages given to the LLM at most"""
     context_tokens: int = _f(600, range=(100, 4000))

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from kiosk.admin import pages
 from kiosk.admin.auth import loopback
+from kiosk.admin.knowledge import Library, UploadRefused
 from kiosk.admin.sessions import Doorkeeper, Session, check_password, valid_hash
 from kiosk.appliance.app import Kiosk, KioskBusy
 from kiosk.config import Settings
@@ -27,6 +28,7 @@ COOKIE = "kiosk_session"
 DOOR = web.AppKey("door", Doorkeeper)
 CONSOLE_KIOSK = web.AppKey("console_kiosk", Kiosk)
 CONSOLE_SETTINGS = web.AppKey("console_settings", Settings)
+LIBRARY = web.AppKey("library", Library)
 LOCAL = Session(id="", csrf="local", address="127.0.0.1", started=0.0, user="local")
 """the session of this machine's own browser when no password is set"""
 
@@ -174,6 +176,82 @@ async def audit(request: web.Request) -> web.Response:
     return _html(pages.audit(request.app[DOOR].read_audit(), session))
 
 
+async def knowledge_page(request: web.Request, message: str = "", error: bool = False,
+                         status: int = 200) -> web.Response:
+    session = _guard(request)
+    if isinstance(session, web.Response):
+        return session
+    library = request.app[LIBRARY]
+    folder = str(library.folder) if library.folder is not None else None
+    return _html(pages.knowledge(library.documents(), library.indexing, folder, session, message, error), status)
+
+
+async def knowledge_upload(request: web.Request) -> web.Response:
+    """multipart: the CSRF token first, then the files, each streamed to the documents folder."""
+    session = _guard(request)
+    if isinstance(session, web.Response):
+        return session
+    if not _same_origin(request):
+        return _html(pages.refused("This form did not come from this console."), 403)
+    library, door, address = request.app[LIBRARY], request.app[DOOR], request.remote or "?"
+    try:
+        reader = await request.multipart()
+        first = await reader.next()
+        if first is None or getattr(first, "name", "") != "csrf" or (await first.text()) != session.csrf:  # type: ignore[union-attr]
+            return _html(pages.refused("This form expired or did not come from this console; reload the page."), 403)
+        saved: list[str] = []
+        while (part := await reader.next()) is not None:
+            filename = getattr(part, "filename", None)
+            if not filename:
+                continue
+            path = await library.save(filename, part)
+            saved.append(path.name)
+            door.audit(session.user, address, "uploaded a document", document=path.name)
+    except UploadRefused as refused:
+        return await knowledge_page(request, f"Not added: {refused}", error=True, status=400)
+    except ValueError:  # a body that is not the form's (aiohttp's multipart reader)
+        return await knowledge_page(request, "That upload was not understood; try again.", error=True, status=400)
+    if not saved:
+        return await knowledge_page(request, "Choose one or more files first.", error=True, status=400)
+    library.reindex()
+    return await knowledge_page(request, f"Added {', '.join(saved)}; indexing now.")
+
+
+async def knowledge_remove(request: web.Request) -> web.Response:
+    session = _guard(request)
+    if isinstance(session, web.Response):
+        return session
+    form = await _form(request, session)
+    if isinstance(form, web.Response):
+        return form
+    library = request.app[LIBRARY]
+    try:
+        path = library.remove(form.get("name", ""))
+    except UploadRefused as refused:
+        return await knowledge_page(request, f"Not removed: {refused}", error=True, status=400)
+    request.app[DOOR].audit(session.user, request.remote or "?", "removed a document", document=path.name)
+    library.reindex()
+    return await knowledge_page(request, f"Removed {path.name}; indexing now.")
+
+
+async def knowledge_reindex(request: web.Request) -> web.Response:
+    session = _guard(request)
+    if isinstance(session, web.Response):
+        return session
+    form = await _form(request, session)
+    if isinstance(form, web.Response):
+        return form
+    if not request.app[LIBRARY].reindex():
+        return await knowledge_page(request, "There is no documents folder to index.", error=True, status=400)
+    request.app[DOOR].audit(session.user, request.remote or "?", "re-indexed the documents")
+    return await knowledge_page(request, "Indexing now.")
+
+
+async def upload_js(request: web.Request) -> web.Response:
+    return web.Response(text=pages.UPLOAD_JS, content_type="text/javascript", charset="utf-8",
+                        headers={"Cache-Control": "max-age=300"})
+
+
 async def home(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther("/admin/status")
 
@@ -190,6 +268,12 @@ def add_console(app: web.Application, kiosk: Kiosk, settings: Settings, audit_pa
     app.router.add_get("/admin/try", try_page)
     app.router.add_post("/admin/try", try_ask)
     app.router.add_get("/admin/audit", audit)
+    app[LIBRARY] = Library(settings)
+    app.router.add_get("/admin/knowledge", knowledge_page)
+    app.router.add_post("/admin/knowledge/upload", knowledge_upload)
+    app.router.add_post("/admin/knowledge/remove", knowledge_remove)
+    app.router.add_post("/admin/knowledge/reindex", knowledge_reindex)
+    app.router.add_get("/admin/static/upload.js", upload_js)
 
 
 def default_audit_path() -> Path:

@@ -20,17 +20,18 @@ input[type=text],input[type=password],textarea{width:100%;font-size:1.1rem;paddi
 button{font-size:1.05rem;padding:.6rem 1.2rem;border:0;border-radius:.4rem;background:#2b7a6f;color:#fff}
 .skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:#fff;color:#000;padding:.5rem}
 """
-NAV = (("status", "Status"), ("try", "Try it"), ("audit", "Audit log"))
+NAV = (("status", "Status"), ("knowledge", "Knowledge"), ("try", "Try it"), ("audit", "Audit log"))
 
 
-def page(title: str, body: str, current: str = "", session: Any = None) -> str:
+def page(title: str, body: str, current: str = "", session: Any = None, head: str = "") -> str:
     links = "".join(f'<a href="/admin/{key}"{" aria-current=page" if key == current else ""}>{label}</a>'
                     for key, label in NAV)
     logout = (f'<form method="post" action="/admin/logout" style="margin-left:auto">'
               f'<input type="hidden" name="csrf" value="{escape(session.csrf)}"><button>Log out</button></form>'
               if session is not None else "")
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width,initial-scale=1"><title>{escape(title)} · kiosk</title>'
+            f'<meta name="viewport" content="width=device-width,initial-scale=1">{head}'
+            f'<title>{escape(title)} · kiosk</title>'
             f'<style>{CSS}</style></head><body><a class="skip" href="#main">Skip to content</a>'
             f'<header><strong>kiosk admin</strong><nav aria-label="Pages">{links}</nav>{logout}</header>'
             f'<main id="main"><h1>{escape(title)}</h1>{body}</main></body></html>')
@@ -112,3 +113,76 @@ def audit(lines: list[dict[str, Any]], session: Any) -> str:
 
 def refused(message: str) -> str:
     return page("Not available here", f'<div class="card" role="alert"><p>{escape(message)}</p></div>')
+
+
+def _size(n: Any) -> str:
+    n = float(n or 0)
+    return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n / 1024:.0f} kB"
+
+
+def knowledge(docs: list[dict[str, Any]], indexing: Any, folder: str | None, session: Any, message: str = "",
+              error: bool = False) -> str:
+    token = escape(session.csrf)
+    note = f'<p class="{"err" if error else "ok"}" role="status">{escape(message)}</p>' if message else ""
+    head = '<meta http-equiv="refresh" content="2">' if indexing.running else ""
+    if indexing.running:
+        share = indexing.done / indexing.total if indexing.total else 0.0
+        progress = (f'<div class="card" role="status"><h2>Indexing</h2><progress max="1" value="{share:.3f}">'
+                    f'{share:.0%}</progress> {indexing.done} of {indexing.total or "?"} '
+                    f'{escape(indexing.current)}<p>The kiosk answers from the documents it had until this is done.</p>'
+                    "</div>")
+    elif indexing.last:
+        last = indexing.last
+        outcome = (f'<p class="ok">{last.get("added", 0)} added, {last.get("updated", 0)} updated, '
+                   f'{last.get("removed", 0)} removed; {last.get("chunks", 0)} passages in the index.</p>'
+                   if last.get("ok") else f'<p class="err">Failed: {escape(str(last.get("error")))}</p>')
+        progress = f'<div class="card" role="status"><h2>Last indexing</h2>{outcome}</div>'
+    else:
+        progress = ""
+    rows, skipped = [], []
+    for d in docs:
+        if "skipped" in d:
+            skipped.append(f'<li><strong>{escape(d["path"])}</strong>: {escape(d["skipped"])}</li>')
+            continue
+        remove = (f'<form method="post" action="/admin/knowledge/remove"><input type="hidden" name="csrf" '
+                  f'value="{token}"><input type="hidden" name="name" value="{escape(d["path"])}">'
+                  f'<button aria-label="Remove {escape(d["path"])}">Remove</button></form>' if d.get("managed") else "")
+        rows.append(f'<tr><td><strong>{escape(d["path"])}</strong><br>{escape(d["title"])}</td>'
+                    f'<td>{float(d["pages"]):.1f}</td><td>{d["passages"]}</td><td>{_size(d["size"])}</td>'
+                    f"<td>{remove}</td></tr>")
+    table = (f'<table><thead><tr><th>Document</th><th>Pages</th><th>Passages</th><th>Size</th><th></th></tr></thead>'
+             f'<tbody>{"".join(rows)}</tbody></table>' if rows else "<p>The index holds no documents yet.</p>")
+    if folder:
+        upload = (f'<div class="card"><h2>Add documents</h2><form id="upload" method="post" '
+                  f'action="/admin/knowledge/upload" enctype="multipart/form-data">'
+                  f'<input type="hidden" name="csrf" value="{token}">'
+                  f'<label for="files">Files (Markdown, text, HTML, PDF, Word, CSV FAQ; up to 50 MB each)</label>'
+                  f'<input id="files" name="files" type="file" multiple '
+                  f'accept=".md,.markdown,.txt,.html,.htm,.pdf,.docx,.csv">'
+                  f'<p><progress id="upload-progress" max="1" value="0" hidden></progress></p>'
+                  f'<p><button>Upload and index</button></p></form>'
+                  f'<form method="post" action="/admin/knowledge/reindex"><input type="hidden" name="csrf" '
+                  f'value="{token}"><button>Re-index now</button></form>'
+                  f'<p>Folder: <code>{escape(folder)}</code></p></div><script src="/admin/static/upload.js"></script>')
+    else:
+        upload = ('<div class="card"><p>No documents folder is configured: set <code>documents_dir</code> in '
+                  '<code>[knowledge]</code> to add and remove documents here.</p></div>')
+    skipped_html = (f'<div class="card"><h2>Skipped files</h2><ul>{"".join(skipped)}</ul></div>' if skipped else "")
+    body = f'{note}{progress}{upload}<div class="card"><h2>In the index</h2>{table}</div>{skipped_html}'
+    return page("Knowledge", body, "knowledge", session, head)
+
+
+UPLOAD_JS = """
+// Upload progress for the Knowledge page; without script the form posts the same way.
+const form = document.getElementById("upload");
+if (form) form.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const bar = document.getElementById("upload-progress");
+  const request = new XMLHttpRequest();
+  request.open("POST", form.action);
+  bar.hidden = false;
+  request.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = e.loaded / e.total; };
+  request.onload = () => { document.open(); document.write(request.responseText); document.close(); };
+  request.send(new FormData(form));
+});
+"""

@@ -12,23 +12,14 @@ from kiosk.config import Settings
 
 def run_ingest(settings: Settings, paths: list[Path], kb: Path, json_out: bool = False) -> int:
     from kiosk.knowledge.documents import safe_name
-    from kiosk.knowledge.index import ingest
-    from kiosk.knowledge.parsers import ParseLimits
+    from kiosk.knowledge.rebuild import ingest_configured
 
     # lexists: a broken link or a symlink loop is there, and skipped with its reason like a FIFO or a device
     missing = [p for p in paths if not os.path.lexists(p)]
     if missing:
         print("kiosk ingest: not found: " + ", ".join(safe_name(str(p)) for p in missing), file=sys.stderr)
         return 2
-    limits = ParseLimits.from_settings(settings.knowledge.max_file_mb)
-    embedder = None
-    if settings.knowledge.embedding:
-        from kiosk.knowledge.embed import LlamaEmbedder
-        from kiosk.models.locate import locate
-
-        loc = locate(settings, settings.knowledge.embedding, "embedding", "knowledge.embedding")
-        embedder = LlamaEmbedder(loc.path, settings.knowledge.embedding, settings.llm)
-    report = ingest(kb, paths, limits=limits, embedder=embedder)
+    report = ingest_configured(settings, paths, kb)
     if json_out:
         print(json.dumps(report.to_json(), ensure_ascii=False))
     else:
