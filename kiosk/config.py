@@ -263,6 +263,11 @@ class ServiceSettings:
     """sha256 of the API token (`kiosk api token` makes one); callers send `Authorization: Bearer TOKEN`"""
     api_token_local: bool = False
     """also require the token from this machine (localhost callers need none by default)"""
+    questions_report: bool = True
+    """keep the text of questions the documents did not answer, for the admin console's report (never audio,
+    never who asked); false = only counts"""
+    questions_keep_days: int = _f(30, range=(1, 3650))
+    """days a question's text is kept in that report"""
     admin_password_hash: str = ""
     """the admin console's password as an scrypt hash (`kiosk api password` makes it); "" = the console opens
     only on the kiosk itself"""

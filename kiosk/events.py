@@ -139,6 +139,10 @@ class Grounded:
     turn_id: int
     decision: Decision
     sources: tuple[dict[str, Any], ...] = ()
+    why: str = ""
+    """for a decline: which test the documents failed"""
+    nearest: str = ""
+    """for a decline: the document of the closest passage (the admin console's questions report)"""
 
     def __post_init__(self) -> None:
         _enum_fields(self)

@@ -17,6 +17,7 @@ from aiohttp import web
 from kiosk.admin import pages
 from kiosk.admin.auth import loopback
 from kiosk.admin.knowledge import Library, UploadRefused
+from kiosk.admin.questions import QuestionLog
 from kiosk.admin.sessions import Doorkeeper, Session, check_password, valid_hash
 from kiosk.appliance.app import Kiosk, KioskBusy
 from kiosk.config import Settings
@@ -29,6 +30,7 @@ DOOR = web.AppKey("door", Doorkeeper)
 CONSOLE_KIOSK = web.AppKey("console_kiosk", Kiosk)
 CONSOLE_SETTINGS = web.AppKey("console_settings", Settings)
 LIBRARY = web.AppKey("library", Library)
+QUESTIONS = web.AppKey("questions", QuestionLog)
 LOCAL = Session(id="", csrf="local", address="127.0.0.1", started=0.0, user="local")
 """the session of this machine's own browser when no password is set"""
 
@@ -247,6 +249,15 @@ async def knowledge_reindex(request: web.Request) -> web.Response:
     return await knowledge_page(request, "Indexing now.")
 
 
+async def questions(request: web.Request) -> web.Response:
+    session = _guard(request)
+    if isinstance(session, web.Response):
+        return session
+    service = request.app[CONSOLE_SETTINGS].service
+    return _html(pages.questions(request.app[QUESTIONS].report(), service.questions_report,
+                                 service.questions_keep_days, session))
+
+
 async def upload_js(request: web.Request) -> web.Response:
     return web.Response(text=pages.UPLOAD_JS, content_type="text/javascript", charset="utf-8",
                         headers={"Cache-Control": "max-age=300"})
@@ -269,6 +280,10 @@ def add_console(app: web.Application, kiosk: Kiosk, settings: Settings, audit_pa
     app.router.add_post("/admin/try", try_ask)
     app.router.add_get("/admin/audit", audit)
     app[LIBRARY] = Library(settings)
+    folder = audit_path.parent if audit_path is not None else default_audit_path().parent
+    app[QUESTIONS] = QuestionLog(folder / "questions.sqlite", settings.service)
+    kiosk.hub.listen(app[QUESTIONS].observe)
+    app.router.add_get("/admin/questions", questions)
     app.router.add_get("/admin/knowledge", knowledge_page)
     app.router.add_post("/admin/knowledge/upload", knowledge_upload)
     app.router.add_post("/admin/knowledge/remove", knowledge_remove)

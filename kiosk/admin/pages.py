@@ -20,7 +20,8 @@ input[type=text],input[type=password],textarea{width:100%;font-size:1.1rem;paddi
 button{font-size:1.05rem;padding:.6rem 1.2rem;border:0;border-radius:.4rem;background:#2b7a6f;color:#fff}
 .skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:#fff;color:#000;padding:.5rem}
 """
-NAV = (("status", "Status"), ("knowledge", "Knowledge"), ("try", "Try it"), ("audit", "Audit log"))
+NAV = (("status", "Status"), ("knowledge", "Knowledge"), ("questions", "Questions"), ("try", "Try it"),
+       ("audit", "Audit log"))
 
 
 def page(title: str, body: str, current: str = "", session: Any = None, head: str = "") -> str:
@@ -186,3 +187,19 @@ if (form) form.addEventListener("submit", (event) => {
   request.send(new FormData(form));
 });
 """
+
+
+def questions(report: dict[str, Any], keeping: bool, days: int, session: Any) -> str:
+    """What visitors asked that the documents did not answer, grouped: the list of what is missing."""
+    rows = "".join(f'<tr><td>{escape(str(g["question"]))}</td><td>{g["count"]}</td><td>{escape(g["last_day"])}</td>'
+                   f'<td>{escape(g["outcome"])}{": " + escape(g["why"]) if g["why"] else ""}</td>'
+                   f'<td>{escape(g["nearest"] or "–")}</td></tr>' for g in report["groups"])
+    table = (f'<table><thead><tr><th>Question</th><th>Times</th><th>Last asked</th><th>Why</th>'
+             f'<th>Closest document</th></tr></thead><tbody>{rows}</tbody></table>' if rows
+             else "<p>Nothing unanswered has been asked.</p>")
+    privacy = (f"Questions are kept as text only for {days} days, never audio and never who asked; then only "
+               "their count." if keeping else
+               "Keeping questions is off (service.questions_report): only counts are kept, without any text.")
+    body = (f'<div class="card"><p>{escape(privacy)}</p><p>{report["total"]} unanswered in all; '
+            f'{report["without_text"]} counted without text.</p></div><div class="card">{table}</div>')
+    return page("Questions the documents did not answer", body, "questions", session)

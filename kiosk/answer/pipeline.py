@@ -312,7 +312,7 @@ class _Turn:
     async def events(self) -> AsyncIterator[TurnEvent]:
         g = self.grounding
         if g is not None:
-            yield Grounded(self.turn_id, g.decision, tuple(g.sources))
+            yield Grounded(self.turn_id, g.decision, tuple(g.sources), g.why, g.nearest)
         if ErrorCode.RETRIEVAL in self.record.errors:
             yield TurnError(self.turn_id, ErrorCode.RETRIEVAL)
         job = self.r.run_engine(self.loop, self.r._llm_thread, self.generate)
