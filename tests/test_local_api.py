@@ -170,3 +170,22 @@ def test_ask_through_the_real_engines_leaves_the_visitor_alone(tmp_path: Path) -
         assert answer["grounded"] and "B-214" in answer["answer"], answer
         assert any("faq" in s["path"] for s in answer["sources"]) and answer["timings_ms"]["total"] > 0
         assert rt.engine.conversation.exchanges == before  # the API's question is not the visitor's
+
+
+def test_the_stream_leaves_out_what_bystanders_said() -> None:
+    from kiosk.events import Dismissed, DismissReason
+
+    k = kiosk()
+
+    async def body(client: TestClient) -> None:
+        stream = await client.get("/api/v1/events")
+        await stream.content.readline()
+        k.post(Dismissed(0.0, DismissReason.NOT_A_QUESTION, "my neighbour's private chat"))
+        line = ""
+        while not line.startswith("data: "):
+            line = (await asyncio.wait_for(stream.content.readline(), 2.0)).decode()
+        data = json.loads(line[6:])
+        assert data["event"] == "dismissed" and "text" not in data and "neighbour" not in line
+        stream.close()
+
+    asyncio.run(with_client(k, body))

@@ -40,6 +40,8 @@ MAX_SAY = 2000
 HEARTBEAT_S = 15.0
 ERRORS = ("bad_json", "missing_field", "wrong_type", "too_long", "empty", "busy", "unauthorized", "not_found",
           "method_not_allowed", "too_large", "internal")
+WITHHELD = {"dismissed": ("text",)}
+"""fields the event stream leaves out: what a bystander said is theirs, the stream says only that it was dismissed"""
 KIOSK = web.AppKey("kiosk", Kiosk)
 METRICS = web.AppKey("metrics", Metrics)
 SERVICE = web.AppKey("service", ServiceSettings)
@@ -153,6 +155,8 @@ async def events(request: web.Request) -> web.StreamResponse:
                 await response.write(b": keep-alive\n\n")
                 continue
             data = to_json(event)
+            for field in WITHHELD.get(data["event"], ()):
+                data.pop(field, None)
             line = json.dumps({**data, "sent_at": time.time()}, ensure_ascii=False, default=str)
             await response.write(f"event: {data['event']}\ndata: {line}\n\n".encode())
 
@@ -177,7 +181,7 @@ def make_app(kiosk: Kiosk, service: ServiceSettings, settings: Settings | None =
     app.router.add_post("/api/v1/wake", wake)
     app.router.add_post("/api/v1/reset", reset)
     app.router.add_get("/api/v1/status", status)
-    app.router.add_get("/api/v1/events", events)
+    app.router.add_get("/api/v1/events", events, allow_head=False)  # a HEAD would get the stream's first bytes
     app.router.add_get("/metrics", metrics)
     if settings is not None:
         from kiosk.admin.console import add_console

@@ -35,7 +35,7 @@ class Metrics:
     def __init__(self, snapshot: Callable[[], dict[str, Any]]) -> None:
         self._snapshot = snapshot
         self.started = time.monotonic()
-        self.turns: Counter[str] = Counter()  # grounded | declined | cut_off
+        self.turns: Counter[str] = Counter()  # grounded | not_grounded | cut_off
         self.wakes: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
         self.dismissed = 0
