@@ -182,7 +182,11 @@ if (form) form.addEventListener("submit", (event) => {
   const request = new XMLHttpRequest();
   request.open("POST", form.action);
   bar.hidden = false;
-  request.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = e.loaded / e.total; };
+  request.upload.onprogress = (e) => {
+    if (!e.lengthComputable) return;
+    bar.value = e.loaded / e.total;
+    sessionStorage.setItem("kiosk-upload-progress", String(bar.value));  // the result page can tell it moved
+  };
   request.onload = () => { document.open(); document.write(request.responseText); document.close(); };
   request.send(new FormData(form));
 });
