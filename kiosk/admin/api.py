@@ -170,7 +170,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 def make_app(kiosk: Kiosk, service: ServiceSettings, settings: Settings | None = None,
-             audit: Path | None = None) -> web.Application:
+             audit: Path | None = None, base: Settings | None = None) -> web.Application:
     """The API; with `settings`, the admin console too (its audit log at `audit`)."""
     app = web.Application(middlewares=[guard], client_max_size=MAX_BODY)
     app[KIOSK], app[SERVICE], app[TASKS] = kiosk, service, []
@@ -186,7 +186,7 @@ def make_app(kiosk: Kiosk, service: ServiceSettings, settings: Settings | None =
     if settings is not None:
         from kiosk.admin.console import add_console
 
-        add_console(app, kiosk, settings, audit)
+        add_console(app, kiosk, settings, audit, base)
     return app
 
 
@@ -194,8 +194,8 @@ class ApiServer:
     """Started and stopped on the kiosk's loop (kiosk/appliance/run.py)."""
 
     def __init__(self, kiosk: Kiosk, service: ServiceSettings, settings: Settings | None = None,
-                 audit: Path | None = None) -> None:
-        self.app = make_app(kiosk, service, settings, audit)
+                 audit: Path | None = None, base: Settings | None = None) -> None:
+        self.app = make_app(kiosk, service, settings, audit, base)
         self.service = service
         self._runner: web.AppRunner | None = None
         self.port = service.api_port
@@ -217,14 +217,14 @@ class ApiServer:
             await self._runner.cleanup()
 
 
-async def start_api(kiosk: Kiosk, settings: Settings) -> ApiServer | None:
+async def start_api(kiosk: Kiosk, settings: Settings, base: Settings | None = None) -> ApiServer | None:
     """`kiosk run`'s service (kiosk/appliance/run.py): the local API on the kiosk's loop, or None when it is
     off or its port is taken (listed on /status; the kiosk serves its visitors anyway)."""
     if not settings.service.api_port:
         return None
     from kiosk.admin.console import default_audit_path
 
-    server = ApiServer(kiosk, settings.service, settings, default_audit_path())
+    server = ApiServer(kiosk, settings.service, settings, default_audit_path(), base)
     try:
         await server.start()
     except OSError as error:

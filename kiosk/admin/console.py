@@ -6,15 +6,17 @@ must also come from the console's own origin (Origin or Referer), and every chan
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from kiosk.admin import pages
+from kiosk.admin import pages, persona
 from kiosk.admin.auth import loopback
 from kiosk.admin.knowledge import Library, UploadRefused
 from kiosk.admin.questions import QuestionLog
@@ -28,9 +30,18 @@ STARTED = time.monotonic()
 COOKIE = "kiosk_session"
 DOOR = web.AppKey("door", Doorkeeper)
 CONSOLE_KIOSK = web.AppKey("console_kiosk", Kiosk)
-CONSOLE_SETTINGS = web.AppKey("console_settings", Settings)
+@dataclass
+class Running:
+    """The settings the kiosk runs with (replaced when the console changes them; the app itself is frozen)."""
+
+    settings: Settings
+
+
+RUNNING = web.AppKey("running", Running)
 LIBRARY = web.AppKey("library", Library)
 QUESTIONS = web.AppKey("questions", QuestionLog)
+OVERLAY = web.AppKey("overlay", Path)
+BASE_SETTINGS = web.AppKey("base_settings", Settings)
 LOCAL = Session(id="", csrf="local", address="127.0.0.1", started=0.0, user="local")
 """the session of this machine's own browser when no password is set"""
 
@@ -43,7 +54,7 @@ def _html(text: str, status: int = 200) -> web.Response:
 
 
 def _password(request: web.Request) -> str:
-    return request.app[CONSOLE_SETTINGS].service.admin_password_hash.strip()
+    return request.app[RUNNING].settings.service.admin_password_hash.strip()
 
 
 def _session(request: web.Request) -> Session | None:
@@ -141,7 +152,7 @@ async def status(request: web.Request) -> web.Response:
     if isinstance(session, web.Response):
         return session
     kiosk = request.app[CONSOLE_KIOSK]
-    return _html(pages.status(kiosk.snapshot(), _facts(kiosk, request.app[CONSOLE_SETTINGS]), session))
+    return _html(pages.status(kiosk.snapshot(), _facts(kiosk, request.app[RUNNING].settings), session))
 
 
 async def try_page(request: web.Request) -> web.Response:
@@ -253,9 +264,66 @@ async def questions(request: web.Request) -> web.Response:
     session = _guard(request)
     if isinstance(session, web.Response):
         return session
-    service = request.app[CONSOLE_SETTINGS].service
+    service = request.app[RUNNING].settings.service
     return _html(pages.questions(request.app[QUESTIONS].report(), service.questions_report,
                                  service.questions_keep_days, session))
+
+
+async def persona_page(request: web.Request) -> web.Response:
+    session = _guard(request)
+    if isinstance(session, web.Response):
+        return session
+    settings = request.app[RUNNING].settings
+    return _html(pages.persona(persona.FIELDS, persona.current(settings), session))
+
+
+async def persona_save(request: web.Request) -> web.Response:
+    session = _guard(request)
+    if isinstance(session, web.Response):
+        return session
+    form = await _form(request, session)
+    if isinstance(form, web.Response):
+        return form
+    settings = request.app[RUNNING].settings
+    changed, values, problems = await asyncio.to_thread(persona.check, settings, form)
+    if changed is None:
+        return _html(pages.persona(persona.FIELDS, values, session, problems), 400)
+    if changed == settings:
+        return _html(pages.persona(persona.FIELDS, values, session, message="Nothing changed."))
+    written = persona.write_overlay(request.app[OVERLAY], changed, request.app[BASE_SETTINGS])
+    request.app[DOOR].audit(session.user, request.remote or "?", "changed the persona",
+                            changes={k: v for table in written.values() for k, v in table.items()})
+    request.app[RUNNING].settings = changed
+    request.app[CONSOLE_KIOSK].request_restart("persona changed in the admin console")
+    return _html(pages.persona(persona.FIELDS, persona.current(changed), session,
+                               message="Saved. The kiosk restarts now to apply it; reload this page in a minute."))
+
+
+async def persona_avatar(request: web.Request) -> web.Response:
+    session = _guard(request)
+    if isinstance(session, web.Response):
+        return session
+    name = request.query.get("name", "")[:300]
+    try:
+        png = await asyncio.to_thread(persona.avatar_preview, name)
+    except Exception:  # noqa: BLE001 - a broken pack shows no picture; the form's check names the problem
+        return web.Response(status=404, text="no such avatar")
+    return web.Response(body=png, content_type="image/png", headers={"Cache-Control": "no-store"})
+
+
+async def persona_greeting(request: web.Request) -> web.Response:
+    session = _guard(request)
+    if isinstance(session, web.Response):
+        return session
+    form = await _form(request, session)
+    if isinstance(form, web.Response):
+        return form
+    kiosk = request.app[CONSOLE_KIOSK]
+    if kiosk.rt.speaker is None:
+        return _html(pages.refused("This kiosk has no voice."), 409)
+    wav = await asyncio.to_thread(persona.greeting_wav, kiosk.rt.speaker,
+                                  request.app[RUNNING].settings.persona.greeting)
+    return web.Response(body=wav, content_type="audio/wav", headers={"Cache-Control": "no-store"})
 
 
 async def upload_js(request: web.Request) -> web.Response:
@@ -267,9 +335,12 @@ async def home(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther("/admin/status")
 
 
-def add_console(app: web.Application, kiosk: Kiosk, settings: Settings, audit_path: Path | None) -> None:
+def add_console(app: web.Application, kiosk: Kiosk, settings: Settings, audit_path: Path | None,
+                base: Settings | None = None) -> None:
+    """`settings`: what the kiosk runs with; `base`: kiosk.toml alone (the console's overlay keeps only what
+    differs from it)."""
     app[DOOR] = Doorkeeper(audit_path)
-    app[CONSOLE_KIOSK], app[CONSOLE_SETTINGS] = kiosk, settings
+    app[CONSOLE_KIOSK], app[RUNNING] = kiosk, Running(settings)
     app.router.add_get("/", home)
     app.router.add_get("/admin", home)
     app.router.add_get("/admin/login", login_page)
@@ -284,6 +355,12 @@ def add_console(app: web.Application, kiosk: Kiosk, settings: Settings, audit_pa
     app[QUESTIONS] = QuestionLog(folder / "questions.sqlite", settings.service)
     kiosk.hub.listen(app[QUESTIONS].observe)
     app.router.add_get("/admin/questions", questions)
+    app[OVERLAY] = persona.overlay_path(folder)
+    app[BASE_SETTINGS] = base or settings
+    app.router.add_get("/admin/persona", persona_page)
+    app.router.add_post("/admin/persona", persona_save)
+    app.router.add_get("/admin/persona/avatar.png", persona_avatar)
+    app.router.add_post("/admin/persona/greeting", persona_greeting)
     app.router.add_get("/admin/knowledge", knowledge_page)
     app.router.add_post("/admin/knowledge/upload", knowledge_upload)
     app.router.add_post("/admin/knowledge/remove", knowledge_remove)

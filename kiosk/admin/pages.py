@@ -20,8 +20,8 @@ input[type=text],input[type=password],textarea{width:100%;font-size:1.1rem;paddi
 button{font-size:1.05rem;padding:.6rem 1.2rem;border:0;border-radius:.4rem;background:#2b7a6f;color:#fff}
 .skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:#fff;color:#000;padding:.5rem}
 """
-NAV = (("status", "Status"), ("knowledge", "Knowledge"), ("questions", "Questions"), ("try", "Try it"),
-       ("audit", "Audit log"))
+NAV = (("status", "Status"), ("knowledge", "Knowledge"), ("questions", "Questions"), ("persona", "Persona"),
+       ("try", "Try it"), ("audit", "Audit log"))
 
 
 def page(title: str, body: str, current: str = "", session: Any = None, head: str = "") -> str:
@@ -207,3 +207,31 @@ def questions(report: dict[str, Any], keeping: bool, days: int, session: Any) ->
     body = (f'<div class="card"><p>{escape(privacy)}</p><p>{report["total"]} unanswered in all; '
             f'{report["without_text"]} counted without text.</p></div><div class="card">{table}</div>')
     return page("Questions the documents did not answer", body, "questions", session)
+
+
+def persona(fields: tuple[tuple[str, str, str], ...], values: dict[str, str], session: Any,
+            problems: list[str] | None = None, message: str = "") -> str:
+    token = escape(session.csrf)
+    note = ('<div class="card" role="alert"><ul>' + "".join(f'<li class="err">{escape(p)}</li>' for p in problems)
+            + "</ul></div>" if problems else "")
+    if message:
+        note += f'<div class="card" role="status"><p class="ok">{escape(message)}</p></div>'
+    inputs = []
+    for section, key, label in fields:
+        name = f"{section}.{key}"
+        value = escape(values.get(name, ""))
+        field_id = name.replace(".", "-")
+        control = (f'<textarea id="{field_id}" name="{name}" rows="3" maxlength="500">{value}</textarea>'
+                   if key == "greeting" else
+                   f'<input id="{field_id}" name="{name}" type="text" maxlength="500" value="{value}">')
+        inputs.append(f'<p><label for="{field_id}">{escape(label)}</label>{control}</p>')
+    avatar = escape(values.get("persona.avatar", ""))
+    body = (f'{note}<div class="card"><form method="post" action="/admin/persona">'
+            f'<input type="hidden" name="csrf" value="{token}">{"".join(inputs)}'
+            '<p><button>Save and restart the kiosk</button></p></form></div>'
+            f'<div class="card"><h2>Preview</h2><img src="/admin/persona/avatar.png?name={avatar}" width="360" '
+            f'alt="The avatar {avatar} at rest"><form method="post" action="/admin/persona/greeting">'
+            f'<input type="hidden" name="csrf" value="{token}"><p><button>Hear the greeting</button></p></form>'
+            "<p>Changes are kept in the kiosk's own settings file (console.toml) on top of kiosk.toml; "
+            "the kiosk restarts to apply them (a few seconds to a minute: the models load again).</p></div>")
+    return page("Persona", body, "persona", session)

@@ -98,6 +98,8 @@ class Kiosk:
         self.microphone = "none" if listener is None else "starting"  # the latest MicrophoneStatus state
         self.facts: dict[str, Any] = {}  # what the process found at start (GPU, drawing backend), for /status
         self.hub = EventHub()  # every event the loop sees, for metrics and the local API's event stream
+        self._stop: asyncio.Event | None = None
+        self.restart_requested = False  # the console changed the persona: `kiosk run` exits 0, systemd restarts it
         self._api_lock = asyncio.Lock()  # the local API asks and announces one at a time
 
     # -- inputs (any thread) ---------------------------------------------------------------------------------
@@ -115,6 +117,7 @@ class Kiosk:
 
     async def run(self, stop: asyncio.Event) -> None:
         self._loop = asyncio.get_running_loop()
+        self._stop = stop
         self._last_activity = self._now()
         start = self.supervisor.start
         tasks = [start("watchdog", lambda: self.notifier.feed_watchdog(stop, healthy=self.healthy), stop),
@@ -436,6 +439,13 @@ class Kiosk:
         self._set_phase(VisitorState.IDLE)
         if self.screen is not None:
             self.screen.forget()
+
+    def request_restart(self, why: str) -> None:
+        """Stops the loop cleanly so the service manager starts the kiosk again with the new settings."""
+        log.info("restart requested: %s", why)
+        self.restart_requested = True
+        if self._stop is not None:
+            self._stop.set()
 
     def busy(self) -> bool:
         """A visitor is being listened to or answered (or greeted): the API must not get in the way."""

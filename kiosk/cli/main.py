@@ -166,16 +166,27 @@ def cmd_run(args: argparse.Namespace) -> int:
         from kiosk.logs import setup_logging
 
         setup_logging(settings.logging, verbose=getattr(args, "verbose", False))
+    import functools
+
     from kiosk.admin.api import start_api
     from kiosk.admin.auth import InsecureBind, check_bind
+    from kiosk.admin.console import default_audit_path
+    from kiosk.admin.persona import apply_overlay, overlay_path
     from kiosk.config_check import config_line
+
+    base = settings
+    try:  # what the admin console changed (name, greeting, voice ...), on top of kiosk.toml
+        settings = apply_overlay(settings, overlay_path(default_audit_path().parent))
+    except ConfigError as error:  # the console's file is broken: kiosk.toml alone, and /status says why
+        problem = f"admin console's settings not applied: {error}"
 
     try:
         check_bind(settings.service)  # before minutes of model loading: an open API without a token never starts
     except InsecureBind as error:
         raise ConfigError.single(settings.source, str(error), key="service.api_bind",
                                  line=config_line(settings.source, "service", "api_bind")) from None
-    return run_kiosk(settings, headless=args.headless, problem=problem, services=[start_api])
+    return run_kiosk(settings, headless=args.headless, problem=problem,
+                     services=[functools.partial(start_api, base=base)])
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
