@@ -268,6 +268,10 @@ class ServiceSettings:
     never who asked); false = only counts"""
     questions_keep_days: int = _f(30, range=(1, 3650))
     """days a question's text is kept in that report"""
+    packs_root: str = "/var/lib/kiosk/packs"
+    """where content packs are installed (`kiosk pack install --root`); the console's Content packs page"""
+    packs_trust: str = "/etc/kiosk/trusted-keys"
+    """the public key(s) a pack must be signed with (`kiosk pack install --trust`)"""
     admin_password_hash: str = ""
     """the admin console's password as an scrypt hash (`kiosk api password` makes it); "" = the console opens
     only on the kiosk itself"""

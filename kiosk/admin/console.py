@@ -19,9 +19,11 @@ from aiohttp import web
 from kiosk.admin import pages, persona
 from kiosk.admin.auth import loopback
 from kiosk.admin.knowledge import Library, UploadRefused
+from kiosk.admin.packs_page import PackRefused, Shelf
 from kiosk.admin.questions import QuestionLog
 from kiosk.admin.sessions import Doorkeeper, Session, check_password, valid_hash
 from kiosk.appliance.app import Kiosk, KioskBusy
+from kiosk.appliance.pack_archive import PackError
 from kiosk.config import Settings
 
 log = logging.getLogger(__name__)
@@ -326,6 +328,83 @@ async def persona_greeting(request: web.Request) -> web.Response:
     return web.Response(body=wav, content_type="audio/wav", headers={"Cache-Control": "no-store"})
 
 
+def _shelf(request: web.Request) -> Shelf:
+    return Shelf(request.app[RUNNING].settings.service)
+
+
+async def packs_page(request: web.Request, message: str = "", error: bool = False, status: int = 200,
+                     verified: dict | None = None) -> web.Response:
+    session = _guard(request)
+    if isinstance(session, web.Response):
+        return session
+    state = await asyncio.to_thread(_shelf(request).state)
+    return _html(pages.packs(state, session, message, error, verified), status)
+
+
+async def packs_upload(request: web.Request) -> web.Response:
+    session = _guard(request)
+    if isinstance(session, web.Response):
+        return session
+    if not _same_origin(request):
+        return _html(pages.refused("This form did not come from this console."), 403)
+    try:
+        reader = await request.multipart()
+        first = await reader.next()
+        if first is None or getattr(first, "name", "") != "csrf" or (await first.text()) != session.csrf:  # type: ignore[union-attr]
+            return _html(pages.refused("This form expired or did not come from this console; reload the page."), 403)
+        part = await reader.next()
+        filename = getattr(part, "filename", None)
+        if part is None or not filename:
+            return await packs_page(request, "Choose a .kpack file first.", True, 400)
+        path = await _shelf(request).save(filename, part)
+    except PackRefused as refused:
+        return await packs_page(request, f"Not uploaded: {refused}", True, 400)
+    request.app[DOOR].audit(session.user, request.remote or "?", "uploaded a content pack", pack=path.name)
+    return await packs_page(request, f"Uploaded {path.name}: verify it, then install it.")
+
+
+async def _pack_action(request: web.Request, action: str) -> web.Response:
+    session = _guard(request)
+    if isinstance(session, web.Response):
+        return session
+    form = await _form(request, session)
+    if isinstance(form, web.Response):
+        return form
+    shelf, door, address = _shelf(request), request.app[DOOR], request.remote or "?"
+    try:
+        if action == "verify":
+            verified = await asyncio.to_thread(shelf.verify, form.get("name", ""))
+            return await packs_page(request, verified=verified)
+        if action == "install":
+            done = await asyncio.to_thread(shelf.install, form.get("name", ""))
+        else:
+            done = await asyncio.to_thread(shelf.activate, form.get("release", ""))
+    except (PackRefused, PackError, OSError) as refused:
+        door.audit(session.user, address, f"content pack {action} refused", reason=str(refused)[:300])
+        return await packs_page(request, f"Not done: {refused}", True, 400)
+    door.audit(session.user, address, f"content pack {action}", release=done.release.name,
+               rolled_back=done.rolled_back, problems=list(done.problems))
+    if done.rolled_back:
+        return await packs_page(request, f"{done.release.name} failed its health check and was not made current: "
+                                         + "; ".join(done.problems), True, 400)
+    if done.problems:
+        return await packs_page(request, "Made current, but with problems: " + "; ".join(done.problems), True)
+    request.app[CONSOLE_KIOSK].request_restart(f"content pack {done.release.name} made current")
+    return await packs_page(request, f"{done.release.name} is current. The kiosk restarts now to use it.")
+
+
+async def packs_verify(request: web.Request) -> web.Response:
+    return await _pack_action(request, "verify")
+
+
+async def packs_install(request: web.Request) -> web.Response:
+    return await _pack_action(request, "install")
+
+
+async def packs_activate(request: web.Request) -> web.Response:
+    return await _pack_action(request, "activate")
+
+
 async def upload_js(request: web.Request) -> web.Response:
     return web.Response(text=pages.UPLOAD_JS, content_type="text/javascript", charset="utf-8",
                         headers={"Cache-Control": "max-age=300"})
@@ -357,6 +436,11 @@ def add_console(app: web.Application, kiosk: Kiosk, settings: Settings, audit_pa
     app.router.add_get("/admin/questions", questions)
     app[OVERLAY] = persona.overlay_path(folder)
     app[BASE_SETTINGS] = base or settings
+    app.router.add_get("/admin/packs", packs_page)
+    app.router.add_post("/admin/packs/upload", packs_upload)
+    app.router.add_post("/admin/packs/verify", packs_verify)
+    app.router.add_post("/admin/packs/install", packs_install)
+    app.router.add_post("/admin/packs/activate", packs_activate)
     app.router.add_get("/admin/persona", persona_page)
     app.router.add_post("/admin/persona", persona_save)
     app.router.add_get("/admin/persona/avatar.png", persona_avatar)

@@ -21,7 +21,7 @@ button{font-size:1.05rem;padding:.6rem 1.2rem;border:0;border-radius:.4rem;backg
 .skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:#fff;color:#000;padding:.5rem}
 """
 NAV = (("status", "Status"), ("knowledge", "Knowledge"), ("questions", "Questions"), ("persona", "Persona"),
-       ("try", "Try it"), ("audit", "Audit log"))
+       ("packs", "Content packs"), ("try", "Try it"), ("audit", "Audit log"))
 
 
 def page(title: str, body: str, current: str = "", session: Any = None, head: str = "") -> str:
@@ -235,3 +235,41 @@ def persona(fields: tuple[tuple[str, str, str], ...], values: dict[str, str], se
             "<p>Changes are kept in the kiosk's own settings file (console.toml) on top of kiosk.toml; "
             "the kiosk restarts to apply them (a few seconds to a minute: the models load again).</p></div>")
     return page("Persona", body, "persona", session)
+
+
+def packs(state: dict[str, Any], session: Any, message: str = "", error: bool = False,
+          verified: dict[str, Any] | None = None) -> str:
+    token = escape(session.csrf)
+    note = f'<div class="card" role="status"><p class="{"err" if error else "ok"}">{escape(message)}</p></div>' \
+        if message else ""
+    current = state["current"]
+    now = (f'<p>Current: <strong>{escape(str(current["name"]))} {escape(str(current["version"]))}</strong> '
+           f'({escape(current["release"])})</p>' if current else "<p>No content pack is installed.</p>")
+    rows = []
+    for r in state["releases"]:
+        action = ("current" if r["current"] else
+                  f'<form method="post" action="/admin/packs/activate"><input type="hidden" name="csrf" '
+                  f'value="{token}"><input type="hidden" name="release" value="{escape(r["release"])}">'
+                  f'<button>Make current</button></form>')
+        rows.append(f'<tr><td>{escape(str(r["name"]))}</td><td>{escape(str(r["version"]))}</td>'
+                    f'<td><code>{escape(r["release"])}</code></td><td>{action}</td></tr>')
+    table = (f'<table><thead><tr><th>Pack</th><th>Version</th><th>Release</th><th></th></tr></thead>'
+             f'<tbody>{"".join(rows)}</tbody></table>' if rows else "")
+    uploaded = "".join(
+        f'<li>{escape(n)} <form method="post" action="/admin/packs/verify" style="display:inline">'
+        f'<input type="hidden" name="csrf" value="{token}"><input type="hidden" name="name" value="{escape(n)}">'
+        f'<button>Verify</button></form> <form method="post" action="/admin/packs/install" style="display:inline">'
+        f'<input type="hidden" name="csrf" value="{token}"><input type="hidden" name="name" value="{escape(n)}">'
+        f'<button>Install</button></form></li>' for n in state["uploaded"])
+    result = ""
+    if verified is not None:
+        result = (f'<div class="card" role="status"><h2>Verified</h2><p class="ok">{escape(str(verified["name"]))} '
+                  f'{escape(str(verified["version"]))}: signature good, {verified["files"]} files checked.</p></div>')
+    body = (f'{note}{result}<div class="card"><h2>Installed</h2>{now}{table}</div>'
+            f'<div class="card"><h2>Add a pack</h2><form method="post" action="/admin/packs/upload" '
+            f'enctype="multipart/form-data"><input type="hidden" name="csrf" value="{token}">'
+            f'<label for="pack">Signed content pack (.kpack, made with kiosk pack build)</label>'
+            f'<input id="pack" name="pack" type="file" accept=".kpack"><p><button>Upload</button></p></form>'
+            f'<ul>{uploaded}</ul><p>Packs must be signed with a key in <code>{escape(state["trust"])}</code>. '
+            "A pack that fails its health check is not made current; the kiosk restarts to use a new one.</p></div>")
+    return page("Content packs", body, "packs", session)

@@ -89,6 +89,26 @@ def install(archive: Path, trust: Path, root: Path, user: str | None = None) -> 
         return _switch(root, release, user, lock)
 
 
+def releases(root: Path) -> tuple[Path | None, list[Path]]:
+    """(the current release, every installed release newest first)."""
+    current = root / "current"
+    now = current.resolve() if current.is_symlink() and current.resolve().is_dir() else None
+    folder = root / "releases"
+    found = sorted((p for p in folder.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True) \
+        if folder.is_dir() else []
+    return now, found
+
+
+def activate(root: Path, release: Path, user: str | None = None) -> Installed:
+    """Makes an installed release current again (a rollback by hand), after its health check."""
+    root = root.resolve()
+    release = release.resolve()
+    if release.parent != root / "releases" or not release.is_dir():
+        raise PackError(f"{release.name}: not an installed release of {root}")
+    with _install_lock(root) as lock:
+        return _switch(root, release, user, lock)
+
+
 def _make_dir(folder: Path) -> None:
     if not folder.is_dir():
         folder.mkdir(parents=True, exist_ok=True)
