@@ -72,8 +72,9 @@ def kiosk_site(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     assert ready.wait(120), "the kiosk did not start"
-    yield f"http://127.0.0.1:{port}", folder
-    stop_box["loop"].call_soon_threadsafe(stop_box["stop"].set)
+    yield f"http://127.0.0.1:{port}", folder, tmp
+    if not stop_box["loop"].is_closed():  # saving the persona already stopped it (a restart)
+        stop_box["loop"].call_soon_threadsafe(stop_box["stop"].set)
     thread.join(30)
 
 
@@ -111,7 +112,7 @@ def until(check, seconds: float = 60.0) -> None:  # noqa: ANN001
 def test_a_training_manager_without_a_shell(kiosk_site, browser, tmp_path: Path) -> None:  # noqa: ANN001
     from selenium.webdriver.common.by import By
 
-    base, folder = kiosk_site
+    base, folder, _ = kiosk_site
     browser.get(base + "/admin/status")
     assert browser.current_url.endswith("/admin/login")  # the door first
     shot(browser, "1-login")
@@ -154,6 +155,24 @@ def test_a_training_manager_without_a_shell(kiosk_site, browser, tmp_path: Path)
     assert "uploaded a document" in browser.page_source and "logged in" in browser.page_source
     shot(browser, "5-audit")
     browser.get(base + "/admin/questions")
+    assert "<h1>Questions the documents did not answer</h1>" in browser.page_source  # Try it asks aside: not listed
     shot(browser, "6-questions")
-    browser.find_element(By.CSS_SELECTOR, "header form button").click()  # log out
-    until(lambda: browser.current_url.endswith("/admin/login"))
+
+    browser.get(base + "/admin/packs")
+    shot(browser, "9-packs")
+    browser.get(base + "/admin/persona")
+    wake = browser.find_element(By.ID, "listen-wake_phrase")
+    wake.clear()  # the wake phrase is required: refused with its key, nothing saved
+    browser.find_element(By.CSS_SELECTOR, "form[action='/admin/persona'] button").click()
+    until(lambda: "listen.wake_phrase" in browser.page_source)
+    assert "Saved" not in browser.page_source
+    shot(browser, "7-persona-refused")
+    browser.get(base + "/admin/persona")
+    greeting = browser.find_element(By.ID, "persona-greeting")
+    greeting.clear()
+    greeting.send_keys("Hello, I'm Ava. Ask me anything about your first week!")
+    browser.find_element(By.CSS_SELECTOR, "form[action='/admin/persona'] button").click()
+    until(lambda: "Saved" in browser.page_source)
+    shot(browser, "8-persona-saved")
+    assert "first week" in (kiosk_site[2] / "console.toml").read_text()  # saving restarts the kiosk: last step
+

@@ -16,7 +16,7 @@ main{max-width:60rem;margin:1rem auto;padding:0 1rem}
 table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.35rem .4rem;border-bottom:1px solid #e3e7ea}
 .bar{height:.7rem;background:#2b7a6f;border-radius:.3rem;display:inline-block;vertical-align:middle}
 .bar.wait{background:#9cc9c1}.err{color:#a4262c}.ok{color:#1e6b3a}
-input[type=text],input[type=password],textarea{width:100%;font-size:1.1rem;padding:.6rem;box-sizing:border-box}
+input[type=text],input[type=password],textarea{width:100%;font:inherit;font-size:1.1rem;padding:.6rem;box-sizing:border-box}
 button{font-size:1.05rem;padding:.6rem 1.2rem;border:0;border-radius:.4rem;background:#2b7a6f;color:#fff}
 .skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:#fff;color:#000;padding:.5rem}
 """
