@@ -150,14 +150,14 @@ async def events(request: web.Request) -> web.StreamResponse:
         await response.write(b": connected\n\n")
         while True:
             try:
-                event = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_S)
+                at, event = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT_S)
             except asyncio.TimeoutError:
                 await response.write(b": keep-alive\n\n")
                 continue
             data = to_json(event)
             for field in WITHHELD.get(data["event"], ()):
                 data.pop(field, None)
-            line = json.dumps({**data, "sent_at": time.time()}, ensure_ascii=False, default=str)
+            line = json.dumps({**data, "sent_at": at}, ensure_ascii=False, default=str)
             await response.write(f"event: {data['event']}\ndata: {line}\n\n".encode())
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -34,12 +35,13 @@ class EventHub:
                 callback(event)
             except Exception:  # noqa: BLE001 - a listener's bug must not break the kiosk's loop
                 log.exception("event listener failed on %s", type(event).__name__)
+        at = time.time()  # when the kiosk emitted it: a subscriber measures its delay from this
         for queue in self._queues:
             if queue.full():
                 with contextlib.suppress(asyncio.QueueEmpty):
                     queue.get_nowait()
                 self.dropped += 1
-            queue.put_nowait(event)
+            queue.put_nowait((at, event))
 
     @property
     def subscribers(self) -> int:
@@ -47,7 +49,7 @@ class EventHub:
 
     @contextlib.asynccontextmanager
     async def subscribe(self) -> AsyncIterator[asyncio.Queue[Any]]:
-        """A queue that receives every event from now until the block ends."""
+        """A queue that receives (wall-clock time published, event) for every event until the block ends."""
         queue: asyncio.Queue[Any] = asyncio.Queue(maxsize=QUEUE)
         self._queues.add(queue)
         try:

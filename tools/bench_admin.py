@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""The local API and the admin console measured against the kiosk they must never slow (issue 17):
+
+    .venv/bin/python tools/bench_admin.py [--asks 30] [--turns 5] [--clients 0 1 2 4] [--pages 200] [--json]
+
+One process, as `kiosk run` has it: the real engines (LLM, Piper, retrieval over the sample documents), the
+screen drawn headless at 1280x720 and 30 fps by the kiosk's own Screen task, the API and console served on
+the same loop. Measured, each a median or p95 over several:
+- `/api/v1/ask` latency (HTTP round trip, the questions of samples/halvorsen-eval.jsonl);
+- event stream delay: a wake through the API until its `wake` event reaches an SSE client (from `sent_at`);
+- a visitor's turn (question -> first audio ready, and its total) with 0, 1, 2, 4 API clients asking without
+  pause (they get 409 while the visitor is served), as a ratio to none;
+- the screen's frame rate and a visitor's turn while the console re-indexes a 200-page document it was just
+  given, as ratios to the same without.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import aiohttp  # noqa: E402
+
+from kiosk.admin.api import ApiServer  # noqa: E402
+from kiosk.admin.console import LIBRARY  # noqa: E402
+from kiosk.appliance.app import Kiosk  # noqa: E402
+from kiosk.appliance.notify import Notifier  # noqa: E402
+from kiosk.config import load_settings, with_overrides  # noqa: E402
+from kiosk.events import Heard  # noqa: E402
+from kiosk.knowledge.index import ingest  # noqa: E402
+from kiosk.runtime import Runtime  # noqa: E402
+
+VISITOR = ("where do I pick up my badge", "when is the canteen open for lunch", "how long is parental leave",
+           "where is the IT help desk", "what is the wifi for guests", "how many vacation days do I get")
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def long_document(pages: int) -> str:
+    """A handbook of `pages` pages (~3,000 characters each) the kiosk has never seen."""
+    words = ("shift", "forklift", "badge", "reception", "canteen", "locker", "training", "safety", "overtime",
+             "uniform", "parking", "visitor", "permit", "inspection", "ladder", "pallet", "aisle", "manager")
+    out = ["# Warehouse procedures\n"]
+    for n in range(pages):
+        out.append(f"\n## Procedure {n + 1}\n\n")
+        body = " ".join(f"The {words[(n + i) % len(words)]} rule number {i} applies on level {n % 7}."
+                        for i in range(55))
+        out.append(body + "\n")
+    return "".join(out)
+
+
+async def visitor_turns(kiosk: Kiosk, n: int) -> list[dict]:
+    out = []
+    for i in range(n):
+        before = len(kiosk.turns)
+        kiosk.post(Heard(0.0, VISITOR[i % len(VISITOR)], "keyboard"))
+        while len(kiosk.turns) == before:
+            await asyncio.sleep(0.02)
+        out.append(kiosk.turns[-1]["timings_ms"])
+        await asyncio.sleep(0.3)
+    return out
+
+
+def summary(timings: list[dict]) -> dict:
+    return {k: round(statistics.median(t[k] for t in timings if t.get(k) is not None), 1)
+            for k in ("first_audio", "total")}
+
+
+async def measure(args: argparse.Namespace, kiosk: Kiosk, base: str, server: ApiServer) -> dict:
+    questions = [json.loads(line)["question"] for line in (ROOT / "samples" / "halvorsen-eval.jsonl").open()
+                 if line.strip()][: args.asks]
+    result: dict = {}
+    async with aiohttp.ClientSession() as http:
+        times = []
+        for q in questions:
+            t = time.perf_counter()
+            async with http.post(f"{base}/api/v1/ask", json={"question": q}) as r:
+                await r.read()
+            times.append((time.perf_counter() - t) * 1000)
+        result["ask_ms"] = {"n": len(times), "p50": round(statistics.median(times), 1), "p95": round(p95(times), 1)}
+
+        delays = []
+        async with http.get(f"{base}/api/v1/events") as stream:
+            await stream.content.readline()
+            for _ in range(args.wakes):
+                await http.post(f"{base}/api/v1/wake")
+                while True:
+                    line = (await stream.content.readline()).decode()
+                    if line.startswith("data: ") and '"event": "wake"' in line:
+                        delays.append((time.time() - json.loads(line[6:])["sent_at"]) * 1000)
+                        break
+                await http.post(f"{base}/api/v1/reset")
+        result["event_delay_ms"] = {"n": len(delays), "p50": round(statistics.median(delays), 2),
+                                    "p95": round(p95(delays), 2)}
+
+        async def client(stop: asyncio.Event) -> None:
+            i = 0
+            while not stop.is_set():
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with http.post(f"{base}/api/v1/ask", json={"question": questions[i % len(questions)]}) as r:
+                        await r.read()
+                i += 1
+                await asyncio.sleep(0)
+
+        by_clients = {}
+        for c in args.clients:
+            stop = asyncio.Event()
+            tasks = [asyncio.create_task(client(stop)) for _ in range(c)]
+            by_clients[c] = summary(await visitor_turns(kiosk, args.turns))
+            stop.set()
+            await asyncio.gather(*tasks)
+        base0 = by_clients[args.clients[0]]
+        result["visitor_with_api_clients"] = {
+            str(c): {**v, "first_audio_ratio": round(v["first_audio"] / base0["first_audio"], 3)}
+            for c, v in by_clients.items()}
+
+        screen = kiosk.screen
+        assert screen is not None
+        await asyncio.sleep(3)
+        idle = {"fps": screen.report()["fps"], **summary(await visitor_turns(kiosk, args.turns))}
+        library = server.app[LIBRARY]
+        assert library.folder is not None
+        (library.folder / "warehouse-procedures.md").write_text(long_document(args.pages))
+        t0 = time.perf_counter()
+        library.reindex()
+        fps, turns = [], []
+        while library.indexing.running or not fps:
+            await asyncio.sleep(1.0)
+            fps.append(screen.report()["fps"])
+            if library.indexing.running and len(turns) < args.turns:
+                turns += await visitor_turns(kiosk, 1)
+        await library.wait()
+        busy = {"fps": round(statistics.median(fps), 1), **(summary(turns) if turns else {})}
+        result["while_indexing"] = {
+            "pages": args.pages, "index_s": round(time.perf_counter() - t0, 1), "idle": idle, "indexing": busy,
+            "fps_ratio": round(busy["fps"] / idle["fps"], 3) if idle["fps"] else None,
+            "first_audio_ratio": round(busy["first_audio"] / idle["first_audio"], 3) if turns else None,
+            "report": library.indexing.last}
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--asks", type=int, default=30)
+    parser.add_argument("--wakes", type=int, default=20)
+    parser.add_argument("--turns", type=int, default=5)
+    parser.add_argument("--clients", type=int, nargs="+", default=[0, 1, 2, 4])
+    parser.add_argument("--pages", type=int, default=200)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    from kiosk.avatar.backend_pygame import PygameBackend
+    from kiosk.avatar.pack import resolve_pack
+    from kiosk.avatar.screen import Screen
+
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        folder = tmp / "documents"
+        shutil.copytree(ROOT / "samples" / "halvorsen", folder)
+        kb = tmp / "kb.sqlite"
+        ingest(kb, [folder])
+        settings = load_settings(ROOT / "provisioning" / "personas" / "onboarding-coach.toml")
+        settings = with_overrides(settings, persona={"knowledge_base": str(kb)},
+                                  knowledge={"documents_dir": str(folder)}, service={"api_port": 0})
+        with Runtime(settings, speech=True, kb=kb) as rt:
+            async def run() -> dict:
+                posts: list = []
+                screen = Screen(PygameBackend((1280, 720), mode="headless"), resolve_pack(settings.persona.avatar)[0],
+                                lambda event: posts[0](event))
+                kiosk = Kiosk(rt, screen=screen, notifier=Notifier(env={}))
+                posts.append(kiosk.post)
+                stop = asyncio.Event()
+                loop_task = asyncio.create_task(kiosk.run(stop))
+                server = ApiServer(kiosk, settings.service, settings, tmp / "audit.log")
+                await server.start()
+                try:
+                    return await measure(args, kiosk, f"http://127.0.0.1:{server.port}", server)
+                finally:
+                    await server.stop()
+                    stop.set()
+                    await loop_task
+
+            result = asyncio.run(run())
+    result["cpus"] = os.cpu_count()
+    print(json.dumps(result, indent=1) if args.json else result)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
