@@ -57,6 +57,7 @@ def kiosk_site(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
         async def main() -> None:
             with Runtime(settings, speech=False, kb=kb) as rt:
                 kiosk = Kiosk(rt, notifier=Notifier(env={}))
+                stop_box["kiosk"] = kiosk
                 stop = asyncio.Event()
                 stop_box["stop"], stop_box["loop"] = stop, asyncio.get_running_loop()
                 loop_task = asyncio.create_task(kiosk.run(stop))
@@ -72,7 +73,7 @@ def kiosk_site(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     assert ready.wait(120), "the kiosk did not start"
-    yield f"http://127.0.0.1:{port}", folder, tmp
+    yield f"http://127.0.0.1:{port}", folder, tmp, stop_box
     if not stop_box["loop"].is_closed():  # saving the persona already stopped it (a restart)
         stop_box["loop"].call_soon_threadsafe(stop_box["stop"].set)
     thread.join(30)
@@ -112,7 +113,7 @@ def until(check, seconds: float = 60.0) -> None:  # noqa: ANN001
 def test_a_training_manager_without_a_shell(kiosk_site, browser, tmp_path: Path) -> None:  # noqa: ANN001
     from selenium.webdriver.common.by import By
 
-    base, folder, _ = kiosk_site
+    base, folder, _, box = kiosk_site
     browser.get(base + "/admin/status")
     assert browser.current_url.endswith("/admin/login")  # the door first
     shot(browser, "1-login")
@@ -160,6 +161,16 @@ def test_a_training_manager_without_a_shell(kiosk_site, browser, tmp_path: Path)
 
     browser.get(base + "/admin/packs")
     shot(browser, "9-packs")
+
+    from kiosk.events import Heard
+
+    browser.get(base + "/admin/live")  # follows the kiosk's event stream with the console's own session
+    time.sleep(1.0)
+    box["loop"].call_soon_threadsafe(box["kiosk"].post, Heard(0.0, "where is the IT help desk?", "keyboard"))
+    until(lambda: "heard: where is the IT help desk?" in browser.find_element(By.ID, "events").text, 60)
+    until(lambda: "B-214" in browser.find_element(By.ID, "events").text, 60)  # the answer's sentences
+    until(lambda: browser.find_element(By.ID, "caption").text.startswith("The IT help desk is in room B-214"), 10)
+    shot(browser, "10-live")
     browser.get(base + "/admin/persona")
     wake = browser.find_element(By.ID, "listen-wake_phrase")
     wake.clear()  # the wake phrase is required: refused with its key, nothing saved

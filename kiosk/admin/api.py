@@ -58,7 +58,8 @@ async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
     """The token rule, and JSON for every failure (aiohttp's own errors included). The console's pages
     (/, /admin/...) keep their own door: a password and a session (kiosk/admin/console.py)."""
     console = request.path == "/" or request.path == "/admin" or request.path.startswith("/admin/")
-    if not console and not allowed(request.app[SERVICE], request.remote, request.headers.get("Authorization")):
+    if not console and not allowed(request.app[SERVICE], request.remote, request.headers.get("Authorization")) \
+            and not (request.path == "/api/v1/events" and _console_user(request)):
         return error(401, "unauthorized", "this address needs the API token: Authorization: Bearer TOKEN")
     try:
         return await handler(request)
@@ -73,6 +74,13 @@ async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
     except Exception:  # noqa: BLE001 - a caller never sees a traceback, and the kiosk goes on
         log.exception("local API: %s %s failed", request.method, request.path)
         return error(500, "internal", "the kiosk could not do that; details are in its log")
+
+
+def _console_user(request: web.Request) -> bool:
+    """The event stream also follows a logged-in console user's cookie (the console's Live page)."""
+    from kiosk.admin.console import console_session
+
+    return console_session(request)
 
 
 async def _body(request: web.Request, field: str, limit: int) -> str | web.Response:

@@ -405,6 +405,23 @@ async def packs_activate(request: web.Request) -> web.Response:
     return await _pack_action(request, "activate")
 
 
+async def live_page(request: web.Request) -> web.Response:
+    session = _guard(request)
+    if isinstance(session, web.Response):
+        return session
+    return _html(pages.live(session))
+
+
+async def live_js(request: web.Request) -> web.Response:
+    return web.Response(text=pages.LIVE_JS, content_type="text/javascript", charset="utf-8",
+                        headers={"Cache-Control": "max-age=300"})
+
+
+def console_session(request: web.Request) -> bool:
+    """A logged-in console user (the Live page follows /api/v1/events with the console's own cookie)."""
+    return DOOR in request.app and _session(request) is not None
+
+
 async def upload_js(request: web.Request) -> web.Response:
     return web.Response(text=pages.UPLOAD_JS, content_type="text/javascript", charset="utf-8",
                         headers={"Cache-Control": "max-age=300"})
@@ -450,6 +467,8 @@ def add_console(app: web.Application, kiosk: Kiosk, settings: Settings, audit_pa
     app.router.add_post("/admin/knowledge/remove", knowledge_remove)
     app.router.add_post("/admin/knowledge/reindex", knowledge_reindex)
     app.router.add_get("/admin/static/upload.js", upload_js)
+    app.router.add_get("/admin/live", live_page)
+    app.router.add_get("/admin/static/live.js", live_js)
 
 
 def default_audit_path() -> Path:

@@ -20,8 +20,8 @@ input[type=text],input[type=password],textarea{width:100%;font:inherit;font-size
 button{font-size:1.05rem;padding:.6rem 1.2rem;border:0;border-radius:.4rem;background:#2b7a6f;color:#fff}
 .skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:#fff;color:#000;padding:.5rem}
 """
-NAV = (("status", "Status"), ("knowledge", "Knowledge"), ("questions", "Questions"), ("persona", "Persona"),
-       ("packs", "Content packs"), ("try", "Try it"), ("audit", "Audit log"))
+NAV = (("status", "Status"), ("live", "Live"), ("knowledge", "Knowledge"), ("questions", "Questions"),
+       ("persona", "Persona"), ("packs", "Content packs"), ("try", "Try it"), ("audit", "Audit log"))
 
 
 def page(title: str, body: str, current: str = "", session: Any = None, head: str = "") -> str:
@@ -273,3 +273,37 @@ def packs(state: dict[str, Any], session: Any, message: str = "", error: bool = 
             f'<ul>{uploaded}</ul><p>Packs must be signed with a key in <code>{escape(state["trust"])}</code>. '
             "A pack that fails its health check is not made current; the kiosk restarts to use a new one.</p></div>")
     return page("Content packs", body, "packs", session)
+
+
+def live(session: Any) -> str:
+    """The kiosk's events as they happen (the local API's stream), e.g. captions on a second screen."""
+    body = ('<div class="card"><p>State: <strong id="state">…</strong></p><p id="caption" aria-live="polite" '
+            'style="font-size:1.6rem;min-height:2.2em"></p></div><div class="card"><h2>Events</h2>'
+            '<ol id="events" reversed></ol></div><script src="/admin/static/live.js"></script>')
+    return page("Live", body, "live", session)
+
+
+LIVE_JS = r"""
+// Follows /api/v1/events: the visitor's state, what they asked and the answer's sentences, newest first.
+const list = document.getElementById("events"), caption = document.getElementById("caption");
+const state = document.getElementById("state");
+let open = false;  // the caption's sentence is not finished yet
+const stream = new EventSource("/api/v1/events");
+const shown = {wake: (d) => "wake (" + d.source + ")", heard: (d) => "heard: " + d.text,
+  visitor_changed: (d) => "state: " + d.state, answer_sentence: (d) => "said: " + d.text,
+  answer_done: (d) => "done" + (d.grounded ? " (from the documents)" : ""), turn_error: (d) => "error: " + d.code};
+for (const kind of Object.keys(shown)) stream.addEventListener(kind, (message) => {
+  const data = JSON.parse(message.data);
+  const item = document.createElement("li");
+  item.textContent = shown[kind](data);
+  item.dataset.event = kind;
+  list.prepend(item);
+  while (list.children.length > 100) list.lastChild.remove();
+  if (kind === "visitor_changed") state.textContent = data.state;
+  if (kind === "heard") { caption.textContent = data.text; open = false; }
+  if (kind === "answer_sentence") {  // a chunk that continues a sentence grows its caption, as on the kiosk
+    caption.textContent = open ? caption.textContent + " " + data.text : data.text;
+    open = !/[.!?…]["')\]]*$/.test(data.text.trim());
+  }
+});
+"""
