@@ -15,7 +15,7 @@ from test_kiosk_loop import FakePlayer, FakeRuntime
 
 from kiosk.admin import knowledge
 from kiosk.admin.api import make_app
-from kiosk.admin.console import LIBRARY
+from kiosk.admin.content import LIBRARY
 from kiosk.appliance.app import Kiosk
 from kiosk.appliance.notify import Notifier
 from kiosk.config import Settings, with_overrides

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 
 from kiosk.admin.api import ApiServer  # noqa: E402
-from kiosk.admin.console import LIBRARY  # noqa: E402
+from kiosk.admin.content import LIBRARY  # noqa: E402
 from kiosk.appliance.app import Kiosk  # noqa: E402
 from kiosk.appliance.notify import Notifier  # noqa: E402
 from kiosk.config import load_settings, with_overrides  # noqa: E402

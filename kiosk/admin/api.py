@@ -78,7 +78,7 @@ async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
 
 def _console_user(request: web.Request) -> bool:
     """The event stream also follows a logged-in console user's cookie (the console's Live page)."""
-    from kiosk.admin.console import console_session
+    from kiosk.admin.door import console_session
 
     return console_session(request)
 
