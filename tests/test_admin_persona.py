@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from test_kiosk_loop import FakePlayer, FakeRuntime
 
 from kiosk.admin.api import make_app
 from kiosk.admin.persona import apply_overlay
 from kiosk.appliance.app import Kiosk
 from kiosk.appliance.notify import Notifier
 from kiosk.config import ConfigError, Settings
-from test_kiosk_loop import FakePlayer, FakeRuntime
 
 
 def csrf(html: str) -> str:
