@@ -158,3 +158,18 @@ def test_upload_names_are_cleaned() -> None:
     for bad in ("notes", "photo.jpg", "archive.tar.gz"):
         with pytest.raises(knowledge.UploadRefused):
             knowledge.clean_name(bad)
+
+
+def test_a_folder_upload_takes_what_it_can_read(site: tuple[Settings, Path, Path], tmp_path: Path) -> None:
+    settings, folder, _ = site
+
+    async def body(client: TestClient, library: knowledge.Library) -> None:
+        token = csrf(await (await client.get("/admin/knowledge")).text())
+        files = (("handbook/team-photo.jpg", b"\xff\xd8\xff"), ("handbook/rota.md", b"# Rota\n\nEarly shift 6:00.\n"))
+        mixed = await client.post("/admin/knowledge/upload", data=upload(token, *files))
+        html = await mixed.text()
+        assert mixed.status == 200 and "Added rota.md" in html and ".jpg files cannot be read" in html
+        await library.wait()
+        assert (folder / "rota.md").is_file() and not (folder / "team-photo.jpg").exists()
+
+    asyncio.run(console(settings, tmp_path / "audit.log", body))

@@ -40,21 +40,26 @@ async def knowledge_upload(request: web.Request, session: Session) -> web.Respon
         return reader
     try:
         saved: list[str] = []
+        refused: list[str] = []  # a folder's photos or a file too large are left out, the rest goes in
         while (part := await reader.next()) is not None:
             filename = getattr(part, "filename", None)
             if not filename:
                 continue
-            path = await library.save(filename, part)
+            try:
+                path = await library.save(filename, part)
+            except UploadRefused as reason:
+                refused.append(str(reason))
+                continue
             saved.append(path.name)
             door.audit(session.user, address, "uploaded a document", document=path.name)
-    except UploadRefused as refused:
-        return await knowledge_view(request, session, f"Not added: {refused}", error=True, status=400)
     except ValueError:  # a body that is not the form's (aiohttp's multipart reader)
         return await knowledge_view(request, session, "That upload was not understood; try again.", True, 400)
+    left_out = f" Not added: {'; '.join(refused[:10])}{' …' if len(refused) > 10 else ''}" if refused else ""
     if not saved:
-        return await knowledge_view(request, session, "Choose one or more files first.", True, 400)
+        return await knowledge_view(request, session, (left_out.strip() or "Choose one or more files first."),
+                                    True, 400)
     library.reindex()
-    return await knowledge_view(request, session, f"Added {', '.join(saved)}; indexing now.")
+    return await knowledge_view(request, session, f"Added {', '.join(saved)}; indexing now.{left_out}", bool(refused))
 
 
 @form_route

@@ -160,6 +160,8 @@ def knowledge(docs: list[dict[str, Any]], indexing: Any, folder: str | None, ses
                   f'<label for="files">Files (Markdown, text, HTML, PDF, Word, CSV FAQ; up to 50 MB each)</label>'
                   f'<input id="files" name="files" type="file" multiple '
                   f'accept=".md,.markdown,.txt,.html,.htm,.pdf,.docx,.csv">'
+                  f'<label for="folder">or a whole folder (the files the kiosk can read are taken)</label>'
+                  f'<input id="folder" name="files" type="file" webkitdirectory multiple>'
                   f'<p><progress id="upload-progress" max="1" value="0" hidden></progress></p>'
                   f'<p><button>Upload and index</button></p></form>'
                   f'<form method="post" action="/admin/knowledge/reindex"><input type="hidden" name="csrf" '
