@@ -189,3 +189,19 @@ def test_the_stream_leaves_out_what_bystanders_said() -> None:
         stream.close()
 
     asyncio.run(with_client(k, body))
+
+
+def test_a_wake_stops_an_api_question_at_once() -> None:
+    k = kiosk()
+    k.rt.responder.delay = 0.5  # a slow answer: the visitor wakes the kiosk while it runs
+
+    async def body(client: TestClient) -> None:
+        asking = asyncio.create_task(client.post("/api/v1/ask", json={"question": "tell me everything"}))
+        await asyncio.sleep(0.1)
+        from kiosk.events import Wake
+
+        k.post(Wake(0.0, "tap"))
+        stopped = await asking
+        assert stopped.status == 409  # stopped, not answered in full: the LLM is free when the visitor asks
+
+    asyncio.run(with_client(k, body))

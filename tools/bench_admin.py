@@ -39,7 +39,7 @@ from kiosk.admin.content import LIBRARY  # noqa: E402
 from kiosk.appliance.app import Kiosk  # noqa: E402
 from kiosk.appliance.notify import Notifier  # noqa: E402
 from kiosk.config import load_settings, with_overrides  # noqa: E402
-from kiosk.events import Heard  # noqa: E402
+from kiosk.events import Heard, Wake  # noqa: E402
 from kiosk.knowledge.index import ingest  # noqa: E402
 from kiosk.runtime import Runtime  # noqa: E402
 
@@ -69,6 +69,8 @@ async def visitor_turns(kiosk: Kiosk, n: int) -> list[dict]:
     out = []
     for i in range(n):
         before = len(kiosk.turns)
+        kiosk.post(Wake(0.0, "tap"))  # as a visitor does: a wake (tap), then the question a moment later
+        await asyncio.sleep(1.0)
         kiosk.post(Heard(0.0, VISITOR[i % len(VISITOR)], "keyboard"))
         while len(kiosk.turns) == before:
             await asyncio.sleep(0.02)

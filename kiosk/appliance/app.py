@@ -101,6 +101,7 @@ class Kiosk:
         self._stop: asyncio.Event | None = None
         self.restart_requested = False  # the console changed the persona: `kiosk run` exits 0, systemd restarts it
         self._api_lock = asyncio.Lock()  # the local API asks and announces one at a time
+        self._api_asking = False  # an API question is being answered (a wake stops it at once)
 
     # -- inputs (any thread) ---------------------------------------------------------------------------------
 
@@ -164,6 +165,8 @@ class Kiosk:
             if self.phase in (VisitorState.SPEAKING, VisitorState.THINKING) or self._greeting_active():
                 log.info("barge-in (%s)", event.source)
                 self._stop_talking()
+            if self._api_asking:  # the LLM is the visitor's by the time they have asked: the API's turn ends now
+                self.rt.engine.gate.begin()
             self._prefix = self._interrupted = None
             self._earcon_soon()
             self._set_phase(VisitorState.LISTENING)
@@ -458,8 +461,12 @@ class Kiosk:
         async with self._api_lock:
             if self.busy():
                 raise KioskBusy("a visitor is being served")
-            with self.rt.responder.aside():
-                done = await run_turn(self.rt.responder, question, speak=False)
+            self._api_asking = True
+            try:
+                with self.rt.responder.aside():
+                    done = await run_turn(self.rt.responder, question, speak=False)
+            finally:
+                self._api_asking = False
             if done.cancelled:
                 raise KioskBusy("a visitor started")
             return done
