@@ -17,7 +17,7 @@ LAYERS: list[set[str]] = [
     {"config", "event_json"},
     {"logs", "models"},                         # model manifest, fetching, locating
     {"speech", "knowledge"},                    # engines: Piper; documents, index, retrieval, grounding
-    {"audio", "answer"},                        # sound devices; the turn pipeline
+    {"audio", "answer", "learn"},               # sound devices; the turn pipeline; quizzes
     {"listen", "avatar"},                       # microphone judgement; the face and the screen
     {"runtime", "checks"},                      # the composition root; platform checks
     {"appliance"},                              # the kiosk loop, service, packs
