@@ -19,7 +19,7 @@ from kiosk.learn.quiz_file import load_quiz  # noqa: E402
 
 quizzes = {}
 right = wrong_marked_right = right_marked_wrong = n = pos = neg = 0
-for line in open(sys.argv[1] if len(sys.argv) > 1 else "samples/quiz-answers.jsonl"):
+for line in Path(sys.argv[1] if len(sys.argv) > 1 else "samples/quiz-answers.jsonl").read_text().splitlines():
     r = json.loads(line)
     quiz = quizzes.setdefault(r["quiz"], load_quiz(Path(r["quiz"])))
     q = next(q for q in quiz.questions if q.text == r["question"])
