@@ -129,7 +129,7 @@ class Grounder:
         """What the documents let the kiosk say to `question`. `topic`: the query of the conversation's
         last grounded question; a follow-up that leans on it ("and is it free?") is searched with it,
         and alone only if that finds nothing."""
-        own = len(self._weigh(question)) if self._weigh is not None else 0
+        own = len(self._weigh(question)) if topic and self._weigh is not None else 0
         if topic and self._weigh is not None and needs_context(question, own):
             found = self._ground(with_topic(question, topic), question)
             if found.grounded:

@@ -194,13 +194,19 @@ class Retriever:
     def term_weights(self, question: str) -> list[tuple[Term, float]]:
         """The question's content terms with their IDF weights (for choosing sentences to quote)."""
         with self._lock:
-            self._refresh()
-            weighted = self._weights.get(question)
-            if weighted is None:
-                if len(self._weights) > 256:
-                    self._weights.clear()
-                weighted = [(t, self._idf(_term_match(t))) for t in parse_question(question, self._synonyms)]
-                self._weights[question] = weighted
+            if self._broken:
+                self._reopen()  # an index put back whole answers again, here as in search()
+            try:
+                self._refresh()
+                weighted = self._weights.get(question)
+                if weighted is None:
+                    if len(self._weights) > 256:
+                        self._weights.clear()
+                    weighted = [(t, self._idf(_term_match(t))) for t in parse_question(question, self._synonyms)]
+                    self._weights[question] = weighted
+            except sqlite3.DatabaseError:
+                self._broken = True
+                raise
             return list(weighted)
 
     def _coverage(self, parsed: Sequence[Term], ids: list[int]) -> dict[int, float]:
