@@ -70,7 +70,11 @@ def check_models(settings: Settings) -> list[Check]:
         return [Check("model manifest", "fail", str(error), "restore models/manifest.toml from the repository")]
     out = []
     models_dir = settings.models.resolved_dir
-    if models_dir.exists() and not models_dir.is_dir():
+    try:
+        a_file = models_dir.exists() and not models_dir.is_dir()
+    except PermissionError:  # another user's folder (a pack's check runs as the service user): none here
+        a_file = False
+    if a_file:
         out.append(Check("models folder", "fail", f"models.dir = {models_dir} is a file, not a folder: fetched "
                          "models cannot be found there", "point models.dir at a folder (or move that file away)"))
     for key, name in (("persona.llm", settings.persona.llm), ("persona.voice", settings.persona.voice)):
@@ -101,13 +105,17 @@ def check_models(settings: Settings) -> list[Check]:
 
 
 def speaker_problem(settings: Settings, model: Path) -> str | None:
-    """speech.speaker checked against the voice's config, as `kiosk run` will when it loads the voice."""
-    from piper import PiperConfig
+    """speech.speaker checked against the voice's config, as `kiosk run` will when it loads the voice (read from
+    its .onnx.json alone: neither Piper nor the ONNX runtime is loaded for it)."""
+    import types
 
-    from kiosk.speech.piper_voice import SpeakerChoiceError, resolve_speaker
+    from kiosk.speech.speakers import SpeakerChoiceError, resolve_speaker
 
     try:
-        config = PiperConfig.from_dict(json.loads(model.with_name(model.name + ".json").read_text(encoding="utf-8")))
+        data = json.loads(model.with_name(model.name + ".json").read_text(encoding="utf-8"))
+        config = types.SimpleNamespace(num_speakers=int(data.get("num_speakers", 1)),
+                                       speaker_id_map=dict(data.get("speaker_id_map") or {}),
+                                       default_speaker_id=int(data.get("default_speaker_id", 0) or 0))
         resolve_speaker(config, settings.speech.speaker, model.name.removesuffix(".onnx"))
     except SpeakerChoiceError as error:
         return str(error)

@@ -20,7 +20,8 @@ from kiosk.knowledge.grounding import Grounder
 from kiosk.knowledge.thesaurus import synonym_groups
 from kiosk.models.locate import knowledge_path, locate
 from kiosk.speech.joining import join_clips
-from kiosk.speech.piper_voice import PiperSpeaker, SpeakerChoiceError
+from kiosk.speech.piper_voice import PiperSpeaker
+from kiosk.speech.speakers import SpeakerChoiceError
 
 log = logging.getLogger(__name__)
 

@@ -32,7 +32,7 @@ from kiosk.models.manifest import (
     read_local_models,
     verify_model,
 )
-from kiosk.speech.piper_voice import SpeakerChoiceError, resolve_speaker
+from kiosk.speech.speakers import SpeakerChoiceError, resolve_speaker
 from kiosk.speech.visemes import VISEMES, phonemes_of
 from kiosk.speech.voice_check import VoiceCheckError, check_timeline, find_voice_files
 from kiosk.speech.voice_store import VoiceStoreError, remove_voice

@@ -68,7 +68,7 @@ def run_add(args: argparse.Namespace) -> int:
     print(f"{'replaced' if added.replaced else 'installed'} voice {name!r} in {added.root}/ "
           f"(sha256 recorded in {settings.models.resolved_dir / 'local-manifest.toml'})")
     if info.num_speakers > 1:
-        from kiosk.speech.piper_voice import speaker_choices
+        from kiosk.speech.speakers import speaker_choices
 
         print(f"speakers: {speaker_choices(info.speakers, info.num_speakers)}; this one speaks as "
               f"speaker {r.speaker_id} unless [speech] speaker = ... chooses another")

@@ -274,9 +274,14 @@ def load_manifest(path: str | Path | None = None, models_dir: str | Path | None 
 
 
 def read_local_models(models_dir: str | Path) -> tuple[ModelEntry, ...]:
-    """The entries of <models_dir>/local-manifest.toml (none when there is no such file)."""
+    """The entries of <models_dir>/local-manifest.toml (none when there is no such file, or when this user may
+    not look there: a pack's health check runs as the service user, whose models folder may be another's)."""
     local = Path(models_dir) / LOCAL_MANIFEST
-    if not local.exists():
+    try:
+        if not local.exists():
+            return ()
+    except PermissionError:
+        log.warning("%s: not readable by this user; models added on this machine are not listed", local)
         return ()
     return _load_file(local, local=True).models
 
@@ -353,7 +358,10 @@ def _fetched_location(entry: ModelEntry, models_dir: Path) -> ModelLocation | No
     root = models_dir / entry.name  # archives are deleted once extracted: the entry stands for them
     files: dict[str, Path | None] = {f.path: root / f.path for f in entry.files if not f.archive}
     source = "added" if entry.added else "fetched"
-    return _location(entry, source, root, root / entry.entry, files)  # pathlib drops a trailing "."
+    try:
+        return _location(entry, source, root, root / entry.entry, files)  # pathlib drops a trailing "."
+    except PermissionError:  # another user's models folder (a pack's health check runs as the service user)
+        return None
 
 
 def _embedded_location(entry: ModelEntry) -> ModelLocation | None:

@@ -270,7 +270,8 @@ def sentence_for(info: VoiceInfo) -> tuple[str, list[str]]:
 def check_voice(files: VoiceFiles, speech: SpeechSettings | None = None, speaker: int | str = "",
                 text: str | None = None) -> VoiceReport:
     """Every check, the slow ones (loading and speaking, a few seconds) last."""
-    from kiosk.speech.piper_voice import PiperSpeaker, SpeakerChoiceError
+    from kiosk.speech.piper_voice import PiperSpeaker
+    from kiosk.speech.speakers import SpeakerChoiceError
 
     config = read_config(files.config)
     info = check_config(config, files.config)
