@@ -17,6 +17,7 @@ visitor is served is refused with 409, and a visitor who starts meanwhile stops 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -154,7 +155,13 @@ async def events(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache",
                                            "X-Accel-Buffering": "no"})
     await response.prepare(request)
-    async with request.app[KIOSK].hub.subscribe() as queue:
+    with contextlib.suppress(ConnectionResetError):  # the client went away (aiohttp's ClientConnectionResetError)
+        await _stream(response, request.app[KIOSK])
+    return response
+
+
+async def _stream(response: web.StreamResponse, kiosk: Kiosk) -> None:
+    async with kiosk.hub.subscribe() as queue:
         await response.write(b": connected\n\n")
         while True:
             try:
