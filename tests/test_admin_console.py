@@ -7,6 +7,7 @@ import asyncio
 import re
 from pathlib import Path
 
+import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestClient, TestServer
 from test_kiosk_loop import FakePlayer, FakeRuntime
@@ -16,6 +17,8 @@ from kiosk.admin.sessions import LOGIN_ATTEMPTS, check_password, hash_password
 from kiosk.appliance.app import Kiosk
 from kiosk.appliance.notify import Notifier
 from kiosk.config import Settings, with_overrides
+
+pytestmark = pytest.mark.slow  # a kiosk loop and an HTTP server per test: the engine-test tier
 
 PASSWORD = "correct horse battery"
 

@@ -22,6 +22,8 @@ from kiosk.config import Settings, with_overrides
 from kiosk.knowledge.index import ingest
 from kiosk.knowledge.retrieve import Retriever
 
+pytestmark = pytest.mark.slow  # a kiosk loop and an HTTP server per test: the engine-test tier
+
 
 @pytest.fixture
 def site(tmp_path: Path) -> tuple[Settings, Path, Path]:

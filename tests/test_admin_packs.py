@@ -10,6 +10,7 @@ import re
 import tarfile
 from pathlib import Path
 
+import pytest
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient, TestServer
 from test_kiosk_loop import FakePlayer, FakeRuntime
@@ -20,6 +21,8 @@ from kiosk.appliance import pack_archive
 from kiosk.appliance.app import Kiosk
 from kiosk.appliance.notify import Notifier
 from kiosk.config import Settings, with_overrides
+
+pytestmark = pytest.mark.slow  # a kiosk loop and an HTTP server per test: the engine-test tier
 
 
 def csrf(html: str) -> str:

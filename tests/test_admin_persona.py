@@ -18,6 +18,8 @@ from kiosk.appliance.app import Kiosk
 from kiosk.appliance.notify import Notifier
 from kiosk.config import ConfigError, Settings
 
+pytestmark = pytest.mark.slow  # a kiosk loop and an HTTP server per test: the engine-test tier
+
 
 def csrf(html: str) -> str:
     return re.search(r'name="csrf" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]

@@ -20,6 +20,8 @@ from kiosk.appliance.notify import Notifier
 from kiosk.config import ServiceSettings
 from kiosk.events import Heard, VisitorState
 
+pytestmark = pytest.mark.slow  # a kiosk loop and an HTTP server per test: the engine-test tier
+
 
 async def with_client(kiosk: Kiosk, body, service: ServiceSettings | None = None):  # noqa: ANN001, ANN201
     """Runs the kiosk's loop and an API client against it; `body(client)` is the test."""
