@@ -207,3 +207,21 @@ def test_a_wake_stops_an_api_question_at_once() -> None:
         assert stopped.status == 409  # stopped, not answered in full: the LLM is free when the visitor asks
 
     asyncio.run(with_client(k, body))
+
+
+def test_api_questions_wait_until_the_visitor_is_gone() -> None:
+    k = kiosk()
+
+    async def body(client: TestClient) -> None:
+        k.post(Heard(0.0, "where is hr", "keyboard"))
+        for _ in range(50):
+            if k.turns:
+                break
+            await asyncio.sleep(0.05)
+        between = await client.post("/api/v1/ask", json={"question": "where is the canteen"})
+        assert between.status == 409  # the visitor may ask a follow-up: their session is not over
+        await client.post("/api/v1/reset")  # (or forget_after_s of quiet)
+        after = await client.post("/api/v1/ask", json={"question": "where is the canteen"})
+        assert after.status == 200
+
+    asyncio.run(with_client(k, body))

@@ -451,8 +451,11 @@ class Kiosk:
             self._stop.set()
 
     def busy(self) -> bool:
-        """A visitor is being listened to or answered (or greeted): the API must not get in the way."""
-        return (self.phase in (VisitorState.LISTENING, VisitorState.THINKING, VisitorState.SPEAKING)
+        """A visitor is in session (being listened to, answered or greeted, or between their questions until
+        they are forgotten): the API must not get in the way. Its questions compete for the same cores and the
+        LLM's thread, and one client asking nonstop slowed a visitor's first audio 1.4x (docs/benchmarks.md)."""
+        return (self._in_session or self.phase in (VisitorState.LISTENING, VisitorState.THINKING,
+                                                   VisitorState.SPEAKING)
                 or self._greeting_active() or (self._turn is not None and not self._turn.done()))
 
     async def ask_text(self, question: str) -> AnswerDone:
