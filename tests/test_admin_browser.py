@@ -103,7 +103,7 @@ def shot(driver, name: str) -> None:  # noqa: ANN001
         driver.save_screenshot(str(out / f"{name}.png"))
 
 
-def until(check, seconds: float = 60.0) -> None:  # noqa: ANN001
+def until(check, seconds: float = 120.0) -> None:  # noqa: ANN001
     deadline = time.monotonic() + seconds
     while not check():
         assert time.monotonic() < deadline, "timed out"
@@ -167,9 +167,9 @@ def test_a_training_manager_without_a_shell(kiosk_site, browser, tmp_path: Path)
     browser.get(base + "/admin/live")  # follows the kiosk's event stream with the console's own session
     time.sleep(1.0)
     box["loop"].call_soon_threadsafe(box["kiosk"].post, Heard(0.0, "where is the IT help desk?", "keyboard"))
-    until(lambda: "heard: where is the IT help desk?" in browser.find_element(By.ID, "events").text, 60)
-    until(lambda: "B-214" in browser.find_element(By.ID, "events").text, 60)  # the answer's sentences
-    until(lambda: browser.find_element(By.ID, "caption").text.startswith("The IT help desk is in room B-214"), 10)
+    until(lambda: "heard: where is the IT help desk?" in browser.find_element(By.ID, "events").text, 120)
+    until(lambda: "B-214" in browser.find_element(By.ID, "events").text, 120)  # the answer's sentences
+    until(lambda: browser.find_element(By.ID, "caption").text.startswith("The IT help desk is in room B-214"), 60)
     shot(browser, "10-live")
     browser.get(base + "/admin/persona")
     wake = browser.find_element(By.ID, "listen-wake_phrase")
