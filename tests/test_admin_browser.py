@@ -165,7 +165,7 @@ def test_a_training_manager_without_a_shell(kiosk_site, browser, tmp_path: Path)
     from kiosk.events import Heard
 
     browser.get(base + "/admin/live")  # follows the kiosk's event stream with the console's own session
-    time.sleep(1.0)
+    until(lambda: browser.execute_script("return typeof stream !== 'undefined' && stream.readyState === 1"), 30)
     box["loop"].call_soon_threadsafe(box["kiosk"].post, Heard(0.0, "where is the IT help desk?", "keyboard"))
     until(lambda: "heard: where is the IT help desk?" in browser.find_element(By.ID, "events").text, 120)
     until(lambda: "B-214" in browser.find_element(By.ID, "events").text, 120)  # the answer's sentences
