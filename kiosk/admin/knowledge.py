@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from kiosk.admin.upload import stream_to
 from kiosk.config import Settings
 from kiosk.knowledge.parsers import SUPPORTED
 
@@ -99,24 +100,9 @@ class Library:
         return path
 
     async def save(self, name: str, chunks: Any) -> Path:
-        """Streams an upload to the folder (a temporary name, renamed when complete)."""
+        """Streams an upload to the folder (complete or not at all)."""
         path = self.target(name)
-        self.folder.mkdir(parents=True, exist_ok=True)  # type: ignore[union-attr]
-        tmp = path.with_name(f".{path.name}.uploading")
-        limit = int(MAX_UPLOAD_MB * 2**20)
-        size = 0
-        try:
-            with tmp.open("wb") as out:
-                while chunk := await chunks.read_chunk(256 * 1024):
-                    size += len(chunk)
-                    if size > limit:
-                        raise UploadRefused(f"{path.name} is larger than {MAX_UPLOAD_MB:.0f} MB")
-                    out.write(chunk)
-            if size == 0:
-                raise UploadRefused(f"{path.name} is empty")
-            tmp.replace(path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        await stream_to(path, chunks, MAX_UPLOAD_MB, UploadRefused)
         return path
 
     def remove(self, name: str) -> Path:

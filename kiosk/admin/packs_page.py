@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from kiosk.admin.upload import stream_to
 from kiosk.appliance import pack_archive, packs
 from kiosk.config import ServiceSettings
 
@@ -42,19 +43,7 @@ class Shelf:
 
     async def save(self, filename: str, chunks: Any) -> Path:
         path = self.target(filename)
-        self.uploads.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.uploading")
-        size, limit = 0, int(MAX_PACK_MB * 2**20)
-        try:
-            with tmp.open("wb") as out:
-                while chunk := await chunks.read_chunk(1 << 20):
-                    size += len(chunk)
-                    if size > limit:
-                        raise PackRefused(f"{path.name} is larger than {MAX_PACK_MB:.0f} MB")
-                    out.write(chunk)
-            tmp.replace(path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        await stream_to(path, chunks, MAX_PACK_MB, PackRefused)
         return path
 
     def uploaded(self, name: str) -> Path:
