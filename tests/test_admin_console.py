@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 from aiohttp import ClientSession
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from test_kiosk_loop import FakePlayer, FakeRuntime
+from test_local_api import with_client
 
 from kiosk.admin.api import make_app
 from kiosk.admin.sessions import LOGIN_ATTEMPTS, check_password, hash_password
@@ -25,18 +26,7 @@ PASSWORD = "correct horse battery"
 
 async def console(body, settings: Settings, audit: Path):  # noqa: ANN001, ANN201
     kiosk = Kiosk(FakeRuntime(greeting=False), player=FakePlayer(), notifier=Notifier(env={}))
-    stop = asyncio.Event()
-    loop_task = asyncio.create_task(kiosk.run(stop))
-    await asyncio.sleep(0)
-    server = TestServer(make_app(kiosk, settings.service, settings, audit))
-    client = TestClient(server)
-    await client.start_server()
-    try:
-        return await body(client)
-    finally:
-        await client.close()
-        stop.set()
-        await loop_task
+    return await with_client(kiosk, body, app=make_app(kiosk, settings.service, settings, audit))
 
 
 def csrf(html: str) -> str:

@@ -23,12 +23,12 @@ from kiosk.events import Heard, VisitorState
 pytestmark = pytest.mark.slow  # a kiosk loop and an HTTP server per test: the engine-test tier
 
 
-async def with_client(kiosk: Kiosk, body, service: ServiceSettings | None = None):  # noqa: ANN001, ANN201
-    """Runs the kiosk's loop and an API client against it; `body(client)` is the test."""
+async def with_client(kiosk: Kiosk, body, service: ServiceSettings | None = None, app=None):  # noqa: ANN001, ANN201
+    """Runs the kiosk's loop and a client of `app` (default: the API alone); `body(client)` is the test."""
     stop = asyncio.Event()
     loop_task = asyncio.create_task(kiosk.run(stop))
     await asyncio.sleep(0)
-    client = TestClient(TestServer(make_app(kiosk, service or ServiceSettings())))
+    client = TestClient(TestServer(app if app is not None else make_app(kiosk, service or ServiceSettings())))
     await client.start_server()
     try:
         return await body(client)
