@@ -251,9 +251,10 @@ def _closed_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.parametrize("url", [f"http://127.0.0.1:{_closed_port()}/m.bin",
-                                 "http://nonexistent.invalid/m.bin"])
-def test_offline_message_and_exit_code(tmp_path, capsys, url):
+@pytest.mark.parametrize("where", ["closed-port", "unknown-host"])
+def test_offline_message_and_exit_code(tmp_path, capsys, where):
+    # the port is found when the test runs: ids stay the same between collections (pytest-xdist workers)
+    url = f"http://127.0.0.1:{_closed_port()}/m.bin" if where == "closed-port" else "http://nonexistent.invalid/m.bin"
     load(tmp_path, model_toml("far", [{"path": "m.bin", "url": url, "sha256": "", "size": 0}]))
     md = tmp_path / "md"
     rc = cli(["models", "--manifest", str(tmp_path / "manifest.toml"), "fetch", "far",
