@@ -263,6 +263,11 @@ class ServiceSettings:
     """sha256 of the API token (`kiosk api token` makes one); callers send `Authorization: Bearer TOKEN`"""
     api_token_local: bool = False
     """also require the token from this machine (localhost callers need none by default)"""
+    api_rate: float = _f(10.0, range=(0.0, 10000.0))
+    """local API requests a second per caller address on average (0 = unlimited); over it a caller gets 429
+    with Retry-After, held back up to a second, so a script retrying in a loop cannot slow the visitor"""
+    api_burst: int = _f(20, range=(1, 10000))
+    """requests a caller may send at once before api_rate applies"""
     questions_report: bool = True
     """keep the text of questions the documents did not answer, for the admin console's report (never audio,
     never who asked); false = only counts"""

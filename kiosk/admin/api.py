@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from aiohttp import web
 
 from kiosk.admin.auth import allowed
 from kiosk.admin.metrics import Metrics
+from kiosk.admin.ratelimit import HOLD_MAX_S, RateLimit
 from kiosk.appliance.app import Kiosk, KioskBusy
 from kiosk.config import ServiceSettings, Settings
 from kiosk.event_json import to_json
@@ -40,18 +42,32 @@ MAX_QUESTION = 2000
 MAX_SAY = 2000
 HEARTBEAT_S = 15.0
 ERRORS = ("bad_json", "missing_field", "wrong_type", "too_long", "empty", "busy", "unauthorized", "not_found",
-          "method_not_allowed", "too_large", "internal")
+          "method_not_allowed", "too_large", "rate_limited", "internal")
+BUSY_RETRY_S = 2
+"""Retry-After sent with 409 busy: a visitor's turn takes a few seconds"""
 WITHHELD = {"dismissed": ("text",)}
 """fields the event stream leaves out: what a bystander said is theirs, the stream says only that it was dismissed"""
 KIOSK = web.AppKey("kiosk", Kiosk)
 METRICS = web.AppKey("metrics", Metrics)
 SERVICE = web.AppKey("service", ServiceSettings)
 TASKS = web.AppKey("tasks", list)  # announcements speaking in the background (kept so they are not collected)
+LIMIT = web.AppKey("limit", RateLimit)
 
 
-def error(status: int, code: str, message: str) -> web.Response:
+def error(status: int, code: str, message: str, retry_after: float | None = None) -> web.Response:
     assert code in ERRORS
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+    headers = {"Retry-After": str(max(1, math.ceil(retry_after)))} if retry_after is not None else None
+    return web.json_response({"error": {"code": code, "message": message}}, status=status, headers=headers)
+
+
+async def _over_budget(request: web.Request) -> web.Response | None:
+    """429 for a caller over `service.api_rate`, after holding the answer back (see kiosk/admin/ratelimit.py)."""
+    wait = request.app[LIMIT].take(request.remote or "")
+    if not wait:
+        return None
+    await asyncio.sleep(min(wait, HOLD_MAX_S))
+    return error(429, "rate_limited", "too many requests from this address; wait as Retry-After says",
+                 retry_after=wait)
 
 
 @web.middleware
@@ -59,6 +75,8 @@ async def guard(request: web.Request, handler: Any) -> web.StreamResponse:
     """The token rule, and JSON for every failure (aiohttp's own errors included). The console's pages
     (/, /admin/...) keep their own door: a password and a session (kiosk/admin/console.py)."""
     console = request.path == "/" or request.path == "/admin" or request.path.startswith("/admin/")
+    if not console and (refused := await _over_budget(request)) is not None:
+        return refused
     if not console and not allowed(request.app[SERVICE], request.remote, request.headers.get("Authorization")) \
             and not (request.path == "/api/v1/events" and _console_user(request)):
         return error(401, "unauthorized", "this address needs the API token: Authorization: Bearer TOKEN")
@@ -109,7 +127,7 @@ async def ask(request: web.Request) -> web.Response:
     try:
         done = await request.app[KIOSK].ask_text(question)
     except KioskBusy as busy:
-        return error(409, "busy", f"{busy}; try again in a moment")
+        return error(409, "busy", f"{busy}; try again in a moment", retry_after=BUSY_RETRY_S)
     return web.json_response({"answer": done.answer, "grounded": done.grounded, "sources": list(done.sources),
                               "timings_ms": done.timings.to_dict(), "error": done.error,
                               "error_codes": [str(c) for c in done.error_codes]})
@@ -121,7 +139,7 @@ async def say(request: web.Request) -> web.Response:
         return text
     kiosk = request.app[KIOSK]
     if kiosk.busy():
-        return error(409, "busy", "a visitor is being served; try again in a moment")
+        return error(409, "busy", "a visitor is being served; try again in a moment", retry_after=BUSY_RETRY_S)
     tasks: list[asyncio.Task] = request.app[TASKS]
     tasks[:] = [t for t in tasks if not t.done()]
     tasks.append(asyncio.create_task(_announce(kiosk, text)))
@@ -179,7 +197,8 @@ async def _stream(response: web.StreamResponse, kiosk: Kiosk) -> None:
 async def metrics(request: web.Request) -> web.Response:
     kiosk = request.app[KIOSK]
     extra = {"kiosk_event_subscribers": float(kiosk.hub.subscribers),
-             "kiosk_events_dropped_total": float(kiosk.hub.dropped)}
+             "kiosk_events_dropped_total": float(kiosk.hub.dropped),
+             "kiosk_api_rate_limited_total": float(request.app[LIMIT].refused)}
     return web.Response(text=request.app[METRICS].render(extra), content_type="text/plain", charset="utf-8",
                         headers={"X-Content-Type-Options": "nosniff"})
 
@@ -189,6 +208,7 @@ def make_app(kiosk: Kiosk, service: ServiceSettings, settings: Settings | None =
     """The API; with `settings`, the admin console too (its audit log at `audit`)."""
     app = web.Application(middlewares=[guard], client_max_size=MAX_BODY)
     app[KIOSK], app[SERVICE], app[TASKS] = kiosk, service, []
+    app[LIMIT] = RateLimit(service.api_rate, service.api_burst)
     app[METRICS] = Metrics(kiosk.snapshot)
     kiosk.hub.listen(app[METRICS].observe)
     app.router.add_post("/api/v1/ask", ask)
