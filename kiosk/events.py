@@ -283,6 +283,9 @@ class Heard:
     recognition_ms: float | None = field(default=None, compare=False)
     """wall time from detecting the end of speech to this transcript (early decoding shortens it);
     a measurement, not content, so events compare equal without it"""
+    end_to_heard_ms: float | None = field(default=None, compare=False)
+    """wall time from the microphone delivering the end of the visitor's speech to this transcript: the
+    end-of-turn wait, recognition and any lag of the listener behind the microphone (live listening only)"""
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ half-duplex gating with its tail, and the three barge-in modes.
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import numpy as np
 import pytest
@@ -481,6 +482,25 @@ def test_live_worker_survives_a_recognizer_failure_and_relays_microphone_status(
     live._work()  # runs the worker loop on this thread until the sentinel
     assert got[0] == MicrophoneStatus("lost", "USB microphone unplugged")
     assert [e.text for e in got if isinstance(e, Heard)] == ["second question"]
+
+
+def test_live_questions_say_how_long_after_the_last_word_they_came() -> None:
+    from kiosk.listen.live import LiveListener
+
+    got: list = []
+    live = LiveListener(Listener(EnergyVad(), ScriptedAsr(["where is hr"]), None, ListenSettings()),
+                        "no-such-device", got.append)
+    speech, pause = tone(1.0).tobytes(), silence(1.5).tobytes()
+    step = 2 * 512
+    audio = speech + pause
+    arrived = time.monotonic() - 0.3  # the microphone delivered it all 0.3 s ago: the listener is behind
+    for off in range(0, len(audio), step):
+        live._queue.put(("pcm", audio[off:off + step], arrived))
+    live._queue.put(None)
+    live._work()
+    heard = [e for e in got if isinstance(e, Heard)]
+    assert len(heard) == 1 and heard[0].end_to_heard_ms is not None
+    assert 300 <= heard[0].end_to_heard_ms < 2000  # from when the last word arrived, lag included
 
 
 class EarlyAsr(ScriptedAsr):

@@ -39,7 +39,7 @@ class Metrics:
         self.wakes: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
         self.dismissed = 0
-        self.stages = {stage: Histogram() for stage in (*STAGES, "recognition")}
+        self.stages = {stage: Histogram() for stage in (*STAGES, "recognition", "end_to_heard")}
 
     def observe(self, event: Any) -> None:
         if isinstance(event, AnswerDone):
@@ -52,8 +52,10 @@ class Metrics:
                     self.stages[stage].observe(ms / 1000)
         elif isinstance(event, Wake):
             self.wakes[str(event.source)] += 1
-        elif isinstance(event, Heard) and event.recognition_ms is not None:
-            self.stages["recognition"].observe(event.recognition_ms / 1000)
+        elif isinstance(event, Heard):
+            for stage, ms in (("recognition", event.recognition_ms), ("end_to_heard", event.end_to_heard_ms)):
+                if ms is not None:
+                    self.stages[stage].observe(ms / 1000)
         elif isinstance(event, Dismissed):
             self.dismissed += 1
 

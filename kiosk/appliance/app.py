@@ -368,6 +368,7 @@ class Kiosk:
         self.turns.append({"question": heard.text, "answer": done.answer, "grounded": done.grounded,
                            "cut_off": cut_off,
                            "timings_ms": {**done.timings.to_dict(), "recognition": heard.recognition_ms,
+                                          "end_to_heard": heard.end_to_heard_ms,
                                           "to_speaker": to_speaker},
                            "error": done.error, "total_s": round(time.perf_counter() - t0, 3)})
 

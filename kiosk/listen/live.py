@@ -9,19 +9,25 @@ the wake land on the audio the visitor actually heard and said at that moment.
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from kiosk.audio.capture import AudioSource, Microphone
-from kiosk.events import ListenEvent, MicrophoneStatus
+from kiosk.events import Heard, ListenEvent, MicrophoneStatus, SpeechEnded
+from kiosk.listen.asr import SAMPLE_RATE
 from kiosk.listen.listener import Listener
 
 log = logging.getLogger(__name__)
 
 EventCallback = Callable[[ListenEvent], None]
+ARRIVALS_KEPT = 1000
+"""chunks whose arrival time is remembered (32 s of 32-ms chunks): an utterance's end is always among them"""
 
 
 class LiveListener:
@@ -33,6 +39,9 @@ class LiveListener:
         self._queue: queue.SimpleQueue[tuple | None] = queue.SimpleQueue()
         self.mic = source(device_name, on_frames=self._on_frames, on_status=self._on_status, **mic_options)
         self._thread: threading.Thread | None = None
+        # (stream sample after the chunk, when the chunk arrived): when the visitor's last word reached us
+        self._arrivals: collections.deque[tuple[int, float]] = collections.deque(maxlen=ARRIVALS_KEPT)
+        self._speech_end: int | None = None
 
     def start(self) -> None:
         if self._thread is None:
@@ -71,7 +80,7 @@ class LiveListener:
 
     # PortAudio / supervisor threads: queue only.
     def _on_frames(self, pcm: bytes, _t: int) -> None:
-        self._queue.put(("pcm", pcm))
+        self._queue.put(("pcm", pcm, time.monotonic()))
 
     def _on_status(self, state: str, detail: str) -> None:
         self._queue.put(("status", state, detail))
@@ -90,10 +99,22 @@ class LiveListener:
                 except Exception:  # noqa: BLE001
                     log.exception("listen event handler failed")
 
+    def _timed(self, event: ListenEvent) -> ListenEvent:
+        """A question stamped with how long after its end it came out (see Heard.end_to_heard_ms)."""
+        if isinstance(event, SpeechEnded):
+            self._speech_end = round(event.t * SAMPLE_RATE)
+        elif isinstance(event, Heard) and self._speech_end is not None:
+            end, self._speech_end = self._speech_end, None
+            arrived = next((at for sample, at in self._arrivals if sample >= end), None)
+            if arrived is not None:
+                return dataclasses.replace(event, end_to_heard_ms=round((time.monotonic() - arrived) * 1000, 1))
+        return event
+
     def _handle(self, item: tuple) -> list[ListenEvent]:
         kind, *rest = item
         if kind == "pcm":
-            return self.listener.feed(rest[0])
+            self._arrivals.append((self.listener.position + len(rest[0]) // 2, rest[1]))
+            return [self._timed(e) for e in self.listener.feed(rest[0])]
         if kind == "wake":
             events = self.listener.wake(rest[0], at=rest[1])
             return events if rest[2] else []

@@ -26,6 +26,15 @@ _RARELY_LAST = frozenset([
 ])
 
 _FILLERS = re.compile(r"\b(um+|uh+|er+|erm+|hmm+)\W*$")
+# "How do I ..." / "what should we ...": a subject pronoun right after an auxiliary is a question's middle, even
+# when Whisper writes a question mark after it ("How do I?"). "Where am I?" ends on "am": not caught.
+_AUXILIARY = frozenset(["do", "does", "did", "can", "could", "should", "would", "will", "shall", "may", "might",
+                        "must", "have", "has"])
+_SUBJECT = frozenset(["i", "we", "they", "he", "she", "you", "it"])
+# What people say before the question ("Quick question!", "Excuse me.", "Okay, so ..."): with nothing of a
+# question after it, the visitor has only begun.
+_OPENER = re.compile(r"^(?:(?:excuse me|quick question|one more thing|sorry|hi|hello|hey|okay|ok|so|um+|uh+|er+|oh|"
+                     r"and|well|right|yeah|dude|please|what)\b[\s,.!?]*)+$")
 
 
 def sounds_complete(text: str, punctuated: bool = True) -> bool:
@@ -34,6 +43,8 @@ def sounds_complete(text: str, punctuated: bool = True) -> bool:
     t = text.strip()
     words = re.findall(r"[\w'-]+", t.lower())
     if not words or _FILLERS.search(t.lower()) or words[-1] in _NEVER_LAST:
+        return False
+    if _OPENER.match(t.lower()) or (len(words) >= 2 and words[-1] in _SUBJECT and words[-2] in _AUXILIARY):
         return False
     if not punctuated:
         return len(words) >= 2 and words[-1] not in _RARELY_LAST
