@@ -234,6 +234,10 @@ def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
                     "hesitation_questions": len(hes), "hesitation_cut": sum(1 for q in hes if q["cut_off"])},
         "v2v_s": {"n": len(v2v), "p50": _median(v2v),
                   "p95": round(float(np.percentile(v2v, 95)), 3) if v2v else None},
+        # where voice to voice goes: the kiosk's own stamps (mic's last word -> transcript -> sound device)
+        "v2v_stages_ms_p50": {stage: _median([t[stage] for q in allq if q.get("v2v_s") is not None
+                                              and (t := q.get("timings_ms") or {}).get(stage) is not None])
+                              for stage in ("end_to_heard", "first_audio", "to_speaker")},
         "baseline_first_audio_s_p50": _median(base),
         "v2v_over_baseline": {"ratio_of_medians": round(statistics.median(v2v) / statistics.median(base), 3)
                               if v2v and base else None, "median_of_ratios": _median(ratios),
@@ -310,6 +314,8 @@ TARGETS = [
      f"hesitations {a['cut_off']['hesitation_cut']}/{a['cut_off']['hesitation_questions']})", "≤0.02"),
     ("questions merged after a pause", lambda a: a["questions_merged_after_a_pause"], ""),
     ("voice to voice p50 / p95 (s)", lambda a: f"{a['v2v_s']['p50']} / {a['v2v_s']['p95']} (n={a['v2v_s']['n']})", ""),
+    ("  stages p50 (ms): last word -> transcript / -> first audio / -> device",
+     lambda a: " / ".join(str(v) for v in a["v2v_stages_ms_p50"].values()), ""),
     ("sequential baseline p50 (s)", lambda a: a["baseline_first_audio_s_p50"], ""),
     ("v2v ÷ baseline (medians)", lambda a: f"{a['v2v_over_baseline']['ratio_of_medians']} (with the short "
      f"silence: {a['v2v_over_baseline']['ratio_of_medians_short_silence']})", ""),
