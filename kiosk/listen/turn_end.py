@@ -31,10 +31,11 @@ _FILLERS = re.compile(r"\b(um+|uh+|er+|erm+|hmm+)\W*$")
 _AUXILIARY = frozenset(["do", "does", "did", "can", "could", "should", "would", "will", "shall", "may", "might",
                         "must", "have", "has"])
 _SUBJECT = frozenset(["i", "we", "they", "he", "she", "you", "it"])
-# What people say before the question ("Quick question!", "Excuse me.", "Okay, so ..."): with nothing of a
-# question after it, the visitor has only begun.
-_OPENER = re.compile(r"^(?:(?:excuse me|quick question|one more thing|sorry|hi|hello|hey|okay|ok|so|um+|uh+|er+|oh|"
-                     r"and|well|right|yeah|dude|please|what)\b[\s,.!?]*)+$")
+# What people say before the question ("Quick question!", "Excuse me.", "Okay, so ..."): an opener with at most
+# one more word after it ("Quick question, dude!") means the visitor has only begun. ("Hey" is not one: "Hey
+# coach." alone is a whole wake phrase.)
+_OPENER = re.compile(r"^(?:(?:excuse me|quick question|one more thing|sorry|hi|hello|okay|ok|so|um+|uh+|er+|oh|"
+                     r"and|well|right|yeah|please)\b[\s,.!?]*)+")
 
 
 def sounds_complete(text: str, punctuated: bool = True) -> bool:
@@ -44,7 +45,10 @@ def sounds_complete(text: str, punctuated: bool = True) -> bool:
     words = re.findall(r"[\w'-]+", t.lower())
     if not words or _FILLERS.search(t.lower()) or words[-1] in _NEVER_LAST:
         return False
-    if _OPENER.match(t.lower()) or (len(words) >= 2 and words[-1] in _SUBJECT and words[-2] in _AUXILIARY):
+    opener = _OPENER.match(t.lower())
+    if opener and len(re.findall(r"[\w'-]+", t[opener.end():])) < 2:
+        return False
+    if len(words) >= 2 and words[-1] in _SUBJECT and words[-2] in _AUXILIARY:
         return False
     if not punctuated:
         return len(words) >= 2 and words[-1] not in _RARELY_LAST
