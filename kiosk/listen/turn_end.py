@@ -48,8 +48,8 @@ def sounds_complete(text: str, punctuated: bool = True) -> bool:
     opener = _OPENER.match(t.lower())
     if opener and len(re.findall(r"[\w'-]+", t[opener.end():])) < 2:
         return False
-    if len(words) >= 2 and words[-1] in _SUBJECT and words[-2] in _AUXILIARY:
-        return False
+    if words[-1] in _AUXILIARY or (len(words) >= 2 and words[-1] in _SUBJECT and words[-2] in _AUXILIARY):
+        return False  # "OK, so what does?": the verb is still to come
     if not punctuated:
         return len(words) >= 2 and words[-1] not in _RARELY_LAST
     if t.endswith(("...", "…")):
