@@ -364,8 +364,12 @@ class ListenSettings:
     whisper_model: str = "whisper-base-ct2"
     """faster-whisper model from the manifest (kind asr); embedded from PyPI"""
     whisper_window_s: float = _f(20.0, range=(3.0, 30.0))
-    """seconds of audio Whisper's encoder looks at (longer utterances get theirs plus 1 s); shorter is
-    faster; 30 = Whisper's own window, which also decides when a wake phrase is in doubt"""
+    """seconds of audio Whisper's encoder looks at when it listens for the wake phrase (longer utterances
+    get theirs plus 1 s); shorter is faster; 30 = Whisper's own window, which also decides when a wake phrase
+    is in doubt"""
+    whisper_question_window_s: float = _f(10.0, range=(3.0, 30.0))
+    """the same for a question after the wake: 10 s decodes ~100 ms sooner than 20 s at the same word error
+    rate (docs/benchmarks.md, "Recognition window" and "End of turn")"""
     language: str = "en"
     """language Whisper listens for ("" = detect)"""
     vocabulary: str = _f("auto", choices=("auto", "off"))
@@ -396,10 +400,10 @@ class ListenSettings:
     hangover_ms: int = _f(900, range=(100, 3000))
     """silence that ends an utterance whose words sound unfinished ("where is the ..."), or whenever no
     early transcript is available to judge it (early decoding off)"""
-    hangover_complete_ms: int = _f(250, range=(100, 3000))
+    hangover_complete_ms: int = _f(200, range=(100, 3000))
     """silence that ends an utterance whose transcript so far reads as a complete question or request
     ("... on my first day?"): shorter answers sooner, longer cuts fewer visitors off (>= hangover_ms: off)"""
-    early_decode_ms: int = _f(120, range=(0, 3000))
+    early_decode_ms: int = _f(60, range=(0, 3000))
     """after this much silence, a batch recognizer (Whisper) starts decoding while the hangover runs,
     so the transcript is ready sooner; thrown away if the speaker goes on (>= hangover_ms: off)"""
     min_speech_ms: int = _f(250, range=(50, 2000))
@@ -437,6 +441,24 @@ class ListenSettings:
     (any speech; only with an echo-cancelling audio stack, or the kiosk interrupts itself)"""
 
 
+@dataclass(frozen=True)
+class LearnSettings:
+    """[learn]: activities the idle screen offers beside questions (docs/learning.md)"""
+
+    quizzes: tuple[str, ...] = _f((), keep_case=True)
+    """quiz files (TOML; kiosk quiz check FILE), each a button and asked for by voice ("quiz me", "start the
+    safety quiz"); relative paths are from this file's folder. A draft (draft = true) is never offered"""
+    scenarios: tuple[str, ...] = _f((), keep_case=True)
+    """practice-conversation scenario files (kiosk roleplay check FILE), each a button ("let's practise a
+    conversation")"""
+    judge: str = _f("auto", choices=("auto", "rules", "model"))
+    """who rates a practice conversation: rules (phrases, questions, talking time), the model too where it is
+    capable (auto: a model file of 400 MB or more), or the model always"""
+    results: bool = True
+    """count quiz results (anonymous: per question right/wrong, per quiz passed/failed; never what was said),
+    kept service.questions_keep_days days; `kiosk report`"""
+
+
 SECTIONS: dict[str, type] = {
     "persona": PersonaSettings,
     "llm": LLMSettings,
@@ -449,6 +471,7 @@ SECTIONS: dict[str, type] = {
     "listen": ListenSettings,
     "screen": ScreenSettings,
     "service": ServiceSettings,
+    "learn": LearnSettings,
 }
 # Every known key -> its section, to tell someone who put `temperature` under [llm] where it goes.
 _KEY_HOME = {f.name: s for s, cls in reversed(SECTIONS.items()) for f in dataclasses.fields(cls)}
@@ -469,6 +492,7 @@ class Settings:
     listen: ListenSettings = field(default_factory=ListenSettings)
     screen: ScreenSettings = field(default_factory=ScreenSettings)
     service: ServiceSettings = field(default_factory=ServiceSettings)
+    learn: LearnSettings = field(default_factory=LearnSettings)
     source: Path | None = None
     """the file these settings came from; None for built-in defaults"""
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.answer.engine import AnswerEngine
-from kiosk.answer.llm import LlamaEngine
+from kiosk.answer.llm import SMALL_LLM_BYTES, LlamaEngine
 from kiosk.answer.pipeline import Responder, run_turn
 from kiosk.answer.prompt import passage_tokens, persona_too_long
 from kiosk.audio.wav import write_wav
@@ -26,9 +26,6 @@ from kiosk.speech.speakers import SpeakerChoiceError
 log = logging.getLogger(__name__)
 
 
-SMALL_LLM_BYTES = 400 * 1024 * 1024
-"""GGUF files below this (SmolLM2-135M, Gemma 3 270M) paraphrase too poorly to answer policy
-questions; knowledge.answer_style = "auto" quotes the documents for them."""
 
 
 def build_llm(settings: Settings) -> LlamaEngine:

@@ -86,12 +86,16 @@ class Gate:
     def __init__(self) -> None:
         self.calls: list[str] = []
         self.said: list[str] = []  # what the kiosk told the listener it is saying (its echo is not a visitor)
+        self.expects: list[str] = []
 
     def speaking_started(self) -> None:
         self.calls.append("started")
 
     def saying(self, text: str) -> None:
         self.said.append(text)
+
+    def expect(self, context: str) -> None:
+        self.expects.append(context)  # what the recognizer is primed with (a quiz question; "" the documents)
 
     def speaking_finished(self, window: str = "follow_up") -> None:
         self.calls.append("finished" if window == "follow_up" else f"finished:{window}")

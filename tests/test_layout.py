@@ -17,8 +17,8 @@ LAYERS: list[set[str]] = [
     {"config", "event_json"},
     {"logs", "models"},                         # model manifest, fetching, locating
     {"speech", "knowledge"},                    # engines: Piper; documents, index, retrieval, grounding
-    {"audio", "answer", "learn"},               # sound devices; the turn pipeline; quizzes
-    {"listen", "avatar"},                       # microphone judgement; the face and the screen
+    {"audio", "answer"},                        # sound devices; the turn pipeline
+    {"listen", "avatar", "learn"},              # microphone judgement; the face and the screen; quizzes, roleplay
     {"runtime", "checks"},                      # the composition root; platform checks
     {"appliance"},                              # the kiosk loop, service, packs
     {"admin"},                                  # the local API and metrics, served on the kiosk's loop

@@ -594,3 +594,15 @@ def test_a_doubtful_wake_gets_a_second_opinion(quick: str, full: str, asked: int
     assert kinds(events) == (["Wake", "SpeechStarted", "SpeechEnded", "Heard"] if woken else [])
     if woken:
         assert events[-1].text == "where is the lobby"
+
+
+def test_a_quiz_question_primes_recognition_instead_of_the_documents() -> None:
+    asr = ScriptedAsr(["one hour"])
+    asr.prompt = "Halvorsen B-214 canteen"  # type: ignore[attr-defined]  # like WhisperEngine's
+    listener = Listener(EnergyVad(), asr, None, ListenSettings())
+    listener.expect("How long does the fire watch stay after hot work ends?")
+    assert asr.prompt == "How long does the fire watch stay after hot work ends?"
+    listener.expect("A battery starts smoking. Which extension do you call?")
+    listener.expect("")
+    assert asr.prompt == "Halvorsen B-214 canteen"
+    Listener(EnergyVad(), ScriptedAsr([]), None, ListenSettings()).expect("no prompt to replace: ignored")

@@ -84,3 +84,18 @@ def test_watchdog_applies_only_to_the_named_pid() -> None:
     assert Notifier(env={"NOTIFY_SOCKET": "/x", "WATCHDOG_USEC": "30000000"}).watchdog_s == 30.0
     other = Notifier(env={"NOTIFY_SOCKET": "/x", "WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1"})
     assert other.watchdog_s is None
+
+
+def test_a_reader_that_falls_behind_never_blocks_the_kiosk(tmp_path: Path) -> None:
+    """Found by the quiz's end-to-end test: its harness read the notify socket only now and then, the socket's
+    buffer filled with STATUS lines, and the kiosk's loop blocked in sendto() mid-quiz. Now a line is dropped."""
+    path = tmp_path / "notify.sock"
+    reader = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    reader.bind(str(path))
+    try:
+        notifier = Notifier(env={"NOTIFY_SOCKET": str(path)})
+        sent = [notifier.status(f"speaking {i}") for i in range(5000)]  # never read
+        assert sent[0] and not sent[-1]  # the first went through, the ones over the buffer were dropped
+        assert reader.recv(4096) == b"STATUS=speaking 0"
+    finally:
+        reader.close()

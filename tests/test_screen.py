@@ -282,3 +282,34 @@ def test_the_screen_reports_its_backend_and_measured_frame_rate(screen_parts) ->
     report = screen.report()
     assert report["backend"] == "pygame" and report["fallback"] is None and report["frames"] == 16
     assert report["fps"] == 15.0 and report["target_fps"] == screen.fps
+
+
+def test_a_lessons_buttons_are_drawn_above_the_talk_button_and_a_tap_says_them(screen_parts) -> None:  # noqa: ANN001
+    """Issue 18: the activities on offer, then a quiz question's choices and Stop; a tap on one is the visitor
+    saying its words (Heard from "tap"), the captions move up to leave the row free."""
+    screen, got = make(screen_parts, clock=lambda: PEAK)
+    backend = screen.backend
+    screen.offer(("Hall safety quiz", "Practise: An upset visitor at reception"))
+    screen.frame()
+    p, px = screen.overlay.painter, screen.overlay.layout.cue_px
+    snap = backend.snapshot()
+    assert shows(snap, p, "Hall safety quiz", px, WHITE)
+    talk_top = screen.overlay.keyboard_rect[1]
+    rects = [c.rect for c in screen.choices.choices]
+    assert all(y + h <= talk_top for _, y, _, h in rects)  # the row never covers the talk button
+    x, y, w, h = rects[0]
+    screen.pointer(x + w // 2, y + h // 2)
+    assert got[-1] == Heard(PEAK, "Hall safety quiz", "tap")
+    screen.offer(("Green", "Yellow", "Blue"), stop=True)
+    screen.listen_event(Heard(0.0, "What colour are the forklift lanes?", "whisper"))
+    screen.speak(clip("What colour are the forklift lanes? Is it Green, Yellow or Blue?"), None, lambda: 0.3)
+    screen.frame()
+    snap = backend.snapshot()
+    assert shows(snap, p, "Yellow", px, WHITE) and shows(snap, p, "Stop", px, INK)
+    cx, cy, cw, ch = screen.overlay.caption_rect
+    assert cy + ch <= min(r[1] for r in (c.rect for c in screen.choices.choices))  # captions above the row
+    stop = next(c.rect for c in screen.choices.choices if c.label == "Stop")
+    screen.pointer(stop[0] + 2, stop[1] + 2)
+    assert got[-1].text == "stop" and got[-1].engine == "tap"
+    screen.offer(())
+    assert screen.choices.choices == () and screen.overlay.lift == 0

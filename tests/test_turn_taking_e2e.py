@@ -54,8 +54,10 @@ class Session:
         self.log = tmp / "kiosk.log"
         self.proc = subprocess.Popen([sys.executable, "-m", "kiosk.cli", "run", "--headless", "--config", str(config)],
                                      env=env, stderr=open(self.log, "w"))  # noqa: SIM115
-        assert self.wait("READY=1", 180), self.tail()
-        assert wait_for_log(self.log, FIRST_AUDIO, 60), self.tail()
+        if not (self.wait("READY=1", 180) and wait_for_log(self.log, FIRST_AUDIO, 60)):
+            self.proc.kill()  # never leave a kiosk behind holding its ports
+            self.proc.wait(timeout=30)
+            raise AssertionError(f"kiosk run did not start:\n{self.tail()}")
         time.sleep(0.5)
 
     def tail(self) -> str:

@@ -57,6 +57,12 @@ class AnswerEngine:
         # One generation at a time; a new turn waits here for the stale one (at most one token).
         self._lock = threading.Lock()
 
+    @property
+    def lock(self) -> threading.Lock:
+        """Held while the model generates: anything else using the same model (a practice conversation) takes it
+        too, so a cancelled answer finishing its last token never runs beside it."""
+        return self._lock
+
     def warm(self) -> int:
         """Puts the persona prefix into the KV cache (start-up); returns the system prompt's token count."""
         with self._lock:

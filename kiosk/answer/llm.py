@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+SMALL_LLM_BYTES = 400 * 1024 * 1024
+"""GGUF files below this (SmolLM2-135M, Gemma 3 270M) paraphrase too poorly to answer policy
+questions; knowledge.answer_style = "auto" quotes the documents for them."""
+
 Message = dict[str, str]
 
 

@@ -29,8 +29,10 @@ from collections.abc import Callable
 from typing import Any
 
 from kiosk.answer.pipeline import run_turn
+from kiosk.answer.sentences import split_sentences
 from kiosk.appliance import memory
 from kiosk.appliance.hub import EventHub
+from kiosk.appliance.lessons import Lesson, Lessons
 from kiosk.appliance.notify import Notifier
 from kiosk.appliance.ports import Display, Engines, Listening, Sound
 from kiosk.appliance.supervise import RestartPolicy, Supervisor
@@ -66,8 +68,11 @@ EARCON_WAIT_S = 0.05  # the listener posts a wake's question (one breath) right 
 class Kiosk:
     def __init__(self, runtime: Engines, *, listener: Listening | None = None, player: Sound | None = None,
                  screen: Display | None = None, notifier: Notifier | None = None,
-                 restart: RestartPolicy | None = None) -> None:
+                 restart: RestartPolicy | None = None, lessons: Lessons | None = None) -> None:
         self.rt, self.listener, self.player, self.screen = runtime, listener, player, screen
+        self.lessons = lessons
+        self.lesson: Lesson | None = None  # a quiz or practice conversation under way (kiosk/appliance/lessons.py)
+        self._lesson_said_at = 0.0  # loop time the lesson last spoke: its window reopens until the visitor is gone
         self.notifier = notifier or Notifier()
         self.service = runtime.settings.service
         # Bounded: the kiosk runs for months; the status endpoint shows only the latest anyway.
@@ -125,6 +130,8 @@ class Kiosk:
                  start("forget", lambda: self._forget_quiet_visitors(stop), stop)]
         screen = self.screen
         if screen is not None:
+            if self.lessons is not None:
+                screen.offer(self.lessons.labels)
             tasks.append(start("screen", lambda: screen.run(stop), stop))
         self.notifier.ready("idle")
         log.info("kiosk ready")
@@ -183,7 +190,8 @@ class Kiosk:
                 event = dataclasses.replace(event, text=f"{self._prefix} {event.text}")
                 log.info("question continued: %r", event.text)
                 self._prefix = None
-            self._turn = asyncio.create_task(self._answer(event))
+            lesson = self.lesson is not None or (self.lessons is not None and self.lessons.requested(event.text))
+            self._turn = asyncio.create_task(self._lesson_turn(event) if lesson else self._answer(event))
         elif isinstance(event, WindowClosed):
             self._window_closed(event)
         elif isinstance(event, MicrophoneStatus):
@@ -227,6 +235,10 @@ class Kiosk:
     def _window_closed(self, event: WindowClosed) -> None:
         if self.phase not in (VisitorState.LISTENING, VisitorState.FOLLOW_UP) or self._greeting_active():
             return  # a turn or the greeting is under way; its end opens the next window
+        if self.lesson is not None and self._now() - self._lesson_said_at < self.service.forget_after_s:
+            if self.listener is not None:  # people think before they answer: the lesson keeps listening
+                self.listener.tap("lesson", echo=False)
+            return
         greet = (event.window == "question" and not self._in_session and self.service.greeting
                  and self.rt.speaker is not None)
         if greet:
@@ -299,7 +311,8 @@ class Kiosk:
                 "wakes": self.wakes, "dismissed": self.dismissed, "errors": list(self.errors)[-10:],
                 "listening": self.listener is not None, "microphone": self.microphone,
                 "sound": self.player is not None, "tasks": self.supervisor.snapshot(),
-                "screen": self.screen.report() if self.screen is not None else None, **self.facts}
+                "screen": self.screen.report() if self.screen is not None else None,
+                "lessons": self.lessons.snapshot(self.lesson) if self.lessons is not None else None, **self.facts}
 
     async def _answer(self, heard: Heard) -> None:
         """One turn: the question answered, spoken and shown; the listener's gate closed while speaking."""
@@ -356,6 +369,71 @@ class Kiosk:
             self.screen.idle()
         # What the turn freed goes back to the system (kiosk.appliance.memory), off the loop's thread.
         asyncio.get_running_loop().run_in_executor(None, memory.trim)
+
+    async def _lesson_turn(self, heard: Heard) -> None:
+        """A step of a quiz or practice conversation: what the visitor said goes to the lesson (starting it,
+        when it asked for one), and the avatar says the lesson's reply; the question window opens after it."""
+        assert self.lessons is not None
+        self._in_session = True
+        self._set_phase(VisitorState.THINKING)
+        t0 = time.perf_counter()
+        if self.lesson is None:
+            activity = self.lessons.requested(heard.text)
+            assert activity is not None
+            log.info("lesson started: %s %r", activity.kind, activity.title)
+            self.lesson = self.lessons.begin(activity)
+            step = await asyncio.to_thread(self.lesson.start)
+        else:
+            step = await asyncio.to_thread(self.lesson.hear, heard.text)
+        title = self.lesson.activity.title
+        if step.done:
+            self.lesson = None
+            self.lessons.refresh_results()
+        if self.listener is not None:
+            self.listener.expect(step.expect)
+        if self.screen is not None:
+            self.screen.offer(step.choices if not step.done else self.lessons.labels, stop=not step.done)
+            if step.mood:
+                self.screen.mood(step.mood)
+        timings = {"end_to_heard": heard.end_to_heard_ms, "reply": round((time.perf_counter() - t0) * 1000, 1),
+                   "to_speaker": None}
+        self.turns.append({"question": heard.text, "answer": step.say, "lesson": title, "lesson_done": step.done,
+                           "timings_ms": timings})
+
+        def playing() -> None:  # what was said -> the verdict (or reply) starts playing
+            if timings["to_speaker"] is None:
+                timings["to_speaker"] = round((time.perf_counter() - t0) * 1000, 1)
+
+        self._lesson_said_at = self._now()
+        await self._say(step.say, window="follow_up" if step.done else "question", playing=playing)
+        self._lesson_said_at = self._now()  # the visitor's time to answer starts when the kiosk has finished
+
+    async def _say(self, text: str, window: str, playing: Callable[[], None] | None = None) -> None:
+        """The avatar says `text` sentence by sentence (the next one is made while one plays), the microphone
+        gated meanwhile; then `window` opens (and the visitor state follows it). A wake stops it."""
+        if self.rt.speaker is None:
+            return
+        started = False
+        try:
+            for i, sentence in enumerate(split_sentences(text) or [text]):
+                clip = await asyncio.to_thread(self.rt.speaker.speak_joined, sentence)
+                if not started:
+                    started = True
+                    if self.listener is not None:
+                        self.listener.speaking_started()
+                    self._set_phase(VisitorState.SPEAKING)
+                if self.listener is not None:
+                    self.listener.saying(clip.text)
+                self._play(SpeechAudio(0, i, clip), playing)
+            if self.player is not None:
+                await self.player.drain()
+        finally:
+            if started and self.listener is not None:
+                self.listener.speaking_finished(window=window)
+            if self.phase in (VisitorState.SPEAKING, VisitorState.THINKING):
+                self._set_phase(VisitorState.FOLLOW_UP if window == "follow_up" else VisitorState.LISTENING)
+                if self.screen is not None:
+                    self.screen.idle()
 
     def _record(self, heard: Heard, done: AnswerDone, cut_off: bool, to_speaker: float | None, t0: float) -> None:
         """A cut-off answer is listed (written, not all heard) but not counted."""
@@ -428,6 +506,8 @@ class Kiosk:
                 return
             quiet = self._now() - self._last_activity
             between_turns = self.phase in (VisitorState.FOLLOW_UP, VisitorState.IDLE)
+            if self.lesson is not None and self.phase is VisitorState.LISTENING:  # waiting for a lesson's answer
+                quiet, between_turns = self._now() - self._lesson_said_at, True
             if self._in_session and quiet > self.service.forget_after_s and between_turns:
                 log.info("visitor gone (%.0f s quiet): session forgotten", quiet)
                 self.forget_visitor()
@@ -440,6 +520,15 @@ class Kiosk:
         self.rt.engine.reset()
         self.rt.responder.forget()
         self._in_session = False
+        if self.lesson is not None:  # walked away mid-lesson: it ends (a quiz counts as stopped)
+            self.lesson.abandon()
+            self.lesson = None
+            if self.listener is not None:
+                self.listener.expect("")
+            if self.lessons is not None:
+                self.lessons.refresh_results()
+        if self.screen is not None and self.lessons is not None:
+            self.screen.offer(self.lessons.labels)
         self._set_phase(VisitorState.IDLE)
         if self.screen is not None:
             self.screen.forget()

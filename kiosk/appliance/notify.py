@@ -1,8 +1,9 @@
 """systemd's notify protocol: READY=1, STATUS=..., WATCHDOG=1, STOPPING=1 as datagrams to $NOTIFY_SOCKET.
 
-On the appliance systemd-python's `systemd.daemon.notify` sends them (the `appliance` extra); elsewhere
-the same bytes go through a plain socket, so the protocol is tested without systemd. Outside a
-systemd service (no NOTIFY_SOCKET) every call is a no-op.
+The datagrams go through a plain, non-blocking socket (the same bytes systemd-python's
+`systemd.daemon.notify` would send, so the protocol is tested without systemd): the notify calls run on
+the event loop, and a reader that falls behind (a full socket buffer) must cost a dropped status line, never
+a frozen kiosk. Outside a systemd service (no NOTIFY_SOCKET) every call is a no-op.
 
 The watchdog is fed from a task of the event loop itself: if the loop stalls (a stage blocks it), the
 task stops running, WATCHDOG=1 stops arriving, and systemd kills and restarts the service
@@ -29,14 +30,6 @@ class Notifier:
         pid = env.get("WATCHDOG_PID", "")
         # The watchdog applies to us only if systemd says so (WATCHDOG_PID, when set, must be our pid).
         self.watchdog_s = int(usec) / 1e6 if usec.isdigit() and (not pid or pid == str(os.getpid())) else None
-        self._sd_notify = None
-        if self.address:
-            try:
-                from systemd import daemon  # type: ignore[attr-defined]  # systemd-python, on the appliance
-
-                self._sd_notify = daemon.notify
-            except ImportError:
-                pass
 
     @property
     def enabled(self) -> bool:
@@ -47,13 +40,11 @@ class Notifier:
             return False
         message = "\n".join(lines)
         try:
-            if self._sd_notify is not None:
-                return bool(self._sd_notify(message))
             address = "\0" + self.address[1:] if self.address.startswith("@") else self.address
-            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as sock:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC | socket.SOCK_NONBLOCK) as sock:
                 sock.sendto(message.encode(), address)
             return True
-        except OSError as error:  # systemd gone (shutdown): nothing useful to do about it
+        except OSError as error:  # systemd gone (shutdown) or not reading (EAGAIN): dropped, the loop goes on
             log.debug("sd_notify %r failed: %s", message, error)
             return False
 

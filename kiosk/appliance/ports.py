@@ -64,6 +64,10 @@ class Listening(Protocol):
 
     def saying(self, text: str) -> None: ...
 
+    def expect(self, context: str) -> None:
+        """What the visitor's next words answer (a quiz question), to prime recognition; "" = the documents."""
+        ...
+
     def speaking_finished(self, window: str = "follow_up") -> None: ...
 
 
@@ -96,6 +100,15 @@ class Display(Protocol):
 
     def forget(self) -> None:
         """The visitor left: their captions go."""
+        ...
+
+    def mood(self, expression: str) -> None:
+        """The face for what the kiosk says next (kiosk.avatar.animator.EXPRESSIONS)."""
+        ...
+
+    def offer(self, labels: tuple[str, ...], stop: bool = False) -> None:
+        """Buttons above the talk button: the activities, or a lesson's choices and Stop; a tap on one is
+        posted as `Heard(engine="tap")` with its words."""
         ...
 
     def report(self) -> dict[str, object]:

@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from kiosk.appliance import last_good
@@ -103,6 +104,21 @@ Service = Callable[[Kiosk, Settings], Awaitable[Any]]
 """started on the kiosk's loop once it runs (the local API): returns something with `async stop()`, or None"""
 
 
+def _lessons(settings: Settings, rt: Any) -> tuple[Any, list[str]]:
+    """The quizzes and practice conversations of [learn] (None when there are none), and why any is not offered."""
+    from kiosk.appliance.lessons import Lessons, SharedLlm, load_activities, results_path
+    from kiosk.learn.results import QuizResults
+
+    learn = settings.learn
+    if not learn.quizzes and not learn.scenarios:
+        return None, []
+    base = settings.source.parent if settings.source is not None else Path.cwd()
+    activities, problems = load_activities([base / p for p in learn.quizzes], [base / p for p in learn.scenarios])
+    results = QuizResults(results_path(), settings.service.questions_keep_days) if learn.results else None
+    llm_path = getattr(rt.llm, "model_path", None)
+    return Lessons(activities, results, SharedLlm(rt.llm, rt.engine.lock), llm_path, learn.judge), problems
+
+
 def run_kiosk(settings: Settings, headless: bool = False, problem: str | None = None,
               services: Sequence[Service] = ()) -> int:
     """`problem`: started on the last configuration that worked, because of this (shown on /status).
@@ -138,7 +154,9 @@ def run_kiosk(settings: Settings, headless: bool = False, problem: str | None = 
         if not headless and not _display_ready(notifier):
             return EXIT_NO_DISPLAY
         screen = None if headless else _screen(settings, lambda event: posts[0](event))
-        kiosk = Kiosk(rt, player=player, screen=screen, notifier=notifier)
+        lessons, lesson_problems = _lessons(settings, rt)
+        kiosk = Kiosk(rt, player=player, screen=screen, notifier=notifier, lessons=lessons)
+        kiosk.errors.extend(lesson_problems)
         kiosk.facts["gpu"] = _gpu_facts(settings)
         if problem is not None:
             kiosk.errors.append(problem)

@@ -125,6 +125,7 @@ class Overlay:
         self._level_in = self._level = 0.0
         self._last_t: float | None = None
         self._bottom: int | None = None
+        self.lift = 0  # room kept above the buttons for a learning mode's row (kiosk/avatar/choices.py)
         self._caption: tuple[Rect, list[tuple[Image, int, int]]] | None = None
         self.caption_rect: Rect | None = None  # where the captions were drawn last (tests, layout of others)
         self.meter_rect: Rect | None = None
@@ -227,6 +228,11 @@ class Overlay:
         """A degraded mode, e.g. "Microphone disconnected — tap to type your question"; None removes it."""
         self.notice_text = text or None
 
+    def set_lift(self, px: int) -> None:
+        """Keep `px` free above the buttons (the choices' row): the captions move up."""
+        if px != self.lift:
+            self.lift, self._caption = px, None
+
     def reserve_bottom(self, y: int | None) -> None:
         """Keep everything above y (the on-screen keyboard's top); the cue and buttons hide meanwhile."""
         if y != self._bottom:
@@ -293,7 +299,7 @@ class Overlay:
         """The keyboard's top while it is open, else the buttons' row, or the cue's row above it."""
         if self._bottom is not None:
             return self._bottom
-        top = self.keyboard_rect[1]
+        top = self.keyboard_rect[1] - self.lift
         return top - self.layout.pad - self._cue_sizes.height if self._cue_above() else top
 
     def _cue(self, state: str, opacity: float, t: float) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from kiosk.avatar.animator import Animator, expression_for_answer
+from kiosk.avatar.choices import ChoiceRow
 from kiosk.avatar.face import FaceRenderer
 from kiosk.avatar.inputs import InputKind
 from kiosk.avatar.keyboard import OnScreenKeyboard, question_event, tap_event
@@ -38,6 +39,9 @@ class Screen:
         self.face = FaceRenderer.presenter(pack, backend)
         self.overlay = Overlay(backend, (w, h))
         self.keyboard = OnScreenKeyboard(backend, (w, h), painter=self.overlay.painter)
+        L = self.overlay.layout
+        self.choices = ChoiceRow(self.overlay.painter, (w, h), L.margin, L.button, L.cue_px,
+                                 self.overlay.keyboard_rect[1] - L.pad)
         self.animator = Animator(seed=seed)
         self._playback: PlaybackClock | None = None
         self._answering = False  # a chunk of the current answer has started playing
@@ -85,6 +89,17 @@ class Screen:
         self._playback = playback
         self.overlay.answer_chunk(clip.text, source)
 
+    def mood(self, expression: str) -> None:
+        """The face for what is about to be said (a lesson's verdict: smile, concern), instead of the one the
+        answer's words would give it."""
+        self._answering = True
+        self.animator.set_expression(expression, self.clock(), hold_s=4.0)
+
+    def offer(self, labels: tuple[str, ...], stop: bool = False) -> None:
+        """Buttons for a learning mode: the activities, or a quiz question's choices and Stop."""
+        self.choices.set(labels, stop)
+        self.overlay.set_lift(self.choices.height + (self.overlay.layout.pad if self.choices.height else 0))
+
     def idle(self) -> None:
         """The answer (or greeting) is over or was stopped: the lips rest, the answer's caption is complete."""
         self._playback = None
@@ -102,6 +117,8 @@ class Screen:
         self.overlay.draw(t)
         if self.keyboard.is_open:
             self.keyboard.draw(t)
+        else:
+            self.choices.draw(self.backend)
         self.backend.present()
         self.frames += 1
         self._frame_times.append(t)
@@ -146,6 +163,10 @@ class Screen:
         t = self.clock()
         if self.keyboard.is_open:
             self._keyboard_result(self.keyboard.press(x, y), t)
+            return
+        said = self.choices.hit(x, y)
+        if said is not None:  # a choice or an activity: as if its words were said
+            self.on_input(Heard(t, said, "tap"))
             return
         hit = self.overlay.hit(x, y)
         if hit == "tap":

@@ -315,11 +315,15 @@ def build_parser() -> argparse.ArgumentParser:
     add_models_parser(sub)
     from kiosk.cli.api import add_api_parser
     from kiosk.cli.quiz import add_quiz_parser
+    from kiosk.cli.report import add_report_parser
+    from kiosk.cli.roleplay import add_roleplay_parser
     from kiosk.cli.voice import add_voice_parser
 
     add_voice_parser(sub, common)
     add_api_parser(sub, common)
     add_quiz_parser(sub, common)
+    add_roleplay_parser(sub, common, _settings)
+    add_report_parser(sub, common)
     return parser
 
 

@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 
 from kiosk.learn.judge import Verdict, judge
 from kiosk.learn.question import Question
-from kiosk.learn.quiz_file import Quiz
+from kiosk.learn.quiz_file import Quiz, refuse_draft
 
-_STOP = re.compile(r"^\W*(?:stop|quit|exit|end|cancel|i'?m done|that'?s enough|stop the quiz)\W*$", re.IGNORECASE)
+# Shared with practice conversations (kiosk/learn/roleplay.py): "stop" alone, not "please stop shouting".
+_STOP = re.compile(r"^\W*(?:stop|quit|exit|end|cancel|i'?m done|that'?s enough|"
+                   r"(?:stop|end) the (?:quiz|conversation|role ?play|practice))\W*$", re.IGNORECASE)
 
 
 def wants_to_stop(heard: str) -> bool:
@@ -29,6 +31,7 @@ class QuizRun:
     stopped: bool = False
 
     def __post_init__(self) -> None:
+        refuse_draft(self.quiz)  # a drafted quiz is taken by nobody before a person has reviewed it
         self.order = list(self.quiz.questions)
         if self.quiz.shuffle:
             random.Random(self.seed).shuffle(self.order)

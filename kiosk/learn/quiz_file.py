@@ -4,6 +4,7 @@
     title = "Hall safety"
     pass_score = 0.8          # fraction correct to pass
     shuffle = true
+    draft = true              # optional: drafted by `kiosk quiz generate`, not reviewed yet
 
     [[question]]
     text = "Which hall needs hearing protection?"
@@ -12,10 +13,13 @@
     explanation = "Hall 2, where the stamping presses run."
     source = "safety-rules.html"            # optional: cited after the answer
 
-`load_quiz` reports every problem at once, each with its line, so a trainer fixes a file in one round trip."""
+`load_quiz` reports every problem at once, each with its line, so a trainer fixes a file in one round trip.
+A draft loads (so `kiosk quiz check` can check it) but is never taken: `refuse_draft`, called by QuizRun,
+stops it with DRAFT_REFUSAL until a person has reviewed it and removed `draft = true`."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +29,7 @@ from kiosk.config_check import loads_toml
 from kiosk.learn.judge import judge
 from kiosk.learn.question import Question
 
-QUIZ_KEYS = {"title", "pass_score", "shuffle"}
+QUIZ_KEYS = {"title", "pass_score", "shuffle", "draft"}
 QUESTION_KEYS = {"text", "answers", "choices", "explanation", "source"}
 
 
@@ -36,12 +40,32 @@ class Quiz:
     pass_score: float = 0.8
     shuffle: bool = True
     path: Path | None = None
+    draft: bool = False
+    """written by `kiosk quiz generate` and not reviewed yet: never taken (refuse_draft)"""
 
 
 class QuizError(ValueError):
     def __init__(self, path: Path, problems: list[str]) -> None:
         self.path, self.problems = path, problems
         super().__init__("\n".join(f"{path}:{p}" for p in problems))
+
+
+DRAFT_REFUSAL = "a draft: review it and remove draft = true"
+
+
+class QuizDraftError(QuizError):
+    """A draft quiz was to be taken."""
+
+
+def refuse_draft(quiz: Quiz) -> None:
+    """QuizDraftError, naming the file and the line of `draft = true`, when `quiz` is a draft."""
+    if not quiz.draft:
+        return
+    line = 1
+    if quiz.path is not None:
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            line = _lines(quiz.path.read_text(encoding="utf-8"))[2].get((-2, "draft"), 1)
+    raise QuizDraftError(quiz.path or Path(quiz.title), [f"{line}: quiz.draft: {DRAFT_REFUSAL}"])
 
 
 def _lines(text: str) -> tuple[int | None, list[int], dict[tuple[int, str], int]]:
@@ -98,6 +122,10 @@ def load_quiz(path: Path) -> Quiz:
     if not isinstance(shuffle, bool):
         problems.append(f"{at(-2, 'shuffle')}: quiz.shuffle: true or false")
         shuffle = True
+    draft = head.get("draft", False)
+    if not isinstance(draft, bool):
+        problems.append(f"{at(-2, 'draft')}: quiz.draft: true or false (true: not reviewed yet, never taken)")
+        draft = True
     raw_questions = data.get("question", [])
     if not isinstance(raw_questions, list) or not raw_questions:
         problems.append(f"{quiz_line or 1}: no [[question]] tables: a quiz needs at least one question")
@@ -130,4 +158,4 @@ def load_quiz(path: Path) -> Quiz:
                                       str(q.get("source", "")).strip()))
     if problems:
         raise QuizError(path, problems)
-    return Quiz(title.strip(), tuple(questions), float(pass_score), shuffle, path)
+    return Quiz(title.strip(), tuple(questions), float(pass_score), shuffle, path, draft)

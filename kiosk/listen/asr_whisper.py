@@ -41,7 +41,7 @@ class WhisperEngine:
     name = "whisper"
 
     def __init__(self, model_dir: Path, language: str | None = "en", compute_type: str = "int8", threads: int = 2,
-                 window_s: float = 20.0, prompt: str = "") -> None:
+                 window_s: float = 20.0, prompt: str = "", question_window_s: float | None = None) -> None:
         from faster_whisper import WhisperModel  # lazy: pulls in ctranslate2 + tokenizers
 
         if not (Path(model_dir) / "model.bin").is_file():
@@ -63,6 +63,9 @@ class WhisperEngine:
         # grows with the window: `window_s` (or the utterance and 1 s more) is faster; docs/benchmarks.md,
         # "Recognition window", has the speeds and word error rates.
         self.window_s = window_s
+        # A question (decoded with the documents' prompt) is cheaper still to decode in a shorter window; the
+        # wake phrase keeps the longer one, where its soft start is heard better.
+        self.question_window_s = window_s if question_window_s is None else question_window_s
         self._frames = self._content = _FRAMES_30S
         self._encode = self._model.encode
         self._model.encode = self._encode_window
@@ -126,7 +129,7 @@ class WhisperEngine:
 
     def _decode(self, pcm: bytes) -> Transcript:
         with self._decoding:
-            return self._transcribe(pcm, self.window_s)
+            return self._transcribe(pcm, self.question_window_s if self._bias else self.window_s)
 
     def _encode_window(self, features: Any) -> Any:
         """`self._frames` of the window, padded with silence. faster-whisper pads the log-mel features with

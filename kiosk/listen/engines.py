@@ -54,8 +54,10 @@ def build_asr(settings: Settings) -> AsrEngine:
     from kiosk.listen.asr_whisper import WhisperEngine
 
     loc = locate(settings, settings.listen.whisper_model, "asr", "listen.whisper_model")
-    return WhisperEngine(loc.path, language=settings.listen.language or None, window_s=settings.listen.whisper_window_s,
-                         prompt=whisper_prompt(settings, loc.path / "tokenizer.json"))
+    listen = settings.listen
+    return WhisperEngine(loc.path, language=listen.language or None, window_s=listen.whisper_window_s,
+                         prompt=whisper_prompt(settings, loc.path / "tokenizer.json"),
+                         question_window_s=listen.whisper_question_window_s)
 
 
 def _document_terms(settings: Settings, rarity: Callable[[str], float], max_codes: int | None = None) -> list[str]:

@@ -109,6 +109,7 @@ class Listener:
         self._residue: int | None = None
         self._judge = BargeInJudge(self.addressee, SAMPLE_RATE)
         self.own = self._judge.own  # what the kiosk says in its current answer
+        self._documents_prompt: str | None = None  # the recognizer's own prompt while `expect` replaces it
         self._confirm_at = 0
         self._spoke_until: int | None = None  # where the kiosk last stopped speaking (its echo may go on)
         self._gate_window = FOLLOW_UP  # the window that opens when the kiosk stops speaking
@@ -187,6 +188,16 @@ class Listener:
     def saying(self, text: str) -> None:
         """What the kiosk is saying (each sentence as it is played): its echo is not a visitor."""
         self.own.add(text)
+
+    def expect(self, context: str) -> None:
+        """What the visitor's next words answer (a quiz question), to prime the recognizer with instead of the
+        documents' vocabulary, which makes Whisper repeat itself on a two-word answer ("extension, free-fifted,
+        extension, ..."; docs/benchmarks.md, "Answers to a quiz"); "" goes back to the documents'."""
+        if not hasattr(self.asr, "prompt"):
+            return  # Vosk and the test engines are not primed
+        if self._documents_prompt is None:
+            self._documents_prompt = self.asr.prompt
+        self.asr.prompt = context or self._documents_prompt
 
     def speaking_finished(self, at: int | None = None, window: str = FOLLOW_UP) -> None:
         """`window`: what opens when the gate ends; `question` after a greeting or prompt (the visitor

@@ -75,6 +75,9 @@ class LiveListener:
     def saying(self, text: str) -> None:
         self._queue.put(("saying", text))
 
+    def expect(self, context: str) -> None:
+        self._queue.put(("expect", context))
+
     def speaking_finished(self, window: str = "follow_up") -> None:
         self._queue.put(("speaking_finished", self.mic.stats.samples, window))
 
@@ -122,6 +125,8 @@ class LiveListener:
             self.listener.speaking_started(at=rest[0])
         elif kind == "saying":
             self.listener.saying(rest[0])
+        elif kind == "expect":
+            self.listener.expect(rest[0])
         elif kind == "speaking_finished":
             self.listener.speaking_finished(at=rest[0], window=rest[1])
         elif kind == "status":
