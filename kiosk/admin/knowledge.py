@@ -130,7 +130,7 @@ class Library:
             await asyncio.shield(self._task)
 
     async def _run(self) -> None:
-        from kiosk.knowledge.rebuild import ingest_configured
+        from kiosk.knowledge.index_worker import index_in_background
 
         folder, kb = self.folder, self.kb
         assert folder is not None and kb is not None
@@ -138,8 +138,8 @@ class Library:
             state = self.indexing = Indexing(running=True, started=time.monotonic(), last=self.indexing.last)
             progress = state.report
             try:
-                report = await asyncio.to_thread(ingest_configured, self.settings, [folder], kb, progress)
-                state.last = {"ok": True, **report.to_json()}
+                report = await index_in_background(self.settings, [folder], kb, progress)
+                state.last = {"ok": True, **report}
             except Exception as error:  # noqa: BLE001 - shown on the page; the old index stays in use
                 log.exception("re-indexing %s failed", self.folder)
                 state.last = {"ok": False, "error": str(error)}
