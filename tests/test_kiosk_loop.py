@@ -25,6 +25,7 @@ from kiosk.events import (
     Timings,
     VisitorState,
     Wake,
+    WakeSource,
     WindowClosed,
 )
 
@@ -101,6 +102,7 @@ class Gate:
         self.calls.append("finished" if window == "follow_up" else f"finished:{window}")
 
     def tap(self, source: str, echo: bool = True) -> None:
+        WakeSource(source)  # the real listener makes a Wake of it: only a known source will do
         self.calls.append(f"tap:{source}:{echo}")
 
 

@@ -4,8 +4,9 @@
     .venv/bin/python tools/bench_lesson.py [--runs 3] [--quiz samples/quizzes/hall-safety.toml] [--json OUT]
 
 `kiosk run --headless` on a private PulseAudio (tools/kiosk_session.py) with the sample documents and the
-quiz in [learn]. Each run: "Hey coach, quiz me" (Piper), then every question the kiosk asks is answered with
-its first accepted answer, spoken in Piper's voice without the wake phrase. Per answer, from the kiosk's own
+quiz in [learn]. Each run: "Hey coach, can I take the safety quiz, please?" (Piper), then every question the
+kiosk asks is answered with its first accepted answer, spoken in Piper's voice without the wake phrase (said
+again if nothing happens within 12 s, as a visitor would). Per answer, from the kiosk's own
 stamps on /status: the microphone delivering the answer's last word -> the transcript (`end_to_heard`: the
 end-of-turn wait and recognition), the transcript -> the verdict's first sentence playing (`to_speaker`: the
 judge, Piper on the first sentence, the hand-over), and their sum: the visitor's answer to the verdict starting
@@ -40,14 +41,25 @@ def steps(kiosk: KioskRun) -> list[dict]:
     return [t for t in kiosk.turns() if t.get("lesson")]
 
 
-def wait_steps(kiosk: KioskRun, n: int, timeout: float = 90) -> list[dict]:
+def wait_steps(kiosk: KioskRun, n: int, timeout: float = 90) -> list[dict] | None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         got = steps(kiosk)
         if len(got) >= n and kiosk.status()["state"] in ("listening", "follow_up", "idle"):
             return got
         time.sleep(0.2)
-    raise RuntimeError(f"no lesson step {n}: {steps(kiosk)}\n{kiosk.tail()}")
+    return None
+
+
+def taken(kiosk: KioskRun, n: int, quiet_s: float = 10.0) -> bool:
+    """Whether the kiosk took the answer (a new step, or it is thinking or speaking); False after `quiet_s` of
+    nothing but listening."""
+    deadline = time.monotonic() + quiet_s
+    while time.monotonic() < deadline:
+        if len(steps(kiosk)) >= n or kiosk.status()["state"] in ("thinking", "speaking"):
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def main() -> int:
@@ -74,19 +86,28 @@ def main() -> int:
             for run in range(args.runs):
                 kiosk.wait_idle(120)
                 before = len(steps(kiosk))
-                kiosk.say(question_wav(tmp, "quiz me", f"ask-{run}"))
+                kiosk.say(question_wav(tmp, "can I take the safety quiz, please?", f"ask-{run}"))
                 got = wait_steps(kiosk, before + 1)
+                if got is None:
+                    raise RuntimeError(f"the quiz did not start:\n{kiosk.tail()}")
                 for n in range(len(quiz.questions)):
                     asked = got[-1]["answer"]
                     question = next(q for q in answers if q in asked)
-                    time.sleep(0.5)
-                    kiosk.say(answer_wav(tmp, answers[question], n))
-                    got = wait_steps(kiosk, before + n + 2)
+                    for attempt in (1, 2):  # not heard (nothing happens): the visitor says it again
+                        time.sleep(0.5)
+                        kiosk.say(answer_wav(tmp, answers[question], n))
+                        if attempt == 1 and not taken(kiosk, before + n + 2):
+                            continue
+                        if (again := wait_steps(kiosk, before + n + 2)):
+                            break
+                    if again is None:
+                        raise RuntimeError(f"answer {answers[question]!r} not taken twice:\n{kiosk.tail()}")
+                    got = again
                     step = got[-1]
                     t = step["timings_ms"]
                     total = (t["end_to_heard"] + t["to_speaker"]
                              if t.get("end_to_heard") is not None and t.get("to_speaker") is not None else None)
-                    rows.append({"run": run, "question": question, "said": answers[question],
+                    rows.append({"run": run, "question": question, "said": answers[question], "attempts": attempt,
                                  "heard": step["question"], "right": step["answer"].startswith("Right"),
                                  **{k: t.get(k) for k in ("end_to_heard", "reply", "to_speaker")},
                                  "answer_to_verdict_ms": total})
@@ -98,6 +119,7 @@ def main() -> int:
 
     report = {"command": "tools/bench_lesson.py " + " ".join(sys.argv[1:]), "runs": args.runs,
               "answers": len(rows), "judged_right": sum(r["right"] for r in rows),
+              "said_twice": sum(r["attempts"] > 1 for r in rows),
               "median_ms": {k: med(k) for k in ("end_to_heard", "reply", "to_speaker", "answer_to_verdict_ms")},
               "rows": rows}
     bench_report.emit(report, args.json)

@@ -52,6 +52,7 @@ from kiosk.events import (
     VisitorChanged,
     VisitorState,
     Wake,
+    WakeSource,
     WindowClosed,
 )
 
@@ -237,7 +238,7 @@ class Kiosk:
             return  # a turn or the greeting is under way; its end opens the next window
         if self.lesson is not None and self._now() - self._lesson_said_at < self.service.forget_after_s:
             if self.listener is not None:  # people think before they answer: the lesson keeps listening
-                self.listener.tap("lesson", echo=False)
+                self.listener.tap(WakeSource.TAP.value, echo=False)  # the window again, as a tap opens it
             return
         greet = (event.window == "question" and not self._in_session and self.service.greeting
                  and self.rt.speaker is not None)

@@ -18,6 +18,9 @@ from typing import Any
 from kiosk.listen.asr import SAMPLE_RATE, Transcript, Word
 
 log = logging.getLogger(__name__)
+TOKENS_PER_S = 8
+"""a cap on the tokens Whisper may write per second of audio (twice a fast speaker's)"""
+MAX_NEW_TOKENS = 200
 
 _FRAMES_PER_S = 100  # Whisper's mel frames (10 ms hop)
 _FRAMES_30S = 3000
@@ -163,6 +166,9 @@ class WhisperEngine:
             word_timestamps=True,
             vad_filter=False,
             condition_on_previous_text=False,  # one short utterance: no history to condition on
+            # Whisper can loop on a one-word answer ("Yellow. Yellow. Yellow. ..." for 4.8 s in a quiz): no more
+            # tokens than anyone says in this much audio (~4 a second when speaking fast), with room to spare
+            max_new_tokens=min(MAX_NEW_TOKENS, int(duration * TOKENS_PER_S) + 12),
             hotwords=self.hotwords,
             initial_prompt=_prompt_tokens(self.model_dir, self.prompt) if self.prompt and self._bias else None,
         )
