@@ -170,3 +170,45 @@ def test_a_practice_conversation_ends_with_feedback_per_criterion(tmp_path: Path
     criteria = activities[0].content.criteria
     assert all(c.name in feedback for c in criteria)  # every criterion rated, out loud
     assert k.lesson is None and k.snapshot()["lessons"]["current"] is None
+
+
+@pytest.mark.slow  # the real SmolLM2 and retrieval, then a question again through the same model
+def test_a_practice_conversation_with_the_real_model_then_questions_again(tmp_path: Path) -> None:
+    """The kiosk's own model plays the character (through SharedLlm, one generation at a time with the answer
+    engine), the feedback rates every criterion, and the next visitor's question is answered from the documents:
+    the model's cache and lock are the kiosk's again. No assertion on the model's words."""
+    from kiosk.appliance.lessons import SharedLlm
+    from kiosk.config import load_settings, with_overrides
+    from kiosk.knowledge.index import ingest
+    from kiosk.runtime import Runtime
+
+    kb = tmp_path / "kb.sqlite"
+    ingest(kb, [ROOT / "samples" / "halvorsen"])
+    settings = with_overrides(load_settings(ROOT / "provisioning" / "personas" / "onboarding-coach.toml"),
+                              service={"greeting": False})
+    activities, _ = load_activities([], [ROOT / "samples" / "scenarios" / "buddy-first-week.toml"])
+    with Runtime(settings, speech=False, kb=kb) as rt:
+        lessons = Lessons(activities, None, SharedLlm(rt.llm, rt.engine.lock), rt.llm.model_path, "auto", 0)
+        k = Kiosk(rt, listener=Gate(), notifier=Notifier(env={}), lessons=lessons)
+        said = [activities[0].label, "Hi, how was your first week? What questions do you have?", "stop",
+                "Where is the IT help desk?"]
+
+        async def visitor() -> None:  # each line once the kiosk has answered the one before (however slow)
+            stop = asyncio.Event()
+            loop = asyncio.create_task(k.run(stop))
+            for n, text in enumerate(said, 1):
+                await asyncio.sleep(0.1)
+                k.post(Heard(0.0, text, "keyboard" if n > 1 else "tap"))
+                for _ in range(1200):
+                    await asyncio.sleep(0.05)
+                    if len(k.turns) >= n and (k._turn is None or k._turn.done()):
+                        break
+            stop.set()
+            await loop
+
+        asyncio.run(visitor())
+    steps = [t for t in k.turns if "lesson" in t]
+    assert len(steps) == 3 and steps[1]["answer"].strip()  # the character replied, in whatever words
+    assert steps[2]["lesson_done"] and all(c.name in steps[2]["answer"] for c in activities[0].content.criteria)
+    last = k.turns[-1]
+    assert "lesson" not in last and last["grounded"] and "B-214" in last["answer"], last

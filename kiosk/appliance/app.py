@@ -74,6 +74,7 @@ class Kiosk:
         self.lessons = lessons
         self.lesson: Lesson | None = None  # a quiz or practice conversation under way (kiosk/appliance/lessons.py)
         self._lesson_said_at = 0.0  # loop time the lesson last spoke: its window reopens until the visitor is gone
+        self._lesson_cut = False  # the visitor cut the lesson's last reply short
         self.notifier = notifier or Notifier()
         self.service = runtime.settings.service
         # Bounded: the kiosk runs for months; the status endpoint shows only the latest anyway.
@@ -384,8 +385,10 @@ class Kiosk:
             log.info("lesson started: %s %r", activity.kind, activity.title)
             self.lesson = self.lessons.begin(activity)
             step = await asyncio.to_thread(self.lesson.start)
-        else:
-            step = await asyncio.to_thread(self.lesson.hear, heard.text)
+        else:  # how long they spoke and whether they cut the avatar short: a practice rubric may ask
+            seconds = heard.words[-1].end_s if heard.words else None
+            interrupted, self._lesson_cut = self._lesson_cut, False
+            step = await asyncio.to_thread(self.lesson.hear, heard.text, seconds, interrupted)
         title = self.lesson.activity.title
         if step.done:
             self.lesson = None
@@ -406,7 +409,11 @@ class Kiosk:
                 timings["to_speaker"] = round((time.perf_counter() - t0) * 1000, 1)
 
         self._lesson_said_at = self._now()
-        await self._say(step.say, window="follow_up" if step.done else "question", playing=playing)
+        try:
+            await self._say(step.say, window="follow_up" if step.done else "question", playing=playing)
+        except asyncio.CancelledError:
+            self._lesson_cut = not step.done  # the visitor spoke up or tapped over the avatar
+            raise
         self._lesson_said_at = self._now()  # the visitor's time to answer starts when the kiosk has finished
 
     async def _say(self, text: str, window: str, playing: Callable[[], None] | None = None) -> None:

@@ -58,7 +58,9 @@ class Lesson(Protocol):
 
     def start(self) -> Step: ...
 
-    def hear(self, text: str) -> Step: ...
+    def hear(self, text: str, seconds: float | None = None, interrupted: bool = False) -> Step:
+        """`seconds`: how long the visitor spoke; `interrupted`: they cut the avatar short (practice rubrics)."""
+        ...
 
     def abandon(self) -> None: ...
 
@@ -166,7 +168,7 @@ class QuizLesson:
         return Step(f"{self.activity.title}: {n} question{'s' if n != 1 else ''}. Say stop to end at any time. "
                     f"First question. {text}", choices, expect=expect)
 
-    def hear(self, text: str) -> Step:
+    def hear(self, text: str, seconds: float | None = None, interrupted: bool = False) -> Step:
         question = self.run.current
         verdict = self.run.answer(text)
         if verdict is None or question is None:
@@ -216,8 +218,8 @@ class RoleplayLesson:
         opening = f" {s.character.name}: {self.play.opening}" if self.play.opening else ""
         return Step(intro + opening)
 
-    def hear(self, text: str) -> Step:
-        reply = self.play.reply(text)
+    def hear(self, text: str, seconds: float | None = None, interrupted: bool = False) -> Step:
+        reply = self.play.reply(text, interrupted=interrupted, seconds=seconds)
         if not self.play.done:
             return Step(reply)
         return Step(f"{reply} {self.play.feedback().spoken()}".strip(), done=True)
