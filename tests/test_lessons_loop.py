@@ -26,6 +26,10 @@ class Offers:
 
     def __init__(self) -> None:
         self.offers: list[tuple[tuple[str, ...], bool]] = []
+        self.moods: list[str] = []
+
+    def mood(self, expression: str) -> None:
+        self.moods.append(expression)
 
     def offer(self, labels: tuple[str, ...], stop: bool = False) -> None:
         self.offers.append((tuple(labels), stop))
@@ -80,6 +84,7 @@ def test_a_quiz_by_voice_judged_counted_and_back_to_questions(tmp_path: Path) ->
     steps = [t for t in k.turns if "lesson" in t]
     assert len(steps) == 1 + len(answers)
     assert answers[0][0] in steps[0]["answer"]  # the first question asked
+    assert screen.moods[:2] == ["concern", "smile"]  # the face follows the verdicts: wrong, then right
     assert steps[1]["answer"].startswith("Not quite") and all(s["answer"].startswith("Right") for s in steps[2:])
     assert steps[-1]["lesson_done"] and f"{len(answers) - 1} of {len(answers)} right" in steps[-1]["answer"]
     assert k.turns[-1]["question"] == "where is hr" and "lesson" not in k.turns[-1]  # questions again
@@ -156,7 +161,8 @@ def test_a_practice_conversation_ends_with_feedback_per_criterion(tmp_path: Path
     activities, problems = load_activities([], [scenario])
     assert problems == []
     llm = ScriptedLlm()
-    k = Kiosk(FakeRuntime(greeting=False), listener=Gate(), screen=Offers(), notifier=Notifier(env={}),
+    screen = Offers()
+    k = Kiosk(FakeRuntime(greeting=False), listener=Gate(), screen=screen, notifier=Notifier(env={}),
               lessons=Lessons(activities, None, SharedLlm(llm, threading.Lock()), None, "auto", 0))
     script = [(0.0, Heard(0.0, "let's practise a conversation", "whisper")),
               (1.0, Heard(1.0, "I'm sorry you have been waiting. What is your host's name?", "whisper")),
@@ -170,6 +176,7 @@ def test_a_practice_conversation_ends_with_feedback_per_criterion(tmp_path: Path
     criteria = activities[0].content.criteria
     assert all(c.name in feedback for c in criteria)  # every criterion rated, out loud
     assert k.lesson is None and k.snapshot()["lessons"]["current"] is None
+    assert screen.moods == ["concern", "concern", "smile"]  # an upset visitor's face, then the feedback's
 
 
 @pytest.mark.slow  # the real SmolLM2 and retrieval, then a question again through the same model

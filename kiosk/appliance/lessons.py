@@ -80,6 +80,8 @@ _WANT = re.compile(r"\b(?:quiz ?me\w*|test me|start|begin|take|do|try|play|pract
                    r"i want|can i|could i|give me)\b")
 _START = re.compile(r"\b(?:start|begin|launch|open|play)\b")
 """without the kind named ("start hall safety"), only these verbs ask for an activity by its title"""
+_TROUBLED = re.compile(r"\b(?:upset|angry|annoyed|frustrated|worried|anxious|nervous|impatient|sad|stressed|"
+                       r"overwhelmed|irritated)")
 _STOPWORDS = {"the", "a", "an", "of", "at", "in", "on", "for", "to", "and", "my", "your", "quiz", "conversation"}
 
 
@@ -216,13 +218,17 @@ class RoleplayLesson:
         self.play.warm()  # the character's prefix into the KV cache: the first reply comes sooner
         intro = f"Let's practise: {s.title}. {s.learner} Your goal: {s.goal} Say stop when you want to finish."
         opening = f" {s.character.name}: {self.play.opening}" if self.play.opening else ""
-        return Step(intro + opening)
+        return Step(intro + opening, mood=self._face())
 
     def hear(self, text: str, seconds: float | None = None, interrupted: bool = False) -> Step:
         reply = self.play.reply(text, interrupted=interrupted, seconds=seconds)
         if not self.play.done:
-            return Step(reply)
-        return Step(f"{reply} {self.play.feedback().spoken()}".strip(), done=True)
+            return Step(reply, mood=self._face())
+        return Step(f"{reply} {self.play.feedback().spoken()}".strip(), done=True, mood="smile")
+
+    def _face(self) -> str:
+        """The character's mood on the avatar's face: concern for an upset or worried one, else neutral."""
+        return "concern" if _TROUBLED.search(self.play.scenario.character.mood.lower()) else "neutral"
 
     def abandon(self) -> None:
         self.play.end()
