@@ -63,10 +63,13 @@ def private_pulse(prefix: str, start: Callable[[dict[str, str]], None] = start_p
         yield env
     finally:
         subprocess.run(["pactl", "exit"], env=env, capture_output=True)
-        if old is None:
-            os.environ.pop("XDG_RUNTIME_DIR", None)
-        else:
-            os.environ["XDG_RUNTIME_DIR"] = old
+        # Only if it is still ours: a server started while this one ran (the tests' session-wide one, first
+        # asked for meanwhile) must keep its place in this process's environment, where PortAudio looks.
+        if os.environ.get("XDG_RUNTIME_DIR") == runtime_dir:
+            if old is None:
+                os.environ.pop("XDG_RUNTIME_DIR", None)
+            else:
+                os.environ["XDG_RUNTIME_DIR"] = old
         shutil.rmtree(runtime_dir, ignore_errors=True)
 
 
