@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""Wake recall of the conversation corpus's wake lines through the Listener, fed offline (deterministic), with the
+end-of-turn settings before and after 2026-12-06: does the faster end of turn cost wakes? (docs/benchmarks.md)
+
+    .venv/bin/python tools/ab_wake_settings.py
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+
+import conversation_corpus as cc  # noqa: E402
+from speech_corpus import RATE  # noqa: E402
+
+CONFIGS = {"after": {}, "before": {"whisper_question_window_s": 20.0, "early_decode_ms": 120,
+                                   "hangover_complete_ms": 250}}
+
+
+def main() -> int:
+    from kiosk.cli.listen import listen_file
+    from kiosk.config import Settings, with_overrides
+    from kiosk.events import Wake
+    from kiosk.knowledge.index import ingest
+    from kiosk.listen.engines import build_listener
+
+    kb = Path(tempfile.mkdtemp()) / "kb.sqlite"
+    ingest(kb, [ROOT / "samples" / "halvorsen"])
+    clips = []
+    for v in cc.visitors_of(cc.generate(11), "all"):
+        pcm = np.concatenate([np.zeros(RATE // 2, np.int16), cc.render_wake(v).pcm,
+                              np.zeros(int(2.5 * RATE), np.int16)])
+        if v.snr_db is not None:
+            bed = cc.scaled_noise(cc.noise_bed(v.noise_bed), v.snr_db)
+            pcm = np.clip(pcm.astype(np.int32) + bed[:pcm.size], -32768, 32767).astype(np.int16)
+        clips.append((v, pcm))
+    gap = np.zeros(7 * RATE, np.int16)  # the question window (5 s) closes between visitors
+    for name, listen in CONFIGS.items():
+        listener = build_listener(with_overrides(Settings(), persona={"knowledge_base": str(kb)}, listen=listen))
+        hits: dict[tuple[str, str], list[bool]] = {}
+        for v, pcm in clips:
+            events = listen_file(listener, np.concatenate([pcm, gap]).tobytes())
+            hits.setdefault((v.part, v.voice), []).append(any(isinstance(e, Wake) for e in events))
+        by_part = {p: f"{sum(sum(h) for (q, _), h in hits.items() if q == p)}/"
+                      f"{sum(len(h) for (q, _), h in hits.items() if q == p)}" for p in ("tuning", "heldout")}
+        per_voice = {f"{p}:{voice}": f"{sum(h)}/{len(h)}" for (p, voice), h in sorted(hits.items())}
+        print(name, by_part, per_voice, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
