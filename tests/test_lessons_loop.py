@@ -59,7 +59,7 @@ def quiz_answers() -> list[tuple[str, str]]:
 def test_requests_are_told_from_questions() -> None:
     activities, _ = load_activities([QUIZ], [ROOT / "samples" / "scenarios" / "upset-visitor.toml"])
     quiz, talk = activities
-    assert requested("quiz me", activities) is quiz
+    assert requested("quiz me", activities) is quiz and requested("test me, please", activities) is quiz
     assert requested("Quizmeek.", activities) is quiz  # how Whisper wrote Piper's "quiz me" in tools/bench_lesson.py
     assert requested("Can I take the hall safety quiz?", activities) is quiz
     assert requested("start the safety quiz please", activities) is quiz
@@ -67,7 +67,8 @@ def test_requests_are_told_from_questions() -> None:
     assert requested("let's practise a conversation", activities) is talk
     assert requested(talk.label, activities) is talk
     for question in ("Do I need safety shoes in hall 2?", "Where is the canteen?", "what's on the quiz?",
-                     "How do I take a day off?", "can I practise the piano in the break room?"):
+                     "How do I take a day off?", "can I practise the piano in the break room?",
+                     "Can I check the canteen hours?", "Do I need to take a drug test?"):
         assert requested(question, activities) is None, question
 
 

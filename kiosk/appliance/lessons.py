@@ -74,7 +74,8 @@ def results_path() -> Path:
 
 # -- which activity a visitor asks for -------------------------------------------------------------------------
 
-_QUIZ_WORDS = {"quiz", "test", "check", "exam"}
+_QUIZ_WORDS = {"quiz"}
+"""("test", "check" and "exam" are in questions too: "can I check the canteen hours?", "do I need a drug test?")"""
 _PRACTICE_WORDS = {"practise", "practice", "conversation", "roleplay", "rehearse", "role"}
 _WANT = re.compile(r"\b(?:quiz ?me\w*|test me|start|begin|take|do|try|play|practi[sc]e|rehearse|let'?s|i'?d like|"
                    r"i want|can i|could i|give me)\b")
@@ -108,6 +109,7 @@ def requested(text: str, activities: Sequence[Activity]) -> Activity | None:
         title = {w for w in _words(a.title) if w not in _STOPWORDS}
         named = len(title & words) / len(title) if title else 0.0
         kind = bool(words & (_QUIZ_WORDS if a.kind == "quiz" else _PRACTICE_WORDS - {"practise", "practice"}))
+        kind = kind or (a.kind == "quiz" and "test me" in said)
         if a.kind == "roleplay" and words & {"practise", "practice"}:  # not "practise the piano": practise what?
             kind = kind or named >= 0.5 or said.endswith(("practise", "practice"))
         if not kind and not (starts and named >= 0.5):
