@@ -59,26 +59,28 @@ def main(argv: Sequence[str]) -> int:
 async def index_in_background(settings: Settings, paths: Sequence[Path], kb: Path,
                               progress: Callable[[int, int, str], None]) -> dict[str, Any]:
     """Runs the worker and relays its progress; its report (IngestReport.to_json). RuntimeError with the
-    worker's message when it failed."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "kiosk.knowledge.index_worker", str(kb), *map(str, paths),
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)  # its log goes where the kiosk's goes
+    worker's message when it failed. The worker is waited for on a thread (plain subprocess), not with
+    asyncio's child watchers: those hung the kiosk's shutdown when its loop runs outside the main thread."""
+    return await asyncio.to_thread(_run_worker, settings, paths, kb, progress)
+
+
+def _run_worker(settings: Settings, paths: Sequence[Path], kb: Path,
+                progress: Callable[[int, int, str], None]) -> dict[str, Any]:
+    import subprocess
+
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk.knowledge.index_worker", str(kb), *map(str, paths)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE)  # its log goes where the kiosk's goes
     assert proc.stdin is not None and proc.stdout is not None
     proc.stdin.write(pickle.dumps(settings))
-    await proc.stdin.drain()
     proc.stdin.close()
     result: dict[str, Any] = {}
-    try:
-        async for raw in proc.stdout:
-            line = json.loads(raw)
-            if "progress" in line:
-                progress(*line["progress"])
-            else:
-                result = line
-    except asyncio.CancelledError:
-        proc.kill()
-        raise
-    await proc.wait()
+    for raw in proc.stdout:
+        line = json.loads(raw)
+        if "progress" in line:
+            progress(*line["progress"])
+        else:
+            result = line
+    proc.wait()
     if "report" in result:
         return dict(result["report"])
     raise RuntimeError(result.get("error") or f"indexing ended with code {proc.returncode} (see the log)")
