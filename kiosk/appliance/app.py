@@ -32,7 +32,7 @@ from kiosk.answer.pipeline import run_turn
 from kiosk.answer.sentences import split_sentences
 from kiosk.appliance import memory
 from kiosk.appliance.hub import EventHub
-from kiosk.appliance.lessons import Lesson, Lessons
+from kiosk.appliance.lessons import Activity, Lesson, Lessons
 from kiosk.appliance.notify import Notifier
 from kiosk.appliance.ports import Display, Engines, Listening, Sound
 from kiosk.appliance.supervise import RestartPolicy, Supervisor
@@ -192,8 +192,9 @@ class Kiosk:
                 event = dataclasses.replace(event, text=f"{self._prefix} {event.text}")
                 log.info("question continued: %r", event.text)
                 self._prefix = None
-            lesson = self.lesson is not None or (self.lessons is not None and self.lessons.requested(event.text))
-            self._turn = asyncio.create_task(self._lesson_turn(event) if lesson else self._answer(event))
+            asked = self.lessons.requested(event.text) if self.lessons and self.lesson is None else None
+            lesson = self.lesson is not None or asked is not None
+            self._turn = asyncio.create_task(self._lesson_turn(event, asked) if lesson else self._answer(event))
         elif isinstance(event, WindowClosed):
             self._window_closed(event)
         elif isinstance(event, MicrophoneStatus):
@@ -372,15 +373,15 @@ class Kiosk:
         # What the turn freed goes back to the system (kiosk.appliance.memory), off the loop's thread.
         asyncio.get_running_loop().run_in_executor(None, memory.trim)
 
-    async def _lesson_turn(self, heard: Heard) -> None:
-        """A step of a quiz or practice conversation: what the visitor said goes to the lesson (starting it,
-        when it asked for one), and the avatar says the lesson's reply; the question window opens after it."""
+    async def _lesson_turn(self, heard: Heard, activity: Activity | None = None) -> None:
+        """A step of a quiz or practice conversation: what the visitor said goes to the lesson (starting
+        `activity`, when they asked for one), and the avatar says the lesson's reply; the question window
+        opens after it."""
         assert self.lessons is not None
         self._in_session = True
         self._set_phase(VisitorState.THINKING)
         t0 = time.perf_counter()
         if self.lesson is None:
-            activity = self.lessons.requested(heard.text)
             assert activity is not None
             log.info("lesson started: %s %r", activity.kind, activity.title)
             self.lesson = self.lessons.begin(activity)
