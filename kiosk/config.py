@@ -341,6 +341,10 @@ class KnowledgeSettings:
     min_answer_similarity: float = _f(0.3, range=(0.0, 1.0))
     """with answer_check: below this cosine similarity between the question and the sentence that would
     answer it (with its section heading), the kiosk says it does not know"""
+    quote_runner_up: float = _f(0.5, range=(0.0, 1.0))
+    """quoting: the next best sentence of the same passage is said too when it scores at least this share of
+    the best (answers are often split over two sentences); 0 = the best sentence only. 0.5 held more key
+    facts on both evaluation companies (+4 and +3 points) for answers ~9 words longer (docs/benchmarks.md)"""
     answer_style: str = _f("auto", choices=("auto", "generate", "quote"))
     """generate: the LLM answers from the passages; quote: the best-matching document sentences are
     spoken word for word; auto: quote when the LLM is a tiny one (GGUF under 400 MB), else generate"""

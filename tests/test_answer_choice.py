@@ -11,6 +11,7 @@ documents written here (neither evaluation set), through the real ingest, SQLite
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,25 @@ def test_embeddings_in_one_batch_and_from_the_cache_equal_one_at_a_time(settings
     for one, two, three in zip(alone, batch, again, strict=True):
         assert np.allclose(one, two, atol=1e-3) and np.array_equal(two, three)
     assert float(np.dot(batch[0], batch[1])) < float(np.dot(batch[0], batch[2]))  # not one vector for all
+
+
+def test_an_answer_split_over_two_sentences_is_said_whole(tmp_path: Path) -> None:
+    """Seen on the tuning set: "when do I pick up my laptop?" was answered "You pick up your laptop at the help
+    desk on your first day." without the time, which the passage's next sentence holds."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "it.md").write_text(
+        "# Your laptop\n\nOn your first day you pick up your laptop at the IT help desk, where a technician sets up "
+        "your account with you. The pick-up slot for new starters is 13:30 in room B-214. Laptops are replaced "
+        "every four years.\n")
+    ingest(tmp_path / "kb.sqlite", [folder])
+    with Retriever(tmp_path / "kb.sqlite", synonyms=KnowledgeSettings().synonyms + THESAURUS) as r:
+        settings = KnowledgeSettings(min_coverage=0.4, scattered_coverage=0.65)
+        one = Grounder(r.search, replace(settings, quote_runner_up=0.0), PersonaSettings(), lambda t: len(t.split()),
+                       weigh=r.term_weights, quote=True).ground("when do I pick up my laptop?")
+        both = Grounder(r.search, settings, PersonaSettings(), lambda t: len(t.split()), weigh=r.term_weights,
+                        quote=True).ground("when do I pick up my laptop?")
+    assert one.decision == "quote" and "13:30" not in one.reply  # the best sentence alone misses the time
+    assert both.decision == "quote" and "13:30" in both.reply and "help desk" in both.reply, both
+    assert both.reply.index("help desk") < both.reply.index("13:30")  # in the document's order
+    assert "four years" not in both.reply  # a third sentence is never added

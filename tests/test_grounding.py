@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fuzzing import fuzz
 from hypothesis import given
@@ -232,3 +233,22 @@ def test_llm_failure_apologizes_and_reads_the_best_passage(kb: Path, settings, m
         done, events = answer(runtime, "What is the mileage rate for my own car?")  # a passage, not an FAQ
     assert done.error  # reported to the status endpoint and the log...
     assert done.answer.startswith("I'm sorry") and "70 cents" in done.answer  # ...but the visitor gets an answer
+
+
+@pytest.mark.slow  # loads the real model
+def test_a_batch_larger_than_the_embedders_cache_gets_every_vector(settings, monkeypatch) -> None:  # noqa: ANN001
+    """Found measuring the sentence choice: a batch with texts already cached and more new ones than the cache
+    holds pushed its own cached vectors out while storing the new ones, and embed() raised KeyError."""
+    from kiosk.config import with_overrides
+    from kiosk.knowledge import embed
+    from kiosk.models.locate import locate
+
+    dense = with_overrides(settings, knowledge={"embedding": "all-minilm-l6-v2"})
+    model = locate(dense, "all-minilm-l6-v2", "embedding", "knowledge.embedding")
+    monkeypatch.setattr(embed, "_CACHE", 4)
+    embedder = embed.LlamaEmbedder(model.path, "all-minilm-l6-v2", dense.llm)
+    first = embedder.embed(["the canteen", "the car park"])
+    texts = ["the canteen", "the car park", *(f"room B-{n}" for n in range(6))]
+    again = embedder.embed(texts)
+    assert len(again) == len(texts)
+    assert np.allclose(again[0], first[0], atol=1e-5) and np.allclose(again[1], first[1], atol=1e-5)

@@ -41,15 +41,17 @@ class LlamaEmbedder:
     def embed(self, texts: list[str]) -> list[np.ndarray]:
         """One vector per text. Texts seen lately come from a cache (the kiosk's documents are quoted
         again and again); the rest go to llama.cpp in one batch, which it splits by its batch size."""
-        todo = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        found = {t: self._cache[t] for t in texts if t in self._cache}
+        todo = list(dict.fromkeys(t for t in texts if t not in found))
         if todo:
             clipped = [self._clip(t) for t in todo]
             vectors = self._llm.embed(clipped) if len(clipped) > 1 else [self._llm.embed(clipped[0])]
             for text, vector in zip(todo, vectors, strict=True):
                 if len(self._cache) >= _CACHE:
                     self._cache.pop(next(iter(self._cache)))  # the oldest first
-                self._cache[text] = np.asarray(vector, dtype=np.float32)
-        return [self._cache[t] for t in texts]
+                found[text] = self._cache[text] = np.asarray(vector, dtype=np.float32)
+        # from `found`: a batch larger than the cache pushes out its own first vectors while it is stored
+        return [found[t] for t in texts]
 
     def _clip(self, text: str) -> str:
         tokens = self._llm.tokenize(text.encode("utf-8"), add_bos=True)[: self._max_tokens]
@@ -61,3 +63,4 @@ def similarity(embedder: LlamaEmbedder, a: str, b: str) -> float:
     va, vb = (np.asarray(v, dtype=np.float32) for v in embedder.embed([a, b]))
     norm = float(np.linalg.norm(va) * np.linalg.norm(vb))
     return float(va @ vb) / norm if norm else 0.0
+

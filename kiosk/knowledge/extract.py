@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from kiosk.knowledge.answer_type import Wants, strength, wants
@@ -61,6 +61,8 @@ class Quote:
     """the sentence holds the kind of information the question asks for (kiosk.knowledge.answer_type)"""
     typed_specific: bool = False
     """...and the question asks for a specific kind (a place, a time, an amount: not yes/no or anything)"""
+    lead: str = ""
+    """the best sentence alone, when `text` adds a runner-up (what the meaning check judges)"""
 
 
 _CONTEXT_CREDIT = 0.6  # a question word only in the heading or the FAQ's question: the topic, not the answer
@@ -71,7 +73,8 @@ _RANK_COST = 0.02  # per passage rank: retrieval's order breaks near-ties
 def with_heading(found: Quote) -> str:
     """The quote preceded by its section's own heading, as its meaning is judged."""
     heading = found.hit.section.rsplit(">", 1)[-1].strip()
-    return f"{heading}. {found.text}" if heading else found.text
+    text = found.lead or found.text
+    return f"{heading}. {text}" if heading else text
 
 
 def heading_like(sentence: str) -> bool:
@@ -102,20 +105,32 @@ def _span(sentences: list[str], i: int, kind: Wants) -> str:
     return text
 
 
-def quote(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], question: str = "") -> Quote | None:
-    """The sentence of the passages that best answers `question`, and the passage it comes from; None
-    when no sentence shares a word with it.
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence of a passage that could be quoted, with what its choice weighs."""
 
-    A sentence scores the IDF weight of the question's terms it contains; terms only in its section
-    heading, a heading line before it or the FAQ's question count for less (they name the topic); a
-    sentence with the kind of information the question asks for (a place for "where", a time for
-    "when" ...) gains more than a shared topic word. (Ranking the best few again by an embedding model's
-    closeness in meaning was tried: no better on the tuning set, and worse for "I don't know".)"""
+    hit: Hit
+    rank: int
+    """the passage's place among those found"""
+    index: int
+    """the sentence's place in the passage (headings count)"""
+    text: str
+    """what would be said: the sentence, and the next one(s) when they continue it (`_span`)"""
+    own: float
+    """IDF-weighted share of the question's terms in the sentence itself"""
+    context: float
+    """...found only in its heading, the passage's title or section or the FAQ's question"""
+    plain: float
+    """how plainly it holds the kind of information asked for (answer_type.strength; 0 for ANY)"""
+
+
+def candidates(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], question: str) -> list[Candidate]:
+    """Every sentence of the passages that shares a word with the question (also through its heading)."""
     total = sum(w for _, w in weighted)
     if total <= 0:
-        return None
+        return []
     kind = wants(question)
-    scored: list[tuple[float, Quote]] = []
+    found: list[Candidate] = []
     for rank, hit in enumerate(hits):
         sentences = split_sentences(hit.text)
         heading = ""
@@ -129,18 +144,55 @@ def quote(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], question:
             with_context = _score(sentence, f"{hit.title} {hit.section} {hit.question} {heading}", weighted)
             if with_context <= 0:
                 continue
-            coverage = (own + _CONTEXT_CREDIT * (with_context - own)) / total
             text = _span(sentences, i, kind)
-            plain = strength(kind, text, question)
-            typed = plain > 0
-            score = coverage + (_TYPE_BONUS * plain if kind is not Wants.ANY else 0.0) - _RANK_COST * rank
-            specific = typed and kind not in (Wants.ANY, Wants.YES_NO)
-            scored.append((score, Quote(text, hit, round(coverage, 3), typed, specific)))
-    if not scored:
-        return None
-    scored.sort(key=lambda item: item[0], reverse=True)  # stable: the earlier passage wins a tie
-    found = scored[0][1]
-    words = found.text.split()
-    if len(words) > _MAX_WORDS:
-        found = replace(found, text=" ".join(words[:_MAX_WORDS]) + "…")
+            plain = strength(kind, text, question) if kind is not Wants.ANY else 0.0
+            found.append(Candidate(hit, rank, i, text, own / total, (with_context - own) / total, plain))
     return found
+
+
+def _words_score(c: Candidate) -> float:
+    """Without meaning: the shared words (heading's for less), the asked-for kind of information, the order."""
+    return c.own + _CONTEXT_CREDIT * c.context + _TYPE_BONUS * c.plain - _RANK_COST * c.rank
+
+
+def quote(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], question: str = "",
+          runner_up: float = 0.0) -> Quote | None:
+    """The sentence of the passages that best answers `question`, and the passage it comes from; None
+    when no sentence shares a word with it.
+
+    A sentence scores the IDF weight of the question's terms it contains; terms only in its section
+    heading, a heading line before it or the FAQ's question count for less (they name the topic); a
+    sentence with the kind of information the question asks for (a place for "where", a time for
+    "when" ...) gains more than a shared topic word. (Ranking the candidates again with an embedding model's
+    closeness in meaning was tried twice: better on the tuning set, no better on the held-out company;
+    docs/benchmarks.md.) With `runner_up`, the next best sentence of the same passage is said too when it
+    scores at least that share of the best (knowledge.quote_runner_up)."""
+    found = candidates(hits, weighted, question)
+    if not found:
+        return None
+    order = sorted(range(len(found)), key=lambda i: -_words_score(found[i]))  # stable: the earlier passage first
+    best = found[order[0]]
+    text = best.text
+    second = _runner_up(best, [found[i] for i in order[1:]], runner_up) if runner_up > 0 else None
+    if second is not None:
+        text = f"{best.text} {second.text}" if best.index < second.index else f"{second.text} {best.text}"
+    words = text.split()
+    if len(words) > _MAX_WORDS:
+        text = " ".join(words[:_MAX_WORDS]) + "…"
+    kind = wants(question)
+    typed = strength(kind, best.text, question) > 0
+    specific = typed and kind not in (Wants.ANY, Wants.YES_NO)
+    return Quote(text, best.hit, round(best.own + _CONTEXT_CREDIT * best.context, 3), typed, specific, lead=best.text)
+
+
+def _runner_up(best: Candidate, others: Sequence[Candidate], ratio: float) -> Candidate | None:
+    """The next best sentence, when it comes from the same passage, says something the best does not, and
+    scores nearly as well: the answer is often split over two sentences ("...at the help desk." / "Pick-up
+    is at 13:30.")."""
+    for c in others:
+        if c.hit is not best.hit:
+            continue
+        if c.text in best.text or best.text in c.text or len(f"{best.text} {c.text}".split()) > _MAX_WORDS:
+            continue
+        return c if _words_score(c) >= ratio * _words_score(best) else None
+    return None

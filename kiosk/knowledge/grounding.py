@@ -114,7 +114,7 @@ class Grounder:
         if self._weigh is None or not grounding.hits:
             return None
         clean = [replace(h, text=neutralize(h.text)) for h in grounding.hits]
-        found = quote(clean, self._weigh(question), question)
+        found = quote(clean, self._weigh(question), question, self.settings.quote_runner_up)
         return found.text if found is not None else None
 
     def _faq_matches(self, question: str, hit: Hit) -> bool:
@@ -191,7 +191,8 @@ class Grounder:
         found = None
         if self._weigh is not None and (self.quote or self._similar is not None):
             # Quotes come from the same neutralized text the LLM would see.
-            found = quote([replace(h, text=neutralize(h.text)) for h in used], self._weigh(question), asked)
+            found = quote([replace(h, text=neutralize(h.text)) for h in used], self._weigh(question), asked,
+                          self.settings.quote_runner_up)
             if found is not None and not self._means(question, found):
                 return decline("the answering sentence is about something else")
             own = self._weigh(asked) if found is not None and asked != question else []
