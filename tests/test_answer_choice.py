@@ -78,6 +78,9 @@ def test_what_a_question_asks_for() -> None:
     assert wants("I lost my badge, what should I do?") is Wants.PROCEDURE
     assert wants("can I bring a visitor") is Wants.YES_NO
     assert wants("tell me about the canteen") is Wants.ANY
+    # a date or a deadline, though the question also names money ("covered", "costs"): seen on the tuning set
+    assert wants("from what date am I covered by the medical plan") is Wants.TIME
+    assert wants("what's the deadline to claim back my travel costs") is Wants.TIME
     assert holds(Wants.PLACE, "Collect them from the stores counter in room W-12.")
     assert not holds(Wants.PLACE, "Steel-toe boots are mandatory for everyone.")
     assert holds(Wants.DURATION, "It lasts 60 days.") and not holds(Wants.DURATION, "It has 60 rooms.")

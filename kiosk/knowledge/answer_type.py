@@ -32,6 +32,9 @@ _FILLER = re.compile(r"^(?:(?:um+|uh+|er+|so|okay|ok|hey|hi|hello|and|but|oh|wel
                      r"one more thing|also|then|right|yeah|hmm+|please|can you tell me|could you tell me|"
                      r"do you know|i was wondering|i wonder)[\s,.!?-]+)+")
 _RULES: tuple[tuple[Wants, re.Pattern[str]], ...] = tuple((wants, re.compile(pattern)) for wants, pattern in (
+    # A date or a deadline asked for, whatever else the question names ("from what date am I covered",
+    # "the deadline to claim back my travel costs": not money)
+    (Wants.TIME, r"\b(?:what|which) date\b|\bdeadlines?\b|^(?:from|since|starting) when\b"),
     (Wants.DURATION, r"^how long\b|\bhow many (?:days|weeks|months|years|hours|minutes)\b|\bfor how long\b"),
     (Wants.FREQUENCY, r"\bhow often\b|\bhow many times\b"),
     (Wants.MONEY, r"\b(?:cost|costs|price|prices|pay|pays|paid|fee|fees|budget|allowance|salary|money|spend|"
