@@ -58,6 +58,15 @@ def test_the_judge_on_a_time(heard: str, right: bool) -> None:
     assert judge(heard, Question("When does the canteen close?", ("14:00",))).correct is right
 
 
+@pytest.mark.parametrize("heard, right", [
+    ("5 mph an hour", True),  # Whisper's writing of "five miles an hour" when primed with "5 mph"
+    ("five miles an hour", True), ("5 miles per hour", True), ("10 mph an hour", False),
+    ("5 or 10 mph", False), ("5 mph, 1 more", False)])
+def test_the_judge_on_a_speed(heard: str, right: bool) -> None:
+    assert judge(heard, Question("How fast may a forklift drive inside the plant?",
+                                 ("5 mph", "five miles an hour", "5 miles per hour"))).correct is right
+
+
 def test_normalized_forms() -> None:
     assert normalize("Twenty-one days") == ["21", "days"]
     assert normalize("quarter to eight") == ["07:45"] and normalize("half past two p.m.") == ["14:30"]

@@ -162,6 +162,12 @@ def _number_alone(said: list[str], want: list[str]) -> bool:
         all(n in said for n in numbers) and all(w.isdigit() or w in _UNIT_WORDS for w in want)
 
 
+def _per(said: list[str], i: int) -> bool:
+    """"an" between two units is "per", not one: "5 mph an hour" (as Whisper writes "five miles an hour")."""
+    return (said[i] == "1" and 0 < i < len(said) - 1 and said[i - 1] in _UNIT_WORDS
+            and said[i + 1] in _UNIT_WORDS)
+
+
 def _judge(heard: str, said: list[str], question: Question) -> Verdict:
     asked = set(normalize(question.text))
     first = question.answers[0] if question.answers else ""
@@ -186,7 +192,8 @@ def _judge(heard: str, said: list[str], question: Question) -> Verdict:
         before = said[max(0, at - 2):at]
         if _NEGATIONS & set(before):
             return Verdict(False, f"said not {' '.join(key)}", answer)
-        others = [w for w in said if w.isdigit() and w not in want and w not in asked]
+        others = [w for i, w in enumerate(said) if w.isdigit() and w not in want and w not in asked
+                  and not _per(said, i)]
         if others or {"or", "either"} & set(said):
             return Verdict(False, "more than one answer given", answer)
         return Verdict(True, "the answer's words in what was said", answer)
