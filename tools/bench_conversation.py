@@ -73,7 +73,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 import conversation_corpus as cc  # noqa: E402
 from conversation_live import BUSY, Session, cpu_seconds, live_run, prepare_audio, run_visitor  # noqa: E402,F401
 from conversation_measure import FLOOR, answer_onset, is_earcon, locate, measure, segments  # noqa: E402,F401
-from conversation_replay import AFTER_S, PRE_S, cut, kiosk_words, replay  # noqa: E402,F401
+from conversation_replay import AFTER_S, PRE_S, cut, replay  # noqa: E402,F401
 from conversation_score import (  # noqa: E402,F401
     aggregate,
     attribute,

@@ -1,14 +1,14 @@
-"""Live = file for tools/bench_conversation.py: `kiosk transcribe` on the audio the kiosk's microphone got.
+"""Live = file for tools/bench_conversation.py: `kiosk transcribe --wake` on the audio the kiosk's microphone got.
 
 During the live run a second Recorder keeps what the PulseAudio source the kiosk listens to (`virtual_mic`)
 delivered: the visitor, the hall's noise and the bystanders, through PulseAudio's buffering. After the run
-every question and follow-up is cut out of that recording (`cut`: from PRE_S before the utterance, never
-back into the visitor's wake line, to AFTER_S after its speech ends) and transcribed by
-kiosk.listen.transcribe.transcribe with the run's own settings (vocabulary priming, early decode, window,
-VAD): the words `kiosk transcribe` prints for that audio. The kiosk, which has a wake phrase, acts on less:
-in one breath ("Hey coach, where ...") its wake spotter keeps the words after the phrase, and every question
-loses a leading (repeated) phrase (kiosk.listen.listener `_on_hit`, `_question`); `kiosk_words` does the same
-to the transcript.
+every question is cut out of that recording together with the visitor's wake line (`cut`: from PRE_S before
+the wake line to AFTER_S after the question's speech) and heard by kiosk.listen.transcribe.transcribe with
+the run's own settings and its wake phrase (`wake=True`: the words `kiosk transcribe --wake` prints, the
+question the kiosk would act on: in one breath the words after the phrase, decoded in the wake phrase's
+window; after a pause the question alone). A follow-up is cut alone and heard as after a tap (`questions`).
+(Until 2026-12-06 the question was cut without its wake line and decoded as a plain question; a line said in
+one breath was then decoded in another window than the kiosk's, and Whisper base wrote other words.)
 """
 
 from __future__ import annotations
@@ -25,8 +25,6 @@ PRE_S = 0.5
 """audio kept before the utterance's clip starts (more than listen.preroll_ms, the pre-roll the kiosk adds)"""
 AFTER_S = 1.0
 """audio kept after its speech ends"""
-GAP_S = 0.1
-"""a question asked after the wake line: the cut starts at least this long after the wake line's speech"""
 
 
 def cut(size: int, start: int, speech_end: int, not_before: int = 0, pre_s: float = PRE_S,
@@ -39,23 +37,6 @@ def cut(size: int, start: int, speech_end: int, not_before: int = 0, pre_s: floa
     return lo, max(lo, hi)
 
 
-def kiosk_words(text: str, phrase: str, sensitivity: float, one_breath: bool) -> str:
-    """The question the kiosk would act on in `text` (a transcript of the utterance): in one breath, the
-    words after the wake phrase (kiosk.listen.wake.TranscriptSpotter.finish: the first run of words that
-    sounds like it, anywhere); then without a leading phrase (Listener._question: strip_phrase). "" when
-    nothing is left (the kiosk takes no question)."""
-    from kiosk.listen.wake import match_phrase, strip_phrase
-
-    text = text.strip()
-    if one_breath:
-        tokens = text.split()
-        m = match_phrase(tokens, phrase, sensitivity)
-        if m is not None:
-            text = " ".join(tokens[m.end:]).lstrip(" ,.!?;:")
-    text = strip_phrase(text, phrase, sensitivity)
-    return text if any(ch.isalnum() for ch in text) else ""
-
-
 def replay(live: dict[str, Any], visitors: list[cc.Visitor], files: dict[str, Any], asr: Any,
            settings: Any) -> None:
     """Adds `mic` to every question and follow-up step: what `kiosk transcribe` (the run's `settings`, its
@@ -65,23 +46,23 @@ def replay(live: dict[str, Any], visitors: list[cc.Visitor], files: dict[str, An
     audio, rec = live.get("mic_recording"), live.get("mic_rec")
     if audio is None or rec is None:
         return
-    listen = settings.listen
     for row, v in zip(live["rows"], visitors, strict=False):
         for step in row["steps"]:
             if step["kind"] not in ("question", "follow_up") or "play" not in step:
                 continue
             rendered = files[v.id][step["wav"]][1]
             start = locate(audio, rendered.pcm, rec.sample_at(step["play"][0]))
-            one_breath = step["wav"] == "wake"  # the question in the wake line's breath
-            not_before = 0
-            if step["kind"] == "question" and not one_breath:
-                w = files[v.id]["wake"][1]
-                w_start = locate(audio, w.pcm, rec.sample_at(row["t_wake"][0]))
-                not_before = w_start + w.speech_end + int(GAP_S * RATE)
-            lo, hi = cut(audio.size, start, rendered.speech_end, not_before)
+            if step["kind"] == "question" and step["wav"] != "wake":  # asked after a pause: from the wake line on
+                start = locate(audio, files[v.id]["wake"][1].pcm, rec.sample_at(row["t_wake"][0]))
+                rendered_end = locate(audio, rendered.pcm, rec.sample_at(step["play"][0])) + rendered.speech_end
+                speech_end = rendered_end - start
+            else:
+                speech_end = rendered.speech_end
+            lo, hi = cut(audio.size, start, speech_end)
             t0 = time.perf_counter()
-            heard = transcribe(asr, np.ascontiguousarray(audio[lo:hi]).tobytes(), settings)["text"]
-            step["mic"] = {"transcript": heard,
-                           "question": kiosk_words(heard, listen.wake_phrase, listen.wake_sensitivity, one_breath),
+            heard = transcribe(asr, np.ascontiguousarray(audio[lo:hi]).tobytes(), settings,
+                               wake=step["kind"] == "question", questions=step["kind"] == "follow_up")
+            step["mic"] = {"transcript": heard["text"], "questions": heard["questions"],
+                           "question": heard["questions"][-1] if heard["questions"] else "",
                            "cut_s": [round(lo / RATE, 2), round(hi / RATE, 2)], "lead_s": round((start - lo) / RATE, 2),
                            "asr_s": round(time.perf_counter() - t0, 3)}

@@ -139,7 +139,8 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     except (OSError, AudioFileError) as error:
         print(f"kiosk transcribe: {error}", file=sys.stderr)
         return 2
-    result = transcribe(build_asr(settings), pcm, settings)  # cut and decoded as the kiosk listens
+    # cut and decoded as the kiosk listens; --wake: only what it would act on after its wake phrase
+    result = transcribe(build_asr(settings), pcm, settings, wake=args.wake)
     print(json.dumps(result, ensure_ascii=False) if args.json else result["text"])
     return 0
 
@@ -279,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("transcribe", parents=[common], help="speech recognition on a WAV file")
     p.add_argument("file")
+    p.add_argument("--wake", action="store_true",
+                   help="hear it as kiosk run does: only the questions after the wake phrase (listen.wake_phrase)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_transcribe)
 

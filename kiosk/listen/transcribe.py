@@ -5,6 +5,12 @@ each gets `listen.preroll_ms` of audio before its detected start, Whisper starts
 `listen.early_decode_ms` into a pause and encodes its `listen.whisper_window_s` window. So the words
 printed are the words the kiosk would act on had the file been spoken into its microphone, not those
 of one decode over the whole file (which differ: other context, other silence, other window).
+
+With `wake` (`kiosk transcribe --wake`), the file is heard exactly as `kiosk run` hears its microphone: the wake
+phrase is spotted (and decoded in the wake phrase's window, unprimed), and only the questions the kiosk would
+act on are printed, each without its wake phrase. That is the comparison "live = file" needs: without it a
+line said in one breath ("Hey coach, where ...") is decoded as one question, in another window, and Whisper
+base, on audio it finds hard, writes other words for it.
 """
 
 from __future__ import annotations
@@ -31,18 +37,23 @@ def listen_file(listener: Listener, pcm: bytes) -> list[ListenEvent]:
     return events + listener.flush()
 
 
-def transcribe(engine: AsrEngine, pcm: bytes, settings: Settings | None = None, vad: Vad | None = None
-               ) -> dict[str, Any]:
+def transcribe(engine: AsrEngine, pcm: bytes, settings: Settings | None = None, vad: Vad | None = None,
+               wake: bool = False, questions: bool = False) -> dict[str, Any]:
     """The `kiosk transcribe --json` contract: {"text", "engine", "words": [{"word", "start_s", "end_s"}]}.
     Every utterance the Listener hears (no wake phrase), joined; word times from the start of the file.
-    `settings`: the [listen] and VAD settings the kiosk runs with (default: built-in)."""
+    `settings`: the [listen] and VAD settings the kiosk runs with (default: built-in). `wake`: only what the
+    kiosk would act on after its wake phrase (listen.wake_phrase); `questions`: as if the visitor had tapped
+    first (a question or follow-up cut out on its own); both add "questions", one text per question."""
     from kiosk.config import Settings
     from kiosk.events import Heard, SpeechStarted
-    from kiosk.listen.engines import build_vad
+    from kiosk.listen.engines import build_spotter, build_vad
     from kiosk.listen.listener import Listener
 
     settings = settings or Settings()
-    listener = Listener(vad or build_vad(settings), engine, None, settings.listen)
+    spotter = build_spotter(settings, engine) if wake or questions else None
+    listener = Listener(vad or build_vad(settings), engine, spotter, settings.listen)
+    if questions:
+        listener.wake("tap", at=0)
     texts: list[str] = []
     words: list[dict[str, Any]] = []
     name, start = getattr(engine, "name", "?"), 0.0
@@ -54,4 +65,5 @@ def transcribe(engine: AsrEngine, pcm: bytes, settings: Settings | None = None, 
             name = event.engine
             words += [{"word": w.word, "start_s": round(start + w.start_s, 3), "end_s": round(start + w.end_s, 3)}
                       for w in event.words]
-    return {"text": " ".join(t for t in texts if t), "engine": name, "words": words}
+    result = {"text": " ".join(t for t in texts if t), "engine": name, "words": words}
+    return {**result, "questions": texts} if spotter is not None else result

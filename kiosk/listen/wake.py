@@ -44,9 +44,22 @@ def sound_key(word: str) -> str:
     return key or word.lower()
 
 
-def word_similarity(a: str, b: str) -> float:
+_BACK_VOWELS = str.maketrans({"o": "U", "O": "U", "u": "U"})
+_VOWEL_DISCOUNT = 0.9
+
+
+def word_similarity(a: str, b: str, loose: bool = True) -> float:
+    """How alike two words sound: their rough sound keys compared, and again with the o and u sounds taken
+    as one (Whisper writes "coach" as "Kok" for some voices: a short o for the long one), which counts for
+    a little less; not with `loose=False`."""
     ka, kb = sound_key(a), sound_key(b)
-    return 1.0 if ka == kb else SequenceMatcher(None, ka, kb).ratio()
+    if ka == kb:
+        return 1.0
+    exact = SequenceMatcher(None, ka, kb).ratio()
+    if not loose:
+        return exact
+    classed = SequenceMatcher(None, ka.translate(_BACK_VOWELS), kb.translate(_BACK_VOWELS)).ratio()
+    return max(exact, _VOWEL_DISCOUNT * classed)
 
 
 def phrase_words(phrase: str) -> list[str]:
@@ -114,7 +127,9 @@ def clipped_phrase(tokens: Sequence[str], phrase: str, sensitivity: float = 0.5)
         last = _letters(head[-1].split("-")[-1])
         joined = _letters("".join(head))
         ends = ("".join(target[k:]) for k in range(len(target)))
-        if word_similarity(last, target[-1]) >= bar and max(word_similarity(joined, e) for e in ends) >= bar:
+        # exact sounds only: "Couch, where is it?" keeps its first word
+        if word_similarity(last, target[-1], loose=False) >= bar and \
+                max(word_similarity(joined, e, loose=False) for e in ends) >= bar:
             return n
     return 0
 
