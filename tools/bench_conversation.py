@@ -21,9 +21,9 @@ After the live run, in this process with the same settings and models: every que
 responder, non-streamed, on the true text: what a right answer would be), and the plain sequential
 baseline - whole transcript of the question WAV (plus the same end-of-speech silence, i.e. `kiosk
 transcribe`'s path) -> whole answer -> Piper on the whole answer -> first audio. Live = file
-(tools/conversation_replay.py): every question and follow-up cut out of the microphone's recording and put
-through `kiosk transcribe`'s path with the run's settings; the question the kiosk would take from that (the
-wake phrase stripped as the kiosk strips it) must read as the words the kiosk acted on
+(tools/conversation_replay.py): every question, with its wake line, and every follow-up cut out of the
+microphone's recording and heard by `kiosk transcribe --wake`'s path with the run's settings; the question it
+prints must read as the words the kiosk acted on
 (`live_equals_transcribe`; `live_equals_clean_transcribe` is the older comparison with the baseline's
 transcript of the clean WAV).
 
