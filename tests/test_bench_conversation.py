@@ -100,5 +100,5 @@ def test_the_summary_counts_by_step_and_shows_differences() -> None:
     part = {"visitors": 3, "wake_recall_by_voice": {}, "live_equals_transcribe": s,
             "live_equals_clean_transcribe": {"n": 2, "share": 0.5}}
     lines = {line[:40].strip(): line[40:].strip() for line in cs.table({"all": part}).splitlines()}
-    assert lines["live = kiosk transcribe --wake (mic audio)"] == "0.667 (n=3; f-up 1.0, 1-breath 0.0, sep 1.0; other 1) 1.0"
+    assert lines["live = transcribe --wake (mic audio)"] == "0.667 (n=3; f-up 1.0, 1-breath 0.0, sep 1.0; other 1) 1.0"
     assert lines["live = clean-WAV transcribe (old)"] == "0.5 (n=2)"

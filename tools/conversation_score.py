@@ -323,7 +323,7 @@ TARGETS = [
      f"(n={a['question_wer_non_piper']['clean']['questions']})", ""),
     ("question WER non-Piper noise", lambda a: f"{a['question_wer_non_piper']['noise']['wer']} "
      f"(n={a['question_wer_non_piper']['noise']['questions']})", ""),
-    ("live = kiosk transcribe --wake (mic audio)", lambda a: _live_file_cell(a["live_equals_transcribe"]), "1.0"),
+    ("live = transcribe --wake (mic audio)", lambda a: _live_file_cell(a["live_equals_transcribe"]), "1.0"),
     ("live = clean-WAV transcribe (old)", lambda a: f"{a['live_equals_clean_transcribe']['share']} "
      f"(n={a['live_equals_clean_transcribe']['n']})", ""),
 ]
