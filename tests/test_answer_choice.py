@@ -11,6 +11,7 @@ documents written here (neither evaluation set), through the real ingest, SQLite
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -205,3 +206,18 @@ def test_an_answer_split_over_two_sentences_is_said_whole(tmp_path: Path) -> Non
     assert both.decision == "quote" and "13:30" in both.reply and "help desk" in both.reply, both
     assert both.reply.index("help desk") < both.reply.index("13:30")  # in the document's order
     assert "four years" not in both.reply  # a third sentence is never added
+
+
+def test_the_runner_up_never_repeats_a_sentence_already_said(tmp_path: Path) -> None:
+    """Seen on the tuning follow-ups: numbered steps quoted as "... 2. Use the Report Phish button ... Use the
+    Report Phish button ..." (the best span and the runner-up's shared a step). The sample company's own
+    documents and the conversation as it was asked."""
+    ingest(tmp_path / "kb.sqlite", [Path(__file__).resolve().parents[1] / "samples" / "halvorsen"])
+    with Retriever(tmp_path / "kb.sqlite", synonyms=KnowledgeSettings().synonyms + THESAURUS) as r:
+        g = Grounder(r.search, KnowledgeSettings(min_coverage=0.4, scattered_coverage=0.65), PersonaSettings(),
+                     lambda t: len(t.split()), weigh=r.term_weights, quote=True)
+        first = g.ground("I got a weird email asking for my login, what do I do")
+        follow = g.ground("what if I already clicked the link?", topic=first.query)
+    said = [s.strip() for s in re.split(r"(?<=[.!?:])\s+", follow.reply) if len(s.strip()) > 8]
+    assert follow.decision == "quote" and "Report Phish" in follow.reply, follow
+    assert len(said) == len(set(said)), follow.reply

@@ -63,4 +63,3 @@ def similarity(embedder: LlamaEmbedder, a: str, b: str) -> float:
     va, vb = (np.asarray(v, dtype=np.float32) for v in embedder.embed([a, b]))
     norm = float(np.linalg.norm(va) * np.linalg.norm(vb))
     return float(va @ vb) / norm if norm else 0.0
-

@@ -90,7 +90,7 @@ def heading_like(sentence: str) -> bool:
     return end not in ".…" or len(words) <= 3 or capitalized
 
 
-def _span(sentences: list[str], i: int, kind: Wants) -> str:
+def _span(sentences: list[str], i: int, kind: Wants) -> tuple[str, int]:
     """The sentence to say from index i: one that only introduces (a short one, one ending in ":")
     takes the next; the answer to "how do I ..." takes the next two as well, while they stay short."""
     text, j = sentences[i], i + 1
@@ -102,7 +102,7 @@ def _span(sentences: list[str], i: int, kind: Wants) -> str:
         if not (intro or kind is Wants.PROCEDURE):
             break
         text, j = f"{text} {nxt}", j + 1
-    return text
+    return text, j
 
 
 @dataclass(frozen=True)
@@ -114,6 +114,8 @@ class Candidate:
     """the passage's place among those found"""
     index: int
     """the sentence's place in the passage (headings count)"""
+    end: int
+    """the place after the last sentence it says"""
     text: str
     """what would be said: the sentence, and the next one(s) when they continue it (`_span`)"""
     own: float
@@ -144,9 +146,9 @@ def candidates(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], ques
             with_context = _score(sentence, f"{hit.title} {hit.section} {hit.question} {heading}", weighted)
             if with_context <= 0:
                 continue
-            text = _span(sentences, i, kind)
+            text, end = _span(sentences, i, kind)
             plain = strength(kind, text, question) if kind is not Wants.ANY else 0.0
-            found.append(Candidate(hit, rank, i, text, own / total, (with_context - own) / total, plain))
+            found.append(Candidate(hit, rank, i, end, text, own / total, (with_context - own) / total, plain))
     return found
 
 
@@ -192,7 +194,7 @@ def _runner_up(best: Candidate, others: Sequence[Candidate], ratio: float) -> Ca
     for c in others:
         if c.hit is not best.hit:
             continue
-        if c.text in best.text or best.text in c.text or len(f"{best.text} {c.text}".split()) > _MAX_WORDS:
-            continue
+        if c.index < best.end and best.index < c.end or len(f"{best.text} {c.text}".split()) > _MAX_WORDS:
+            continue  # a sentence said already, or too long together
         return c if _words_score(c) >= ratio * _words_score(best) else None
     return None
