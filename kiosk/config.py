@@ -443,6 +443,10 @@ class ListenSettings:
     barge_in: str = _f("wake", choices=("tap", "wake", "voice"))
     """interrupting the kiosk while it speaks: tap (screen/key only), wake (also the wake phrase), voice
     (any speech; only with an echo-cancelling audio stack, or the kiosk interrupts itself)"""
+    record_dir: str = ""
+    """a folder where `kiosk run` keeps what its microphone gave the listener (WAV) and the kiosk's control
+    calls (JSON lines), to hear it again with `kiosk listen --input REC.wav --controls REC.jsonl`: the same
+    wakes and words as live. "" = off; on, it keeps visitors' voices on disk until someone deletes them"""
 
 
 @dataclass(frozen=True)

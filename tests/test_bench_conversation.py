@@ -1,5 +1,6 @@
 """tools/bench_conversation.py's live = file comparison, its pure parts (no audio devices, no models): the
-utterance cut out of the microphone's recording, the comparison's normalisation, and how the rows and the summary carry the new and the old comparison."""
+utterance cut out of the microphone's recording, the comparison's normalisation, and how the rows and the
+summary carry the new and the old comparison."""
 
 from __future__ import annotations
 

@@ -21,9 +21,11 @@ After the live run, in this process with the same settings and models: every que
 responder, non-streamed, on the true text: what a right answer would be), and the plain sequential
 baseline - whole transcript of the question WAV (plus the same end-of-speech silence, i.e. `kiosk
 transcribe`'s path) -> whole answer -> Piper on the whole answer -> first audio. Live = file
-(tools/conversation_replay.py): every question, with its wake line, and every follow-up cut out of the
-microphone's recording and heard by `kiosk transcribe --wake`'s path with the run's settings; the question it
-prints must read as the words the kiosk acted on
+(tools/conversation_replay.py), twice: the kiosk's own flight recording (listen.record_dir: what its listener
+consumed and its control calls) replayed whole as `kiosk listen --input --controls` replays it, every question
+the kiosk acted on compared character for character (`live_vs_kiosk_recording`); and every question, with its
+wake line, and every follow-up cut out of a second recorder's copy of the microphone and heard by
+`kiosk transcribe --wake`'s path; the question it prints must read as the words the kiosk acted on
 (`live_equals_transcribe`; `live_equals_clean_transcribe` is the older comparison with the baseline's
 transcript of the clean WAV).
 
@@ -73,7 +75,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 import conversation_corpus as cc  # noqa: E402
 from conversation_live import BUSY, Session, cpu_seconds, live_run, prepare_audio, run_visitor  # noqa: E402,F401
 from conversation_measure import FLOOR, answer_onset, is_earcon, locate, measure, segments  # noqa: E402,F401
-from conversation_replay import AFTER_S, PRE_S, cut, replay  # noqa: E402,F401
+from conversation_replay import AFTER_S, PRE_S, cut, replay, replay_kiosk_recording  # noqa: E402,F401
 from conversation_score import (  # noqa: E402,F401
     aggregate,
     attribute,
@@ -174,6 +176,7 @@ def offline(visitors: list[cc.Visitor], files: dict[str, Any], live: dict[str, A
     short_s = getattr(settings.listen, "hangover_complete_ms", settings.listen.hangover_ms) / 1000
     asr = build_asr(settings)
     replay(live, visitors, files, asr, settings)
+    live["kiosk_replay"] = replay_kiosk_recording(live, config.parent / "flight", settings)
     with Runtime(settings, speech=True) as rt:
         for row, v in zip(live["rows"], visitors, strict=False):
             questions = [("question", v.question)] + ([("follow_up", v.follow_up)] if v.follow_up else [])
@@ -257,7 +260,7 @@ def main() -> int:
         kb = tmp / "kb.sqlite"
         port = free_port()
         base = {"persona": {"knowledge_base": str(kb)}, "audio": {"input_device": "pulse", "output_device": "pulse"},
-                "service": {"status_port": port}}
+                "service": {"status_port": port}, "listen": {"record_dir": str(tmp / "flight")}}
         extra = tomllib.loads(Path(args.config).read_text()) if args.config else {}
         data = merge(base, extra)
         data["service"]["status_port"] = port
@@ -293,6 +296,7 @@ def main() -> int:
                      "greeting": settings.service.greeting, "extra_config": extra},
         "live_vs_file": {"microphone": RAW_MIC, "pre_s": PRE_S, "after_s": AFTER_S,
                          "wake_sensitivity": settings.listen.wake_sensitivity},
+        "live_vs_kiosk_recording": live.get("kiosk_replay"),
         "cold_start_to_ready_s": live.get("cold_start_to_ready_s"), "status_fields": live.get("status_fields"),
         "kiosk_cpu_cores": live.get("kiosk_cpu_cores"), "machine_load_avg": live.get("machine_load_avg"),
         "harness_cpu_cores": live.get("harness_cpu_cores"), "listener_lag": listener_lag(full_log),
@@ -301,6 +305,10 @@ def main() -> int:
         "parts": parts, "rows": rows, "harness_log": live["harness_log"], "kiosk_log_tail": kiosk_log,
     }
     print(table(parts))
+    if report["live_vs_kiosk_recording"]:
+        k = report["live_vs_kiosk_recording"]
+        print(f"live = replay of the kiosk's own recording (kiosk listen --input --controls): {k.get('share')} "
+              f"({k.get('replayed_identically')} of {k.get('kiosk_questions')} questions the kiosk acted on)")
     lag = report["listener_lag"]
     if lag.get("n"):
         print(f"listener behind the microphone (kiosk log, dismissed utterances): median {lag['p50_s']} s, "

@@ -14,6 +14,7 @@ one breath was then decoded in another window than the kiosk's, and Whisper base
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import conversation_corpus as cc
@@ -66,3 +67,34 @@ def replay(live: dict[str, Any], visitors: list[cc.Visitor], files: dict[str, An
                            "question": heard["questions"][-1] if heard["questions"] else "",
                            "cut_s": [round(lo / RATE, 2), round(hi / RATE, 2)], "lead_s": round((start - lo) / RATE, 2),
                            "asr_s": round(time.perf_counter() - t0, 3)}
+
+
+def replay_kiosk_recording(live: dict[str, Any], folder: Path, settings: Any) -> dict[str, Any]:
+    """The kiosk's own flight recording (listen.record_dir: what its listener consumed, and its control calls)
+    heard again by a fresh listener, as `kiosk listen --input REC.wav --controls REC.jsonl` hears it: of the
+    questions the kiosk acted on (its turn log), how many the replay heard with exactly the same text (each
+    replayed transcript counted once)."""
+    from kiosk.audio.wav import read_pcm16k
+    from kiosk.events import Heard
+    from kiosk.listen.engines import build_listener
+    from kiosk.listen.flight import read_controls
+    from kiosk.listen.flight import replay as replay_flight
+
+    recordings = sorted(folder.glob("listen-*.wav"))
+    if len(recordings) != 1:
+        return {"recordings": len(recordings)}
+    pcm = read_pcm16k(recordings[0])
+    t0 = time.perf_counter()
+    events = replay_flight(build_listener(settings), pcm, read_controls(recordings[0].with_suffix(".jsonl")))
+    left = [e.text for e in events if isinstance(e, Heard)]
+    acted = [t["question"] for t in live.get("turn_log", []) if t.get("question")]
+    same, differ = 0, []
+    for text in acted:
+        if text in left:
+            left.remove(text)
+            same += 1
+        else:
+            differ.append(text)
+    return {"recordings": 1, "audio_minutes": round(len(pcm) / 2 / RATE / 60, 1), "kiosk_questions": len(acted),
+            "replayed_identically": same, "share": round(same / len(acted), 3) if acted else None,
+            "not_replayed": differ[:12], "replay_only": left[:12], "replay_s": round(time.perf_counter() - t0, 1)}

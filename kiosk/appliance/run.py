@@ -53,7 +53,12 @@ def _listener(settings: Settings, post: Any) -> Any:
         from kiosk.listen.engines import build_listener
         from kiosk.listen.live import LiveListener
 
-        return LiveListener(build_listener(settings), settings.audio.input_device, post)
+        record = None
+        if settings.listen.record_dir:
+            from kiosk.listen.flight import FlightRecorder
+
+            record = FlightRecorder(Path(settings.listen.record_dir).expanduser())
+        return LiveListener(build_listener(settings), settings.audio.input_device, post, record=record)
     except (ModelMissingError, ValueError, OSError) as error:
         log.error("listening is off (%s); visitors can tap and type", error)
         return None

@@ -65,12 +65,20 @@ def cmd_listen(args: argparse.Namespace, settings: Any) -> int:
     from kiosk.listen.engines import build_listener
 
     pcm = None
+    controls = None
     if args.input:
         try:
             pcm = read_pcm16k(Path(args.input))
-        except (OSError, AudioFileError) as error:
+            if args.controls:
+                from kiosk.listen.flight import read_controls
+
+                controls = read_controls(Path(args.controls))
+        except (OSError, AudioFileError, ValueError) as error:
             print(f"kiosk listen: {error}", file=sys.stderr)
             return 2
+    elif args.controls:
+        print("kiosk listen: --controls replays a recording: give it with --input", file=sys.stderr)
+        return 2
     try:
         listener = build_listener(settings, wake_phrase=args.wake, wake=not args.no_wake)
     except ValueError as error:  # e.g. a wake phrase the Vosk model cannot say
@@ -78,7 +86,13 @@ def cmd_listen(args: argparse.Namespace, settings: Any) -> int:
         return 2
     show = _Printer(args.json, args.partials)
     if pcm is not None:
-        for event in listen_file(listener, pcm):
+        if controls is not None:
+            from kiosk.listen.flight import replay
+
+            events = replay(listener, pcm, controls)
+        else:
+            events = listen_file(listener, pcm)
+        for event in events:
             show(event)
         return 0
     return _listen_live(listener, settings, show, args.seconds)
@@ -87,7 +101,12 @@ def cmd_listen(args: argparse.Namespace, settings: Any) -> int:
 def _listen_live(listener: Any, settings: Any, show: _Printer, seconds: float | None) -> int:
     from kiosk.listen.live import LiveListener
 
-    live = LiveListener(listener, settings.audio.input_device, show)
+    record = None
+    if settings.listen.record_dir:
+        from kiosk.listen.flight import FlightRecorder
+
+        record = FlightRecorder(Path(settings.listen.record_dir).expanduser())
+    live = LiveListener(listener, settings.audio.input_device, show, record=record)
     if sys.stdin.isatty():
         print("listening; say the wake phrase or press Enter to talk (Ctrl-C stops)", file=sys.stderr)
 
@@ -109,6 +128,8 @@ def _listen_live(listener: Any, settings: Any, show: _Printer, seconds: float | 
 def add_listen_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("listen", parents=[common], help="wake phrase, speech and transcripts, as events")
     p.add_argument("--input", help="a WAV file instead of the microphone ([audio] input_device)")
+    p.add_argument("--controls", help="with --input: the kiosk's control calls recorded beside it (listen.record_dir);"
+                   " the recording is then heard exactly as kiosk run heard it")
     p.add_argument("--wake", help="wake phrase (default: listen.wake_phrase)")
     p.add_argument("--no-wake", action="store_true", help="every utterance is a question")
     p.add_argument("--partials", action="store_true", help="also print partial transcripts (streaming engines)")

@@ -21,6 +21,7 @@ from typing import Any
 from kiosk.audio.capture import AudioSource, Microphone
 from kiosk.events import Heard, ListenEvent, MicrophoneStatus, SpeechEnded
 from kiosk.listen.asr import SAMPLE_RATE
+from kiosk.listen.flight import FlightRecorder, apply_control
 from kiosk.listen.listener import Listener
 
 log = logging.getLogger(__name__)
@@ -32,9 +33,12 @@ ARRIVALS_KEPT = 1000
 
 class LiveListener:
     def __init__(self, listener: Listener, device_name: str, on_event: EventCallback,
-                 source: Callable[..., AudioSource] = Microphone, **mic_options: Any) -> None:
-        """`source` builds the microphone (given the device name, `on_frames`, `on_status` and `mic_options`)."""
+                 source: Callable[..., AudioSource] = Microphone, record: FlightRecorder | None = None,
+                 **mic_options: Any) -> None:
+        """`source` builds the microphone (given the device name, `on_frames`, `on_status` and `mic_options`);
+        `record`: keeps what the listener consumes, to replay it (kiosk.listen.flight; listen.record_dir)."""
         self.listener = listener
+        self.record = record
         self.on_event = on_event
         self._queue: queue.SimpleQueue[tuple | None] = queue.SimpleQueue()
         self.mic = source(device_name, on_frames=self._on_frames, on_status=self._on_status, **mic_options)
@@ -55,6 +59,9 @@ class LiveListener:
             self._queue.put(None)
             self._thread.join(timeout=30)
             self._thread = None
+        if self.record is not None:
+            self.record.close()
+            self.record = None
 
     def __enter__(self) -> LiveListener:
         self.start()
@@ -116,19 +123,14 @@ class LiveListener:
     def _handle(self, item: tuple) -> list[ListenEvent]:
         kind, *rest = item
         if kind == "pcm":
+            if self.record is not None:
+                self.record.audio(rest[0])
             self._arrivals.append((self.listener.position + len(rest[0]) // 2, rest[1]))
             return [self._timed(e) for e in self.listener.feed(rest[0])]
-        if kind == "wake":
-            events = self.listener.wake(rest[0], at=rest[1])
-            return events if rest[2] else []
-        if kind == "speaking_started":
-            self.listener.speaking_started(at=rest[0])
-        elif kind == "saying":
-            self.listener.saying(rest[0])
-        elif kind == "expect":
-            self.listener.expect(rest[0])
-        elif kind == "speaking_finished":
-            self.listener.speaking_finished(at=rest[0], window=rest[1])
-        elif kind == "status":
+        if kind == "status":
             return [MicrophoneStatus(*rest)]
-        return []
+        args = rest[:2] if kind == "wake" else rest  # a wake's echo flag is the caller's, not the listener's
+        if self.record is not None:
+            self.record.control(self.listener.now, kind, args)  # samples received: where the replay applies it
+        events = apply_control(self.listener, kind, args)
+        return events if kind != "wake" or rest[2] else []
