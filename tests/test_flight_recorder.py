@@ -108,3 +108,13 @@ def test_a_recording_replayed_gives_the_live_transcripts_exactly(pulse: dict[str
     assert proc.returncode == 0, proc.stderr
     again = [json.loads(row) for row in proc.stdout.splitlines()]
     assert [e["text"] for e in again if e["event"] == "transcript"] == [e["text"] for e in live]
+
+
+def test_a_folder_it_cannot_write_costs_no_microphone(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from kiosk.listen.flight import open_recorder
+
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    assert open_recorder("") is None
+    assert open_recorder(str(blocked / "flight")) is None
+    assert "listen.record_dir" in caplog.text and "listening without recording" in caplog.text

@@ -51,14 +51,11 @@ def _screen(settings: Settings, on_input: Any) -> Any:
 def _listener(settings: Settings, post: Any) -> Any:
     try:
         from kiosk.listen.engines import build_listener
+        from kiosk.listen.flight import open_recorder
         from kiosk.listen.live import LiveListener
 
-        record = None
-        if settings.listen.record_dir:
-            from kiosk.listen.flight import FlightRecorder
-
-            record = FlightRecorder(Path(settings.listen.record_dir).expanduser())
-        return LiveListener(build_listener(settings), settings.audio.input_device, post, record=record)
+        return LiveListener(build_listener(settings), settings.audio.input_device, post,
+                            record=open_recorder(settings.listen.record_dir))
     except (ModelMissingError, ValueError, OSError) as error:
         log.error("listening is off (%s); visitors can tap and type", error)
         return None

@@ -99,14 +99,10 @@ def cmd_listen(args: argparse.Namespace, settings: Any) -> int:
 
 
 def _listen_live(listener: Any, settings: Any, show: _Printer, seconds: float | None) -> int:
+    from kiosk.listen.flight import open_recorder
     from kiosk.listen.live import LiveListener
 
-    record = None
-    if settings.listen.record_dir:
-        from kiosk.listen.flight import FlightRecorder
-
-        record = FlightRecorder(Path(settings.listen.record_dir).expanduser())
-    live = LiveListener(listener, settings.audio.input_device, show, record=record)
+    live = LiveListener(listener, settings.audio.input_device, show, record=open_recorder(settings.listen.record_dir))
     if sys.stdin.isatty():
         print("listening; say the wake phrase or press Enter to talk (Ctrl-C stops)", file=sys.stderr)
 

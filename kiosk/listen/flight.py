@@ -75,6 +75,18 @@ class FlightRecorder:
         self._controls.close()
 
 
+def open_recorder(folder: str) -> FlightRecorder | None:
+    """The recorder for `listen.record_dir` ("" = none). A folder it cannot write is logged with its name and
+    the kiosk listens unrecorded: a diagnostic must never cost the visitor their microphone."""
+    if not folder:
+        return None
+    try:
+        return FlightRecorder(Path(folder).expanduser())
+    except OSError as error:
+        log.error("listen.record_dir = %r cannot be written (%s): listening without recording", folder, error)
+        return None
+
+
 def read_controls(path: Path) -> list[tuple[int, str, list[Any]]]:
     """(position, kind, args) for every line of a recorder's .jsonl; a line that is not one names its number."""
     out = []
