@@ -97,7 +97,9 @@ class WhisperEngine:
             return
         if self._worker is None:
             self._worker = ThreadPoolExecutor(1, thread_name_prefix="whisper-early")
-        self._early = self._worker.submit(self._decode, bytes(self._buf))
+        # The utterance's own window and primer, taken now: by the time the worker runs, the listener may have
+        # started the next utterance (another window, with or without the documents' words).
+        self._early = self._worker.submit(self._decode, bytes(self._buf), self._bias, self.prompt)
 
     def discard_early(self) -> None:
         """Speech resumed: the early decode is not the utterance. One not started yet never runs (so
@@ -119,7 +121,7 @@ class WhisperEngine:
         self._last = pcm
         if early is not None:
             return early.result()
-        return self._decode(pcm)
+        return self._decode(pcm, self._bias, self.prompt)
 
     def finish_again_full(self) -> Transcript | None:
         """The last utterance decoded again with Whisper's full 30-s window (a second opinion, slower);
@@ -128,11 +130,11 @@ class WhisperEngine:
         if self.window_s >= full:
             return None
         with self._decoding:
-            return self._transcribe(self._last, full)
+            return self._transcribe(self._last, full, self.prompt if self._bias else "")
 
-    def _decode(self, pcm: bytes) -> Transcript:
+    def _decode(self, pcm: bytes, bias: bool, prompt: str) -> Transcript:
         with self._decoding:
-            return self._transcribe(pcm, self.question_window_s if self._bias else self.window_s)
+            return self._transcribe(pcm, self.question_window_s if bias else self.window_s, prompt if bias else "")
 
     def _encode_window(self, features: Any) -> Any:
         """`self._frames` of the window, padded with silence. faster-whisper pads the log-mel features with
@@ -149,7 +151,7 @@ class WhisperEngine:
         self._encoded = encoded  # read back by _transcribe for acoustic wake verification
         return encoded
 
-    def _transcribe(self, pcm: bytes, window_s: float) -> Transcript:
+    def _transcribe(self, pcm: bytes, window_s: float, prompt: str = "") -> Transcript:
         import numpy as np
 
         pcm = pcm[: len(pcm) // 2 * 2]  # drop a dangling odd byte
@@ -170,7 +172,7 @@ class WhisperEngine:
             # tokens than anyone says in this much audio (~4 a second when speaking fast), with room to spare
             max_new_tokens=min(MAX_NEW_TOKENS, int(duration * TOKENS_PER_S) + 12),
             hotwords=self.hotwords,
-            initial_prompt=_prompt_tokens(self.model_dir, self.prompt) if self.prompt and self._bias else None,
+            initial_prompt=_prompt_tokens(self.model_dir, prompt) if prompt else None,
         )
         words: list[Word] = []
         texts: list[str] = []
