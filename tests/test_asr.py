@@ -146,3 +146,29 @@ def test_whisper_english_transcript_and_word_times(whisper_en: WhisperEngine, tm
 def test_whisper_empty_utterance(whisper_en: WhisperEngine) -> None:
     whisper_en.start()
     assert whisper_en.finish() == Transcript(text="", words=(), engine="whisper", final=True)
+
+
+def test_an_early_decode_keeps_the_primer_it_was_started_with() -> None:
+    """A quiz question changes the primer (Listener.expect) while an early decode may still wait for the
+    worker: the decode must use what held when the visitor paused, so a replay of the same audio and control
+    calls decodes it the same (kiosk.listen.flight). The engine without its model: decodes are recorded."""
+    import threading
+
+    engine = object.__new__(WhisperEngine)
+    engine.prompt, engine._bias, engine.window_s, engine.question_window_s = "canteen, Fjord", True, 20.0, 10.0
+    engine._buf, engine._decoding, engine._worker, engine._early = bytearray(), threading.Lock(), None, None
+    busy, seen = threading.Event(), []
+
+    def transcribe(pcm: bytes, window_s: float, prompt: str = "") -> Transcript:
+        busy.wait(5)  # the worker is slower than the listener's next control call
+        seen.append((len(pcm), window_s, prompt))
+        return Transcript(text="x", words=(), engine="whisper", final=True)
+
+    engine._transcribe = transcribe  # type: ignore[method-assign]
+    engine.feed(b"\0\0" * 3200)
+    engine.decode_early()
+    engine.prompt = "Is it 5 mph, 10 mph or 15 mph?"  # expect(): the next question's primer
+    busy.set()
+    assert engine.finish().text == "x"
+    assert seen == [(6400, 10.0, "canteen, Fjord")]
+    engine._worker.shutdown()
