@@ -138,8 +138,8 @@ def test_early_decode_overlaps_the_hangover(whisper: WhisperEngine, monkeypatch:
     buffered: list[int] = []
     monkeypatch.setattr(whisper, "window_s", 30.0)  # Whisper's own window: no second opinion to count
     transcribe, finish = whisper._transcribe, whisper.finish
-    monkeypatch.setattr(whisper, "_transcribe",
-                        lambda pcm, window_s: decoded.append(len(pcm) // 2) or transcribe(pcm, window_s))
+    monkeypatch.setattr(whisper, "_transcribe", lambda pcm, window_s, prompt="": decoded.append(len(pcm) // 2)
+                        or transcribe(pcm, window_s, prompt))
     monkeypatch.setattr(whisper, "finish", lambda: buffered.append(len(whisper._buf) // 2) or finish())
     pcm, _ = render([Line("Hey coach, where are the lockers?", "piper", pause_before_s=0.5)], tail_s=1.0)
     # The fixed hangover only (adaptive end of turn off): what is measured is early decoding itself.
