@@ -12,7 +12,6 @@ documents written here (neither evaluation set), through the real ingest, SQLite
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -62,9 +61,11 @@ def retriever(kb: Path):  # noqa: ANN201
         yield r
 
 
-def grounder(retriever: Retriever, similar=None) -> Grounder:  # noqa: ANN001
+def grounder(retriever: Retriever, similar=None, **knowledge: float) -> Grounder:  # noqa: ANN001
+    """`knowledge`: settings other than the example personas' thresholds (e.g. quote_runner_up)."""
     extra = {"similar": similar} if similar is not None else {}
-    return Grounder(retriever.search, KnowledgeSettings(min_coverage=0.4, scattered_coverage=0.65), PersonaSettings(),
+    settings = KnowledgeSettings(min_coverage=0.4, scattered_coverage=0.65, **knowledge)  # type: ignore[arg-type]
+    return Grounder(retriever.search, settings, PersonaSettings(),
                     lambda text: len(text.split()), weigh=retriever.term_weights, quote=True, **extra)
 
 
@@ -197,11 +198,8 @@ def test_an_answer_split_over_two_sentences_is_said_whole(tmp_path: Path) -> Non
         "every four years.\n")
     ingest(tmp_path / "kb.sqlite", [folder])
     with Retriever(tmp_path / "kb.sqlite", synonyms=KnowledgeSettings().synonyms + THESAURUS) as r:
-        settings = KnowledgeSettings(min_coverage=0.4, scattered_coverage=0.65)
-        one = Grounder(r.search, replace(settings, quote_runner_up=0.0), PersonaSettings(), lambda t: len(t.split()),
-                       weigh=r.term_weights, quote=True).ground("when do I pick up my laptop?")
-        both = Grounder(r.search, settings, PersonaSettings(), lambda t: len(t.split()), weigh=r.term_weights,
-                        quote=True).ground("when do I pick up my laptop?")
+        one = grounder(r, quote_runner_up=0.0).ground("when do I pick up my laptop?")
+        both = grounder(r).ground("when do I pick up my laptop?")
     assert one.decision == "quote" and "13:30" not in one.reply  # the best sentence alone misses the time
     assert both.decision == "quote" and "13:30" in both.reply and "help desk" in both.reply, both
     assert both.reply.index("help desk") < both.reply.index("13:30")  # in the document's order
@@ -214,8 +212,7 @@ def test_the_runner_up_never_repeats_a_sentence_already_said(tmp_path: Path) -> 
     documents and the conversation as it was asked."""
     ingest(tmp_path / "kb.sqlite", [Path(__file__).resolve().parents[1] / "samples" / "halvorsen"])
     with Retriever(tmp_path / "kb.sqlite", synonyms=KnowledgeSettings().synonyms + THESAURUS) as r:
-        g = Grounder(r.search, KnowledgeSettings(min_coverage=0.4, scattered_coverage=0.65), PersonaSettings(),
-                     lambda t: len(t.split()), weigh=r.term_weights, quote=True)
+        g = grounder(r)
         first = g.ground("I got a weird email asking for my login, what do I do")
         follow = g.ground("what if I already clicked the link?", topic=first.query)
     said = [s.strip() for s in re.split(r"(?<=[.!?:])\s+", follow.reply) if len(s.strip()) > 8]

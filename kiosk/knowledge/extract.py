@@ -182,7 +182,7 @@ def quote(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], question:
     if len(words) > _MAX_WORDS:
         text = " ".join(words[:_MAX_WORDS]) + "…"
     kind = wants(question)
-    typed = strength(kind, best.text, question) > 0
+    typed = kind is Wants.ANY or best.plain > 0  # (any sentence answers a question of no particular kind)
     specific = typed and kind not in (Wants.ANY, Wants.YES_NO)
     return Quote(text, best.hit, round(best.own + _CONTEXT_CREDIT * best.context, 3), typed, specific, lead=best.text)
 
