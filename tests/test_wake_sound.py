@@ -63,3 +63,77 @@ def test_a_wake_phrase_whisper_mishears_still_wakes_the_kiosk(listener) -> None:
 def test_near_misses_do_not_wake_it(listener, text: str, voice: str) -> None:  # noqa: ANN001
     events = hear(listener, [Line(text, voice, pause_before_s=0.5)])
     assert not any(isinstance(e, Wake) for e in events), events
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("text", "voice", "speed", "words"), [
+    ("Hey coach, how long is the probation period?", "en-gb-x-gbcwmd", 165, ("probation", "period")),
+    ("Hey coach, where is the canteen?", "en-us+aunty", 140, ("where", "canteen")),
+    ("Hey coach, is there parking for bikes?", "en-gb-x-gbcwmd", 140, ("parking",))])
+def test_the_phrase_said_in_one_breath_with_the_question_wakes_it_by_sound(
+        listener, text: str, voice: str, speed: int, words: tuple[str, ...]) -> None:  # noqa: ANN001
+    """Run into the question, the phrase sounds otherwise than alone: Whisper base writes nothing like it
+    ("Hey, go where is the canteen?") and its sound lies ~0.18 from templates of the bare phrase, so these
+    visitors were never heard (before: no wake, tools/ab_wake_settings.py). Templates of the phrase said
+    before a question opening hear it, also before an opening they were not made with ("is there")."""
+    import conversation_corpus as cc
+
+    from kiosk.cli.listen import listen_file
+
+    rate = 16000
+    pitch = {140: 35, 165: 50}[speed]
+    pcm = np.concatenate([np.zeros(rate // 2, np.int16), cc.level(cc.synth(text, voice, speed, pitch)),
+                          np.zeros(3 * rate, np.int16)])
+    events = listen_file(listener(), pcm.tobytes())
+    assert [type(e).__name__ for e in events if isinstance(e, Wake | Heard)] == ["Wake", "Heard"], events
+    question = next(e for e in events if isinstance(e, Heard)).text.lower()
+    assert "coach" not in question and any(w in question for w in words), question
+
+
+class CountingEncoder:
+    """Stands in for Whisper's encoder: frames that depend on the audio, and how often it was asked."""
+
+    model_dir, window_s = "/models/whisper-test", 20.0
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def encode(self, pcm: bytes) -> np.ndarray:
+        self.calls += 1
+        x = np.frombuffer(pcm, np.int16).astype(np.float32)
+        frames = x[: x.size // 320 * 320].reshape(-1, 320)[:, :8] + 1.0
+        return frames / np.linalg.norm(frames, axis=1, keepdims=True)
+
+
+def test_templates_are_made_once_and_kept_for_the_next_start(tmp_path, monkeypatch, caplog) -> None:  # noqa: ANN001
+    from kiosk.listen.wake_templates import CONTEXTS, TEMPLATE_VOICES, PhraseTemplates
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    first = CountingEncoder()
+    made = PhraseTemplates.build(first, "hey coach", 0.15)
+    assert made is not None and first.calls == len(TEMPLATE_VOICES) * (1 + len(CONTEXTS)) == len(made.templates)
+    again = CountingEncoder()
+    kept = PhraseTemplates.build(again, "hey coach", 0.15)
+    assert again.calls == 0 and kept is not None
+    assert all(np.array_equal(a, b) for a, b in zip(made.templates, kept.templates, strict=True))
+    other = CountingEncoder()
+    PhraseTemplates.build(other, "hey ava", 0.15)  # another phrase: its own templates
+    assert other.calls == first.calls
+    # A damaged file is made again (with a warning), never trusted.
+    for path in (tmp_path / "kiosk" / "wake-templates").glob("*.npz"):
+        path.write_bytes(b"not a numpy file")
+    broken = CountingEncoder()
+    with caplog.at_level("WARNING"):
+        assert PhraseTemplates.build(broken, "hey coach", 0.15) is not None
+    assert broken.calls == first.calls and "unreadable" in caplog.text
+
+
+def test_a_cache_folder_it_cannot_write_costs_only_time(tmp_path, monkeypatch, caplog) -> None:  # noqa: ANN001
+    from kiosk.listen.wake_templates import PhraseTemplates
+
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where the cache folder would be")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    with caplog.at_level("WARNING"):
+        made = PhraseTemplates.build(CountingEncoder(), "hey coach", 0.15)
+    assert made is not None and made.templates and "not kept" in caplog.text

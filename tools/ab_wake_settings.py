@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Wake recall of the conversation corpus's wake lines through the Listener, fed offline (deterministic), with the
-end-of-turn settings before and after 2026-12-06: does the faster end of turn cost wakes? (docs/benchmarks.md)
+end-of-turn settings before and after 2026-12-06 (does the faster end of turn cost wakes?), or with the wake
+phrase's sound templates of the bare phrase only and with the phrase also run into a question (docs/benchmarks.md)
 
-    .venv/bin/python tools/ab_wake_settings.py
+    .venv/bin/python tools/ab_wake_settings.py [--compare settings|templates] [--part all|tuning|heldout]
 """
 
 from __future__ import annotations
@@ -25,16 +26,27 @@ CONFIGS = {"after": {}, "before": {"whisper_question_window_s": 20.0, "early_dec
 
 
 def main() -> int:
+    import argparse
+
+    import kiosk.listen.wake_templates as templates
     from kiosk.cli.listen import listen_file
     from kiosk.config import Settings, with_overrides
     from kiosk.events import Wake
     from kiosk.knowledge.index import ingest
     from kiosk.listen.engines import build_listener
 
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--compare", choices=("settings", "templates"), default="settings")
+    parser.add_argument("--part", choices=("all", "tuning", "heldout"), default="all")
+    args = parser.parse_args()
+    contexts = templates.CONTEXTS
+    # (name, [listen] overrides, phrases the sound templates run into)
+    variants = [(name, listen, contexts) for name, listen in CONFIGS.items()] if args.compare == "settings" else \
+        [("bare phrase only", {}, ()), ("also run into a question", {}, contexts)]
     kb = Path(tempfile.mkdtemp()) / "kb.sqlite"
     ingest(kb, [ROOT / "samples" / "halvorsen"])
     clips = []
-    for v in cc.visitors_of(cc.generate(11), "all"):
+    for v in cc.visitors_of(cc.generate(11), args.part):
         pcm = np.concatenate([np.zeros(RATE // 2, np.int16), cc.render_wake(v).pcm,
                               np.zeros(int(2.5 * RATE), np.int16)])
         if v.snr_db is not None:
@@ -42,7 +54,8 @@ def main() -> int:
             pcm = np.clip(pcm.astype(np.int32) + bed[:pcm.size], -32768, 32767).astype(np.int16)
         clips.append((v, pcm))
     gap = np.zeros(7 * RATE, np.int16)  # the question window (5 s) closes between visitors
-    for name, listen in CONFIGS.items():
+    for name, listen, said_into in variants:
+        templates.CONTEXTS = said_into
         listener = build_listener(with_overrides(Settings(), persona={"knowledge_base": str(kb)}, listen=listen))
         hits: dict[tuple[str, str], list[bool]] = {}
         for v, pcm in clips:

@@ -16,10 +16,14 @@ sound"). Templates are made once per phrase (about a second per voice on two cor
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +38,10 @@ PAD_S = 0.3  # silence around a template while it is encoded (like listen.prerol
 # espeak-ng voices the templates are spoken in: both accents, female and male, low to high pitch.
 TEMPLATE_VOICES = (("en-us", 160, 50), ("en-gb", 170, 40), ("en-us+f2", 150, 70), ("en-us+m3", 140, 40),
                    ("en-gb-x-rp", 165, 60))
+# Said in one breath with a question, the phrase sounds otherwise than alone (the encoder hears what follows:
+# "Hey coach, where is ..." lies ~0.18 from the bare phrase's templates, "Hey coach." ~0.08). So each voice
+# also says it before a few common question openings; only the phrase's own frames are kept.
+CONTEXTS = ("where is it?", "what time is it?", "how do I get in?", "can I park here?")
 
 
 @dataclass(frozen=True)
@@ -86,22 +94,16 @@ class PhraseTemplates:
 
     @classmethod
     def build(cls, engine: Any, phrase: str, threshold: float) -> PhraseTemplates | None:
-        """Templates from espeak-ng voices encoded by `engine` (a WhisperEngine); None when espeak-ng is
-        not installed (then only the transcript decides)."""
-        text = phrase.strip().capitalize() + "."
-        templates = []
-        for voice, speed, pitch in TEMPLATE_VOICES:
-            pcm = espeak_audio(text, voice, speed, pitch)
-            if pcm is None:
-                log.warning("espeak-ng is not installed: the wake phrase is recognized by its spelling only")
+        """Templates from espeak-ng voices encoded by `engine` (a WhisperEngine), kept in the cache folder
+        for the next start (~12 s of encoding on two cores); None when espeak-ng is not installed (then only
+        the transcript decides)."""
+        cache = _cache_file(engine, phrase)
+        templates = _load(cache)
+        if templates is None:
+            templates = _encode_templates(engine, phrase)
+            if templates is None:
                 return None
-            # Encoded in context, as segments are (the pre-roll before, a pause after), then cut to the
-            # phrase: the encoder's frames at the edge of a clip differ from those inside speech.
-            pad = b"\0\0" * int(PAD_S * 16000)
-            frames = engine.encode(pad + pcm + pad)
-            first = int(PAD_S / FRAME_S)
-            templates.append(frames[first:first + int(len(pcm) / 2 / 16000 / FRAME_S) + 1])
-        log.info("wake phrase %r: %d sound templates", phrase, len(templates))
+            _save(cache, templates)
         return cls(templates, threshold)
 
     def match(self, frames: np.ndarray) -> SoundMatch | None:
@@ -112,3 +114,60 @@ class PhraseTemplates:
         distance, end = min(subsequence_dtw(t, query) for t in self.templates)
         log.debug("wake phrase by sound: distance %.3f (threshold %.3f)", distance, self.threshold)
         return SoundMatch(distance, end * FRAME_S) if distance <= self.threshold else None
+
+
+def _encode_templates(engine: Any, phrase: str) -> list[np.ndarray] | None:
+    said = phrase.strip().capitalize()
+    pad = b"\0\0" * int(PAD_S * 16000)
+    first = int(PAD_S / FRAME_S)
+    templates = []
+    started = time.monotonic()
+    for voice, speed, pitch in TEMPLATE_VOICES:
+        bare = espeak_audio(said + ".", voice, speed, pitch)
+        if bare is None:
+            log.warning("espeak-ng is not installed: the wake phrase is recognized by its spelling only")
+            return None
+        length = int(len(bare) / 2 / 16000 / FRAME_S) + 1
+        for pcm in (bare, *(espeak_audio(f"{said}, {rest}", voice, speed, pitch) for rest in CONTEXTS)):
+            # Encoded in context, as segments are (the pre-roll before, a pause after), then cut to the
+            # phrase: the encoder's frames at the edge of a clip differ from those inside speech.
+            if pcm is not None:
+                templates.append(engine.encode(pad + pcm + pad)[first:first + length])
+    log.info("wake phrase %r: %d sound templates in %.1f s", phrase, len(templates), time.monotonic() - started)
+    return templates
+
+
+def _cache_file(engine: Any, phrase: str) -> Path:
+    """Where templates of this phrase, by this recognizer and this espeak-ng, are kept between starts."""
+    try:
+        espeak = subprocess.run(["espeak-ng", "--version"], capture_output=True, text=True, check=False).stdout
+    except OSError:
+        espeak = ""
+    what = [phrase.strip().lower(), TEMPLATE_VOICES, CONTEXTS, PAD_S, str(getattr(engine, "model_dir", "")),
+            getattr(engine, "window_s", None), espeak.strip()]
+    key = hashlib.sha256(json.dumps(what).encode()).hexdigest()[:20]
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return root / "kiosk" / "wake-templates" / f"{key}.npz"
+
+
+def _load(path: Path) -> list[np.ndarray] | None:
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as saved:
+            templates = [saved[f"t{i}"] for i in range(len(saved.files))]
+    except (OSError, ValueError, KeyError) as error:
+        log.warning("wake phrase templates %s unreadable (%s): making them again", path, error)
+        return None
+    log.info("wake phrase: %d sound templates from %s", len(templates), path)
+    return templates or None
+
+
+def _save(path: Path, templates: list[np.ndarray]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial.npz")
+        np.savez(partial, **{f"t{i}": t for i, t in enumerate(templates)})
+        os.replace(partial, path)
+    except OSError as error:  # a read-only cache only costs the next start the same seconds again
+        log.warning("wake phrase templates not kept in %s (%s): the next start makes them again", path, error)
