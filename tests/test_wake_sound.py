@@ -120,12 +120,14 @@ def test_templates_are_made_once_and_kept_for_the_next_start(tmp_path, monkeypat
     PhraseTemplates.build(other, "hey ava", 0.15)  # another phrase: its own templates
     assert other.calls == first.calls
     # A damaged file is made again (with a warning), never trusted.
-    for path in (tmp_path / "kiosk" / "wake-templates").glob("*.npz"):
-        path.write_bytes(b"not a numpy file")
-    broken = CountingEncoder()
-    with caplog.at_level("WARNING"):
-        assert PhraseTemplates.build(broken, "hey coach", 0.15) is not None
-    assert broken.calls == first.calls and "unreadable" in caplog.text
+    for damage in (lambda b: b"not a numpy file", lambda b: b[: len(b) // 2]):  # garbage, a file cut short
+        for path in (tmp_path / "kiosk" / "wake-templates").glob("*.npz"):
+            path.write_bytes(damage(path.read_bytes()))
+        broken = CountingEncoder()
+        caplog.clear()
+        with caplog.at_level("WARNING"):
+            assert PhraseTemplates.build(broken, "hey coach", 0.15) is not None
+        assert broken.calls == first.calls and "unreadable" in caplog.text
 
 
 def test_a_cache_folder_it_cannot_write_costs_only_time(tmp_path, monkeypatch, caplog) -> None:  # noqa: ANN001

@@ -11,7 +11,8 @@ kiosk even when its transcript does not hold the phrase.
 Chosen by measurement over three other acoustic checks of Whisper (the phrase forced as the
 transcript's start, its likelihood against the free transcript, the 8-best hypotheses) and
 PocketSphinx keyword spotting: tools/bench_wake_acoustic.py, docs/benchmarks.md ("Wake phrase by
-sound"). Templates are made once per phrase (about a second per voice on two cores).
+sound"). Templates are made once per phrase, alone and run into a question (~12 s on two cores), and kept
+in the cache folder for the next start.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -156,7 +158,7 @@ def _load(path: Path) -> list[np.ndarray] | None:
     try:
         with np.load(path, allow_pickle=False) as saved:
             templates = [saved[f"t{i}"] for i in range(len(saved.files))]
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         log.warning("wake phrase templates %s unreadable (%s): making them again", path, error)
         return None
     log.info("wake phrase: %d sound templates from %s", len(templates), path)
