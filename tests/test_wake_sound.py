@@ -139,3 +139,11 @@ def test_a_cache_folder_it_cannot_write_costs_only_time(tmp_path, monkeypatch, c
     with caplog.at_level("WARNING"):
         made = PhraseTemplates.build(CountingEncoder(), "hey coach", 0.15)
     assert made is not None and made.templates and "not kept" in caplog.text
+
+
+def test_a_stack_of_templates_is_searched_as_each_one_alone() -> None:
+    query = np.concatenate([unit_rows(7, 2), unit_rows(10, 5), unit_rows(9, 3)])
+    stack = np.stack([unit_rows(10, 1), unit_rows(10, 5)[::-1], unit_rows(10, 5)])
+    alone = min(subsequence_dtw(t, query) for t in stack)
+    distance, end = subsequence_dtw(stack, query)
+    assert distance == pytest.approx(alone[0]) and end == alone[1] == 17

@@ -56,21 +56,23 @@ class SoundMatch:
 
 def subsequence_dtw(template: np.ndarray, query: np.ndarray) -> tuple[float, int]:
     """The best alignment of the whole `template` (m x d) with any stretch of `query` (n x d), both of
-    unit-length rows: (mean cost along its path, the query frame where it ends).
+    unit-length rows: (mean cost along its path, the query frame where it ends). A stack of templates of one
+    length (k x m x d) is searched at once and the best of them is returned.
 
     Each template frame takes one step, matching the query frame after the last one, the same one, or
     skipping one (tempo from half to double the template's): every path has m steps, so the mean cost
     needs no path-length bookkeeping and each template frame is one vector operation."""
-    cost = 1.0 - template @ query.T
-    m, n = cost.shape
-    total = cost[0].copy()  # the template may start anywhere
+    cost = 1.0 - template @ query.T  # (m, n) or (k, m, n)
+    m = cost.shape[-2]
+    total = cost[..., 0, :].copy()  # the template may start anywhere
     for i in range(1, m):
         best = total.copy()  # the same query frame (the query is slower here)
-        best[1:] = np.minimum(best[1:], total[:-1])  # the next one
-        best[2:] = np.minimum(best[2:], total[:-2])  # skipping one (the query is faster here)
-        total = best + cost[i]
-    end = int(np.argmin(total))
-    return float(total[end] / m), end + 1
+        best[..., 1:] = np.minimum(best[..., 1:], total[..., :-1])  # the next one
+        best[..., 2:] = np.minimum(best[..., 2:], total[..., :-2])  # skipping one (the query is faster here)
+        total = best + cost[..., i, :]
+    flat = int(np.argmin(total))
+    end = flat % total.shape[-1]
+    return float(total.flat[flat] / m), end + 1
 
 
 def espeak_audio(text: str, voice: str, speed: int, pitch: int) -> bytes | None:
@@ -93,6 +95,9 @@ class PhraseTemplates:
 
     def __init__(self, templates: list[np.ndarray], threshold: float) -> None:
         self.templates, self.threshold = templates, threshold
+        lengths = sorted({t.shape[0] for t in templates})
+        # Templates of one voice share a length: searched as one stack, five times fewer steps for 25 templates.
+        self._stacks = [np.stack([t for t in templates if t.shape[0] == n]) for n in lengths]
 
     @classmethod
     def build(cls, engine: Any, phrase: str, threshold: float) -> PhraseTemplates | None:
@@ -113,7 +118,7 @@ class PhraseTemplates:
         query = frames[: int(SEARCH_S / FRAME_S)]
         if query.shape[0] < 5:
             return None
-        distance, end = min(subsequence_dtw(t, query) for t in self.templates)
+        distance, end = min(subsequence_dtw(stack, query) for stack in self._stacks)
         log.debug("wake phrase by sound: distance %.3f (threshold %.3f)", distance, self.threshold)
         return SoundMatch(distance, end * FRAME_S) if distance <= self.threshold else None
 
