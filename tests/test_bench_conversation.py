@@ -103,3 +103,16 @@ def test_the_summary_counts_by_step_and_shows_differences() -> None:
     lines = {line[:40].strip(): line[40:].strip() for line in cs.table({"all": part}).splitlines()}
     assert lines["live = transcribe --wake (mic audio)"] == "0.667 (n=3; f-up 1.0, 1-breath 0.0, sep 1.0; other 1) 1.0"
     assert lines["live = clean-WAV transcribe (old)"] == "0.5 (n=2)"
+
+
+def test_a_question_the_kiosk_joined_after_a_pause_counts_as_heard_the_same() -> None:
+    """The kiosk joins a question the visitor went on with ("sorry." ... "where is it?") into one; its replay
+    hears the two transcripts: counted as the same, once. Otherwise the words must be identical."""
+    acted = ["sorry. where's the IT help desk?", "High, new people get a mentor.", "what time is lunch?"]
+    heard = ["what time is lunch?", "sorry.", "where's the IT help desk?", "Hi, new people get a mentor.", "sorry."]
+    same, differ, left = cr.compare_heard(acted, heard)
+    assert (same, differ, left) == (2, ["High, new people get a mentor."], ["Hi, new people get a mentor.", "sorry."])
+    # each replayed transcript is used once: the same question twice needs two replays of it
+    assert cr.compare_heard(["a b", "a b"], ["a", "b"]) == (1, ["a b"], [])
+    assert cr.compare_heard(["quick question. and how fast? L-line"],
+                            ["quick question.", "and how fast?", "L-line"]) == (1, [], [])  # went on twice

@@ -69,6 +69,28 @@ def replay(live: dict[str, Any], visitors: list[cc.Visitor], files: dict[str, An
                            "asr_s": round(time.perf_counter() - t0, 3)}
 
 
+def compare_heard(acted: list[str], heard: list[str]) -> tuple[int, list[str], list[str]]:
+    """How many questions the kiosk acted on the replay heard word for word: (count, those it did not, replayed
+    transcripts left over). Each replayed transcript counts once. A question the visitor went on with after a
+    pause reaches the kiosk as two transcripts (or more, if it went on again), which it joins ("sorry." + "where
+    is ..." -> "sorry. where is ..."; kiosk.appliance.app): the replay's neighbours joined the same way count as
+    that question."""
+    left, same, differ = list(heard), 0, []
+    for text in acted:
+        if text in left:
+            left.remove(text)
+            same += 1
+            continue
+        run = next(((i, k) for k in (2, 3, 4) for i in range(len(left) - k + 1)
+                    if " ".join(left[i:i + k]) == text), None)
+        if run is None:
+            differ.append(text)
+        else:
+            del left[run[0]:run[0] + run[1]]
+            same += 1
+    return same, differ, left
+
+
 def replay_kiosk_recording(live: dict[str, Any], folder: Path, settings: Any) -> dict[str, Any]:
     """The kiosk's own flight recording (listen.record_dir: what its listener consumed, and its control calls)
     heard again by a fresh listener, as `kiosk listen --input REC.wav --controls REC.jsonl` hears it: of the
@@ -86,15 +108,9 @@ def replay_kiosk_recording(live: dict[str, Any], folder: Path, settings: Any) ->
     pcm = read_pcm16k(recordings[0])
     t0 = time.perf_counter()
     events = replay_flight(build_listener(settings), pcm, read_controls(recordings[0].with_suffix(".jsonl")))
-    left = [e.text for e in events if isinstance(e, Heard)]
+    heard = [e.text for e in events if isinstance(e, Heard)]
     acted = [t["question"] for t in live.get("turn_log", []) if t.get("question")]
-    same, differ = 0, []
-    for text in acted:
-        if text in left:
-            left.remove(text)
-            same += 1
-        else:
-            differ.append(text)
+    same, differ, left = compare_heard(acted, heard)
     return {"recordings": 1, "audio_minutes": round(len(pcm) / 2 / RATE / 60, 1), "kiosk_questions": len(acted),
             "replayed_identically": same, "share": round(same / len(acted), 3) if acted else None,
             "not_replayed": differ[:12], "replay_only": left[:12], "replay_s": round(time.perf_counter() - t0, 1)}
