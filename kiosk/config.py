@@ -325,6 +325,9 @@ class KnowledgeSettings:
     thesaurus: bool = True
     """also use the built-in groups of everyday workplace words (kiosk/knowledge/thesaurus.py:
     "login" for "sign in", "clothes" for "work wear"), after `synonyms`"""
+    abbreviations: bool = True
+    """abbreviations the documents define ("safety data sheet (SDS)") stand for their long form in
+    searches and quotes, as if listed in `synonyms` (kiosk/knowledge/abbreviations.py)"""
     embedding: str = ""
     """optional embedding model (manifest name, kind embedding) for dense retrieval fused with BM25"""
     scattered_coverage: float = _f(0.8, range=(0.0, 1.0))

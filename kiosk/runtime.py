@@ -59,7 +59,8 @@ def build_grounder(settings: Settings, kb: Path, llm: LlamaEngine) -> Grounder:
         if name and name not in embedders:
             loc = locate(settings, name, "embedding", key)
             embedders[name] = LlamaEmbedder(loc.path, name, settings.llm)
-    retriever = Retriever(kb, synonyms=synonym_groups(k), embedder=embedders.get(k.embedding))
+    retriever = Retriever(kb, synonyms=synonym_groups(k), embedder=embedders.get(k.embedding),
+                          abbreviations=k.abbreviations)
     check = embedders.get(k.answer_check)
 
     def count(text: str) -> int:
@@ -69,7 +70,8 @@ def build_grounder(settings: Settings, kb: Path, llm: LlamaEngine) -> Grounder:
     quote = style == "quote" or (style == "auto" and llm.model_path.stat().st_size < SMALL_LLM_BYTES)
     log.info("knowledge base %s: answers are %s", kb, "quoted from the documents" if quote else "generated")
     return Grounder(retriever.search, settings.knowledge, settings.persona, count, weigh=retriever.term_weights,
-                    quote=quote, similar=None if check is None else functools.partial(similarity, check))
+                    quote=quote, similar=None if check is None else functools.partial(similarity, check),
+                    expand=retriever.expand)
 
 
 class Runtime:

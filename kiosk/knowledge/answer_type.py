@@ -35,6 +35,13 @@ _RULES: tuple[tuple[Wants, re.Pattern[str]], ...] = tuple((wants, re.compile(pat
     # A date or a deadline asked for, whatever else the question names ("from what date am I covered",
     # "the deadline to claim back my travel costs": not money)
     (Wants.TIME, r"\b(?:what|which) date\b|\bdeadlines?\b|^(?:from|since|starting) when\b"),
+    # The opening question word outranks words later in the question: "where do we meet when the alarm
+    # goes off" wants a place, "who do I call when ..." a contact, "when do I get paid" a time.
+    (Wants.PLACE, r"^where\b"),
+    (Wants.TIME, r"^(?:when|what time)\b"),
+    (Wants.CONTACT, r"^(?:who|whom)\b"),
+    # "I got a weird email, what do I do?": a procedure, whatever it mentions on the way
+    (Wants.PROCEDURE, r"\bwhat (?:do|should|must|can) i do\b|\bwhat do i have to do\b"),
     (Wants.DURATION, r"^how long\b|\bhow many (?:days|weeks|months|years|hours|minutes)\b|\bfor how long\b"),
     (Wants.FREQUENCY, r"\bhow often\b|\bhow many times\b"),
     (Wants.MONEY, r"\b(?:cost|costs|price|prices|pay|pays|paid|fee|fees|budget|allowance|salary|money|spend|"
@@ -52,6 +59,23 @@ _RULES: tuple[tuple[Wants, re.Pattern[str]], ...] = tuple((wants, re.compile(pat
                       r"what happens if|what if|what must i do|what are the steps)\b|\bwhat (?:do|should) i do\b"),
     (Wants.YES_NO, r"^(?:can|could|may|do|does|did|is|are|am|will|should|must|have|has|would|was|were|shall)\b"),
 ))
+
+
+_NAMES: dict[Wants, frozenset[str]] = {kind: frozenset(words.split()) for kind, words in (
+    (Wants.PHONE, "phone telephone number numbers extension email e-mail address call reach"),
+    (Wants.MONEY, "cost costs price prices fee fees charge money spend pay"),
+    (Wants.TIME, "time times date dates"),
+    (Wants.DURATION, "duration"),
+    (Wants.AMOUNT, "number amount percentage percent rate"),
+    (Wants.PLACE, "place located location"),
+    (Wants.CONTACT, "contact person"),
+)}
+
+
+def names_kind(kind: Wants) -> frozenset[str]:
+    """The question's words that name the kind of answer rather than its topic: in "what's the phone number
+    for the counseling service", a sentence holding a phone number says "phone number" in its own way."""
+    return _NAMES.get(kind, frozenset())
 
 
 def wants(question: str) -> Wants:
@@ -88,12 +112,11 @@ _EVIDENCE: dict[Wants, re.Pattern[str]] = {kind: re.compile(pattern, re.IGNORECA
     (Wants.CONTACT, r"@|\bext(?:ension|\.)?\s*\d+|\b\d{3}[-. ]\d{4}\b|\b(?:call|phone|email|e-mail|contact|ask|"
                     r"tell|report to|team|desk|manager|supervisor|officer|department|reception|security|"
                     r"help desk|hotline|coordinator)\b"),
-    (Wants.PROCEDURE, r"^(?:[-•*]\s*)?(?:\d+[.)]\s*)?(?:go|call|press|report|leave|tell|use|send|open|bring|"
+    (Wants.PROCEDURE, r"^(?:[-•*]\s*)?(?:\d+[.)]\s*)?(?:(?:to|if|when|before|after|once)\b[^,.;]{0,80},\s*)?"
+                      r"(?:go|call|press|report|leave|tell|use|send|open|bring|"
                       r"ask|stop|switch|put|take|wear|fill|sign|log|book|request|contact|follow|keep|check|"
                       r"register|show|lock|shut|move|evacuate|raise|pull|walk|wait|do not|don't|never|always|"
                       r"first|then|please)\b|\b(?:you must|you should|you need to|make sure|step|first|then)\b"),
-    (Wants.YES_NO, r"\b(?:yes|no|not|may|can|cannot|can't|must|allowed|permitted|only|need|required|"
-                   r"free|every|all|any)\b"),
 )}
 
 
@@ -104,8 +127,10 @@ _PLAINLY_A_PLACE = re.compile(r"\b[A-Z]{1,3}-\d{1,4}\b|\b(?:room|building|floor|
 
 def strength(kind: Wants, sentence: str, asked: str = "") -> float:
     """How plainly the sentence holds what is asked: 1, or 0.5 for a place named only by a common word
-    ("office", "desk"), or 0."""
-    if not holds(kind, sentence, asked):
+    ("office", "desk"), or 0. Always 0 for yes or no: what answers one is the sentence that says what was
+    asked ("AMRs ... stop when ..."), and the words that often carry a yes or a no ("every", "only", "may")
+    are in too many sentences to choose by (a bonus for them chose "Every Tern has red stop buttons")."""
+    if kind is Wants.YES_NO or not holds(kind, sentence, asked):
         return 0.0
     if kind is Wants.PLACE and not holds_pattern(_PLAINLY_A_PLACE, sentence, asked):
         return 0.5
@@ -125,8 +150,8 @@ def holds(kind: Wants, sentence: str, asked: str = "") -> bool:
     """The sentence has the kind of information the question asks for (always, for ANY). Words of the
     question itself do not count: "where's the IT help desk?" is not answered by a sentence that merely
     says "help desk" again."""
-    if kind is Wants.ANY:
-        return True
+    if kind in (Wants.ANY, Wants.YES_NO):
+        return True  # any sentence may answer it
     if kind is Wants.TIME and holds(Wants.DURATION, sentence, asked):
         return True  # "within 30 days", "after 90 days" answer many "when" questions
     # Only a place or a contact is named by the topic itself ("help desk", "office", "team").

@@ -8,11 +8,11 @@ the best-matching sentence, plus the next one when it continues the thought, wor
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from kiosk.knowledge.answer_type import Wants, strength, wants
+from kiosk.knowledge.answer_type import Wants, names_kind, strength, wants
 from kiosk.knowledge.chunking import split_sentences
 
 if TYPE_CHECKING:
@@ -126,12 +126,15 @@ class Candidate:
     """how plainly it holds the kind of information asked for (answer_type.strength; 0 for ANY)"""
 
 
-def candidates(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], question: str) -> list[Candidate]:
-    """Every sentence of the passages that shares a word with the question (also through its heading)."""
+def candidates(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], question: str,
+               expand: Callable[[str], str] = str) -> list[Candidate]:
+    """Every sentence of the passages that shares a word with the question (also through its heading);
+    `expand` adds the forms of the abbreviations a text uses ("SDS": "safety data sheet")."""
     total = sum(w for _, w in weighted)
     if total <= 0:
         return []
     kind = wants(question)
+    naming = " ".join(t.text for t, _ in weighted if t.text in names_kind(kind))
     found: list[Candidate] = []
     for rank, hit in enumerate(hits):
         sentences = split_sentences(hit.text)
@@ -142,12 +145,15 @@ def candidates(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], ques
                 continue
             if "[instruction removed]" in sentence:
                 continue
-            own = _score(sentence, "", weighted)
-            with_context = _score(sentence, f"{hit.title} {hit.section} {hit.question} {heading}", weighted)
-            if with_context <= 0:
-                continue
             text, end = _span(sentences, i, kind)
             plain = strength(kind, text, question) if kind is not Wants.ANY else 0.0
+            said = expand(sentence)
+            if plain > 0 and naming:
+                said = f"{said} {naming}"  # "Call 1-800-555-0142" says the phone number asked for
+            own = _score(said, "", weighted)
+            with_context = _score(said, expand(f"{hit.title} {hit.section} {hit.question} {heading}"), weighted)
+            if with_context <= 0:
+                continue
             found.append(Candidate(hit, rank, i, end, text, own / total, (with_context - own) / total, plain))
     return found
 
@@ -158,7 +164,7 @@ def _words_score(c: Candidate) -> float:
 
 
 def quote(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], question: str = "",
-          runner_up: float = 0.0) -> Quote | None:
+          runner_up: float = 0.0, expand: Callable[[str], str] = str) -> Quote | None:
     """The sentence of the passages that best answers `question`, and the passage it comes from; None
     when no sentence shares a word with it.
 
@@ -169,7 +175,7 @@ def quote(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], question:
     closeness in meaning was tried twice: better on the tuning set, no better on the held-out company;
     docs/benchmarks.md.) With `runner_up`, the next best sentence of the same passage is said too when it
     scores at least that share of the best (knowledge.quote_runner_up)."""
-    found = candidates(hits, weighted, question)
+    found = candidates(hits, weighted, question, expand)
     if not found:
         return None
     order = sorted(range(len(found)), key=lambda i: -_words_score(found[i]))  # stable: the earlier passage first

@@ -98,10 +98,13 @@ class Grounder:
         weigh: Callable[[str], Sequence[tuple[Term, float]]] | None = None,
         quote: bool = False,
         similar: Callable[[str, str], float] | None = None,
+        expand: Callable[[str], str] = str,
     ) -> None:
         """`weigh` gives the question's terms with IDF weights; with `quote`, answers are quoted.
-        `similar(question, sentence)`: how close in meaning (knowledge.answer_check), None = not checked."""
+        `similar(question, sentence)`: how close in meaning (knowledge.answer_check), None = not checked.
+        `expand(text)`: the text with the other forms of the abbreviations it uses (Retriever.expand)."""
         self._search = search
+        self._expand = expand
         self._weigh = weigh
         self._similar = similar
         self.quote = quote and weigh is not None
@@ -114,7 +117,7 @@ class Grounder:
         if self._weigh is None or not grounding.hits:
             return None
         clean = [replace(h, text=neutralize(h.text)) for h in grounding.hits]
-        found = quote(clean, self._weigh(question), question, self.settings.quote_runner_up)
+        found = quote(clean, self._weigh(question), question, self.settings.quote_runner_up, self._expand)
         return found.text if found is not None else None
 
     def _faq_matches(self, question: str, hit: Hit) -> bool:
@@ -123,7 +126,7 @@ class Grounder:
             return False
         if self._weigh is None:
             return True
-        return share(hit.question, self._weigh(question)) >= self.settings.faq_coverage
+        return share(self._expand(hit.question), self._weigh(question)) >= self.settings.faq_coverage
 
     def ground(self, question: str, topic: str | None = None) -> Grounding:
         """What the documents let the kiosk say to `question`. `topic`: the query of the conversation's
@@ -147,7 +150,7 @@ class Grounder:
         assert self._weigh is not None
         hit = grounding.hits[0] if grounding.hits else None
         context = f"{hit.section} {hit.question}" if hit is not None else ""
-        return share(f"{context} {grounding.reply}", self._weigh(question))
+        return share(self._expand(f"{context} {grounding.reply}"), self._weigh(question))
 
     def _ground(self, query: str, question: str) -> Grounding:
         """`query`: the words to search; `question`: as asked (its form says what kind of answer it wants)."""
@@ -192,11 +195,12 @@ class Grounder:
         if self._weigh is not None and (self.quote or self._similar is not None):
             # Quotes come from the same neutralized text the LLM would see.
             found = quote([replace(h, text=neutralize(h.text)) for h in used], self._weigh(question), asked,
-                          self.settings.quote_runner_up)
+                          self.settings.quote_runner_up, self._expand)
             if found is not None and not self._means(question, found):
                 return decline("the answering sentence is about something else")
             own = self._weigh(asked) if found is not None and asked != question else []
-            if own and found is not None and not found.typed_specific and share(with_heading(found), own) == 0:
+            said = self._expand(with_heading(found)) if own and found is not None else ""
+            if own and found is not None and not found.typed_specific and share(said, own) == 0:
                 # "can I leave it there overnight?" after parking: the parking sentence answers the topic, and
                 # nothing of what was asked now (neither its words nor, for "when ...?", a time).
                 return decline("none of the follow-up's own words in the answer")

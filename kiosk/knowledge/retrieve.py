@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kiosk.knowledge.abbreviations import Abbreviations, defined
 from kiosk.knowledge.index import FTS_WEIGHTS, Embedder, open_index
 from kiosk.knowledge.integrity import damage_message
 from kiosk.knowledge.query import Term, match_expression, parse_question
@@ -99,11 +100,15 @@ class Retriever:
     """Opens the index once (read-only) and answers searches; safe to share between threads."""
 
     def __init__(
-        self, index_path: Path | str, synonyms: Sequence[Sequence[str]] = (), embedder: Embedder | None = None
+        self, index_path: Path | str, synonyms: Sequence[Sequence[str]] = (), embedder: Embedder | None = None,
+        abbreviations: bool = False,
     ) -> None:
+        """`abbreviations`: read the abbreviations the indexed documents define, for `expand`."""
         self.index = open_index(index_path)
         self._conn = self.index.conn
         self._synonyms = tuple(tuple(group) for group in synonyms)
+        self._read_abbreviations = abbreviations
+        self._abbreviations = Abbreviations(())
         self._embedder = embedder
         self._lock = threading.Lock()
         self._ids: np.ndarray | None = None
@@ -131,6 +136,9 @@ class Retriever:
         self._df.clear()
         self._weights.clear()
         self._n_chunks = self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        if self._read_abbreviations:
+            rows = self._conn.execute("SELECT text FROM chunks UNION ALL SELECT DISTINCT section FROM chunks")
+            self._abbreviations = Abbreviations(defined(text for (text,) in rows if text))
         if self._embedder is None:
             return
         meta = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
@@ -208,6 +216,12 @@ class Retriever:
                 self._broken = True
                 raise
             return list(weighted)
+
+    def expand(self, text: str) -> str:
+        """`text` followed by the other form of each abbreviation it uses ("the SDS binder" also says
+        "safety data sheet"), as the documents define them; unchanged without `abbreviations`."""
+        with self._lock:
+            return self._abbreviations.expand(text)
 
     def _coverage(self, parsed: Sequence[Term], ids: list[int]) -> dict[int, float]:
         """Per chunk, the IDF-weighted share of the question's terms FTS5 finds in it (same stemming and
