@@ -68,11 +68,15 @@ class Quote:
 _CONTEXT_CREDIT = 0.6  # a question word only in the heading or the FAQ's question: the topic, not the answer
 _TYPE_BONUS = 0.35  # the asked-for kind of information outweighs a shared topic word or two
 _RANK_COST = 0.02  # per passage rank: retrieval's order breaks near-ties
+_PREFER_AMONG, _PREFER_NEAR = 4, 0.9  # `prefer` looks at the best 4 sentences scoring 0.9 of the best or more
 
 
 def with_heading(found: Quote) -> str:
-    """The quote preceded by its section's own heading, as its meaning is judged."""
-    heading = found.hit.section.rsplit(">", 1)[-1].strip()
+    """The quote preceded by its section's own heading, as its meaning is judged; in an FAQ, by the
+    question it answers ("Something in my office is broken, who do I call?" before "Call extension 260")."""
+    hit = found.hit
+    heading = hit.question.strip() if hit.kind == "faq" and hit.question.strip() else \
+        hit.section.rsplit(">", 1)[-1].strip()
     text = found.lead or found.text
     return f"{heading}. {text}" if heading else text
 
@@ -164,7 +168,8 @@ def _words_score(c: Candidate) -> float:
 
 
 def quote(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], question: str = "",
-          runner_up: float = 0.0, expand: Callable[[str], str] = str) -> Quote | None:
+          runner_up: float = 0.0, expand: Callable[[str], str] = str,
+          prefer: Callable[[Quote], bool] | None = None) -> Quote | None:
     """The sentence of the passages that best answers `question`, and the passage it comes from; None
     when no sentence shares a word with it.
 
@@ -174,14 +179,32 @@ def quote(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], question:
     "when" ...) gains more than a shared topic word. (Ranking the candidates again with an embedding model's
     closeness in meaning was tried twice: better on the tuning set, no better on the held-out company;
     docs/benchmarks.md.) With `runner_up`, the next best sentence of the same passage is said too when it
-    scores at least that share of the best (knowledge.quote_runner_up)."""
+    scores at least that share of the best (knowledge.quote_runner_up). With `prefer`, the first of the
+    best few sentences scoring nearly as well as the best that `prefer` accepts is said instead (the best
+    when none is)."""
     found = candidates(hits, weighted, question, expand)
     if not found:
         return None
     order = sorted(range(len(found)), key=lambda i: -_words_score(found[i]))  # stable: the earlier passage first
-    best = found[order[0]]
+    first = _said(found, order, 0, question, runner_up)
+    if prefer is None or prefer(first):
+        return first
+    top = _words_score(found[order[0]])
+    for k in range(1, min(len(order), _PREFER_AMONG)):
+        if _words_score(found[order[k]]) < _PREFER_NEAR * top:
+            break
+        other = _said(found, order, k, question, runner_up)
+        if prefer(other):
+            return other
+    return first
+
+
+def _said(found: list[Candidate], order: list[int], k: int, question: str, runner_up: float) -> Quote:
+    """The k-th best candidate as it would be said (with its runner-up)."""
+    best = found[order[k]]
     text = best.text
-    second = _runner_up(best, [found[i] for i in order[1:]], runner_up) if runner_up > 0 else None
+    rest = [found[i] for i in order if i != order[k]]
+    second = _runner_up(best, rest, runner_up) if runner_up > 0 else None
     if second is not None:
         text = f"{best.text} {second.text}" if best.index < second.index else f"{second.text} {best.text}"
     words = text.split()

@@ -84,6 +84,9 @@ def neutralize(text: str) -> str:
     return _STEERING.sub(" " + REMOVED + " ", text).strip()
 
 
+_CLEARLY = 0.05  # over knowledge.min_answer_similarity: plainly about the question, not just passing
+
+
 def decline_text(persona: PersonaSettings) -> str:
     return f"I'm sorry, I don't have that information. {persona.fallback_contact.strip()}".strip()
 
@@ -194,8 +197,11 @@ class Grounder:
         found = None
         if self._weigh is not None and (self.quote or self._similar is not None):
             # Quotes come from the same neutralized text the LLM would see.
+            # Among sentences the words rank nearly as high, the first plainly about the question is said
+            # ("By 90 days ... your probation ends" over "After probation, office staff may work remotely").
+            clear = (lambda q: self._means(question, q, _CLEARLY)) if self._similar is not None else None
             found = quote([replace(h, text=neutralize(h.text)) for h in used], self._weigh(question), asked,
-                          self.settings.quote_runner_up, self._expand)
+                          self.settings.quote_runner_up, self._expand, prefer=clear)
             if found is not None and not self._means(question, found):
                 return decline("the answering sentence is about something else")
             own = self._weigh(asked) if found is not None and asked != question else []
@@ -216,13 +222,14 @@ class Grounder:
         return Grounding(Decision.ANSWER, context=context, hits=tuple(used))
 
 
-    def _means(self, question: str, found: Quote) -> bool:
-        """The sentence that would answer is about what was asked (always, without answer_check)."""
+    def _means(self, question: str, found: Quote, margin: float = 0.0) -> bool:
+        """The sentence that would answer is about what was asked (always, without answer_check); `margin`:
+        closer than the threshold by that much."""
         if self._similar is None:
             return True
         score = self._similar(question, with_heading(found))
         log.debug("answer check: %.3f for %r", score, found.text[:80])
-        return score >= self.settings.min_answer_similarity
+        return score >= self.settings.min_answer_similarity + margin
 
 
 def _passage(hit: Hit) -> str:

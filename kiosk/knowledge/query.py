@@ -32,7 +32,7 @@ _STOP_TEXT = """
     um uh uhm umm er erm ah oh hmm mm hey hi hello okay ok alright actually basically sorry excuse
     sure right wondering wonder find show
     sometimes often usually normally generally supposed everything everyone exactly still already again
-    stuff guys folks goes
+    stuff guys folks goes think guess
 """
 STOP_WORDS: frozenset[str] = frozenset(_STOP_TEXT.split())
 """English function words plus spoken fillers. Deliberately compact: a content word wrongly kept
