@@ -24,6 +24,7 @@ from kiosk.knowledge.abbreviations import Abbreviations, defined
 from kiosk.knowledge.index import FTS_WEIGHTS, Embedder, open_index
 from kiosk.knowledge.integrity import damage_message
 from kiosk.knowledge.query import Term, match_expression, parse_question
+from kiosk.knowledge.spelling import variants
 
 __all__ = ["RRF_K", "Hit", "Retriever"]
 
@@ -188,16 +189,32 @@ class Retriever:
         top = top[np.argsort(-sims[top], kind="stable")]
         return [(int(self._ids[i]), float(sims[i])) for i in top], sims
 
-    def _idf(self, match: str) -> float:
-        """BM25's inverse document frequency of one term; words the documents never use weigh most."""
+    def _count(self, match: str) -> int:
+        """How many chunks hold `match` (an FTS5 expression), cached until the index changes."""
         df = self._df.get(match)
         if df is None:
             (df,) = self._conn.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?", (match,)).fetchone()
             if len(self._df) > 4096:
                 self._df.clear()
             self._df[match] = df
+        return df
+
+    def _idf(self, match: str) -> float:
+        """BM25's inverse document frequency of one term; words the documents never use weigh most."""
+        df = self._count(match)
         n = self._n_chunks
         return math.log((n - df + 0.5) / (df + 0.5) + 1.0)
+
+    def _parse(self, question: str) -> list[Term]:
+        """The question's terms; a word the documents do not use also stands for its other spellings that
+        they do use ("color" for a British handbook's "colour", kiosk/knowledge/spelling.py)."""
+        parsed = parse_question(question, self._synonyms)
+        for i, term in enumerate(parsed):
+            if len(term.alternatives) == 1 and " " not in term.text and self._count(_term_match(term)) == 0:
+                found = [w for w in variants(term.text) if self._count(_term_match(Term(w, (w,)))) > 0]
+                if found:
+                    parsed[i] = Term(term.text, (term.text, *found))
+        return parsed
 
     def term_weights(self, question: str) -> list[tuple[Term, float]]:
         """The question's content terms with their IDF weights (for choosing sentences to quote)."""
@@ -210,7 +227,7 @@ class Retriever:
                 if weighted is None:
                     if len(self._weights) > 256:
                         self._weights.clear()
-                    weighted = [(t, self._idf(_term_match(t))) for t in parse_question(question, self._synonyms)]
+                    weighted = [(t, self._idf(_term_match(t))) for t in self._parse(question)]
                     self._weights[question] = weighted
             except sqlite3.DatabaseError:
                 self._broken = True
@@ -294,7 +311,7 @@ class Retriever:
 
     def _search(self, question: str, k: int) -> list[Hit]:
         self._refresh()
-        parsed = parse_question(question, self._synonyms)
+        parsed = self._parse(question)
         match = match_expression(parsed)
         lexical = self._lexical(match, k * _CANDIDATES) if match else []
         semantic, sims = self._semantic(question, k * _CANDIDATES) if self._matrix is not None else ([], None)

@@ -61,12 +61,19 @@ THESAURUS: tuple[tuple[str, ...], ...] = (
     ("dentist", "dental"),
     ("emergency", "emergencies", "911", "112"),
     ("broken", "not working", "faulty", "repair"),
-    ("stolen", "theft", "lost"),
+    ("stolen", "theft", "lost", "missing"),
     ("wear", "dress code", "attire"),
     ("speed", "how fast", "speed limit"),
     ("doctor", "physician", "clinic"),
     ("overtime", "extra hours"),
     ("sign off", "approve", "approval", "approves"),
+    ("help desk", "helpdesk", "service desk", "tech support", "it support", "technical support"),
+    ("helpline", "help line", "hotline"),
+    ("attempts", "tries"),
+    ("public transport", "public transit", "transit"),
+    ("forklift", "forklifts", "forklift truck", "lift truck", "lift trucks", "fork-lift", "fork lift"),
+    ("switchboard", "main number", "main phone number"),
+    ("university", "college"),
 )
 
 
