@@ -3,7 +3,7 @@
 end-of-turn settings before and after 2026-12-06 (does the faster end of turn cost wakes?), or with the wake
 phrase's sound templates of the bare phrase only and with the phrase also run into a question (docs/benchmarks.md)
 
-    .venv/bin/python tools/ab_wake_settings.py [--compare settings|templates] [--part all|tuning|heldout]
+    .venv/bin/python tools/ab_wake_settings.py [--compare settings|templates|priming] [--part all|tuning|heldout]
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ CONFIGS = {"after": {}, "before": {"whisper_question_window_s": 20.0, "early_dec
 def main() -> int:
     import argparse
 
+    import kiosk.listen.engines as engines
     import kiosk.listen.wake_templates as templates
     from kiosk.cli.listen import listen_file
     from kiosk.config import Settings, with_overrides
@@ -36,13 +37,18 @@ def main() -> int:
     from kiosk.listen.engines import build_listener
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--compare", choices=("settings", "templates"), default="settings")
+    parser.add_argument("--compare", choices=("settings", "templates", "priming"), default="settings")
     parser.add_argument("--part", choices=("all", "tuning", "heldout"), default="all")
     args = parser.parse_args()
     contexts = templates.CONTEXTS
+    unprimed = engines.Unprimed
     # (name, [listen] overrides, phrases the sound templates run into)
-    variants = [(name, listen, contexts) for name, listen in CONFIGS.items()] if args.compare == "settings" else \
-        [("bare phrase only", {}, ()), ("also run into a question", {}, contexts)]
+    if args.compare == "settings":
+        variants = [(name, listen, contexts) for name, listen in CONFIGS.items()]
+    elif args.compare == "templates":
+        variants = [("bare phrase only", {}, ()), ("also run into a question", {}, contexts)]
+    else:  # the wake spotter's decode unprimed (as shipped) or primed with the documents' words
+        variants = [("spotter unprimed", {}, contexts), ("spotter primed", {"_primed": True}, contexts)]
     kb = Path(tempfile.mkdtemp()) / "kb.sqlite"
     ingest(kb, [ROOT / "samples" / "halvorsen"])
     clips = []
@@ -56,6 +62,8 @@ def main() -> int:
     gap = np.zeros(7 * RATE, np.int16)  # the question window (5 s) closes between visitors
     for name, listen, said_into in variants:
         templates.CONTEXTS = said_into
+        listen = dict(listen)
+        engines.Unprimed = (lambda engine: engine) if listen.pop("_primed", False) else unprimed
         listener = build_listener(with_overrides(Settings(), persona={"knowledge_base": str(kb)}, listen=listen))
         hits: dict[tuple[str, str], list[bool]] = {}
         for v, pcm in clips:
