@@ -4,8 +4,8 @@ Covers every samples/<company>-eval.jsonl, -followups.jsonl and -paraphrases.jso
 checked against the documents in samples/<company>/ as the kiosk's own parsers read them. A line is
 either one case ({"question", "answerable", "source", "also", "key_facts"}) or a conversation
 ({"conversation": [case, case, ...]}), whose later turns may carry "new_topic": true when they leave
-the topic of the turns before. The held-out Brackwater set must also keep its minimum sizes, and
-ingesting each company's folder must skip no document.
+the topic of the turns before. The held-out Brackwater and Northpine sets must also keep their minimum
+sizes, and ingesting each company's folder must skip no document.
 
 Fast: parsers and an FTS-only ingest, no models.
 """
@@ -27,8 +27,8 @@ from kiosk.knowledge.parsers import parse_file
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
 SETS = sorted([*SAMPLES.glob("*-eval.jsonl"), *SAMPLES.glob("*-followups.jsonl"), *SAMPLES.glob("*-paraphrases.jsonl")])
-HELD_OUT = SAMPLES / "brackwater-eval.jsonl"
-"""never used to tune thresholds or prompts (samples/README.md); its minimum sizes are checked below"""
+HELD_OUT = [SAMPLES / "brackwater-eval.jsonl", SAMPLES / "northpine-eval.jsonl"]
+"""never used to tune thresholds or prompts (samples/README.md); their minimum sizes are checked below"""
 CASE_KEYS = {"question", "answerable", "source", "also", "key_facts", "new_topic"}
 
 
@@ -84,7 +84,7 @@ def ids(paths: list[Path]) -> list[str]:
 
 def test_the_eval_sets_are_there():
     names = {p.name for p in SETS}
-    assert {"halvorsen-eval.jsonl", "brackwater-eval.jsonl"} <= names
+    assert {"halvorsen-eval.jsonl", "brackwater-eval.jsonl", "northpine-eval.jsonl"} <= names
 
 
 @pytest.mark.parametrize("path", SETS, ids=ids(SETS))
@@ -156,8 +156,9 @@ def test_every_key_fact_is_in_its_source_documents(path: Path):
     assert not missing, "key facts not found in their documents:\n" + "\n".join(missing)
 
 
-def test_the_held_out_set_has_its_minimum_sizes():
-    found = entries(HELD_OUT)
+@pytest.mark.parametrize("held_out", HELD_OUT, ids=ids(HELD_OUT))
+def test_the_held_out_set_has_its_minimum_sizes(held_out: Path):
+    found = entries(held_out)
     singles = [e.turns[0] for e in found if not e.conversation]
     conversations = [e.turns for e in found if e.conversation]
     follow_ups = [t for turns in conversations for t in turns[1:]]
@@ -170,8 +171,8 @@ def test_the_held_out_set_has_its_minimum_sizes():
     assert sum(1 for t in follow_ups if not t["answerable"]) >= 3
     assert sum(1 for turns in conversations if turns[1].get("new_topic")) >= 3
     # Every document of the held-out company is the source of some question.
-    documents = {p.name for p in (SAMPLES / company(HELD_OUT)).iterdir()}
-    used = {c["source"] for _, c in cases(HELD_OUT) if c["answerable"]}
+    documents = {p.name for p in (SAMPLES / company(held_out)).iterdir()}
+    used = {c["source"] for _, c in cases(held_out) if c["answerable"]}
     assert used == documents, f"documents without a question: {sorted(documents - used)}"
 
 

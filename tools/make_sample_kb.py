@@ -9,8 +9,10 @@ samples/halvorsen-src/benefits.md and samples/halvorsen-src/travel-policy.md and
 samples/halvorsen/benefits.pdf (fpdf2, core fonts) and samples/halvorsen/travel-policy.docx
 (python-docx, with Title / Heading 1 / Heading 2 styles and real tables); for Brackwater Logistics
 (the held-out company) samples/brackwater-src/pay-and-leave.md and it-and-scanners.md become
-samples/brackwater/pay-and-leave.pdf and it-and-scanners.docx. The output is deterministic: fixed
-metadata dates and fixed ZIP timestamps, so rebuilding gives identical bytes.
+samples/brackwater/pay-and-leave.pdf and it-and-scanners.docx; for Northpine Lodge & Conference
+Centre (the validation company) samples/northpine-src/employee-policy-manual.md and pay-and-benefits.md
+become samples/northpine/employee-policy-manual.pdf and pay-and-benefits.docx. The output is
+deterministic: fixed metadata dates and fixed ZIP timestamps, so rebuilding gives identical bytes.
 
 The sources use a small Markdown subset: "# " title, "## " and "### " headings, paragraphs,
 "- " bullets, "1. " numbered items, pipe tables and **bold** inline.
@@ -88,6 +90,21 @@ COMPANIES = {
         docx_subject="IT, handheld terminals and Wi-Fi",
         page_format="A4",
         docx_revision=5,
+    ),
+    "northpine": Company(
+        slug="northpine",
+        name="Northpine Lodge & Conference Centre",
+        pdf_source="employee-policy-manual.md",
+        pdf_name="employee-policy-manual.pdf",
+        pdf_title="Employee Policy Manual P&C-POL-100",
+        pdf_author="Northpine Lodge & Conference Centre, People & Culture",
+        pdf_subject="Employee policies: scheduling, breaks, uniforms, guest service, IT and conduct",
+        docx_source="pay-and-benefits.md",
+        docx_name="pay-and-benefits.docx",
+        docx_footer="Northpine Lodge & Conference Centre - Pay & Benefits at a Glance 2026 - Payroll",
+        docx_author="Northpine Lodge & Conference Centre, Payroll",
+        docx_subject="Pay, leave and group benefits summary",
+        docx_revision=2,
     ),
 }
 
