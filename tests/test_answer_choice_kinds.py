@@ -12,7 +12,7 @@ import pytest
 
 from kiosk.config import KnowledgeSettings, PersonaSettings
 from kiosk.knowledge.abbreviations import Abbreviations, defined, long_form
-from kiosk.knowledge.answer_type import Wants, holds, wants
+from kiosk.knowledge.answer_type import Wants, holds, states, wants
 from kiosk.knowledge.grounding import Grounder
 from kiosk.knowledge.index import ingest
 from kiosk.knowledge.retrieve import Retriever
@@ -88,6 +88,16 @@ def test_the_opening_question_word_decides_what_is_asked() -> None:
     assert wants("um, when do I get paid") is Wants.TIME
     assert wants("I got a weird email asking for my password, what do I do") is Wants.PROCEDURE
     assert wants("what's the email of the help desk") is Wants.PHONE  # an email still asked for as such
+    assert wants("a guest reads their card number to me on the phone, is that okay") is not Wants.PHONE
+
+
+def test_only_a_sentence_stating_the_kind_says_the_words_that_name_it() -> None:
+    """Seen on the validation company: "what time's dinner?" took "time" as said by a rule on breaks "of five
+    hours"; a clock time says "time", a week or a year does not."""
+    assert states(Wants.TIME, "Dinner is served from 4:30 p.m.") and states(Wants.PHONE, "Call 555-0142.")
+    assert not states(Wants.TIME, "An employee who works more than five hours shall take a break each week.")
+    assert not states(Wants.PHONE, "Room 214 has 120 seats.")
+    assert states(Wants.DURATION, "Probation lasts 90 days.") and states(Wants.MONEY, "It costs $9 a month.")
 
 
 def test_an_instruction_after_its_purpose_is_a_procedure() -> None:
@@ -140,3 +150,16 @@ def _checked(kb: Path, settings, question: str):  # noqa: ANN001, ANN202 - Groun
         grounder = Grounder(r.search, knowledge, PersonaSettings(), lambda text: len(text.split()),
                             weigh=r.term_weights, quote=True, similar=check)
         return grounder.ground(question)
+
+
+def test_a_clock_time_answers_what_time_not_a_rule_about_hours(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "policy.md").write_text("# Staff policy\n\n## 5. Meal breaks\n\n5.1 An employee who works more than "
+                                      "five hours shall take an unpaid meal break. 5.2 The break is not working "
+                                      "time.\n")
+    (folder / "meals.md").write_text("# Staff meals\n\nThe staff canteen serves lunch from 11:30 and dinner from "
+                                     "4:30 p.m. until 6:00 p.m.\n")
+    ingest(tmp_path / "kb.sqlite", [folder])
+    with Retriever(tmp_path / "kb.sqlite", synonyms=KnowledgeSettings().synonyms + THESAURUS) as r:
+        assert "4:30" in answer(r, "what time's dinner?", runner_up=0.0)

@@ -46,8 +46,8 @@ _RULES: tuple[tuple[Wants, re.Pattern[str]], ...] = tuple((wants, re.compile(pat
     (Wants.FREQUENCY, r"\bhow often\b|\bhow many times\b"),
     (Wants.MONEY, r"\b(?:cost|costs|price|prices|pay|pays|paid|fee|fees|budget|allowance|salary|money|spend|"
                   r"charge|expensive|cheap|reimburse|reimbursed|covered|dollars?|euros?)\b"),
-    (Wants.PHONE, r"\b(?:phone number|number (?:for|of|to)|what number|which number|extension|email|e-mail|"
-                  r"address)\b"),
+    (Wants.PHONE, r"\b(?:phone number|number (?:for|of the|to call|to ring)|what number|which number|extension|"
+                  r"email|e-mail|address)\b"),
     (Wants.AMOUNT, r"^how (?:much|many|fast|far|big|old|heavy)\b|\b(?:rate|limit|percent|percentage|"
                    r"discount|number of)\b"),
     (Wants.TIME, r"^(?:when|what time|what day|which day|till when|until when|by when)\b|\bwhat time\b|"
@@ -74,8 +74,9 @@ _NAMES: dict[Wants, frozenset[str]] = {kind: frozenset(words.split()) for kind, 
 
 def names_kind(kind: Wants) -> frozenset[str]:
     """The question's words that name the kind of answer rather than its topic: in "what's the phone number
-    for the counseling service", a sentence holding a phone number says "phone number" in its own way."""
+    for the counseling service", a sentence stating a phone number says "phone number" in its own way."""
     return _NAMES.get(kind, frozenset())
+
 
 
 def wants(question: str) -> Wants:
@@ -156,3 +157,24 @@ def holds(kind: Wants, sentence: str, asked: str = "") -> bool:
         return True  # "within 30 days", "after 90 days" answer many "when" questions
     # Only a place or a contact is named by the topic itself ("help desk", "office", "team").
     return holds_pattern(_EVIDENCE[kind], sentence, asked if kind in (Wants.PLACE, Wants.CONTACT) else "")
+
+
+_PHONE = r"@|\bext(?:ension|\.)?\s*\d+|\(?\d{3}\)?[-. ]\d{3}[-. ]\d{4}|\b\d{3}[-. ]\d{4}\b"
+_STATED: dict[Wants, re.Pattern[str]] = {kind: re.compile(pattern, re.IGNORECASE) for kind, pattern in (
+    (Wants.PHONE, _PHONE),
+    (Wants.CONTACT, _PHONE),
+    (Wants.TIME, rf"{_CLOCK}|\b(?:{_DAYS}|{_MONTHS})\b"),
+    (Wants.MONEY, r"[$€£¥]\s?\d|\b\d+(?:[.,]\d+)?\s*(?:dollars?|cents|euros?|pounds?)\b"),
+    (Wants.AMOUNT, r"\d"),
+)}
+
+
+def states(kind: Wants, sentence: str) -> bool:
+    """The sentence states the asked-for kind itself (a phone number, a clock time, an amount), not merely
+    something of its kind ("a week", "every year", "the office"): only then it says the words that name it."""
+    if kind is Wants.DURATION:
+        return holds(kind, sentence)
+    if kind is Wants.PLACE:
+        return bool(_PLAINLY_A_PLACE.search(sentence))
+    pattern = _STATED.get(kind)
+    return bool(pattern and pattern.search(sentence))

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from kiosk.knowledge.answer_type import Wants, names_kind, strength, wants
+from kiosk.knowledge.answer_type import Wants, names_kind, states, strength, wants
 from kiosk.knowledge.chunking import split_sentences
 
 if TYPE_CHECKING:
@@ -152,7 +152,7 @@ def candidates(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], ques
             text, end = _span(sentences, i, kind)
             plain = strength(kind, text, question) if kind is not Wants.ANY else 0.0
             said = expand(sentence)
-            if plain > 0 and naming:
+            if naming and states(kind, text):
                 said = f"{said} {naming}"  # "Call 1-800-555-0142" says the phone number asked for
             own = _score(said, "", weighted)
             with_context = _score(said, expand(f"{hit.title} {hit.section} {hit.question} {heading}"), weighted)
