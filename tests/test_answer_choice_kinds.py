@@ -163,3 +163,17 @@ def test_a_clock_time_answers_what_time_not_a_rule_about_hours(tmp_path: Path) -
     ingest(tmp_path / "kb.sqlite", [folder])
     with Retriever(tmp_path / "kb.sqlite", synonyms=KnowledgeSettings().synonyms + THESAURUS) as r:
         assert "4:30" in answer(r, "what time's dinner?", runner_up=0.0)
+
+
+def test_what_an_abbreviation_stands_for_is_its_definition(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "rooms.md").write_text(
+        "# Room status\n\n| Code | Meaning | What you do |\n|---|---|---|\n| VD | Vacant dirty | Clean it |\n"
+        "| OOO | Out of order | Leave it to Engineering |\n\n## Repairs\n\nIf a room cannot be sold until the repair "
+        "is done, the supervisor sets it to OOO on the room board and calls Engineering.\n")
+    ingest(tmp_path / "kb.sqlite", [folder])
+    with Retriever(tmp_path / "kb.sqlite", synonyms=KnowledgeSettings().synonyms, abbreviations=True) as r:
+        assert "out of order" in answer(r, "what does OOO stand for on the room board", runner_up=0.0).lower()
+        assert r.expand("set it to OOO").endswith("out of order")
+        assert r.expand("a vd or a VD").count("vacant dirty") == 1  # only in capitals, as the documents write it

@@ -21,6 +21,8 @@ from kiosk.knowledge.query import STOP_WORDS, tokens
 _SHORT = r"[A-Z][A-Za-z&]{0,8}[A-Z](?:s)?"
 _LONG_THEN_SHORT = re.compile(rf"([^()\n]{{2,160}}?)\s*\(({_SHORT})\)")
 _SHORT_THEN_LONG = re.compile(rf"\b({_SHORT})\s*\(([a-z][^()\n]{{2,120}})\)")
+# a table row as the index keeps it: "Code: OOO; Meaning: Out of order; ..."
+_SHORT_IN_ROW = re.compile(rf"\b({_SHORT});\s*[\w ]{{1,30}}:\s*([^;\n]{{2,80}})")
 _WORD = re.compile(r"[\w'/&-]+")
 
 
@@ -66,7 +68,7 @@ def defined(texts: Iterable[str]) -> tuple[tuple[str, ...], ...]:
             short, found = match.group(2), long_form(match.group(2), match.group(1))
             if found:
                 _count(seen, short, found)
-        for match in _SHORT_THEN_LONG.finditer(text):
+        for match in (*_SHORT_THEN_LONG.finditer(text), *_SHORT_IN_ROW.finditer(text)):
             short, after = match.group(1), match.group(2)
             found = long_form(short, after)
             if found and found.lower() == " ".join(_WORD.findall(after)).lower():
@@ -93,18 +95,29 @@ def _count(seen: dict[str, Counter[str]], short: str, found: str) -> None:
 
 
 class Abbreviations:
-    """The groups `defined` finds, for adding to a text the forms it does not spell out."""
+    """The groups `defined` finds (long form first), for adding to a text the forms it does not spell out.
+    An abbreviation counts only in capitals, as the documents write it: "SIN" is the social insurance
+    number, "sin" is not, and "LEARN" names a procedure while "learn" does not."""
 
     def __init__(self, groups: Iterable[tuple[str, ...]]) -> None:
         self.groups = tuple(groups)
-        self._forms = {form: group for group in self.groups for form in group}
-        forms = sorted(self._forms, key=len, reverse=True)  # "safety data sheets" before "safety data sheet"
-        self._pattern = re.compile(r"\b(?:" + "|".join(re.escape(f) for f in forms) + r")\b", re.IGNORECASE) \
-            if forms else None
+        self._forms: dict[str, tuple[str, ...]] = {}  # each form, lower case, -> its group
+        longs, shorts = [], []
+        for group in self.groups:
+            long, *short = group
+            longs.append(long)
+            # written in capitals, a plural with a small "s": "AMRs"
+            shorts += [f[:-1].upper() + "s" if f.endswith("s") and f[:-1] in short else f.upper() for f in short]
+            self._forms.update(dict.fromkeys(group, group))
+        self._long = _alternation(longs, re.IGNORECASE)
+        self._short = _alternation(shorts, 0)
 
     def expand(self, text: str) -> str:
-        if self._pattern is None:
-            return text
-        said = {m.group().lower() for m in self._pattern.finditer(text)}
-        extra = dict.fromkeys(f for s in said for f in self._forms[s] if f not in said and f != s)
+        said = {m.group().lower() for pattern in (self._long, self._short) if pattern for m in pattern.finditer(text)}
+        extra = dict.fromkeys(f for s in said for f in self._forms[s] if f not in said)
         return f"{text} {' '.join(extra)}" if extra else text
+
+
+def _alternation(forms: list[str], flags: int) -> re.Pattern[str] | None:
+    forms = sorted(set(forms), key=len, reverse=True)  # "safety data sheets" before "safety data sheet"
+    return re.compile(r"\b(?:" + "|".join(re.escape(f) for f in forms) + r")\b", flags) if forms else None

@@ -25,6 +25,7 @@ class Wants(enum.Enum):
     CONTACT = "contact"  # a person, a team, a desk
     PROCEDURE = "procedure"  # what to do
     YES_NO = "yes_no"
+    MEANING = "meaning"  # what an abbreviation stands for
     ANY = "any"
 
 
@@ -34,6 +35,7 @@ _FILLER = re.compile(r"^(?:(?:um+|uh+|er+|so|okay|ok|hey|hi|hello|and|but|oh|wel
 _RULES: tuple[tuple[Wants, re.Pattern[str]], ...] = tuple((wants, re.compile(pattern)) for wants, pattern in (
     # A date or a deadline asked for, whatever else the question names ("from what date am I covered",
     # "the deadline to claim back my travel costs": not money)
+    (Wants.MEANING, r"^what (?:does|do|is) (?:an? |the )?[\w&-]+ (?:stand for|mean|short for)\b"),
     (Wants.TIME, r"\b(?:what|which) date\b|\bdeadlines?\b|^(?:from|since|starting) when\b"),
     # The opening question word outranks words later in the question: "where do we meet when the alarm
     # goes off" wants a place, "who do I call when ..." a contact, "when do I get paid" a time.
@@ -79,10 +81,23 @@ def names_kind(kind: Wants) -> frozenset[str]:
 
 
 
+def _plain(question: str) -> str:
+    q = " ".join(question.lower().replace("’", "'").split())
+    return _FILLER.sub("", q).strip(" ,.?!")
+
+
+_ABBREVIATION_ASKED = re.compile(r"^what (?:does|do|is) (?:an? |the )?([\w&-]+) (?:stand for|mean|short for)\b")
+
+
+def asked_abbreviation(question: str) -> str:
+    """The word a "what does OOO stand for?" question asks about ("" for other questions)."""
+    found = _ABBREVIATION_ASKED.match(_plain(question))
+    return found.group(1) if found else ""
+
+
 def wants(question: str) -> Wants:
     """What kind of information answers `question` (ANY when its form does not say)."""
-    q = " ".join(question.lower().replace("’", "'").split())
-    q = _FILLER.sub("", q).strip(" ,.?!")
+    q = _plain(question)
     for kind, rule in _RULES:
         if rule.search(q):
             return kind
@@ -153,6 +168,8 @@ def holds(kind: Wants, sentence: str, asked: str = "") -> bool:
     says "help desk" again."""
     if kind in (Wants.ANY, Wants.YES_NO):
         return True  # any sentence may answer it
+    if kind is Wants.MEANING:
+        return False  # told by the documents' own definitions (extract.candidates), not by a sentence's surface
     if kind is Wants.TIME and holds(Wants.DURATION, sentence, asked):
         return True  # "within 30 days", "after 90 days" answer many "when" questions
     # Only a place or a contact is named by the topic itself ("help desk", "office", "team").

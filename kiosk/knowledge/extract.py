@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from kiosk.knowledge.answer_type import Wants, names_kind, states, strength, wants
+from kiosk.knowledge.answer_type import Wants, asked_abbreviation, names_kind, states, strength, wants
 from kiosk.knowledge.chunking import split_sentences
 
 if TYPE_CHECKING:
@@ -139,6 +139,8 @@ def candidates(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], ques
         return []
     kind = wants(question)
     naming = " ".join(t.text for t, _ in weighted if t.text in names_kind(kind))
+    defining = _long_forms(asked_abbreviation(question), expand) if kind is Wants.MEANING else []
+    asked_words = " ".join(t.text for t, _ in weighted)  # all a definition needs to answer
     found: list[Candidate] = []
     for rank, hit in enumerate(hits):
         sentences = split_sentences(hit.text)
@@ -154,12 +156,23 @@ def candidates(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], ques
             said = expand(sentence)
             if naming and states(kind, text):
                 said = f"{said} {naming}"  # "Call 1-800-555-0142" says the phone number asked for
+            if defining:  # "what does OOO stand for (on the room board)?": the sentence that spells it out
+                plain = 1.0 if any(form in text.lower() for form in defining) else 0.0
+                said = f"{said} {asked_words}" if plain else said
             own = _score(said, "", weighted)
             with_context = _score(said, expand(f"{hit.title} {hit.section} {hit.question} {heading}"), weighted)
             if with_context <= 0:
                 continue
             found.append(Candidate(hit, rank, i, end, text, own / total, (with_context - own) / total, plain))
     return found
+
+
+def _long_forms(abbreviation: str, expand: Callable[[str], str]) -> list[str]:
+    """The forms the documents define for `abbreviation` ("out of order" for "OOO")."""
+    if not abbreviation:
+        return []
+    extra = expand(abbreviation.upper())[len(abbreviation):].strip()  # heard in lower case, written in capitals
+    return [extra] if extra else []
 
 
 def _words_score(c: Candidate) -> float:

@@ -43,6 +43,7 @@ _TIME = re.compile(r"\b(\d{1,2})[:.](\d{2})\b")
 _NOT = re.compile(r"\b(can)'t\b|\b(won)'t\b|n't\b")
 _LETTER_NUMBER = re.compile(r"(?<=\d)(?=[a-z]\b)|(?<=\b[a-z])(?=\d)")
 _CLITIC = re.compile(r"'(?:s|d|ll|ve|re|m)\b")
+_STANDS_FOR = re.compile(r"\b(?:stands?|short) for\b")  # "what does OOO stand for": the asking, not the topic
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def _normalize(text: str) -> str:
     text = _NOT.sub(lambda m: "can not" if m.group(1) else "will not" if m.group(2) else " not", text)
     # Spoken "401k" / "b214" are written "401(k)" / "B-214": split a lone letter off a number.
     text = _LETTER_NUMBER.sub(" ", text)
-    return _CLITIC.sub("", text)
+    return _STANDS_FOR.sub(" ", _CLITIC.sub("", text))
 
 
 def tokens(text: str) -> list[str]:
