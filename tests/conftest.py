@@ -51,6 +51,18 @@ def pulse() -> Iterator[dict[str, str]]:
         yield env
 
 
+def indexed(folder: Path, docs: dict[str, str]) -> Path:
+    """`docs` (name: text) written into `folder` and ingested into a knowledge base beside it; its path."""
+    from kiosk.knowledge.index import ingest
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, text in docs.items():
+        (folder / name).write_text(text)
+    path = folder.parent / f"{folder.name}.sqlite"
+    assert not ingest(path, [folder]).skipped
+    return path
+
+
 def wav_duration(path: Path) -> float:
     import wave
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import indexed
 
 from kiosk.config import KnowledgeSettings, PersonaSettings
 from kiosk.knowledge.abbreviations import Abbreviations, defined, long_form
 from kiosk.knowledge.answer_type import Wants, holds, states, wants
 from kiosk.knowledge.grounding import Grounder
-from kiosk.knowledge.index import ingest
 from kiosk.knowledge.retrieve import Retriever
 from kiosk.knowledge.thesaurus import THESAURUS
 
@@ -32,11 +32,7 @@ DOCS = {
 
 @pytest.fixture(scope="module")
 def retriever(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
-    folder = tmp_path_factory.mktemp("docs")
-    for name, text in DOCS.items():
-        (folder / name).write_text(text)
-    path = folder.parent / "kb.sqlite"
-    assert not ingest(path, [folder]).skipped
+    path = indexed(tmp_path_factory.mktemp("docs"), DOCS)
     with Retriever(path, synonyms=KnowledgeSettings().synonyms + THESAURUS, abbreviations=True) as r:
         yield r
 
@@ -110,14 +106,12 @@ def test_an_instruction_after_its_purpose_is_a_procedure() -> None:
 def test_of_sentences_the_words_rank_alike_the_one_about_the_question_is_said(tmp_path, settings) -> None:  # noqa: ANN001
     """Seen on the tuning set: "how long's the trial period when you start" matched "After probation, office staff
     may work remotely ..." first by its words; the meaning check then declined a plainly answered question."""
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    (folder / "hours.md").write_text("# Working hours\n\n## Office roles\n\nAfter probation, office staff may work "
-                                     "remotely as long as two days a week from the start of a month.\n")
-    (folder / "probation.md").write_text("# Your first months\n\nProbation ends after 90 days, when your manager "
-                                         "confirms your start went well.\n")
-    ingest(tmp_path / "kb.sqlite", [folder])
-    said = _checked(tmp_path / "kb.sqlite", settings, "how long's the trial period when you start")
+    kb = indexed(tmp_path / "docs", {
+        "hours.md": "# Working hours\n\n## Office roles\n\nAfter probation, office staff may work remotely as long "
+                    "as two days a week from the start of a month.\n",
+        "probation.md": "# Your first months\n\nProbation ends after 90 days, when your manager confirms your start "
+                        "went well.\n"})
+    said = _checked(kb, settings, "how long's the trial period when you start")
     assert said.decision == "quote" and "90 days" in said.reply, said
 
 
@@ -125,14 +119,11 @@ def test_of_sentences_the_words_rank_alike_the_one_about_the_question_is_said(tm
 def test_an_faq_answer_is_judged_with_the_question_it_answers(tmp_path, settings) -> None:  # noqa: ANN001
     """Seen on the tuning set: "Call the Facilities desk at extension 260" is far in meaning from "the heater in my
     office is broken, who do I call" under its section's heading ("Facilities"), close under its FAQ question."""
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    (folder / "faq.md").write_text("# FAQ\n\n## Facilities\n\nQ: Something in my office is broken or too cold. "
-                                   "Who do I call?\nA: Ring the Facilities desk on extension 260 or visit room F-012 "
-                                   "in Building F.\n\nQ: Where are the lockers?\nA: Lockers are in the basement of "
-                                   "Building B.\n")
-    ingest(tmp_path / "kb.sqlite", [folder])
-    said = _checked(tmp_path / "kb.sqlite", settings, "the heater in my office is broken, who do I call")
+    kb = indexed(tmp_path / "docs", {
+        "faq.md": "# FAQ\n\n## Facilities\n\nQ: Something in my office is broken or too cold. Who do I call?\nA: Ring "
+                  "the Facilities desk on extension 260 or visit room F-012 in Building F.\n\nQ: Where are the "
+                  "lockers?\nA: Lockers are in the basement of Building B.\n"})
+    said = _checked(kb, settings, "the heater in my office is broken, who do I call")
     assert said.decision == "quote" and "260" in said.reply, said
 
 
@@ -153,27 +144,21 @@ def _checked(kb: Path, settings, question: str):  # noqa: ANN001, ANN202 - Groun
 
 
 def test_a_clock_time_answers_what_time_not_a_rule_about_hours(tmp_path: Path) -> None:
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    (folder / "policy.md").write_text("# Staff policy\n\n## 5. Meal breaks\n\n5.1 An employee who works more than "
-                                      "five hours shall take an unpaid meal break. 5.2 The break is not working "
-                                      "time.\n")
-    (folder / "meals.md").write_text("# Staff meals\n\nThe staff canteen serves lunch from 11:30 and dinner from "
-                                     "4:30 p.m. until 6:00 p.m.\n")
-    ingest(tmp_path / "kb.sqlite", [folder])
-    with Retriever(tmp_path / "kb.sqlite", synonyms=KnowledgeSettings().synonyms + THESAURUS) as r:
+    kb = indexed(tmp_path / "docs", {
+        "policy.md": "# Staff policy\n\n## 5. Meal breaks\n\n5.1 An employee who works more than five hours shall "
+                     "take an unpaid meal break. 5.2 The break is not working time.\n",
+        "meals.md": "# Staff meals\n\nThe staff canteen serves lunch from 11:30 and dinner from 4:30 p.m. until "
+                    "6:00 p.m.\n"})
+    with Retriever(kb, synonyms=KnowledgeSettings().synonyms + THESAURUS) as r:
         assert "4:30" in answer(r, "what time's dinner?", runner_up=0.0)
 
 
 def test_what_an_abbreviation_stands_for_is_its_definition(tmp_path: Path) -> None:
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    (folder / "rooms.md").write_text(
+    kb = indexed(tmp_path / "docs", {"rooms.md": (
         "# Room status\n\n| Code | Meaning | What you do |\n|---|---|---|\n| VD | Vacant dirty | Clean it |\n"
         "| OOO | Out of order | Leave it to Engineering |\n\n## Repairs\n\nIf a room cannot be sold until the repair "
-        "is done, the supervisor sets it to OOO on the room board and calls Engineering.\n")
-    ingest(tmp_path / "kb.sqlite", [folder])
-    with Retriever(tmp_path / "kb.sqlite", synonyms=KnowledgeSettings().synonyms, abbreviations=True) as r:
+        "is done, the supervisor sets it to OOO on the room board and calls Engineering.\n")})
+    with Retriever(kb, synonyms=KnowledgeSettings().synonyms, abbreviations=True) as r:
         assert "out of order" in answer(r, "what does OOO stand for on the room board", runner_up=0.0).lower()
         assert r.expand("set it to OOO").endswith("out of order")
         assert r.expand("a vd or a VD").count("vacant dirty") == 1  # only in capitals, as the documents write it

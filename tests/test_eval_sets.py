@@ -4,8 +4,8 @@ Covers every samples/<company>-eval.jsonl, -followups.jsonl and -paraphrases.jso
 checked against the documents in samples/<company>/ as the kiosk's own parsers read them. A line is
 either one case ({"question", "answerable", "source", "also", "key_facts"}) or a conversation
 ({"conversation": [case, case, ...]}), whose later turns may carry "new_topic": true when they leave
-the topic of the turns before. The held-out Brackwater and Northpine sets must also keep their minimum
-sizes, and ingesting each company's folder must skip no document.
+the topic of the turns before. The held-out (Brackwater) and validation (Northpine) sets must also keep their
+minimum sizes, and ingesting each company's folder must skip no document.
 
 Fast: parsers and an FTS-only ingest, no models.
 """
@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
 SETS = sorted([*SAMPLES.glob("*-eval.jsonl"), *SAMPLES.glob("*-followups.jsonl"), *SAMPLES.glob("*-paraphrases.jsonl")])
 HELD_OUT = [SAMPLES / "brackwater-eval.jsonl", SAMPLES / "northpine-eval.jsonl"]
-"""never used to tune thresholds or prompts (samples/README.md); their minimum sizes are checked below"""
+"""the held-out set and the validation set (samples/README.md); their minimum sizes are checked below"""
 CASE_KEYS = {"question", "answerable", "source", "also", "key_facts", "new_topic"}
 
 

@@ -4,10 +4,10 @@ through the real ingest, SQLite index, retriever and quoting (issue 15)."""
 from __future__ import annotations
 
 import pytest
+from conftest import indexed
 
 from kiosk.config import KnowledgeSettings, PersonaSettings
 from kiosk.knowledge.grounding import Grounder
-from kiosk.knowledge.index import ingest
 from kiosk.knowledge.retrieve import Retriever
 from kiosk.knowledge.spelling import variants
 
@@ -29,12 +29,7 @@ def test_the_other_spellings_of_a_word() -> None:
 
 @pytest.fixture(scope="module")
 def retriever(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
-    folder = tmp_path_factory.mktemp("docs")
-    for name, text in DOCS.items():
-        (folder / name).write_text(text)
-    path = folder.parent / "kb.sqlite"
-    assert not ingest(path, [folder]).skipped
-    with Retriever(path, synonyms=KnowledgeSettings().synonyms) as r:
+    with Retriever(indexed(tmp_path_factory.mktemp("docs"), DOCS), synonyms=KnowledgeSettings().synonyms) as r:
         yield r
 
 
