@@ -33,9 +33,9 @@ _FILLER = re.compile(r"^(?:(?:um+|uh+|er+|so|okay|ok|hey|hi|hello|and|but|oh|wel
                      r"one more thing|also|then|right|yeah|hmm+|please|can you tell me|could you tell me|"
                      r"do you know|i was wondering|i wonder)[\s,.!?-]+)+")
 _RULES: tuple[tuple[Wants, re.Pattern[str]], ...] = tuple((wants, re.compile(pattern)) for wants, pattern in (
+    (Wants.MEANING, r"^what (?:does|do|is) (?:an? |the )?[\w&-]+ (?:stand for|mean|short for)\b"),
     # A date or a deadline asked for, whatever else the question names ("from what date am I covered",
     # "the deadline to claim back my travel costs": not money)
-    (Wants.MEANING, r"^what (?:does|do|is) (?:an? |the )?[\w&-]+ (?:stand for|mean|short for)\b"),
     (Wants.TIME, r"\b(?:what|which) date\b|\bdeadlines?\b|^(?:from|since|starting) when\b"),
     # The opening question word outranks words later in the question: "where do we meet when the alarm
     # goes off" wants a place, "who do I call when ..." a contact, "when do I get paid" a time.
@@ -78,7 +78,6 @@ def names_kind(kind: Wants) -> frozenset[str]:
     """The question's words that name the kind of answer rather than its topic: in "what's the phone number
     for the counseling service", a sentence stating a phone number says "phone number" in its own way."""
     return _NAMES.get(kind, frozenset())
-
 
 
 def _plain(question: str) -> str:
