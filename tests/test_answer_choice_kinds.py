@@ -14,6 +14,7 @@ from conftest import indexed
 from kiosk.config import KnowledgeSettings, PersonaSettings
 from kiosk.knowledge.abbreviations import Abbreviations, defined, long_form
 from kiosk.knowledge.answer_type import Wants, holds, states, wants
+from kiosk.knowledge.followup import needs_context
 from kiosk.knowledge.grounding import Grounder
 from kiosk.knowledge.retrieve import Retriever
 from kiosk.knowledge.thesaurus import THESAURUS
@@ -162,3 +163,18 @@ def test_what_an_abbreviation_stands_for_is_its_definition(tmp_path: Path) -> No
         assert "out of order" in answer(r, "what does OOO stand for on the room board", runner_up=0.0).lower()
         assert r.expand("set it to OOO").endswith("out of order")
         assert r.expand("a vd or a VD").count("vacant dirty") == 1  # only in capitals, as the documents write it
+
+
+def test_a_question_that_says_it_changes_the_topic_is_searched_on_its_own_words(retriever: Retriever) -> None:
+    """Seen on the validation company: "different question, how much is the bus pass?" and "ok unrelated, ..."
+    were searched with the last topic, their opening words counted as what was asked, and declined."""
+    settings = KnowledgeSettings(min_coverage=0.4, scattered_coverage=0.65, quote_runner_up=0.0)
+    grounder = Grounder(retriever.search, settings, PersonaSettings(), lambda text: len(text.split()),
+                        weigh=retriever.term_weights, quote=True, expand=retriever.expand)
+    first = grounder.ground("where do I find the safety data sheet for a chemical")
+    assert first.decision == "quote"
+    for opening in ("totally different question,", "ok, unrelated:", "on another note,"):
+        said = grounder.ground(f"{opening} will a robot stop for me?", topic=first.query)
+        assert said.decision == "quote" and "half a meter" in said.reply, (opening, said)
+    assert not needs_context("different question, will a robot stop for me?", 5)
+    assert needs_context("and is it free?", 1)

@@ -15,6 +15,12 @@ _OPENER = re.compile(r"^(?:and|but|also|so|then|plus|what about|how about|what i
 _ANAPHORA = re.compile(r"\b(?:it|its|that|this|there|those|these|they|them|their|one|ones|same|else)\b")
 _FILLER = re.compile(r"^(?:(?:um+|uh+|er+|oh|okay|ok|right|and um|well|sorry|hmm+|great|thanks|thank you)"
                      r"[\s,.!?-]+)+")
+NEW_TOPIC = re.compile(r"^\W*(?:(?:ok|okay|so|and|oh|um+|uh+|right|also)[\s,.]+)*(?:(?:a |one |another )?"
+                       r"(?:totally |completely )?(?:different|other|unrelated|separate|new) (?:question|thing|topic)"
+                       r"|(?:totally |completely )?unrelated|on another note|changing the subject|something else)"
+                       r"\b[\s,:.!?-]*")
+"""an opening that says a new topic starts ("different question, ...", "ok unrelated, ..."): said about the
+asking, not about what is asked"""
 MAX_TOPIC_WORDS = 24
 """a conversation's topic keeps the latest words only: a long chain drifts, and the search would dilute"""
 
@@ -23,7 +29,7 @@ def needs_context(question: str, content_terms: int) -> bool:
     """The question leans on what was said before: it opens like a continuation ("and ...", "what about
     ..."), or names at most one thing, or points back ("it", "there", "that") with few words of its own."""
     q = _FILLER.sub("", " ".join(question.lower().replace("’", "'").split())).strip(" ,.?!")
-    if not q:
+    if not q or NEW_TOPIC.match(q):
         return False
     if _OPENER.match(q) or content_terms <= 1:
         return True

@@ -16,6 +16,8 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from kiosk.knowledge.followup import NEW_TOPIC
+
 __all__ = ["STOP_WORDS", "Term", "build_match", "match_expression", "parse_question", "terms", "tokens"]
 
 _STOP_TEXT = """
@@ -69,7 +71,7 @@ def _fold(token: str) -> str:
 
 
 def _normalize(text: str) -> str:
-    text = unicodedata.normalize("NFC", text).lower()
+    text = NEW_TOPIC.sub("", unicodedata.normalize("NFC", text).lower())
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("`", "'")
     # Contractions: "can't" -> "can not", "what's" -> "what", "i'd" -> "i"; stop words then drop them.
     text = _NOT.sub(lambda m: "can not" if m.group(1) else "will not" if m.group(2) else " not", text)
