@@ -1,12 +1,15 @@
-"""Abbreviations the documents define themselves, as synonym groups.
+"""Abbreviations the documents define themselves.
 
 A handbook writes "safety data sheet (SDS)" once and "the SDS binder" ever after; a visitor asks for "the
-safety data sheet". Neither BM25 nor the choice of the sentence to quote can know the two are one thing,
-so the sentence that says where the SDS is loses to one that repeats "safety data sheet". Each definition
-"long form (ABBR)" or "ABBR (long form)" found in the index becomes a group, as if the company had listed
-it in `knowledge.synonyms`. The long form is accepted only where the abbreviation's letters can be read
-from it in order, the first at a word's start (Schwartz & Hearst, "A simple algorithm for identifying
-abbreviation definitions in biomedical text", 2003), so "(see below)" or "(B-214)" never define anything.
+safety data sheet". The choice of the sentence to quote cannot know the two are one thing, so the sentence
+that says where the SDS is loses to one that repeats "safety data sheet". Each definition "long form
+(ABBR)", "ABBR (long form)" or a table row "Code: ABBR; Meaning: long form" found in the index makes a group;
+a sentence using either form then counts as saying both (`Abbreviations.expand`), and "what does ABBR stand
+for?" is answered by its definition. Searches are left as they are: one term for "lockout tagout" instead of
+two changed how much of a question a passage covers. The long form is accepted only where the abbreviation's
+letters can be read from it in order, the first at a word's start (Schwartz & Hearst, "A simple algorithm for
+identifying abbreviation definitions in biomedical text", 2003), so "(see below)" or "(B-214)" never define
+anything.
 """
 
 from __future__ import annotations
@@ -59,7 +62,8 @@ def long_form(short: str, before: str) -> str | None:
 
 
 def defined(texts: Iterable[str]) -> tuple[tuple[str, ...], ...]:
-    """Synonym groups ("safety data sheet", "sds", "sdss") for every abbreviation the texts define; an
+    """Groups ("safety data sheet", "sds"), ("autonomous mobile robots", "amr", "amrs") for every abbreviation
+    the texts define, long form first; an
     abbreviation that reads as an everyday word ("IT" is "it") is left out: it would turn every "it" of
     a question into a search term."""
     seen: dict[str, Counter[str]] = {}
