@@ -63,9 +63,8 @@ def long_form(short: str, before: str) -> str | None:
 
 def defined(texts: Iterable[str]) -> tuple[tuple[str, ...], ...]:
     """Groups ("safety data sheet", "sds"), ("autonomous mobile robots", "amr", "amrs") for every abbreviation
-    the texts define, long form first; an
-    abbreviation that reads as an everyday word ("IT" is "it") is left out: it would turn every "it" of
-    a question into a search term."""
+    the texts define, long form first; an abbreviation that reads as a function word ("IT" is "it") is left
+    out: it would turn every "it" into one."""
     seen: dict[str, Counter[str]] = {}
     for text in texts:
         for match in _LONG_THEN_SHORT.finditer(text):
