@@ -138,8 +138,8 @@ class Retriever:
         self._weights.clear()
         self._n_chunks = self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
         if self._read_abbreviations:
-            rows = self._conn.execute("SELECT text FROM chunks UNION ALL SELECT DISTINCT section FROM chunks")
-            self._abbreviations = Abbreviations(defined(text for (text,) in rows if text))
+            texts = self._conn.execute("SELECT text FROM chunks UNION ALL SELECT DISTINCT section FROM chunks")
+            self._abbreviations = Abbreviations(defined(text for (text,) in texts if text))
         if self._embedder is None:
             return
         meta = dict(self._conn.execute("SELECT key, value FROM meta").fetchall())
