@@ -326,8 +326,9 @@ class KnowledgeSettings:
     """also use the built-in groups of everyday workplace words (kiosk/knowledge/thesaurus.py:
     "login" for "sign in", "clothes" for "work wear"), after `synonyms`"""
     abbreviations: bool = True
-    """abbreviations the documents define ("safety data sheet (SDS)") stand for their long form in
-    searches and quotes, as if listed in `synonyms` (kiosk/knowledge/abbreviations.py)"""
+    """abbreviations the documents define ("safety data sheet (SDS)") count as their long form, and back,
+    when the sentence to quote is chosen; "what does SDS stand for?" is answered with the definition
+    (kiosk/knowledge/abbreviations.py)"""
     embedding: str = ""
     """optional embedding model (manifest name, kind embedding) for dense retrieval fused with BM25"""
     scattered_coverage: float = _f(0.8, range=(0.0, 1.0))
