@@ -32,8 +32,9 @@ class Wants(enum.Enum):
 _FILLER = re.compile(r"^(?:(?:um+|uh+|er+|so|okay|ok|hey|hi|hello|and|but|oh|well|sorry|excuse me|quick question|"
                      r"one more thing|also|then|right|yeah|hmm+|please|can you tell me|could you tell me|"
                      r"do you know|i was wondering|i wonder)[\s,.!?-]+)+")
+_ASKS_MEANING = r"^what (?:does|do|is) (?:an? |the )?([\w&-]+) (?:stand for|mean|short for)\b"
 _RULES: tuple[tuple[Wants, re.Pattern[str]], ...] = tuple((wants, re.compile(pattern)) for wants, pattern in (
-    (Wants.MEANING, r"^what (?:does|do|is) (?:an? |the )?[\w&-]+ (?:stand for|mean|short for)\b"),
+    (Wants.MEANING, _ASKS_MEANING),
     # A date or a deadline asked for, whatever else the question names ("from what date am I covered",
     # "the deadline to claim back my travel costs": not money)
     (Wants.TIME, r"\b(?:what|which) date\b|\bdeadlines?\b|^(?:from|since|starting) when\b"),
@@ -85,7 +86,7 @@ def _plain(question: str) -> str:
     return _FILLER.sub("", q).strip(" ,.?!")
 
 
-_ABBREVIATION_ASKED = re.compile(r"^what (?:does|do|is) (?:an? |the )?([\w&-]+) (?:stand for|mean|short for)\b")
+_ABBREVIATION_ASKED = re.compile(_ASKS_MEANING)
 
 
 def asked_abbreviation(question: str) -> str:
@@ -103,6 +104,7 @@ def wants(question: str) -> Wants:
     return Wants.ANY
 
 
+_PHONE = r"@|\bext(?:ension|\.)?\s*\d+|\(?\d{3}\)?[-. ]\d{3}[-. ]\d{4}|\b\d{3}[-. ]\d{4}\b"  # an email or a number
 _DAYS = r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|weekday|weekend|daily|every day"
 _MONTHS = r"january|february|march|april|may|june|july|august|september|october|november|december"
 _CLOCK = r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,2} ?(?:a\.?m\.?|p\.?m\.?)\b|\b(?:noon|midnight|morning|afternoon|evening)\b"
@@ -121,7 +123,7 @@ _EVIDENCE: dict[Wants, re.Pattern[str]] = {kind: re.compile(pattern, re.IGNORECA
                       r"a (?:day|week|month|year))\b"),
     (Wants.MONEY, r"[$€£¥]\s?\d|\b\d+(?:[.,]\d+)?\s*(?:dollars?|cents|euros?|pounds?|percent|%)|\bfree\b|"
                   r"\bno charge\b|\bat no cost\b|\bpaid in full\b|\bfully paid\b|\bcovers?\b|\breimburs"),
-    (Wants.PHONE, r"@|\bext(?:ension|\.)?\s*\d+|\(?\d{3}\)?[-. ]\d{3}[-. ]\d{4}|\b\d{3}[-. ]\d{4}\b|\b\d{3,}\b"),
+    (Wants.PHONE, rf"{_PHONE}|\b\d{{3,}}\b"),
     (Wants.AMOUNT, r"[$€£¥]\s?\d|\b\d+(?:[.,]\d+)?\s*(?:%|percent|dollars?|euros?|pounds?|kilograms?|kg|km/h|"
                    r"mph|meters?|metres?|m\b)|\bfree\b|\bno charge\b|\bpaid in full\b|\b\d+\b"),
     (Wants.CONTACT, r"@|\bext(?:ension|\.)?\s*\d+|\b\d{3}[-. ]\d{4}\b|\b(?:call|phone|email|e-mail|contact|ask|"
@@ -175,7 +177,6 @@ def holds(kind: Wants, sentence: str, asked: str = "") -> bool:
     return holds_pattern(_EVIDENCE[kind], sentence, asked if kind in (Wants.PLACE, Wants.CONTACT) else "")
 
 
-_PHONE = r"@|\bext(?:ension|\.)?\s*\d+|\(?\d{3}\)?[-. ]\d{3}[-. ]\d{4}|\b\d{3}[-. ]\d{4}\b"
 _STATED: dict[Wants, re.Pattern[str]] = {kind: re.compile(pattern, re.IGNORECASE) for kind, pattern in (
     (Wants.PHONE, _PHONE),
     (Wants.CONTACT, _PHONE),

@@ -145,9 +145,11 @@ def candidates(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], ques
     for rank, hit in enumerate(hits):
         sentences = split_sentences(hit.text)
         heading = ""
+        context = expand(f"{hit.title} {hit.section} {hit.question}")
         for i, sentence in enumerate(sentences):
             if heading_like(sentence):
                 heading = sentence
+                context = expand(f"{hit.title} {hit.section} {hit.question} {heading}")
                 continue
             if "[instruction removed]" in sentence:
                 continue
@@ -160,7 +162,7 @@ def candidates(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], ques
                 plain = 1.0 if any(form in text.lower() for form in defining) else 0.0
                 said = f"{said} {asked_words}" if plain else said
             own = _score(said, "", weighted)
-            with_context = _score(said, expand(f"{hit.title} {hit.section} {hit.question} {heading}"), weighted)
+            with_context = _score(said, context, weighted)
             if with_context <= 0:
                 continue
             found.append(Candidate(hit, rank, i, end, text, own / total, (with_context - own) / total, plain))
