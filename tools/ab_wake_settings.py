@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Wake recall of the conversation corpus's wake lines through the Listener, fed offline (deterministic), with the
-end-of-turn settings before and after 2026-12-06 (does the faster end of turn cost wakes?), or with the wake
-phrase's sound templates of the bare phrase only and with the phrase also run into a question (docs/benchmarks.md)
+end-of-turn settings before and after 2026-12-06 (does the faster end of turn cost wakes?), with the wake
+phrase's sound templates of the bare phrase only and with the phrase also run into a question, or with and
+without waking on the phrase with its soft start lost ("A coach.", `onset`) (docs/benchmarks.md)
 
-    .venv/bin/python tools/ab_wake_settings.py [--compare settings|templates|priming] [--part all|tuning|heldout]
+    .venv/bin/python tools/ab_wake_settings.py [--compare settings|templates|priming|onset] [--part all|tuning|heldout]
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ def main() -> int:
     import argparse
 
     import kiosk.listen.engines as engines
+    import kiosk.listen.wake as wake
     import kiosk.listen.wake_templates as templates
     from kiosk.cli.listen import listen_file
     from kiosk.config import Settings, with_overrides
@@ -37,7 +39,7 @@ def main() -> int:
     from kiosk.listen.engines import build_listener
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--compare", choices=("settings", "templates", "priming"), default="settings")
+    parser.add_argument("--compare", choices=("settings", "templates", "priming", "onset"), default="settings")
     parser.add_argument("--part", choices=("all", "tuning", "heldout"), default="all")
     args = parser.parse_args()
     contexts = templates.CONTEXTS
@@ -47,8 +49,11 @@ def main() -> int:
         variants = [(name, listen, contexts) for name, listen in CONFIGS.items()]
     elif args.compare == "templates":
         variants = [("bare phrase only", {}, ()), ("also run into a question", {}, contexts)]
-    else:  # the wake spotter's decode unprimed (as shipped) or primed with the documents' words
+    elif args.compare == "priming":  # the spotter's decode unprimed (as shipped) or primed with the documents' words
         variants = [("spotter unprimed", {}, contexts), ("spotter primed", {"_primed": True}, contexts)]
+    else:
+        variants = [("start lost: no wake", {"_no_onset": True}, contexts), ("start lost: wakes", {}, contexts)]
+    clipped = wake.clipped_phrase
     kb = Path(tempfile.mkdtemp()) / "kb.sqlite"
     ingest(kb, [ROOT / "samples" / "halvorsen"])
     clips = []
@@ -64,6 +69,8 @@ def main() -> int:
         templates.CONTEXTS = said_into
         listen = dict(listen)
         engines.Unprimed = (lambda engine: engine) if listen.pop("_primed", False) else unprimed
+        wake.clipped_phrase = ((lambda *a, onset=False, **k: 0 if onset else clipped(*a, **k))
+                               if listen.pop("_no_onset", False) else clipped)
         listener = build_listener(with_overrides(Settings(), persona={"knowledge_base": str(kb)}, listen=listen))
         hits: dict[tuple[str, str], list[bool]] = {}
         for v, pcm in clips:
