@@ -329,6 +329,11 @@ class KnowledgeSettings:
     """abbreviations the documents define ("safety data sheet (SDS)") count as their long form, and back,
     when the sentence to quote is chosen; "what does SDS stand for?" is answered with the definition
     (kiosk/knowledge/abbreviations.py)"""
+    misheard_words: bool = True
+    """a question word of 6+ letters the documents never use also stands for their words a sound or two from it,
+    as the recognizer mishears the documents' own words ("fourklifts" for "forklifts"); trades a little of "I
+    don't know" for a real word the documents lack ("promotion" counts as "probation")
+    (kiosk/knowledge/misheard.py)"""
     embedding: str = ""
     """optional embedding model (manifest name, kind embedding) for dense retrieval fused with BM25"""
     scattered_coverage: float = _f(0.8, range=(0.0, 1.0))

@@ -60,7 +60,7 @@ def build_grounder(settings: Settings, kb: Path, llm: LlamaEngine) -> Grounder:
             loc = locate(settings, name, "embedding", key)
             embedders[name] = LlamaEmbedder(loc.path, name, settings.llm)
     retriever = Retriever(kb, synonyms=synonym_groups(k), embedder=embedders.get(k.embedding),
-                          abbreviations=k.abbreviations)
+                          abbreviations=k.abbreviations, misheard_words=k.misheard_words)
     check = embedders.get(k.answer_check)
 
     def count(text: str) -> int:

@@ -23,6 +23,7 @@ import numpy as np
 from kiosk.knowledge.abbreviations import Abbreviations, defined
 from kiosk.knowledge.index import FTS_WEIGHTS, Embedder, open_index
 from kiosk.knowledge.integrity import damage_message
+from kiosk.knowledge.misheard import Vocabulary
 from kiosk.knowledge.query import Term, match_expression, parse_question
 from kiosk.knowledge.spelling import variants
 
@@ -102,14 +103,17 @@ class Retriever:
 
     def __init__(
         self, index_path: Path | str, synonyms: Sequence[Sequence[str]] = (), embedder: Embedder | None = None,
-        abbreviations: bool = False,
+        abbreviations: bool = False, misheard_words: bool = False,
     ) -> None:
-        """`abbreviations`: read the abbreviations the indexed documents define, for `expand`."""
+        """`abbreviations`: read the abbreviations the indexed documents define, for `expand`; `misheard_words`:
+        a question word the documents lack also stands for their words it may be a mishearing of."""
         self.index = open_index(index_path)
         self._conn = self.index.conn
         self._synonyms = tuple(tuple(group) for group in synonyms)
         self._read_abbreviations = abbreviations
         self._abbreviations = Abbreviations(())
+        self._misheard_words = misheard_words
+        self._vocabulary: Vocabulary | None = None  # read when first needed, again after the index changes
         self._embedder = embedder
         self._lock = threading.Lock()
         self._ids: np.ndarray | None = None
@@ -137,6 +141,7 @@ class Retriever:
         self._df.clear()
         self._weights.clear()
         self._n_chunks = self._conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        self._vocabulary = None
         if self._read_abbreviations:
             texts = self._conn.execute("SELECT text FROM chunks UNION ALL SELECT DISTINCT section FROM chunks")
             self._abbreviations = Abbreviations(defined(text for (text,) in texts if text))
@@ -207,14 +212,23 @@ class Retriever:
 
     def _parse(self, question: str) -> list[Term]:
         """The question's terms; a word the documents do not use also stands for its other spellings that
-        they do use ("color" for a British handbook's "colour", kiosk/knowledge/spelling.py)."""
+        they do use ("color" for a British handbook's "colour", kiosk/knowledge/spelling.py), else for the
+        words of theirs it may be a mishearing of ("fourklifts", kiosk/knowledge/misheard.py)."""
         parsed = parse_question(question, self._synonyms)
         for i, term in enumerate(parsed):
             if len(term.alternatives) == 1 and " " not in term.text and self._count(_term_match(term)) == 0:
                 found = [w for w in variants(term.text) if self._count(_term_match(Term(w, (w,)))) > 0]
+                if not found and self._misheard_words:
+                    found = self._heard_as(term.text)
                 if found:
                     parsed[i] = Term(term.text, (term.text, *found))
         return parsed
+
+    def _heard_as(self, word: str) -> list[str]:
+        if self._vocabulary is None:
+            rows = self._conn.execute("SELECT title, section, question, text FROM chunks")
+            self._vocabulary = Vocabulary(" ".join(filter(None, row)) for row in rows)
+        return self._vocabulary.near(word)[:2]
 
     def term_weights(self, question: str) -> list[tuple[Term, float]]:
         """The question's content terms with their IDF weights (for choosing sentences to quote)."""

@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""Answers to the questions as the kiosk really heard them: every transcript the conversation benchmarks
+recorded (live, the file replay, the plain pipeline's) of a question whose typed text is answered right,
+asked again of the responder in this process. Misheard document words ("fourklifts", "the ITLP test") are
+what this measures; no audio is decoded, so it takes a minute and compares settings in one run.
+
+    .venv/bin/python tools/replay_heard.py [--runs docs/bench/*conversation*.json] [--set knowledge.KEY=VALUE ...]
+                                            [--json OUT]
+
+Each --set variant is scored beside the shipped settings. Follow-ups are asked after their visitor's question
+(typed), as the conversation went; right = the corpus's key facts in the answer (`kiosk eval`'s rule).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import glob
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tools"))
+
+import conversation_corpus as cc  # noqa: E402
+from conversation_text import content, has_facts  # noqa: E402
+
+
+def heard_set(runs: list[str]) -> list[dict[str, Any]]:
+    """One item per (visitor, kind, transcript), over all runs, for questions typed right."""
+    visitors = {v.id: v for v in cc.visitors_of(cc.generate(11))}
+    seen, items = set(), []
+    for path in runs:
+        data = json.loads(Path(path).read_text())
+        if data.get("corpus", {}).get("seed") != 11:
+            continue
+        for row in data["rows"]:
+            v = visitors.get(row["id"])
+            for kind in ("question", "follow_up"):
+                q = row.get(kind) or {}
+                truth = getattr(v, kind, None) if v else None
+                if not q.get("typed_facts_ok") or truth is None:
+                    continue
+                said = [q.get("heard"), (q.get("baseline") or {}).get("transcript"),
+                        (q.get("mic") or {}).get("question")]
+                for text in said:
+                    text = (text or "").strip()
+                    if text and (row["id"], kind, text.lower()) not in seen:
+                        seen.add((row["id"], kind, text.lower()))
+                        items.append({"id": row["id"], "part": v.part, "kind": kind, "heard": text,
+                                      "exact": content(text) == content(truth.text),
+                                      "before": v.question.text if kind == "follow_up" else None,
+                                      "facts": truth.key_facts})
+    return items
+
+
+async def _ask(rt: Any, text: str) -> str:
+    from kiosk.answer.pipeline import run_turn
+
+    done = await run_turn(rt.responder, text, speak=False)
+    return done.answer if done else ""
+
+
+def score(settings: Any, items: list[dict[str, Any]]) -> dict[str, Any]:
+    from kiosk.runtime import Runtime
+
+    rows = []
+    with Runtime(settings, speech=False) as rt:
+        for item in items:
+            rt.engine.reset()
+            if item["before"]:
+                asyncio.run(_ask(rt, item["before"]))
+            answer = asyncio.run(_ask(rt, item["heard"]))
+            rows.append({**item, "answer": answer, "right": has_facts(answer, item["facts"])})
+    parts: dict[str, Any] = {}
+    for part in ("tuning", "heldout"):
+        mine = [r for r in rows if r["part"] == part]
+        misheard = [r for r in mine if not r["exact"]]
+        parts[part] = {"transcripts": len(mine), "right": sum(r["right"] for r in mine),
+                       "misheard": len(misheard), "misheard_right": sum(r["right"] for r in misheard)}
+    return {"parts": parts, "rows": rows}
+
+
+def main() -> int:
+    from kiosk.config import load_settings, with_overrides
+    from kiosk.knowledge.index import ingest
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", nargs="*", default=sorted(glob.glob(str(ROOT / "docs/bench/*conversation*.json"))))
+    parser.add_argument("--set", nargs="*", default=[], help="knowledge.KEY=VALUE (TOML value): a variant")
+    parser.add_argument("--config", default=str(ROOT / "provisioning/personas/onboarding-coach.toml"))
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    items = heard_set(args.runs)
+    kb = Path(tempfile.mkdtemp()) / "kb.sqlite"
+    ingest(kb, [ROOT / "samples" / "halvorsen"])
+    shipped = with_overrides(load_settings(args.config), persona={"knowledge_base": str(kb)})
+    variants = [("shipped", shipped)]
+    for spec in args.set:
+        import tomllib
+
+        key, value = spec.split("=", 1)
+        section, name = key.split(".", 1)
+        parsed = tomllib.loads(f"v = {value}")["v"]
+        variants.append((spec, with_overrides(shipped, **{section: {name: parsed}})))
+    report = {"command": " ".join(["tools/replay_heard.py", *sys.argv[1:]]), "runs": [Path(r).name for r in args.runs]}
+    for name, settings in variants:
+        result = score(settings, items)
+        print(name, json.dumps(result["parts"]), flush=True)
+        report[name] = result
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
