@@ -7,7 +7,8 @@ what this measures; no audio is decoded, so it takes a minute and compares setti
     .venv/bin/python tools/replay_heard.py [--runs docs/bench/*conversation*.json] [--set knowledge.KEY=VALUE ...]
                                             [--json OUT]
 
-Each --set variant is scored beside the shipped settings. Follow-ups are asked after their visitor's question
+Each --set variant is scored beside the shipped settings, and what reading the questions' terms costs is timed
+(`terms_ms`). Follow-ups are asked after their visitor's question
 (typed), as the conversation went; right = the corpus's key facts in the answer (`kiosk eval`'s rule).
 """
 
@@ -82,7 +83,32 @@ def score(settings: Any, items: list[dict[str, Any]]) -> dict[str, Any]:
         misheard = [r for r in mine if not r["exact"]]
         parts[part] = {"transcripts": len(mine), "right": sum(r["right"] for r in mine),
                        "misheard": len(misheard), "misheard_right": sum(r["right"] for r in misheard)}
-    return {"parts": parts, "rows": rows}
+    return {"parts": parts, "terms_ms": terms_ms(settings, [r["heard"] for r in rows]), "rows": rows}
+
+
+def terms_ms(settings: Any, questions: list[str], repeats: int = 3) -> dict[str, float]:
+    """What reading a question's terms costs (spellings, misheard words; caches emptied for each question), the
+    median over `repeats` passes of each pass's median and p95."""
+    import statistics
+    import time
+
+    from kiosk.knowledge.retrieve import Retriever
+
+    k = settings.knowledge
+    passes = []
+    with Retriever(settings.persona.knowledge_base, misheard_words=k.misheard_words) as retriever:
+        for _ in range(repeats):
+            times = []
+            for question in questions:
+                retriever._weights.clear()
+                retriever._df.clear()
+                start = time.perf_counter()
+                retriever.term_weights(question)
+                times.append((time.perf_counter() - start) * 1000)
+            times.sort()
+            passes.append((statistics.median(times), times[int(0.95 * (len(times) - 1))]))
+    return {"median": round(statistics.median(m for m, _ in passes), 2),
+            "p95": round(statistics.median(p for _, p in passes), 2)}
 
 
 def main() -> int:
@@ -110,7 +136,7 @@ def main() -> int:
     report = {"command": " ".join(["tools/replay_heard.py", *sys.argv[1:]]), "runs": [Path(r).name for r in args.runs]}
     for name, settings in variants:
         result = score(settings, items)
-        print(name, json.dumps(result["parts"]), flush=True)
+        print(name, json.dumps(result["parts"]), "terms ms", result["terms_ms"], flush=True)
         report[name] = result
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
