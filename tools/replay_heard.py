@@ -2,14 +2,14 @@
 """Answers to the questions as the kiosk really heard them: every transcript the conversation benchmarks
 recorded (live, the file replay, the plain pipeline's) of a question whose typed text is answered right,
 asked again of the responder in this process. Misheard document words ("fourklifts", "the ITLP test") are
-what this measures; no audio is decoded, so it takes a minute and compares settings in one run.
+what this measures; no audio is decoded, so it takes a few minutes and compares settings in one run.
 
     .venv/bin/python tools/replay_heard.py [--runs docs/bench/*conversation*.json] [--set knowledge.KEY=VALUE ...]
                                             [--json OUT]
 
 Each --set variant is scored beside the shipped settings, and what reading the questions' terms costs is timed
-(`terms_ms`). Follow-ups are asked after their visitor's question
-(typed), as the conversation went; right = the corpus's key facts in the answer (`kiosk eval`'s rule).
+(`terms_ms`). Follow-ups are asked after their visitor's question (typed), as the conversation went; right = the
+corpus's key facts in the answer (`kiosk eval`'s rule); "misheard" = not the true question's content words.
 """
 
 from __future__ import annotations

@@ -5,7 +5,9 @@ and the "I don't know" decision such a word is one the documents never use, whic
 fourklifts drive in the plant?" was declined. A question word the index lacks may therefore also stand for the
 documents' words it is close to in spelling, compared on a rough sound spelling (c/k/ck/q, ph/f, z/s and
 doubled letters alike) by edit distance: one edit for words of 6-8 letters, two from 9, none below 6 (a short
-word one letter from a document word is most often another real word: "horse" is not "house").
+word one letter from a document word is most often another real word: "horse" is not "house"). Two of the
+documents' words heard as one ("earmiss" for "near miss") are found among the word pairs they say more than
+once; one heard as two ("four cliffs") is joined by the retriever before it asks.
 """
 
 from __future__ import annotations
