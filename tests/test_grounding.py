@@ -206,12 +206,14 @@ def test_meaning_based_similarity_declines_what_words_alone_would_answer(tmp_pat
     from kiosk.models.locate import locate
     from kiosk.runtime import Runtime
 
-    dense = with_overrides(settings, knowledge={"embedding": "all-minilm-l6-v2"})
+    # the passage's closeness in meaning (knowledge.min_similarity) alone: the answer check (on by default) is off
+    words = with_overrides(settings, knowledge={"answer_check": ""})
+    dense = with_overrides(words, knowledge={"embedding": "all-minilm-l6-v2"})
     model = locate(dense, "all-minilm-l6-v2", "embedding", "knowledge.embedding")
     kb = tmp_path / "kb.sqlite"
     ingest(kb, [SAMPLES], embedder=LlamaEmbedder(model.path, "all-minilm-l6-v2", dense.llm))
     question = "is the company going public"  # every word is in the documents (public transport...)
-    with Runtime(settings, speech=False, kb=kb) as words_only:
+    with Runtime(words, speech=False, kb=kb) as words_only:
         assert words_only.grounder.ground(question).decision != "decline"
     with Runtime(dense, speech=False, kb=kb) as rt:
         assert rt.grounder.ground(question).decision == "decline"
@@ -243,7 +245,9 @@ def test_a_batch_larger_than_the_embedders_cache_gets_every_vector(settings, mon
     from kiosk.knowledge import embed
     from kiosk.models.locate import locate
 
-    dense = with_overrides(settings, knowledge={"embedding": "all-minilm-l6-v2"})
+    # the passage's closeness in meaning (knowledge.min_similarity) alone: the answer check (on by default) is off
+    words = with_overrides(settings, knowledge={"answer_check": ""})
+    dense = with_overrides(words, knowledge={"embedding": "all-minilm-l6-v2"})
     model = locate(dense, "all-minilm-l6-v2", "embedding", "knowledge.embedding")
     monkeypatch.setattr(embed, "_CACHE", 4)
     embedder = embed.LlamaEmbedder(model.path, "all-minilm-l6-v2", dense.llm)
