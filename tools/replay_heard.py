@@ -2,14 +2,20 @@
 """Answers to the questions as the kiosk really heard them: every transcript the conversation benchmarks
 recorded (live, the file replay, the plain pipeline's) of a question whose typed text is answered right,
 asked again of the responder in this process. Misheard document words ("fourklifts", "the ITLP test") are
-what this measures; no audio is decoded, so it takes a few minutes and compares settings in one run.
+what this measures; no audio is decoded (unless --audio), so it takes a few minutes and compares settings in
+one run.
 
     .venv/bin/python tools/replay_heard.py [--runs docs/bench/*conversation*.json] [--set knowledge.KEY=VALUE ...]
-                                            [--json OUT]
+                                            [--audio DIR] [--json OUT]
 
-Each --set variant is scored beside the shipped settings, and what reading the questions' terms costs is timed
-(`terms_ms`). Follow-ups are asked after their visitor's question (typed), as the conversation went; right = the
-corpus's key facts in the answer (`kiosk eval`'s rule); "misheard" = not the true question's content words.
+Each --set variant is scored beside the shipped settings (several keys in one variant: joined with ";"), and
+what reading the questions' terms costs is timed (`terms_ms`). With --audio (a `bench_conversation.py --keep`
+folder), the transcripts are not the recorded ones but decoded now from the visitors' WAV files, the hall
+noise mixed in as the visitor heard it, through `kiosk transcribe`'s path with the shipped settings (a question
+said in one breath with the wake phrase as `--wake` hears it): the same audio, asked of each variant; the
+visitors counted are those whose question, typed, each variant answers right. Follow-ups are asked after their
+visitor's question (typed), as the conversation went; right = the corpus's key facts in the answer (`kiosk
+eval`'s rule); "misheard" = not the true question's content words.
 """
 
 from __future__ import annotations
@@ -59,6 +65,53 @@ def heard_set(runs: list[str]) -> list[dict[str, Any]]:
     return items
 
 
+def heard_from_audio(folder: Path, settings: Any) -> list[dict[str, Any]]:
+    """One item per question and follow-up of the visitors whose WAV files `folder` holds, decoded now."""
+    import numpy as np
+
+    from kiosk.audio.wav import read_pcm16k
+    from kiosk.listen.engines import build_asr
+    from kiosk.listen.transcribe import transcribe
+
+    def pcm(name: str, noise: Any) -> Any:
+        clip = np.frombuffer(read_pcm16k(folder / name), np.int16)
+        if noise is not None:  # the hall's noise started with the visitor's first line
+            bed = np.pad(noise[: clip.size], (0, max(0, clip.size - noise.size)))
+            clip = np.clip(clip.astype(np.int32) + bed, -32768, 32767).astype(np.int16)
+        return np.concatenate([clip, np.zeros(cc.RATE, np.int16)]).tobytes()  # a second of silence after
+
+    asr, items = build_asr(settings), []
+    for v in cc.visitors_of(cc.generate(11)):
+        if not (folder / f"{v.id}-wake.wav").is_file():
+            continue
+        noise_wav = folder / f"{v.id}-noise.wav"
+        noise = np.frombuffer(read_pcm16k(noise_wav), np.int16) if noise_wav.is_file() else None
+        asked = [("question", v.question)] + ([("follow_up", v.follow_up)] if v.follow_up else [])
+        for kind, truth in asked:
+            one_breath = kind == "question" and v.style == "one_breath"
+            wav = "wake" if one_breath else "question" if kind == "question" else "follow-up"
+            heard = transcribe(asr, pcm(f"{v.id}-{wav}.wav", noise), settings, wake=one_breath,
+                               questions=not one_breath)["questions"]
+            text = heard[-1] if heard else ""
+            items.append({"id": v.id, "part": v.part, "kind": kind, "heard": text, "truth": truth.text,
+                          "exact": content(text) == content(truth.text),
+                          "before": v.question.text if kind == "follow_up" else None, "facts": truth.key_facts,
+                          "typed": True})
+    return items
+
+
+def typed_right(rt: Any, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The items whose question, typed, is answered with its key facts (with `rt`'s settings)."""
+    keep = []
+    for item in items:
+        rt.engine.reset()
+        if item["before"]:
+            asyncio.run(_ask(rt, item["before"]))
+        if has_facts(asyncio.run(_ask(rt, item["truth"])), item["facts"]):
+            keep.append(item)
+    return keep
+
+
 async def _ask(rt: Any, text: str) -> str:
     from kiosk.answer.pipeline import run_turn
 
@@ -71,6 +124,8 @@ def score(settings: Any, items: list[dict[str, Any]]) -> dict[str, Any]:
 
     rows = []
     with Runtime(settings, speech=False) as rt:
+        if any(item.get("typed") for item in items):  # decoded from audio: typed right with these settings
+            items = typed_right(rt, items)
         for item in items:
             rt.engine.reset()
             if item["before"]:
@@ -119,20 +174,23 @@ def main() -> int:
     parser.add_argument("--runs", nargs="*", default=sorted(glob.glob(str(ROOT / "docs/bench/*conversation*.json"))))
     parser.add_argument("--set", nargs="*", default=[], help="knowledge.KEY=VALUE (TOML value): a variant")
     parser.add_argument("--config", default=str(ROOT / "provisioning/personas/onboarding-coach.toml"))
+    parser.add_argument("--audio", type=Path, help="decode the WAV files of this bench_conversation --keep folder")
     parser.add_argument("--json")
     args = parser.parse_args()
-    items = heard_set(args.runs)
     kb = Path(tempfile.mkdtemp()) / "kb.sqlite"
     ingest(kb, [ROOT / "samples" / "halvorsen"])
     shipped = with_overrides(load_settings(args.config), persona={"knowledge_base": str(kb)})
+    items = heard_from_audio(args.audio, shipped) if args.audio else heard_set(args.runs)
     variants = [("shipped", shipped)]
     for spec in args.set:
         import tomllib
 
-        key, value = spec.split("=", 1)
-        section, name = key.split(".", 1)
-        parsed = tomllib.loads(f"v = {value}")["v"]
-        variants.append((spec, with_overrides(shipped, **{section: {name: parsed}})))
+        changes: dict[str, dict[str, Any]] = {}
+        for one in spec.split(";"):
+            key, value = one.split("=", 1)
+            section, name = key.strip().split(".", 1)
+            changes.setdefault(section, {})[name] = tomllib.loads(f"v = {value}")["v"]
+        variants.append((spec, with_overrides(shipped, **changes)))
     report = {"command": " ".join(["tools/replay_heard.py", *sys.argv[1:]]), "runs": [Path(r).name for r in args.runs]}
     for name, settings in variants:
         result = score(settings, items)
