@@ -169,6 +169,12 @@ class Kiosk:
             self.screen.listen_event(event)
         if isinstance(event, Wake):
             self.wakes += 1
+            if self.phase is VisitorState.IDLE and self._in_session and self.lesson is None:
+                # Woken again after it went back to sleep: at a busy kiosk the next person, who must not get
+                # their question searched with the last visitor's topic ("where's the IT help desk?" answered
+                # from the hot-work permit asked about 30 s before). Someone coming back says their topic again.
+                log.info("woken from sleep: the last question's topic is not carried over")
+                self.rt.responder.forget()
             if event.source != "voice" and self.listener is not None:
                 self.listener.tap(event.source, echo=False)  # the microphone takes the next utterance
             if self.phase in (VisitorState.SPEAKING, VisitorState.THINKING) or self._greeting_active():
