@@ -245,9 +245,7 @@ def test_a_batch_larger_than_the_embedders_cache_gets_every_vector(settings, mon
     from kiosk.knowledge import embed
     from kiosk.models.locate import locate
 
-    # the passage's closeness in meaning (knowledge.min_similarity) alone: the answer check (on by default) is off
-    words = with_overrides(settings, knowledge={"answer_check": ""})
-    dense = with_overrides(words, knowledge={"embedding": "all-minilm-l6-v2"})
+    dense = with_overrides(settings, knowledge={"embedding": "all-minilm-l6-v2"})
     model = locate(dense, "all-minilm-l6-v2", "embedding", "knowledge.embedding")
     monkeypatch.setattr(embed, "_CACHE", 4)
     embedder = embed.LlamaEmbedder(model.path, "all-minilm-l6-v2", dense.llm)
