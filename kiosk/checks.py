@@ -200,6 +200,28 @@ def check_asr(settings: Settings) -> Check:
                  f"barge-in: {settings.listen.barge_in}")
 
 
+def check_wake_samples(settings: Settings) -> list[Check]:
+    """Recordings of the wake phrase by the company's people (kiosk wake record): how many, and any unusable."""
+    from kiosk.listen.wake_samples import read_sample, sample_files, samples_dir
+
+    folder = samples_dir(settings)
+    files = sample_files(folder)
+    if not files:
+        return []
+    problems = []
+    for path in files:
+        try:
+            read_sample(path)
+        except ValueError as error:
+            problems.append(str(error))
+    used = len(files) - len(problems)
+    if not problems:
+        phrase = settings.listen.wake_phrase
+        return [Check("wake phrase voices", "ok", f"{used} recording(s) of {phrase!r} in {folder}")]
+    return [Check("wake phrase voices", "warn", f"{used} of {len(files)} recordings used; not used: "
+                  + "; ".join(problems), f"kiosk wake remove NAME, then kiosk wake record (folder {folder})")]
+
+
 def check_vocabulary(settings: Settings) -> Check:
     """What the recognizer is told of the documents' own words (names, rooms, products)."""
     from kiosk.listen.engines import describe_vocabulary
@@ -373,7 +395,8 @@ def collect(config: str | None, appliance: bool | None = None) -> list[Check]:
         ("packages", check_packages), ("models", lambda: check_models(settings)),
         ("persona prompt", lambda: check_persona_prompt(settings)),
         ("knowledge base", lambda: check_knowledge(settings)), ("speech recognition", lambda: check_asr(settings)),
-        ("vocabulary", lambda: check_vocabulary(settings)), ("avatar", lambda: check_avatar(settings)),
+        ("vocabulary", lambda: check_vocabulary(settings)), ("wake samples", lambda: check_wake_samples(settings)),
+        ("avatar", lambda: check_avatar(settings)),
         ("kiosk service", lambda: check_service(settings)), ("sound", lambda: check_sound(settings, appliance)),
         ("display", lambda: check_display(appliance)), ("touch and keys", lambda: check_input(settings, appliance)),
         ("gpu", lambda: check_gpu(settings, appliance))]

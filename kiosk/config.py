@@ -409,6 +409,10 @@ class ListenSettings:
     """Whisper: a wake phrase whose transcript is misspelt ("take off", "here coach") still wakes the
     kiosk when it sounds this close to the phrase spoken by several voices (0 = off; needs espeak-ng);
     higher hears more voices and more near misses ("hey Cole")"""
+    wake_samples: str = ""
+    """a folder of recordings of the wake phrase by the company's own people (WAV; `kiosk wake record`, `kiosk
+    wake add`), each one more sound template: for voices and accents the synthetic ones miss. Relative paths are
+    from this file's folder; "" = $XDG_DATA_HOME/kiosk/wake-samples (~/.local/share/kiosk/wake-samples)"""
     vad: str = _f("silero", choices=("silero", "energy"))
     """voice activity detector: silero (ONNX model, robust to noise) or energy (level only, no model)"""
     vad_threshold: float = _f(0.5, range=(0.05, 0.95))

@@ -988,6 +988,9 @@ XAUTHORITY=$xauth
 KIOSK_CONFIG=$ETC_DIR/kiosk.toml
 KIOSK_MODELS_DIR=$MODELS_DIR
 KIOSK_MODELS_MANIFEST=$PREFIX/models/manifest.toml
+# As kiosk.service sets them: a command run with this file (kiosk wake record) uses the service's folders.
+XDG_DATA_HOME=$STATE_DIR
+XDG_CACHE_HOME=/var/cache/kiosk
 EOF
 }
 

@@ -321,8 +321,10 @@ def build_parser() -> argparse.ArgumentParser:
     from kiosk.cli.report import add_report_parser
     from kiosk.cli.roleplay import add_roleplay_parser
     from kiosk.cli.voice import add_voice_parser
+    from kiosk.cli.wake import add_wake_parser
 
     add_voice_parser(sub, common)
+    add_wake_parser(sub, common, _settings)
     add_api_parser(sub, common)
     add_quiz_parser(sub, common)
     add_roleplay_parser(sub, common, _settings)

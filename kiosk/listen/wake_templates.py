@@ -54,7 +54,7 @@ class SoundMatch:
     """where the phrase ends in the segment"""
 
 
-def subsequence_dtw(template: np.ndarray, query: np.ndarray) -> tuple[float, int]:
+def subsequence_dtw(template: np.ndarray, query: np.ndarray, start_within: int | None = None) -> tuple[float, int]:
     """The best alignment of the whole `template` (m x d) with any stretch of `query` (n x d), both of
     unit-length rows: (mean cost along its path, the query frame where it ends). A stack of templates of one
     length (k x m x d) is searched at once and the best of them is returned.
@@ -64,7 +64,9 @@ def subsequence_dtw(template: np.ndarray, query: np.ndarray) -> tuple[float, int
     needs no path-length bookkeeping and each template frame is one vector operation."""
     cost = 1.0 - template @ query.T  # (m, n) or (k, m, n)
     m = cost.shape[-2]
-    total = cost[..., 0, :].copy()  # the template may start anywhere
+    total = cost[..., 0, :].copy()  # the template may start anywhere (or in the first `start_within` frames)
+    if start_within is not None:
+        total[..., start_within:] = np.inf
     for i in range(1, m):
         best = total.copy()  # the same query frame (the query is slower here)
         best[..., 1:] = np.minimum(best[..., 1:], total[..., :-1])  # the next one
@@ -100,18 +102,22 @@ class PhraseTemplates:
         self._stacks = [np.stack([t for t in templates if t.shape[0] == n]) for n in lengths]
 
     @classmethod
-    def build(cls, engine: Any, phrase: str, threshold: float) -> PhraseTemplates | None:
+    def build(cls, engine: Any, phrase: str, threshold: float, samples: Path | None = None) -> PhraseTemplates | None:
         """Templates from espeak-ng voices encoded by `engine` (a WhisperEngine), kept in the cache folder
-        for the next start (~12 s of encoding on two cores); None when espeak-ng is not installed (then only
-        the transcript decides)."""
+        for the next start (~12 s of encoding on two cores), and from the recordings in `samples`
+        (kiosk.listen.wake_samples); None when there are neither (then only the transcript decides)."""
         cache = _cache_file(engine, phrase)
         templates = _load(cache)
         if templates is None:
             templates = _encode_templates(engine, phrase)
-            if templates is None:
-                return None
-            _save(cache, templates)
-        return cls(templates, threshold)
+            if templates is not None:
+                _save(cache, templates)
+        if samples is not None:
+            from kiosk.listen.wake_samples import sample_templates
+
+            recorded, _problems = sample_templates(engine, samples, templates or [])
+            templates = [*(templates or []), *recorded] or None
+        return cls(templates, threshold) if templates else None
 
     def match(self, frames: np.ndarray) -> SoundMatch | None:
         """The best match in the first SEARCH_S of `frames` when it is close enough, else None."""
