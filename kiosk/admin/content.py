@@ -14,6 +14,7 @@ from kiosk.admin.knowledge import Library, UploadRefused
 from kiosk.admin.packs_page import PackRefused, Shelf
 from kiosk.admin.questions import QuestionLog
 from kiosk.admin.sessions import Session
+from kiosk.admin.wake_page import add_wake_routes
 from kiosk.appliance.app import Kiosk
 from kiosk.appliance.pack_archive import PackError
 from kiosk.config import Settings
@@ -225,6 +226,7 @@ def add_content_routes(app: web.Application, kiosk: Kiosk, settings: Settings, d
     app.router.add_post("/admin/persona", persona_save)
     app.router.add_get("/admin/persona/avatar.png", persona_avatar)
     app.router.add_post("/admin/persona/greeting", persona_greeting)
+    add_wake_routes(app)
     app.router.add_get("/admin/packs", page_route(packs_view))
     app.router.add_post("/admin/packs/upload", packs_upload)
     app.router.add_post("/admin/packs/verify", packs_verify)

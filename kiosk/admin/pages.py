@@ -21,7 +21,8 @@ button{font-size:1.05rem;padding:.6rem 1.2rem;border:0;border-radius:.4rem;backg
 .skip{position:absolute;left:-999px}.skip:focus{left:1rem;top:1rem;background:#fff;color:#000;padding:.5rem}
 """
 NAV = (("status", "Status"), ("live", "Live"), ("knowledge", "Knowledge"), ("questions", "Questions"),
-       ("persona", "Persona"), ("packs", "Content packs"), ("try", "Try it"), ("audit", "Audit log"))
+       ("persona", "Persona"), ("wake", "Wake phrase"), ("packs", "Content packs"), ("try", "Try it"),
+       ("audit", "Audit log"))
 
 
 def page(title: str, body: str, current: str = "", session: Any = None, head: str = "") -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from kiosk.answer.engine import TurnGate
 from kiosk.answer.pipeline import Answerer
@@ -69,6 +69,14 @@ class Listening(Protocol):
         ...
 
     def speaking_finished(self, window: str = "follow_up") -> None: ...
+
+    def capture_sample(self, seconds: float) -> bytes:
+        """The next `seconds` of the microphone, kept from the listener (a recording of the wake phrase)."""
+        ...
+
+    def use_wake_sound(self, make: Callable[[Any], Any]) -> bool:
+        """The wake spotter's sound templates replaced by make(its recognizer); False when it has none."""
+        ...
 
 
 class Sound(Protocol):

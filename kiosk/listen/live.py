@@ -46,6 +46,7 @@ class LiveListener:
         # (stream sample after the chunk, when the chunk arrived): when the visitor's last word reached us
         self._arrivals: collections.deque[tuple[int, float]] = collections.deque(maxlen=ARRIVALS_KEPT)
         self._speech_end: int | None = None
+        self._capture: _Capture | None = None
 
     def start(self) -> None:
         if self._thread is None:
@@ -88,8 +89,36 @@ class LiveListener:
     def speaking_finished(self, window: str = "follow_up") -> None:
         self._queue.put(("speaking_finished", self.mic.stats.samples, window))
 
+    def capture_sample(self, seconds: float, timeout_s: float = 10.0) -> bytes:
+        """The next `seconds` of the microphone (16 kHz mono int16), kept from the listener meanwhile, so a
+        recording of the wake phrase (kiosk.listen.wake_samples) does not wake the kiosk. Blocks; b"" when the
+        microphone delivers nothing within `timeout_s`."""
+        capture = _Capture(int(seconds * SAMPLE_RATE) * 2)
+        self._capture = capture
+        try:
+            capture.done.wait(timeout_s)
+        finally:
+            self._capture = None
+        return bytes(capture.pcm[:capture.size])
+
+    def use_wake_sound(self, make: Callable[[Any], Any]) -> bool:
+        """The wake spotter's sound templates replaced by make(its recognizer) (new recordings of the phrase,
+        kiosk.admin.wake_page); one attribute assignment, read by the listener thread per utterance. False when
+        the spotter hears no sound (Vosk, or no wake phrase)."""
+        spotter = self.listener.spotter
+        if spotter is None or not hasattr(spotter, "sound"):
+            return False
+        spotter.sound = make(spotter.engine)  # type: ignore[attr-defined]
+        return True
+
     # PortAudio / supervisor threads: queue only.
     def _on_frames(self, pcm: bytes, _t: int) -> None:
+        capture = self._capture
+        if capture is not None and not capture.done.is_set():
+            capture.pcm += pcm
+            if len(capture.pcm) >= capture.size:
+                capture.done.set()
+            pcm = bytes(len(pcm))  # the listener hears silence of the same length: its clock stays right
         self._queue.put(("pcm", pcm, time.monotonic()))
 
     def _on_status(self, state: str, detail: str) -> None:
@@ -134,3 +163,8 @@ class LiveListener:
             self.record.control(self.listener.now, kind, args)  # samples received: where the replay applies it
         events = apply_control(self.listener, kind, args)
         return events if kind != "wake" or rest[2] else []
+
+
+class _Capture:
+    def __init__(self, size: int) -> None:
+        self.size, self.pcm, self.done = size, bytearray(), threading.Event()
