@@ -36,6 +36,16 @@ def write(path: Path, pcm: np.ndarray, rate: int = RATE, width: int = 2) -> Path
     return path
 
 
+def tight(pcm: np.ndarray) -> np.ndarray:
+    """`pcm` cut to its loud part, no quiet left at either end."""
+    from kiosk.speech.recording import FRAME_S, frame_levels_db
+
+    levels = frame_levels_db(pcm, RATE)
+    loud = np.flatnonzero(levels > np.percentile(levels, 90) - 8)
+    step = int(FRAME_S * RATE)
+    return pcm[loud[0] * step:(loud[-1] + 1) * step]
+
+
 def take(folder: Path, name: str, text: str, voice: str, speed: int, pitch: int) -> Path:
     """A recording as `kiosk wake record` makes it: a little room before and after the speech."""
     room = np.zeros(int(0.4 * RATE), np.int16)
@@ -128,6 +138,7 @@ def test_a_file_that_cannot_be_used_is_skipped_with_the_reason(tmp_path, monkeyp
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     folder = tmp_path / "samples"
     take(folder, "good.wav", "Hey coach.", "en-us", 160, 50)
+    write(folder / "trimmed.wav", tight(speech("Hey coach.", "en-gb", 170, 40)))  # cut in an editor: used too
     (folder / "notes.wav").write_text("not audio")
     write(folder / "silent.wav", np.zeros(2 * RATE, np.int16))
     write(folder / "eight-bit.wav", np.full(RATE, 128, np.uint8), width=1)
@@ -137,7 +148,7 @@ def test_a_file_that_cannot_be_used_is_skipped_with_the_reason(tmp_path, monkeyp
     (folder / "readme.txt").write_text("not a recording: ignored")
     with caplog.at_level("WARNING"):
         templates, problems = sample_templates(CountingEncoder(), folder, [])
-    assert len(templates) == 1
+    assert len(templates) == 2
     reasons = dict(p.split(": ", 1) for p in problems)
     assert set(reasons) == {"notes.wav", "silent.wav", "eight-bit.wav", "story.wav"}, problems
     assert "not a PCM WAV" in reasons["notes.wav"] and "no speech" in reasons["silent.wav"]

@@ -92,6 +92,10 @@ def read_sample(path: Path) -> Sample:
     except (AudioFileError, OSError) as error:
         raise ValueError(f"{path.name}: {error}") from None
     levels = frame_levels_db(pcm, RATE)
+    if levels.size >= 10 and min(levels[:5].min(), levels[-5:].min()) > np.percentile(levels, 90) - 10:
+        # cut tight to the speech (an upload trimmed in an editor): no quiet part to tell the room by
+        pcm = np.concatenate([np.zeros(RATE // 5, np.int16), pcm, np.zeros(RATE // 5, np.int16)])
+        levels = frame_levels_db(pcm, RATE)
     noise, speech = (float(np.percentile(levels, 10)), float(np.percentile(levels, 90))) if levels.size else (0, 0)
     if not levels.size or speech - noise < 6.0:
         raise ValueError(f"{path.name}: no speech heard above the room's noise; record it again, closer to the "
@@ -148,7 +152,8 @@ def _encoded(engine: Any, sample: Sample) -> np.ndarray:
 
 def _phrase_part(frames: np.ndarray, reference: Sequence[np.ndarray]) -> np.ndarray:
     """The start of `frames` up to where the phrase alone matches best (the phrase opens the recording).
-    `reference`: the same person's bare phrase when there is one (the synthetic voices' may not sound like it)."""
+    `reference`: the recordings of the phrase alone when there are any (the synthetic voices' may not sound like
+    the people recorded)."""
     head = frames[: int(3.0 / FRAME_S)]
     best = min((subsequence_dtw(t, head, start_within=_frames(0.1)) for t in reference if t.shape[0] <= head.shape[0]),
                default=(1.0, _frames(1.0)))
