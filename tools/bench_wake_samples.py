@@ -2,7 +2,8 @@
 """Wake recall for the voices the synthetic templates miss, once the phrase has been recorded in them
 (kiosk.listen.wake_samples, `kiosk wake record`), through the kiosk's Listener (its real decision).
 
-    .venv/bin/python tools/bench_wake_samples.py [--json FILE]       # ~25 min
+    .venv/bin/python tools/bench_wake_samples.py [--json FILE]       # ~35 min
+    .venv/bin/python tools/bench_wake_samples.py --conversation      # the conversation corpus's wake lines, ~10 min
 
 Voices: the accents and voices that wake the kiosk least (the conversation corpus's held-out Scottish and New
 York voices, the accents of tools/bench_wake_accents.py, en-us+f3/f4). Each says "Hey coach." and five
@@ -67,10 +68,14 @@ def main() -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--conversation", action="store_true",
+                        help="instead: the conversation corpus's wake lines, without and with every accent's samples")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp())
     kb = tmp / "kb.sqlite"
     ingest(kb, [ROOT / "samples" / "halvorsen"])
+    if args.conversation:
+        return conversation(tmp, kb, args.json)
     before, after = np.zeros(RATE // 2, np.int16), np.zeros(7 * RATE, np.int16)
 
     def clip(text: str, voice: str, speed: int, pitch: int) -> bytes:
@@ -116,6 +121,44 @@ def main() -> int:
         print(condition, "all samples:", report["conditions"][condition]["all_samples"], flush=True)
     if args.json:
         args.json.write_text(json.dumps(report, indent=1) + "\n")
+    return 0
+
+
+def conversation(tmp: Path, kb: Path, out: Path | None) -> int:
+    """The conversation corpus's wake lines (tools/ab_wake_settings.py's clips: its voices, pauses and hall noise)
+    with no samples and with the `accent` samples of every voice above (none of them is a corpus voice's own)."""
+    from kiosk.cli.listen import listen_file
+    from kiosk.config import Settings, with_overrides
+    from kiosk.events import Wake
+    from kiosk.listen.engines import build_listener
+    from kiosk.listen.wake_samples import phrase_folder
+
+    folder = tmp / "conversation-accents"
+    for _voice, pitch, other in VOICES:
+        write_samples(folder / phrase_folder("hey coach"), other, pitch)
+    gap = np.zeros(7 * RATE, np.int16)
+    clips = []
+    for v in cc.visitors_of(cc.generate(11), "all"):
+        pcm = np.concatenate([np.zeros(RATE // 2, np.int16), cc.render_wake(v).pcm,
+                              np.zeros(int(2.5 * RATE), np.int16)])
+        if v.snr_db is not None:
+            bed = cc.scaled_noise(cc.noise_bed(v.noise_bed), v.snr_db)
+            pcm = np.clip(pcm.astype(np.int32) + bed[:pcm.size], -32768, 32767).astype(np.int16)
+        clips.append((v, np.concatenate([pcm, gap]).tobytes()))
+    report: dict = {"samples_of": [other for _, _, other in VOICES]}
+    for name, samples in (("none", tmp / "empty"), ("every accent's samples", folder)):
+        listener = build_listener(with_overrides(Settings(), persona={"knowledge_base": str(kb)},
+                                                 listen={"wake_samples": str(samples)}))
+        hits: dict[str, list[bool]] = {}
+        for v, pcm in clips:
+            woke = any(isinstance(e, Wake) for e in listen_file(listener, pcm))
+            hits.setdefault(f"{v.part}:{v.voice}", []).append(woke)
+        parts = {p: f"{sum(sum(h) for k, h in hits.items() if k.startswith(p))}/"
+                    f"{sum(len(h) for k, h in hits.items() if k.startswith(p))}" for p in ("tuning", "heldout")}
+        report[name] = {"parts": parts, "per_voice": {k: f"{sum(h)}/{len(h)}" for k, h in sorted(hits.items())}}
+        print(name, json.dumps(report[name]), flush=True)
+    if out:
+        out.write_text(json.dumps(report, indent=1) + "\n")
     return 0
 
 
