@@ -48,7 +48,7 @@ def kiosk_site(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     ingest(kb, [folder])
     settings = load_settings(ROOT / "provisioning" / "personas" / "onboarding-coach.toml")
     settings = with_overrides(settings, persona={"knowledge_base": str(kb)},
-                              knowledge={"documents_dir": str(folder)},
+                              knowledge={"documents_dir": str(folder)}, listen={"wake_samples": str(tmp / "voices")},
                               service={"admin_password_hash": hash_password(PASSWORD)})
     port = free_port()
     ready, stop_box = threading.Event(), {}
@@ -161,6 +161,17 @@ def test_a_training_manager_without_a_shell(kiosk_site, browser, tmp_path: Path)
 
     browser.get(base + "/admin/packs")
     shot(browser, "9-packs")
+
+    from test_wake_samples import take  # a colleague's recording of the wake phrase, made on a phone
+
+    recording = take(tmp_path, "morag-front-desk.wav", "Hey coach.", "en-gb-scotland", 165, 45)
+    browser.get(base + "/admin/wake")
+    assert "No recordings yet" in browser.page_source and "no microphone listening" in browser.page_source
+    browser.find_element(By.ID, "wav").send_keys(str(recording))
+    browser.find_element(By.CSS_SELECTOR, "form[action='/admin/wake/upload'] button").click()
+    until(lambda: "Added upload-morag-front-desk.wav" in browser.page_source, 30)
+    assert (kiosk_site[2] / "voices" / "hey-coach" / "upload-morag-front-desk.wav").is_file()
+    shot(browser, "11-wake-phrase")
 
     from kiosk.events import Heard
 

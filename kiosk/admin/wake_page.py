@@ -18,7 +18,7 @@ from aiohttp import web
 from kiosk.admin import pages
 from kiosk.admin.door import CONSOLE_KIOSK, DOOR, RUNNING, checked_multipart, form_route, html_page, page_route
 from kiosk.admin.sessions import Session
-from kiosk.listen.wake_samples import RATE, read_sample, sample_files, samples_dir
+from kiosk.listen.wake_samples import RATE, new_path, read_sample, sample_files, samples_dir
 
 RECORD_S = 3.0
 MAX_UPLOAD = 4 * 1024 * 1024
@@ -112,16 +112,9 @@ def _keep(pcm: bytes, folder: Path, stem: str) -> tuple[Path, float]:
         write_wav(wav, pcm, RATE)
         sample = read_sample(wav)
         folder.mkdir(parents=True, exist_ok=True)
-        target = _free(folder, stem)
+        target = new_path(folder, stem)
         shutil.copyfile(wav, target)
     return target, sample.speech_s
-
-
-def _free(folder: Path, stem: str) -> Path:
-    path, n = folder / f"{stem}.wav", 2
-    while path.exists():
-        path, n = folder / f"{stem}-{n}.wav", n + 1
-    return path
 
 
 @form_route
@@ -206,8 +199,7 @@ async def _read_capped(part: Any) -> bytes | None:
 
 
 def _stem(filename: str) -> str:
-    stem = "".join(c if c.isalnum() or c in "-_" else "-" for c in Path(filename).stem).strip("-")
-    return f"upload-{stem[:60] or 'recording'}"
+    return f"upload-{Path(filename).stem[:60] or 'recording'}"
 
 
 def add_wake_routes(app: web.Application) -> None:

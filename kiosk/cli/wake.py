@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from kiosk.listen.wake_samples import RATE, read_sample, sample_files, samples_dir
+from kiosk.listen.wake_samples import RATE, new_path, read_sample, sample_files, samples_dir
 
 
 def add_wake_parser(sub: Any, common: argparse.ArgumentParser, settings_of: Any) -> None:
@@ -53,7 +53,7 @@ def run_add(args: argparse.Namespace, settings: Any) -> int:
             print(f"kiosk: not added: {error}", file=sys.stderr)
             failed += 1
             continue
-        target = _free_name(folder, f"{args.who}-{path.stem}" if args.who else path.stem)
+        target = new_path(folder, f"{args.who}-{path.stem}" if args.who else path.stem)
         folder.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
         print(f"added {target.name} ({sample.speech_s:.1f} s of speech) to {folder}")
@@ -78,8 +78,8 @@ def run_record(args: argparse.Namespace, settings: Any) -> int:
         take, tries = 1, 0
         while take <= args.count and tries < args.count + 3:
             tries += 1
-            print(f"Take {take} of {args.count}: say \u201c{phrase.capitalize()}\u201d now, as you would to the kiosk.",
-                  flush=True)
+            said = phrase.capitalize() + (", where is the canteen?" if take == args.count >= 3 else "")
+            print(f"Take {take} of {args.count}: say \u201c{said}\u201d now, as you would to the kiosk.", flush=True)
             blocks, end = [], time.monotonic() + args.seconds
             while time.monotonic() < end:
                 blocks.append(mic.read())
@@ -92,7 +92,7 @@ def run_record(args: argparse.Namespace, settings: Any) -> int:
                     print(f"  {str(error).removeprefix('take.wav: ')}", flush=True)
                     continue
                 folder.mkdir(parents=True, exist_ok=True)
-                target = _free_name(folder, f"{args.who}-{time.strftime('%Y%m%d-%H%M%S')}-{take}")
+                target = new_path(folder, f"{args.who}-{time.strftime('%Y%m%d-%H%M%S')}-{take}")
                 shutil.copyfile(wav, target)
             print(f"  kept {target.name} ({sample.speech_s:.1f} s of speech)", flush=True)
             kept.append(target)
@@ -176,10 +176,3 @@ def run_remove(args: argparse.Namespace, settings: Any) -> int:
             missing += 1
     return 1 if missing else 0
 
-
-def _free_name(folder: Path, stem: str) -> Path:
-    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in stem).strip("-") or "sample"
-    path, n = folder / f"{safe}.wav", 2
-    while path.exists():
-        path, n = folder / f"{safe}-{n}.wav", n + 1
-    return path

@@ -81,6 +81,15 @@ def sample_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
 
 
+def new_path(folder: Path, stem: str) -> Path:
+    """A file name in `folder` for a new recording named `stem` (letters, digits, - and _ kept), not yet taken."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in stem).strip("-")[:80] or "recording"
+    path, n = folder / f"{safe}.wav", 2
+    while path.exists():
+        path, n = folder / f"{safe}-{n}.wav", n + 1
+    return path
+
+
 def read_sample(path: Path) -> Sample:
     """The recording's speech; ValueError says what is wrong with it and what to do."""
     from kiosk.audio.wav import AudioFileError, read_pcm16k
