@@ -95,12 +95,14 @@ def apply(request: web.Request) -> str:
             raise LookupError("not Whisper")
         return PhraseTemplates.build(engine, listen.wake_phrase, listen.wake_acoustic, samples_dir(settings))
 
+    if live is None:
+        return "The kiosk is not listening now (no microphone, see Status); it hears them when it listens again."
     try:
-        if live is not None and live.use_wake_sound(templates):
+        if live.use_wake_sound(templates):
             return "The kiosk hears them now."
     except LookupError:
         pass
-    return "The kiosk uses them when it listens with Whisper and its microphone works (listen.asr, kiosk doctor)."
+    return "This kiosk listens with Vosk: recordings help the Whisper recognizer only (listen.asr)."
 
 
 def _keep(pcm: bytes, folder: Path, stem: str) -> tuple[Path, float]:
