@@ -37,8 +37,10 @@ def site(tmp_path: Path) -> tuple[Settings, Path, Path]:
     return settings, folder, kb
 
 
-async def console(settings: Settings, audit: Path, body):  # noqa: ANN001, ANN201
+async def console(settings: Settings, audit: Path, body, listener=None):  # noqa: ANN001, ANN201
+    """`body(client, library)` run against the console of a kiosk loop; `listener`: its microphone side."""
     kiosk = Kiosk(FakeRuntime(greeting=False), player=FakePlayer(), notifier=Notifier(env={}))
+    kiosk.listener = listener
     stop = asyncio.Event()
     loop_task = asyncio.create_task(kiosk.run(stop))
     app = make_app(kiosk, settings.service, settings, audit)

@@ -5,7 +5,6 @@ named, removal; and the live listener's side of it (the capture, the swap)."""
 from __future__ import annotations
 
 import asyncio
-import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -13,13 +12,10 @@ from typing import Any
 import numpy as np
 import pytest
 from aiohttp import FormData
-from aiohttp.test_utils import TestClient, TestServer
-from test_kiosk_loop import FakePlayer, FakeRuntime
+from aiohttp.test_utils import TestClient
+from test_admin_knowledge import console, csrf
 from test_wake_samples import CountingEncoder, speech, take
 
-from kiosk.admin.api import make_app
-from kiosk.appliance.app import Kiosk
-from kiosk.appliance.notify import Notifier
 from kiosk.config import ListenSettings, Settings, with_overrides
 from kiosk.events import Heard
 from kiosk.listen.listener import Listener
@@ -49,25 +45,6 @@ class Microphone:
     def speaking_finished(self, window: str = "follow_up") -> None: ...
 
 
-async def console(settings: Settings, audit: Path, microphone: Microphone | None, body):  # noqa: ANN001, ANN201
-    kiosk = Kiosk(FakeRuntime(greeting=False), player=FakePlayer(), notifier=Notifier(env={}))
-    kiosk.listener = microphone
-    stop = asyncio.Event()
-    loop_task = asyncio.create_task(kiosk.run(stop))
-    client = TestClient(TestServer(make_app(kiosk, settings.service, settings, audit)))
-    await client.start_server()
-    try:
-        return await body(client)
-    finally:
-        await client.close()
-        stop.set()
-        await loop_task
-
-
-def csrf(html: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
-
-
 def said(text: str, voice: str = "en-gb-scotland") -> bytes:
     room = np.zeros(int(0.5 * RATE), np.int16)
     return np.concatenate([room, speech(text, voice, 165, 45), room]).tobytes()
@@ -81,7 +58,7 @@ def test_record_at_the_kiosk_upload_and_remove(tmp_path: Path, monkeypatch: pyte
     audit = tmp_path / "audit.jsonl"
     microphone = Microphone(said("Hey coach."))
 
-    async def body(client: TestClient) -> None:
+    async def body(client: TestClient, _library: object) -> None:
         page = await client.get("/admin/wake")
         html = await page.text()
         assert page.status == 200 and "No recordings yet" in html and "Record at the kiosk" in html
@@ -110,7 +87,7 @@ def test_record_at_the_kiosk_upload_and_remove(tmp_path: Path, monkeypatch: pyte
         outside = await client.post("/admin/wake/remove", data={"csrf": token, "name": "../../audit.jsonl"})
         assert outside.status == 404 and audit.exists()
 
-    asyncio.run(console(settings, audit, microphone, body))
+    asyncio.run(console(settings, audit, body, microphone))
     logged = audit.read_text()
     assert "recorded the wake phrase" in logged and "uploaded a wake phrase recording" in logged
     assert "removed a wake phrase recording" in logged
@@ -120,13 +97,13 @@ def test_record_at_the_kiosk_upload_and_remove(tmp_path: Path, monkeypatch: pyte
 def test_without_a_microphone_the_page_offers_uploads_only(tmp_path: Path) -> None:
     settings = with_overrides(Settings(), listen={"wake_samples": str(tmp_path / "voices")})
 
-    async def body(client: TestClient) -> None:
+    async def body(client: TestClient, _library: object) -> None:
         html = await (await client.get("/admin/wake")).text()
         assert "no microphone listening" in html and "Record at the kiosk" not in html
         refused = await client.post("/admin/wake/record", data={"csrf": csrf(html)})
         assert refused.status == 409
 
-    asyncio.run(console(settings, tmp_path / "audit.jsonl", None, body))
+    asyncio.run(console(settings, tmp_path / "audit.jsonl", body))
 
 
 class Decoder:

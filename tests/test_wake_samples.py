@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_wake_sound import CountingEncoder
 
 from kiosk.cli.main import main
 from kiosk.config import Settings, with_overrides
@@ -115,21 +116,6 @@ def test_the_recorded_accent_wakes_the_kiosk_and_its_question_is_heard(tmp_path,
     # Samples of another phrase are not this phrase's: after `wake_phrase` changes they are not used.
     other = with_overrides(settings, listen={"wake_phrase": "hey ava"})
     assert not any(isinstance(e, Wake) for e in listen_file(build_listener(other), pcm.tobytes()))
-
-
-class CountingEncoder:
-    """Stands in for Whisper's encoder: frames that depend on the audio, and how often it was asked."""
-
-    model_dir, window_s = "/models/whisper-test", 20.0
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def encode(self, pcm: bytes) -> np.ndarray:
-        self.calls += 1
-        x = np.frombuffer(pcm, np.int16).astype(np.float32)
-        frames = x[: x.size // 320 * 320].reshape(-1, 320)[:, :8] + 1.0
-        return frames / np.linalg.norm(frames, axis=1, keepdims=True)
 
 
 def test_a_file_that_cannot_be_used_is_skipped_with_the_reason(tmp_path, monkeypatch, caplog) -> None:  # noqa: ANN001

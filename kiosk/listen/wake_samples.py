@@ -7,8 +7,9 @@ the samples folder becomes one more template, searched like the others (`listen.
 
 A sample is a WAV file (any rate, 16-bit) of the phrase alone ("Hey coach."), or of the phrase run into a
 short question ("Hey coach, where is the canteen?"), whose phrase part is found by matching the phrase alone
-(the same person's bare samples first, then the synthetic ones) and kept. `kiosk wake record` and
-`kiosk wake add` put them there; a file that cannot be used is skipped with the reason and what to do.
+(the folder's takes of the phrase alone, else the synthetic ones) and kept. `kiosk wake record`, `kiosk wake
+add` and the admin console's Wake phrase page put them there; a file that cannot be used is skipped with the
+reason and what to do.
 Encoded samples are kept in the cache folder, keyed by the file's content and the recognizer.
 """
 
@@ -33,8 +34,9 @@ RATE = 16_000
 MIN_SPEECH_S = 0.3
 """shorter is a click or a cough, not a wake phrase"""
 BARE_MAX_S = 1.3
-"""speech longer than this is the phrase run into more words, cut at the phrase's end ("hey coach" takes
-0.5-1.0 s at 130-190 words a minute; "hey coach, where is the lift?" 1.7 s at 160)"""
+"""speech longer than this (or than 1.3 times the synthetic voices' phrase, for a long phrase) is the phrase run
+into more words, cut at the phrase's end ("hey coach" takes 0.5-1.0 s at 130-190 words a minute; "hey coach,
+where is the lift?" 1.7 s at 160)"""
 MAX_SPEECH_S = 6.0
 """longer is not a wake phrase with a short question: record it again"""
 SUFFIXES = (".wav",)
@@ -50,9 +52,6 @@ class Sample:
     def speech_s(self) -> float:
         return len(self.speech) / 2 / RATE
 
-    @property
-    def bare(self) -> bool:
-        return self.speech_s <= BARE_MAX_S
 
 
 def samples_dir(settings: Any, env: Any = os.environ) -> Path:
@@ -131,15 +130,19 @@ def sample_templates(engine: Any, folder: Path, reference: Sequence[np.ndarray])
             samples.append(read_sample(path))
         except ValueError as error:
             problems.append(str(error))
+    longest = max((t.shape[0] * FRAME_S for t in reference), default=0.0)
+    bare_max = max(BARE_MAX_S, 1.3 * longest)
     templates: list[np.ndarray] = []
     own: list[np.ndarray] = []
-    for sample in sorted(samples, key=lambda s: not s.bare):  # a person's bare phrase first: it cuts the rest
-        template = _cached(engine, sample)
+    for sample in sorted(samples, key=lambda s: s.speech_s > bare_max):  # the phrase alone first: it cuts the rest
+        bare = sample.speech_s <= bare_max
+        key = _cache_path(engine, sample, bare)
+        template = _cached(key, sample)
         if template is None:
             frames = _encoded(engine, sample)
-            template = frames[:_frames(sample.speech_s)] if sample.bare else _phrase_part(frames, own or reference)
-            _keep(engine, sample, template)
-        (own if sample.bare else templates).append(template)
+            template = frames[:_frames(sample.speech_s)] if bare else _phrase_part(frames, own or reference)
+            _keep(key, sample, template)
+        (own if bare else templates).append(template)
     templates = own + templates
     for problem in problems:
         log.warning("wake phrase sample not used: %s", problem)
@@ -169,15 +172,14 @@ def _phrase_part(frames: np.ndarray, reference: Sequence[np.ndarray]) -> np.ndar
     return frames[:max(best[1], 5)]
 
 
-def _cache_path(engine: Any, sample: Sample) -> Path:
-    what = f"{sample.path.name}|{getattr(engine, 'model_dir', '')}|{getattr(engine, 'window_s', None)}|{PAD_S}"
+def _cache_path(engine: Any, sample: Sample, bare: bool) -> Path:
+    what = f"{sample.path.name}|{getattr(engine, 'model_dir', '')}|{getattr(engine, 'window_s', None)}|{PAD_S}|{bare}"
     key = hashlib.sha256(what.encode() + sample.speech).hexdigest()[:20]
     root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return root / "kiosk" / "wake-templates" / f"sample-{key}.npy"
 
 
-def _cached(engine: Any, sample: Sample) -> np.ndarray | None:
-    path = _cache_path(engine, sample)
+def _cached(path: Path, sample: Sample) -> np.ndarray | None:
     try:
         return np.load(path, allow_pickle=False) if path.is_file() else None
     except (OSError, ValueError) as error:
@@ -185,12 +187,12 @@ def _cached(engine: Any, sample: Sample) -> np.ndarray | None:
         return None
 
 
-def _keep(engine: Any, sample: Sample, template: np.ndarray) -> None:
-    path = _cache_path(engine, sample)
+def _keep(path: Path, sample: Sample, template: np.ndarray) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(path.stem + ".partial.npy")
         np.save(partial, template)
         os.replace(partial, path)
     except OSError as error:
-        log.warning("wake phrase sample not cached in %s (%s): encoded again at the next start", path, error)
+        log.warning("wake phrase sample %s not cached in %s (%s): encoded again at the next start", sample.path.name,
+                    path, error)
