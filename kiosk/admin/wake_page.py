@@ -82,7 +82,7 @@ async def wake_view(request: web.Request, session: Session, message: str = "", e
 
 def apply(request: web.Request) -> str:
     """The running kiosk's wake phrase templates rebuilt with the recordings; what to tell the admin."""
-    from kiosk.listen.wake_templates import PhraseTemplates
+    from kiosk.listen.wake_samples import phrase_templates
 
     settings = request.app[RUNNING].settings
     live = request.app[CONSOLE_KIOSK].listener
@@ -93,7 +93,7 @@ def apply(request: web.Request) -> str:
     def templates(engine: Any) -> Any:
         if not hasattr(engine, "encode"):
             raise LookupError("not Whisper")
-        return PhraseTemplates.build(engine, listen.wake_phrase, listen.wake_acoustic, samples_dir(settings))
+        return phrase_templates(engine, listen.wake_phrase, listen.wake_acoustic, samples_dir(settings))
 
     if live is None:
         return "The kiosk is not listening now (no microphone, see Status); it hears them when it listens again."

@@ -137,10 +137,9 @@ def build_spotter(settings: Settings, asr: AsrEngine, phrase: str | None = None)
         asr = Unprimed(asr)
     sound = None
     if settings.listen.wake_acoustic and hasattr(asr, "encode"):
-        from kiosk.listen.wake_samples import samples_dir
-        from kiosk.listen.wake_templates import PhraseTemplates
+        from kiosk.listen.wake_samples import phrase_templates, samples_dir
 
-        sound = PhraseTemplates.build(asr, phrase, settings.listen.wake_acoustic, samples_dir(settings))
+        sound = phrase_templates(asr, phrase, settings.listen.wake_acoustic, samples_dir(settings))
     return TranscriptSpotter(asr, phrase, settings.listen.wake_sensitivity, sound)
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from kiosk.listen.wake_templates import FRAME_S, PAD_S, subsequence_dtw
+from kiosk.listen.wake_templates import FRAME_S, PAD_S, PhraseTemplates, subsequence_dtw, synthetic_templates
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +119,15 @@ def read_sample(path: Path) -> Sample:
         raise ValueError(f"{path.name}: {seconds:.1f} s of speech; record the wake phrase alone, or with a short "
                          "question")
     return Sample(path, cut.tobytes())
+
+
+def phrase_templates(engine: Any, phrase: str, threshold: float, folder: Path) -> PhraseTemplates | None:
+    """The synthetic templates and those of the recordings in `folder`; None when there are neither (then only
+    the transcript decides)."""
+    synthetic = synthetic_templates(engine, phrase) or []
+    recorded, _problems = sample_templates(engine, folder, synthetic)
+    templates = [*synthetic, *recorded]
+    return PhraseTemplates(templates, threshold) if templates else None
 
 
 def sample_templates(engine: Any, folder: Path, reference: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[str]]:

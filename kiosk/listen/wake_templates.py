@@ -102,21 +102,10 @@ class PhraseTemplates:
         self._stacks = [np.stack([t for t in templates if t.shape[0] == n]) for n in lengths]
 
     @classmethod
-    def build(cls, engine: Any, phrase: str, threshold: float, samples: Path | None = None) -> PhraseTemplates | None:
-        """Templates from espeak-ng voices encoded by `engine` (a WhisperEngine), kept in the cache folder
-        for the next start (~12 s of encoding on two cores), and from the recordings in `samples`
-        (kiosk.listen.wake_samples); None when there are neither (then only the transcript decides)."""
-        cache = _cache_file(engine, phrase)
-        templates = _load(cache)
-        if templates is None:
-            templates = _encode_templates(engine, phrase)
-            if templates is not None:
-                _save(cache, templates)
-        if samples is not None:
-            from kiosk.listen.wake_samples import sample_templates
-
-            recorded, _problems = sample_templates(engine, samples, templates or [])
-            templates = [*(templates or []), *recorded] or None
+    def build(cls, engine: Any, phrase: str, threshold: float) -> PhraseTemplates | None:
+        """Templates from espeak-ng voices encoded by `engine` (a WhisperEngine); None when espeak-ng is not
+        installed (then only the transcript decides). kiosk.listen.wake_samples adds recorded ones."""
+        templates = synthetic_templates(engine, phrase)
         return cls(templates, threshold) if templates else None
 
     def match(self, frames: np.ndarray) -> SoundMatch | None:
@@ -127,6 +116,18 @@ class PhraseTemplates:
         distance, end = min(subsequence_dtw(stack, query) for stack in self._stacks)
         log.debug("wake phrase by sound: distance %.3f (threshold %.3f)", distance, self.threshold)
         return SoundMatch(distance, end * FRAME_S) if distance <= self.threshold else None
+
+
+def synthetic_templates(engine: Any, phrase: str) -> list[np.ndarray] | None:
+    """The phrase spoken by the template voices and encoded by `engine`, kept in the cache folder for the next
+    start (~12 s of encoding on two cores); None without espeak-ng."""
+    cache = _cache_file(engine, phrase)
+    templates = _load(cache)
+    if templates is None:
+        templates = _encode_templates(engine, phrase)
+        if templates is not None:
+            _save(cache, templates)
+    return templates
 
 
 def _encode_templates(engine: Any, phrase: str) -> list[np.ndarray] | None:
