@@ -5,7 +5,6 @@ them at once (its sound templates are rebuilt), no restart."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 import tempfile
 import time
 from html import escape
@@ -18,7 +17,7 @@ from aiohttp import web
 from kiosk.admin import pages
 from kiosk.admin.door import CONSOLE_KIOSK, DOOR, RUNNING, checked_multipart, form_route, html_page, page_route
 from kiosk.admin.sessions import Session
-from kiosk.listen.wake_samples import RATE, new_path, read_sample, sample_files, samples_dir
+from kiosk.listen.wake_samples import keep_recording, read_sample, sample_files, samples_dir
 
 RECORD_S = 3.0
 MAX_UPLOAD = 4 * 1024 * 1024
@@ -105,20 +104,6 @@ def apply(request: web.Request) -> str:
     return "This kiosk listens with Vosk: recordings help the Whisper recognizer only (listen.asr)."
 
 
-def _keep(pcm: bytes, folder: Path, stem: str) -> tuple[Path, float]:
-    """A recording checked (kiosk.listen.wake_samples.read_sample) and kept in `folder`; ValueError says why not."""
-    from kiosk.audio.wav import write_wav
-
-    with tempfile.TemporaryDirectory() as tmp:
-        wav = Path(tmp) / f"{stem}.wav"
-        write_wav(wav, pcm, RATE)
-        sample = read_sample(wav)
-        folder.mkdir(parents=True, exist_ok=True)
-        target = new_path(folder, stem)
-        shutil.copyfile(wav, target)
-    return target, sample.speech_s
-
-
 @form_route
 async def wake_record(request: web.Request, session: Session, form: dict[str, str]) -> web.Response:
     live = request.app[CONSOLE_KIOSK].listener
@@ -127,7 +112,8 @@ async def wake_record(request: web.Request, session: Session, form: dict[str, st
     pcm = await asyncio.to_thread(live.capture_sample, RECORD_S)
     folder = samples_dir(request.app[RUNNING].settings)
     try:
-        path, seconds = await asyncio.to_thread(_keep, pcm, folder, f"console-{time.strftime('%Y%m%d-%H%M%S')}")
+        kept = await asyncio.to_thread(keep_recording, pcm, folder, f"console-{time.strftime('%Y%m%d-%H%M%S')}")
+        path, seconds = kept.path, kept.speech_s
     except ValueError as error:
         reason = str(error).split(": ", 1)[-1]
         return await wake_view(request, session, f"Not kept: {reason}. Try again.", True, 400)
@@ -159,7 +145,7 @@ async def wake_upload(request: web.Request, session: Session) -> web.Response:
                 raw.write_bytes(data)
                 try:
                     pcm = read_pcm16k(raw)
-                    path, _ = await asyncio.to_thread(_keep, pcm, folder, _stem(filename))
+                    path = (await asyncio.to_thread(keep_recording, pcm, folder, _stem(filename))).path
                 except (AudioFileError, ValueError) as error:
                     refused.append(f"{filename}: {str(error).split(': ', 1)[-1]}")
                     continue

@@ -14,12 +14,11 @@ import argparse
 import json
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from kiosk.listen.wake_samples import RATE, new_path, read_sample, sample_files, samples_dir
+from kiosk.listen.wake_samples import RATE, keep_recording, new_path, read_sample, sample_files, samples_dir
 
 
 def add_wake_parser(sub: Any, common: argparse.ArgumentParser, settings_of: Any) -> None:
@@ -63,7 +62,6 @@ def run_add(args: argparse.Namespace, settings: Any) -> int:
 
 
 def run_record(args: argparse.Namespace, settings: Any) -> int:
-    from kiosk.audio.wav import write_wav
     from kiosk.cli.voice_record import MicrophoneBlocks
 
     folder = samples_dir(settings)
@@ -83,17 +81,12 @@ def run_record(args: argparse.Namespace, settings: Any) -> int:
             blocks, end = [], time.monotonic() + args.seconds
             while time.monotonic() < end:
                 blocks.append(mic.read())
-            with tempfile.TemporaryDirectory() as tmp:
-                wav = Path(tmp) / "take.wav"
-                write_wav(wav, b"".join(blocks), RATE)
-                try:
-                    sample = read_sample(wav)
-                except ValueError as error:
-                    print(f"  {str(error).removeprefix('take.wav: ')}", flush=True)
-                    continue
-                folder.mkdir(parents=True, exist_ok=True)
-                target = new_path(folder, f"{args.who}-{time.strftime('%Y%m%d-%H%M%S')}-{take}")
-                shutil.copyfile(wav, target)
+            try:
+                sample = keep_recording(b"".join(blocks), folder, f"{args.who}-{time.strftime('%Y%m%d-%H%M%S')}-{take}")
+            except ValueError as error:
+                print(f"  {str(error).removeprefix('take.wav: ')}", flush=True)
+                continue
+            target = sample.path
             print(f"  kept {target.name} ({sample.speech_s:.1f} s of speech)", flush=True)
             kept.append(target)
             take += 1

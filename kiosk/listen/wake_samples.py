@@ -89,6 +89,23 @@ def new_path(folder: Path, stem: str) -> Path:
     return path
 
 
+def keep_recording(pcm: bytes, folder: Path, stem: str) -> Sample:
+    """16 kHz mono `pcm` checked (read_sample) and kept in `folder` under a new name; ValueError says why not."""
+    import shutil
+    import tempfile
+
+    from kiosk.audio.wav import write_wav
+
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "take.wav"
+        write_wav(wav, pcm, RATE)
+        sample = read_sample(wav)
+        folder.mkdir(parents=True, exist_ok=True)
+        target = new_path(folder, stem)
+        shutil.copyfile(wav, target)
+    return Sample(target, sample.speech)
+
+
 def read_sample(path: Path) -> Sample:
     """The recording's speech; ValueError says what is wrong with it and what to do."""
     from kiosk.audio.wav import AudioFileError, read_pcm16k
