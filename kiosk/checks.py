@@ -81,8 +81,7 @@ def check_models(settings: Settings) -> list[Check]:
     # The answer model and the voice are needed to run; the knowledge models only sharpen answers (kiosk run
     # answers without them, kiosk/runtime.py), so a missing one is a warning.
     wanted = [("persona.llm", settings.persona.llm, "fail"), ("persona.voice", settings.persona.voice, "fail")]
-    for key, name in (("knowledge.embedding", k.embedding), ("knowledge.answer_check", k.answer_check),
-                      ("knowledge.rerank", k.rerank)):
+    for key, name in (("knowledge.embedding", k.embedding), ("knowledge.answer_check", k.answer_check)):
         if name and all(name != n for _, n, _ in wanted):
             wanted.append((key, name, "warn"))
     for key, name, missing in wanted:

@@ -353,15 +353,6 @@ class KnowledgeSettings:
     min_answer_similarity: float = _f(0.3, range=(0.0, 1.0))
     """with answer_check: below this cosine similarity between the question and the sentence that would
     answer it (with its section heading), the kiosk says it does not know"""
-    rerank: str = "smollm2-135m-instruct"
-    """LLM (manifest name, kind llm) that gives a second opinion on the best few sentences: how readily it
-    asks the question after each (kiosk/knowledge/rerank.py); "" = the words alone choose. Costs one pass of
-    the model over each of them per question (~0.15 s each for SmolLM2 on a 2-core x86 CPU, a few ms on a
-    Jetson's GPU); docs/benchmarks.md, ("A second opinion on the sentence")"""
-    rerank_top: int = _f(3, range=(2, 12))
-    """with rerank: how many of the best sentences by words it weighs"""
-    rerank_weight: float = _f(1.0, range=(0.0, 10.0))
-    """with rerank: its say against the words' score"""
     quote_runner_up: float = _f(0.5, range=(0.0, 1.0))
     """quoting: the next best sentence of the same passage is said too when it scores at least this share of
     the best (answers are often split over two sentences); 0 = the best sentence only. 0.5 held more key

@@ -16,7 +16,6 @@ from kiosk.audio.wav import write_wav
 from kiosk.config import ConfigError, Settings
 from kiosk.config_check import config_line
 from kiosk.events import AnswerDone, Event, SpeechAudio
-from kiosk.knowledge.extract import Rerank
 from kiosk.knowledge.grounding import Grounder
 from kiosk.knowledge.thesaurus import synonym_groups
 from kiosk.models.locate import knowledge_path, locate
@@ -71,7 +70,6 @@ def build_grounder(settings: Settings, kb: Path, llm: LlamaEngine) -> Grounder:
     retriever = Retriever(kb, synonyms=synonym_groups(k), embedder=embedders.get(k.embedding),
                           abbreviations=k.abbreviations, misheard_words=k.misheard_words)
     check = embedders.get(k.answer_check)
-    rerank = build_rerank(settings)
 
     def count(text: str) -> int:
         return len(llm.tokenize(text))
@@ -81,22 +79,7 @@ def build_grounder(settings: Settings, kb: Path, llm: LlamaEngine) -> Grounder:
     log.info("knowledge base %s: answers are %s", kb, "quoted from the documents" if quote else "generated")
     return Grounder(retriever.search, settings.knowledge, settings.persona, count, weigh=retriever.term_weights,
                     quote=quote, similar=None if check is None else functools.partial(similarity, check),
-                    expand=retriever.expand, rerank=rerank)
-
-
-def build_rerank(settings: Settings) -> Rerank | None:
-    """knowledge.rerank's model, or None (not set, or not installed: the words alone choose, as before)."""
-    from kiosk.knowledge.rerank import QuestionLikelihood
-
-    k = settings.knowledge
-    if not k.rerank:
-        return None
-    try:
-        loc = locate(settings, k.rerank, "llm", "knowledge.rerank")
-    except ModelMissingError as error:
-        log.warning("knowledge.rerank: %s is not installed, the words alone choose the sentence. %s", k.rerank, error)
-        return None
-    return Rerank(QuestionLikelihood(loc.path, k.rerank, settings.llm).score, k.rerank_top, k.rerank_weight)
+                    expand=retriever.expand)
 
 
 class Runtime:

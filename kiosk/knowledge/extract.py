@@ -71,18 +71,14 @@ _RANK_COST = 0.02  # per passage rank: retrieval's order breaks near-ties
 _PREFER_AMONG, _PREFER_NEAR = 4, 0.9  # `prefer` looks at the best 4 sentences scoring 0.9 of the best or more
 
 
-def heading(hit: Hit) -> str:
-    """What a passage's sentence is about: its section's own heading; in an FAQ, the question it answers
-    ("Something in my office is broken, who do I call?" before "Call extension 260")."""
-    return hit.question.strip() if hit.kind == "faq" and hit.question.strip() else \
-        hit.section.rsplit(">", 1)[-1].strip()
-
-
 def with_heading(found: Quote) -> str:
-    """The quote preceded by its heading, as its meaning is judged."""
-    head = heading(found.hit)
+    """The quote preceded by its section's own heading, as its meaning is judged; in an FAQ, by the
+    question it answers ("Something in my office is broken, who do I call?" before "Call extension 260")."""
+    hit = found.hit
+    heading = hit.question.strip() if hit.kind == "faq" and hit.question.strip() else \
+        hit.section.rsplit(">", 1)[-1].strip()
     text = found.lead or found.text
-    return f"{head}. {text}" if head else text
+    return f"{heading}. {text}" if heading else text
 
 
 def heading_like(sentence: str) -> bool:
@@ -186,24 +182,9 @@ def _words_score(c: Candidate) -> float:
     return c.own + _CONTEXT_CREDIT * c.context + _TYPE_BONUS * c.plain - _RANK_COST * c.rank
 
 
-Likelihood = Callable[[str, Sequence[tuple[str, str]]], list[float]]
-"""(question, [(topic, sentence), ...]) -> how expected the question is after each (kiosk.knowledge.rerank)"""
-
-
-@dataclass(frozen=True)
-class Rerank:
-    """A second opinion on the best few sentences by words (knowledge.rerank)."""
-
-    likelihood: Likelihood
-    top: int = 3
-    """how many of the best sentences by words it weighs"""
-    weight: float = 1.0
-    """its say against the words' score (a log-probability per token against a share of the question)"""
-
-
 def quote(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], question: str = "",
           runner_up: float = 0.0, expand: Callable[[str], str] = str,
-          prefer: Callable[[Quote], bool] | None = None, rerank: Rerank | None = None) -> Quote | None:
+          prefer: Callable[[Quote], bool] | None = None) -> Quote | None:
     """The sentence of the passages that best answers `question`, and the passage it comes from; None
     when no sentence shares a word with it.
 
@@ -215,37 +196,22 @@ def quote(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], question:
     docs/benchmarks.md.) With `runner_up`, the next best sentence of the same passage is said too when it
     scores at least that share of the best (knowledge.quote_runner_up). With `prefer`, the first of the
     best few sentences scoring nearly as well as the best that `prefer` accepts is said instead (the best
-    when none is). With `rerank`, the best few by words are ordered again by words and how readily a small
-    LLM asks the question after each."""
+    when none is)."""
     found = candidates(hits, weighted, question, expand)
     if not found:
         return None
-    score = [_words_score(c) for c in found]
-    order = sorted(range(len(found)), key=lambda i: -score[i])  # stable: the earlier passage first
-    if rerank is not None and len(order) > 1:
-        order = _rerank(found, order, score, question, rerank)
+    order = sorted(range(len(found)), key=lambda i: -_words_score(found[i]))  # stable: the earlier passage first
     first = _said(found, order, 0, question, runner_up)
     if prefer is None or prefer(first):
         return first
-    top = score[order[0]]
+    top = _words_score(found[order[0]])
     for k in range(1, min(len(order), _PREFER_AMONG)):
-        if score[order[k]] < _PREFER_NEAR * top:
+        if _words_score(found[order[k]]) < _PREFER_NEAR * top:
             break
         other = _said(found, order, k, question, runner_up)
         if prefer(other):
             return other
     return first
-
-
-def _rerank(found: list[Candidate], order: list[int], score: list[float], question: str, rerank: Rerank) -> list[int]:
-    """The best `rerank.top` by words, ordered by words plus the LLM's likelihood of the question after each
-    (relative to the likeliest, so the leader keeps its words' score); `score` is updated in place."""
-    pool = order[: rerank.top]
-    said = rerank.likelihood(question, [(heading(found[i].hit) or found[i].hit.title, found[i].text) for i in pool])
-    best = max(said)
-    for i, value in zip(pool, said, strict=True):
-        score[i] += rerank.weight * (value - best)
-    return sorted(pool, key=lambda i: -score[i]) + order[rerank.top:]
 
 
 def _said(found: list[Candidate], order: list[int], k: int, question: str, runner_up: float) -> Quote:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from kiosk.config import KnowledgeSettings, PersonaSettings
 from kiosk.events import Decision
-from kiosk.knowledge.extract import Quote, Rerank, quote, share, with_heading
+from kiosk.knowledge.extract import Quote, quote, share, with_heading
 from kiosk.knowledge.followup import names_its_own_topic, needs_context, with_topic
 
 if TYPE_CHECKING:
@@ -102,14 +102,11 @@ class Grounder:
         quote: bool = False,
         similar: Callable[[str, str], float] | None = None,
         expand: Callable[[str], str] = str,
-        rerank: Rerank | None = None,
     ) -> None:
         """`weigh` gives the question's terms with IDF weights; with `quote`, answers are quoted.
         `similar(question, sentence)`: how close in meaning (knowledge.answer_check), None = not checked.
-        `expand(text)`: the text with the other forms of the abbreviations it uses (Retriever.expand).
-        `rerank`: a small LLM's second opinion on the best few sentences (knowledge.rerank)."""
+        `expand(text)`: the text with the other forms of the abbreviations it uses (Retriever.expand)."""
         self._search = search
-        self._rerank = rerank
         self._expand = expand
         self._weigh = weigh
         self._similar = similar
@@ -123,8 +120,7 @@ class Grounder:
         if self._weigh is None or not grounding.hits:
             return None
         clean = [replace(h, text=neutralize(h.text)) for h in grounding.hits]
-        found = quote(clean, self._weigh(question), question, self.settings.quote_runner_up, self._expand,
-                      rerank=self._rerank)
+        found = quote(clean, self._weigh(question), question, self.settings.quote_runner_up, self._expand)
         return found.text if found is not None else None
 
     def _faq_matches(self, question: str, hit: Hit) -> bool:
@@ -205,7 +201,7 @@ class Grounder:
             # ("By 90 days ... your probation ends" over "After probation, office staff may work remotely").
             clear = (lambda q: self._means(question, q, _CLEARLY)) if self._similar is not None else None
             found = quote([replace(h, text=neutralize(h.text)) for h in used], self._weigh(question), asked,
-                          self.settings.quote_runner_up, self._expand, prefer=clear, rerank=self._rerank)
+                          self.settings.quote_runner_up, self._expand, prefer=clear)
             if found is not None and not self._means(question, found):
                 return decline("the answering sentence is about something else")
             own = self._weigh(asked) if found is not None and asked != question else []
