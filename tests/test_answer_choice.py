@@ -131,6 +131,32 @@ def test_a_follow_up_that_names_its_own_topic_is_answered_on_it(tmp_path: Path) 
         assert again.grounded and "7:00" in again.reply, again
 
 
+def test_a_follow_up_that_points_back_is_not_answered_on_its_last_word_alone(tmp_path: Path) -> None:
+    """Seen on the sample company: "by when do I have to pick my health plan?" then "what if I miss it?" was
+    answered with the near-miss FAQ: the topic's passage did not say, so the follow-up was searched alone and
+    "miss" matched. What "it" means is only in the conversation: the kiosk says it does not know instead. A
+    follow-up that names what it asks ("and for the toilets?") is still searched alone."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "benefits.md").write_text("# Benefits\n\n## Enrollment\n\nChoose your health plan within 30 days "
+                                        "of your start date in the benefits portal.\n")
+    (folder / "faq.md").write_text("# Safety FAQ\n\n## What do I do after a near miss?\n\nTell your supervisor "
+                                   "and complete form EHS-01 within 24 hours.\n")
+    (folder / "cleaning.md").write_text("# Cleaning\n\nUse the blue cloths for desks and the red cloths for the "
+                                        "toilets.\n")
+    ingest(tmp_path / "kb.sqlite", [folder])
+    with Retriever(tmp_path / "kb.sqlite", synonyms=KnowledgeSettings().synonyms + THESAURUS) as r:
+        g = grounder(r)
+        first = g.ground("by when do I have to pick my health plan?")
+        assert first.decision == "quote" and "30 days" in first.reply, first
+        assert "EHS-01" in g.ground("what if I miss it?").reply  # alone, the words lead to the near miss
+        missed = g.ground("what if I miss it?", topic=first.query)
+        assert missed.decision == "decline", missed
+        desks = g.ground("which cloth do I use for desks?")
+        toilets = g.ground("and for the toilets?", topic=desks.query)
+        assert toilets.decision == "quote" and "red" in toilets.reply, toilets
+
+
 def test_everyday_words_the_documents_do_not_use(retriever: Retriever) -> None:
     g = grounder(retriever).ground("where do I put my work clothes so they get washed")
     assert g.decision == "quote" and "grey bins" in g.reply, g

@@ -25,10 +25,15 @@ MAX_TOPIC_WORDS = 24
 """a conversation's topic keeps the latest words only: a long chain drifts, and the search would dilute"""
 
 
+def _plain(question: str) -> str:
+    """Lower case, one space, without the filler it opens with ("um, okay, ...") and its end punctuation."""
+    return _FILLER.sub("", " ".join(question.lower().replace("’", "'").split())).strip(" ,.?!")
+
+
 def needs_context(question: str, content_terms: int) -> bool:
     """The question leans on what was said before: it opens like a continuation ("and ...", "what about
     ..."), or names at most one thing, or points back ("it", "there", "that") with few words of its own."""
-    q = _FILLER.sub("", " ".join(question.lower().replace("’", "'").split())).strip(" ,.?!")
+    q = _plain(question)
     if not q or NEW_TOPIC.match(q):
         return False
     if _OPENER.match(q) or content_terms <= 1:
@@ -36,11 +41,15 @@ def needs_context(question: str, content_terms: int) -> bool:
     return content_terms <= 4 and bool(_ANAPHORA.search(q))
 
 
+def points_back(question: str) -> bool:
+    """It says "it", "that", "there" ...: what it asks about is only in the conversation."""
+    return bool(_ANAPHORA.search(_plain(question)))
+
+
 def names_its_own_topic(question: str, content_terms: int) -> bool:
     """It opens like a follow-up but names what it asks about without pointing back: "and when is the
     canteen open for lunch?" may well be a new topic, so it is also searched alone."""
-    q = _FILLER.sub("", " ".join(question.lower().replace("’", "'").split())).strip(" ,.?!")
-    return content_terms >= 2 and not _ANAPHORA.search(q)
+    return content_terms >= 2 and not points_back(question)
 
 
 def with_topic(question: str, topic: str) -> str:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from kiosk.config import KnowledgeSettings, PersonaSettings
 from kiosk.events import Decision
 from kiosk.knowledge.extract import Quote, quote, share, with_heading
-from kiosk.knowledge.followup import names_its_own_topic, needs_context, with_topic
+from kiosk.knowledge.followup import names_its_own_topic, needs_context, points_back, with_topic
 
 if TYPE_CHECKING:
     from kiosk.knowledge.query import Term
@@ -134,7 +134,8 @@ class Grounder:
     def ground(self, question: str, topic: str | None = None) -> Grounding:
         """What the documents let the kiosk say to `question`. `topic`: the query of the conversation's
         last grounded question; a follow-up that leans on it ("and is it free?") is searched with it,
-        and alone only if that finds nothing."""
+        and alone only if that finds nothing and it names what it asks about: "what if I miss it?" searched
+        alone is answered on "miss" (the near-miss procedure), so a follow-up that points back is declined."""
         own = len(self._weigh(question)) if topic and self._weigh is not None else 0
         if topic and self._weigh is not None and needs_context(question, own):
             found = self._ground(with_topic(question, topic), question)
@@ -145,6 +146,8 @@ class Grounder:
                     alone = self._ground(question, question)
                     if alone.grounded and self._holds(question, alone) > self._holds(question, found):
                         return alone
+                return found
+            if points_back(question):
                 return found
         return self._ground(question, question)
 
