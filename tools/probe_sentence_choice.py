@@ -46,25 +46,34 @@ def features(c: Candidate, closeness: float) -> np.ndarray:
                      min(len(c.text.split()), 60) / 60, float(c.index == 0)])
 
 
-def collect(kb: Path, path: Path, settings, embedder: LlamaEmbedder) -> list[Question]:  # noqa: ANN001
+def answerable(kb: Path, path: Path, settings):  # noqa: ANN001, ANN201
+    """Each answerable single question of the file with the candidate sentences the grounder weighs for it."""
     k = settings.knowledge
-    out = []
     with Retriever(kb, synonyms=synonym_groups(k)) as r:
         for case in load_cases(path):
             if case.follow_up or not case.answerable:
                 continue
             hits = r.search(case.question, k.top_k * 2)
             used = [h for i, h in enumerate(hits[:k.top_k]) if i == 0 or h.coverage >= k.min_coverage / 2]
-            found = candidates(used, r.term_weights(case.question), case.question)
-            if not found:
-                out.append([])
-                continue
-            vectors = np.asarray(embedder.embed([case.question] + [f"{topic(c)}. {c.text}" for c in found]))
-            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True).clip(1e-9)
-            groups = max(1, len(case.key_facts))
-            out.append([(features(c, float(vectors[0] @ v)), sum(has_facts(c.text, (g,)) for g in case.key_facts)
-                         / groups, _words_score(c)) for c, v in zip(found, vectors[1:], strict=True)])
+            yield case, candidates(used, r.term_weights(case.question), case.question)
+
+
+def collect(kb: Path, path: Path, settings, embedder: LlamaEmbedder) -> list[Question]:  # noqa: ANN001
+    out = []
+    for case, found in answerable(kb, path, settings):
+        if not found:
+            out.append([])
+            continue
+        vectors = np.asarray(embedder.embed([case.question] + [f"{topic(c)}. {c.text}" for c in found]))
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True).clip(1e-9)
+        out.append([(features(c, float(vectors[0] @ v)), held(case, c.text), _words_score(c))
+                    for c, v in zip(found, vectors[1:], strict=True)])
     return out
+
+
+def held(case, text: str) -> float:  # noqa: ANN001 - evaluate.Case
+    """The share of the case's key facts the text holds."""
+    return sum(has_facts(text, (g,)) for g in case.key_facts) / max(1, len(case.key_facts))
 
 
 def fit(questions: list[Question], l2: float = 0.1, steps: int = 3000, rate: float = 0.5) -> np.ndarray:

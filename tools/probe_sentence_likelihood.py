@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -24,26 +25,22 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from kiosk.answer.evaluate import has_facts, load_cases  # noqa: E402
+from probe_sentence_choice import answerable, held, topic  # noqa: E402
+
 from kiosk.config import load_settings  # noqa: E402
-from kiosk.knowledge.extract import _words_score, candidates  # noqa: E402
-from kiosk.knowledge.retrieve import Retriever  # noqa: E402
-from kiosk.runtime import synonym_groups  # noqa: E402
+from kiosk.knowledge.extract import _words_score  # noqa: E402
 
 Row = tuple[float, float, float]  # share of the key facts held, words score, likelihood
-
-
-def topic(c) -> str:  # noqa: ANN001 - extract.Candidate
-    h = c.hit
-    return h.question if h.kind == "faq" else (h.section.rsplit(">", 1)[-1].strip() or h.title)
 
 
 class Likelihood:
     def __init__(self, path: str) -> None:
         from llama_cpp import Llama
 
-        self.llm = Llama(model_path=path, n_ctx=512, n_batch=512, logits_all=True, verbose=False)
+        self.llm = Llama(model_path=path, n_ctx=512, n_batch=512, n_threads=os.cpu_count(), logits_all=True,
+                         verbose=False)
 
     def __call__(self, before: str, question: str) -> float:
         a = self.llm.tokenize(before.encode(), add_bos=True)
@@ -58,19 +55,8 @@ class Likelihood:
 
 
 def collect(kb: Path, path: Path, settings, score: Likelihood) -> list[list[Row]]:  # noqa: ANN001
-    k = settings.knowledge
-    out = []
-    with Retriever(kb, synonyms=synonym_groups(k)) as r:
-        for case in load_cases(path):
-            if case.follow_up or not case.answerable:
-                continue
-            hits = r.search(case.question, k.top_k * 2)
-            used = [h for i, h in enumerate(hits[:k.top_k]) if i == 0 or h.coverage >= k.min_coverage / 2]
-            groups = max(1, len(case.key_facts))
-            out.append([(sum(has_facts(c.text, (g,)) for g in case.key_facts) / groups, _words_score(c),
-                         score(f"{topic(c)}. {c.text}\nQuestion:", case.question))
-                        for c in candidates(used, r.term_weights(case.question), case.question)])
-    return out
+    return [[(held(case, c.text), _words_score(c), score(f"{topic(c)}. {c.text}\nQuestion:", case.question))
+             for c in found] for case, found in answerable(kb, path, settings)]
 
 
 def rate(rows: list[list[Row]], pick, k: int | None = None) -> float:  # noqa: ANN001
