@@ -168,6 +168,12 @@ class WhisperEngine:
             word_timestamps=True,
             vad_filter=False,
             condition_on_previous_text=False,  # one short utterance: no history to condition on
+            # Greedy only: faster-whisper's fallback samples again at rising temperatures when a decode looks
+            # unsure, with CTranslate2's unseeded per-thread random generator, so the same hard audio came out
+            # differently from one decode to the next ("how asked me to forklift" / "how has the
+            # Mayaforcliffe tribe"), and the words the kiosk acted on could not be heard again from its
+            # recording or with `kiosk transcribe` (docs/benchmarks.md, "The same audio, the same words").
+            temperature=0.0,
             # Whisper can loop on a one-word answer ("Yellow. Yellow. Yellow. ..." for 4.8 s in a quiz): no more
             # tokens than anyone says in this much audio (~4 a second when speaking fast), with room to spare
             max_new_tokens=min(MAX_NEW_TOKENS, int(duration * TOKENS_PER_S) + 12),
