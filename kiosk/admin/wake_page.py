@@ -115,8 +115,7 @@ async def wake_record(request: web.Request, session: Session, form: dict[str, st
         kept = await asyncio.to_thread(keep_recording, pcm, folder, f"console-{time.strftime('%Y%m%d-%H%M%S')}")
         path, seconds = kept.path, kept.speech_s
     except ValueError as error:
-        reason = str(error).split(": ", 1)[-1]
-        return await wake_view(request, session, f"Not kept: {reason}. Try again.", True, 400)
+        return await wake_view(request, session, f"Not kept: {error}. Try again.", True, 400)
     request.app[DOOR].audit(session.user, request.remote or "?", "recorded the wake phrase", recording=path.name)
     done = await asyncio.to_thread(apply, request)
     return await wake_view(request, session, f"Kept {path.name} ({seconds:.1f} s of speech). {done}")
@@ -146,8 +145,11 @@ async def wake_upload(request: web.Request, session: Session) -> web.Response:
                 try:
                     pcm = read_pcm16k(raw)
                     path = (await asyncio.to_thread(keep_recording, pcm, folder, _stem(filename))).path
-                except (AudioFileError, ValueError) as error:
+                except AudioFileError as error:  # it names the temporary file: the admin's file name instead
                     refused.append(f"{filename}: {str(error).split(': ', 1)[-1]}")
+                    continue
+                except ValueError as error:
+                    refused.append(f"{filename}: {error}")
                     continue
             kept.append(path.name)
             request.app[DOOR].audit(session.user, request.remote or "?", "uploaded a wake phrase recording",

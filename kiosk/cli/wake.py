@@ -84,7 +84,7 @@ def run_record(args: argparse.Namespace, settings: Any) -> int:
             try:
                 sample = keep_recording(b"".join(blocks), folder, f"{args.who}-{time.strftime('%Y%m%d-%H%M%S')}-{take}")
             except ValueError as error:
-                print(f"  {str(error).removeprefix('take.wav: ')}", flush=True)
+                print(f"  {error}", flush=True)
                 continue
             target = sample.path
             print(f"  kept {target.name} ({sample.speech_s:.1f} s of speech)", flush=True)

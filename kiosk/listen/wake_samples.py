@@ -53,7 +53,6 @@ class Sample:
         return len(self.speech) / 2 / RATE
 
 
-
 def samples_dir(settings: Any, env: Any = os.environ) -> Path:
     """Where the recordings of this wake phrase are: a folder per phrase ("hey-coach") in listen.wake_samples
     (relative to the config file's folder), else in $XDG_DATA_HOME/kiosk/wake-samples. Per phrase, because a
@@ -90,7 +89,8 @@ def new_path(folder: Path, stem: str) -> Path:
 
 
 def keep_recording(pcm: bytes, folder: Path, stem: str) -> Sample:
-    """16 kHz mono `pcm` checked (read_sample) and kept in `folder` under a new name; ValueError says why not."""
+    """16 kHz mono `pcm` checked (read_sample) and kept in `folder` under a new name; ValueError says why not
+    (without the name of the take, which is not kept)."""
     import shutil
     import tempfile
 
@@ -99,7 +99,10 @@ def keep_recording(pcm: bytes, folder: Path, stem: str) -> Sample:
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "take.wav"
         write_wav(wav, pcm, RATE)
-        sample = read_sample(wav)
+        try:
+            sample = read_sample(wav)
+        except ValueError as error:
+            raise ValueError(str(error).removeprefix(f"{wav.name}: ")) from None
         folder.mkdir(parents=True, exist_ok=True)
         target = new_path(folder, stem)
         shutil.copyfile(wav, target)
