@@ -11,12 +11,17 @@ documents written here (neither evaluation set), through the real ingest, SQLite
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
-from kiosk.config import KnowledgeSettings, PersonaSettings
+from kiosk.answer.conversation import Conversation
+from kiosk.answer.pipeline import Responder
+from kiosk.config import AnswerSettings, KnowledgeSettings, PersonaSettings
 from kiosk.knowledge.answer_type import Wants, holds, wants
 from kiosk.knowledge.grounding import Grounder
 from kiosk.knowledge.index import ingest
@@ -244,3 +249,88 @@ def test_the_runner_up_never_repeats_a_sentence_already_said(tmp_path: Path) -> 
     said = [s.strip() for s in re.split(r"(?<=[.!?:])\s+", follow.reply) if len(s.strip()) > 8]
     assert follow.decision == "quote" and "Report Phish" in follow.reply, follow
     assert len(said) == len(set(said)), follow.reply
+
+
+@contextlib.contextmanager
+def indexed(tmp_path: Path, docs: dict[str, str]) -> Iterator[Retriever]:
+    """A retriever over `docs` (file name: text), indexed for real, with the thesaurus as shipped."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name, text in docs.items():
+        (folder / name).write_text(text)
+    ingest(tmp_path / "kb.sqlite", [folder])
+    with Retriever(tmp_path / "kb.sqlite", synonyms=KnowledgeSettings().synonyms + THESAURUS) as r:
+        yield r
+
+
+def test_a_follow_up_about_the_it_desk_or_another_room_leaves_the_topic(tmp_path: Path) -> None:
+    """Seen in the conversation benchmark: after a phishing question, "oh, and where's the IT help desk?" was
+    answered with the phishing passage ("call the help desk at extension 4357"): "IT" was read as the pronoun
+    "it", so the question seemed to point back. And "where is the gym?", which the documents do not answer,
+    got the phishing sentence: its "help desk" counted as the place asked for."""
+    docs = {
+        "security.md": "# Phishing\n\nPhishing emails try to trick you into entering your password. If you "
+                       "entered your password, call the help desk at extension 4357 immediately.\n\n"
+                       "## Reporting\n\nForward a suspicious email to phish@example.com and delete it.\n",
+        "it.md": "# IT\n\nThe IT help desk is in room B-214 on the second floor of Building B.\n",
+        "canteen.md": "# Canteen\n\nThe canteen is on the ground floor of Building A.\n",
+    }
+    with indexed(tmp_path, docs) as r:
+        g = grounder(r)
+        first = g.ground("I entered my password in a phishing email, what do I do?")
+        assert first.grounded and "4357" in first.reply, first
+        desk = g.ground("Oh, and where's the IT help desk?", topic=first.query)
+        assert desk.grounded and "B-214" in desk.reply, desk
+        canteen = g.ground("where is the canteen?", topic=first.query)
+        assert canteen.grounded and "ground floor" in canteen.reply, canteen
+        gym = g.ground("where is the gym?", topic=first.query)
+        assert gym.decision == "decline", gym
+        again = g.ground("and who do I call if it happens again?", topic=first.query)  # lower-case "it" points back
+        assert again.grounded and "4357" in again.reply, again
+
+
+def test_a_follow_up_asks_for_what_its_topic_asked_for_and_still_needs_its_own_words(tmp_path: Path) -> None:
+    """"when is lunch served in the canteen?" then "what about the night crew?" still asks for a time: the
+    sentence that gives the night crew's time wins over one that shares more of the conversation's words
+    (one sentence said, so that the runner-up cannot hide the choice). "and for visitors?" after parking is
+    not answered by where staff park, though that sentence holds a place."""
+    docs = {
+        "meals.md": "# Meals\n\nHot lunch is served in the canteen from 11:30 to 13:30.\n\n## Night crew\n\n"
+                    "The night crew has its own table in the canteen. The night crew gets soup and sandwiches "
+                    "from 22:00.\n",
+        "parking.md": "# Parking\n\nStaff park in the east car park, Lot E, behind the depot.\n",
+    }
+    with indexed(tmp_path, docs) as r:
+        g = grounder(r, quote_runner_up=0.0)
+        lunch = g.ground("when is lunch served in the canteen?")
+        assert lunch.grounded and "11:30" in lunch.reply, lunch
+        night = g.ground("what about the night crew?", topic=lunch.query)
+        assert night.grounded and "22:00" in night.reply, night
+        park = g.ground("where do staff park?")
+        assert park.grounded and "Lot E" in park.reply, park
+        visitors = g.ground("and for visitors?", topic=park.query)
+        assert visitors.decision == "decline", visitors
+
+
+def test_a_follow_up_leans_on_the_last_question_even_when_it_was_not_answered(tmp_path: Path) -> None:
+    """Validation company: "where do I pick up my uniform?" was declined, and "is it open Sundays?" was searched
+    with the topic answered before it (or none), never with the uniform. After parking, a declined question
+    about the uniform, then "is it open on Sundays?": the car park's Sunday hours are not the answer."""
+    docs = {
+        "parking.md": "# Parking\n\nStaff park in the east car park, Lot E. The car park is open on Sundays too.\n",
+        "uniforms.md": "# Uniform room\n\nPick up your uniform at the uniform room in the basement. The uniform "
+                       "room is closed on Sundays.\n",
+    }
+    with indexed(tmp_path, docs) as r:
+        conversation = Conversation(4)
+        engine = SimpleNamespace(conversation=conversation)
+        responder = Responder(engine, None, AnswerSettings(), grounder(r), on_gpu=False)  # type: ignore[arg-type]
+        for question in ("where can I park?", "can I get my uniform altered?", "is it open on Sundays?"):
+            found, failed = responder.ground(question)
+            assert found is not None and not failed
+            conversation.add(question, found.reply)
+            if question.startswith("where"):
+                assert "Lot E" in found.reply, found
+            if question.startswith("can I"):
+                assert found.decision == "decline", found  # the documents do not say
+        assert "car park" not in found.reply, found

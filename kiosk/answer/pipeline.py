@@ -177,7 +177,7 @@ class Responder:
         self._tts_thread = ThreadPoolExecutor(1, thread_name_prefix="tts")
         self._running = 0  # engine calls submitted and not finished (a hung one stays counted)
         self._running_lock = threading.Lock()
-        self._topic: str | None = None  # what the visitor's last answered question searched for
+        self._topic: str | None = None  # what the visitor's last question searched for
         if on_gpu is None:
             on_gpu = engine.llm.settings.gpu_layers != 0  # type: ignore[attr-defined]
         mode = answer.yield_to_speech
@@ -248,10 +248,9 @@ class Responder:
         except Exception:  # noqa: BLE001 - a broken index must not silence the kiosk
             log.exception("knowledge search failed; declining")
             return Grounding(Decision.DECLINE, reply=decline_text(self.grounder.persona)), True
-        if grounding.grounded:
-            self._topic = grounding.query
-        elif not talked:
-            self._topic = None
+        # What the visitor asked last, answered or not: after "where do I pick up my uniform?" (declined),
+        # "is it open on Sundays?" is about the uniform room, not about the topic answered before it.
+        self._topic = grounding.query
         return grounding, False
 
     def shorten(self, question: str) -> str:

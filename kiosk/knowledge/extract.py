@@ -131,13 +131,14 @@ class Candidate:
 
 
 def candidates(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], question: str,
-               expand: Callable[[str], str] = str) -> list[Candidate]:
+               expand: Callable[[str], str] = str, kind: Wants | None = None) -> list[Candidate]:
     """Every sentence of the passages that shares a word with the question (also through its heading);
-    `expand` adds the forms of the abbreviations a text uses ("SDS": "safety data sheet")."""
+    `expand` adds the forms of the abbreviations a text uses ("SDS": "safety data sheet"); `kind`: what is
+    asked for, when not the question's own form (a follow-up's, from its topic)."""
     total = sum(w for _, w in weighted)
     if total <= 0:
         return []
-    kind = wants(question)
+    kind = wants(question) if kind is None else kind
     naming = " ".join(t.text for t, _ in weighted if t.text in names_kind(kind))
     defining = _long_forms(asked_abbreviation(question), expand) if kind is Wants.MEANING else []
     asked_words = " ".join(t.text for t, _ in weighted)  # all a definition needs to answer
@@ -184,7 +185,7 @@ def _words_score(c: Candidate) -> float:
 
 def quote(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], question: str = "",
           runner_up: float = 0.0, expand: Callable[[str], str] = str,
-          prefer: Callable[[Quote], bool] | None = None) -> Quote | None:
+          prefer: Callable[[Quote], bool] | None = None, kind: Wants | None = None) -> Quote | None:
     """The sentence of the passages that best answers `question`, and the passage it comes from; None
     when no sentence shares a word with it.
 
@@ -196,25 +197,26 @@ def quote(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], question:
     docs/benchmarks.md.) With `runner_up`, the next best sentence of the same passage is said too when it
     scores at least that share of the best (knowledge.quote_runner_up). With `prefer`, the first of the
     best few sentences scoring nearly as well as the best that `prefer` accepts is said instead (the best
-    when none is)."""
-    found = candidates(hits, weighted, question, expand)
+    when none is). `kind`: what is asked for, when not the question's own form says it."""
+    kind = wants(question) if kind is None else kind
+    found = candidates(hits, weighted, question, expand, kind)
     if not found:
         return None
     order = sorted(range(len(found)), key=lambda i: -_words_score(found[i]))  # stable: the earlier passage first
-    first = _said(found, order, 0, question, runner_up)
+    first = _said(found, order, 0, kind, runner_up)
     if prefer is None or prefer(first):
         return first
     top = _words_score(found[order[0]])
     for k in range(1, min(len(order), _PREFER_AMONG)):
         if _words_score(found[order[k]]) < _PREFER_NEAR * top:
             break
-        other = _said(found, order, k, question, runner_up)
+        other = _said(found, order, k, kind, runner_up)
         if prefer(other):
             return other
     return first
 
 
-def _said(found: list[Candidate], order: list[int], k: int, question: str, runner_up: float) -> Quote:
+def _said(found: list[Candidate], order: list[int], k: int, kind: Wants, runner_up: float) -> Quote:
     """The k-th best candidate as it would be said (with its runner-up)."""
     best = found[order[k]]
     text = best.text
@@ -225,7 +227,6 @@ def _said(found: list[Candidate], order: list[int], k: int, question: str, runne
     words = text.split()
     if len(words) > _MAX_WORDS:
         text = " ".join(words[:_MAX_WORDS]) + "…"
-    kind = wants(question)
     typed = kind is Wants.ANY or best.plain > 0  # (any sentence answers a question of no particular kind)
     specific = typed and kind not in (Wants.ANY, Wants.YES_NO)
     return Quote(text, best.hit, round(best.own + _CONTEXT_CREDIT * best.context, 3), typed, specific, lead=best.text)

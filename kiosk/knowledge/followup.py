@@ -25,8 +25,13 @@ MAX_TOPIC_WORDS = 24
 """a conversation's topic keeps the latest words only: a long chain drifts, and the search would dilute"""
 
 
+_IT_DEPARTMENT = re.compile(r"\bIT\b")
+"""IT in capitals names the department ("where's the IT help desk?"), not something said before"""
+
+
 def _plain(question: str) -> str:
     """Lower case, one space, without the filler it opens with ("um, okay, ...") and its end punctuation."""
+    question = _IT_DEPARTMENT.sub("I.T.", question)
     return _FILLER.sub("", " ".join(question.lower().replace("’", "'").split())).strip(" ,.?!")
 
 
@@ -47,9 +52,10 @@ def points_back(question: str) -> bool:
 
 
 def names_its_own_topic(question: str, content_terms: int) -> bool:
-    """It opens like a follow-up but names what it asks about without pointing back: "and when is the
-    canteen open for lunch?" may well be a new topic, so it is also searched alone."""
-    return content_terms >= 2 and not points_back(question)
+    """It names what it asks about without pointing back: "and when is the canteen open for lunch?", or
+    "where is the canteen?" after phishing (one word, so it looked like a follow-up), may well be a new
+    topic, so it is also searched alone."""
+    return content_terms >= 1 and not points_back(question)
 
 
 def with_topic(question: str, topic: str) -> str:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from kiosk.config import KnowledgeSettings, PersonaSettings
 from kiosk.events import Decision
+from kiosk.knowledge.answer_type import Wants, strength, wants
 from kiosk.knowledge.extract import Quote, quote, share, with_heading
 from kiosk.knowledge.followup import names_its_own_topic, needs_context, points_back, with_topic
 
@@ -138,34 +139,42 @@ class Grounder:
         alone is answered on "miss" (the near-miss procedure), so a follow-up that points back is declined."""
         own = len(self._weigh(question)) if topic and self._weigh is not None else 0
         if topic and self._weigh is not None and needs_context(question, own):
-            found = self._ground(with_topic(question, topic), question)
+            # "where can I park?" ... "and for visitors?" still asks for a place.
+            kind = wants(question)
+            kind = wants(topic) if kind is Wants.ANY else kind
+            found = self._ground(with_topic(question, topic), question, kind)
             if found.grounded:
                 if names_its_own_topic(question, own):
                     # "and when is the canteen open?" after the badge: the topic's answer (reception's hours)
                     # holds less of what is asked now than the question's own answer does.
                     alone = self._ground(question, question)
-                    if alone.grounded and self._holds(question, alone) > self._holds(question, found):
+                    if alone.grounded and self._holds(question, alone, kind) > self._holds(question, found, kind):
                         return alone
                 return found
             if points_back(question):
                 return found
         return self._ground(question, question)
 
-    def _holds(self, question: str, grounding: Grounding) -> float:
-        """How much of the question's own words the answer, with its passage's heading and FAQ question, holds."""
+    def _holds(self, question: str, grounding: Grounding, kind: Wants) -> tuple[float, float]:
+        """How much of the question's own words the answer, with its passage's heading and FAQ question, holds;
+        then how plainly the answer says what kind of thing is asked: "oh, and where's the IT help desk?" after
+        phishing is answered by "call the help desk at extension 4357" and by "the IT help desk is in room
+        B-214" alike by its words, and only the second says where."""
         assert self._weigh is not None
         hit = grounding.hits[0] if grounding.hits else None
         context = f"{hit.section} {hit.question}" if hit is not None else ""
-        return share(self._expand(f"{context} {grounding.reply}"), self._weigh(question))
+        said = share(self._expand(f"{context} {grounding.reply}"), self._weigh(question))
+        return said, strength(kind, grounding.reply, question)
 
-    def _ground(self, query: str, question: str) -> Grounding:
-        """`query`: the words to search; `question`: as asked (its form says what kind of answer it wants)."""
-        grounding = self._decide(query, question)
+    def _ground(self, query: str, question: str, kind: Wants | None = None) -> Grounding:
+        """`query`: the words to search; `question`: as asked (its form says what kind of answer it wants,
+        unless `kind` does)."""
+        grounding = self._decide(query, question, kind)
         if grounding.why:
             log.info("not answered from the documents: %s", grounding.why)
         return replace(grounding, query=query)
 
-    def _decide(self, question: str, asked: str) -> Grounding:
+    def _decide(self, question: str, asked: str, kind: Wants | None = None) -> Grounding:
         """`question`: what is searched and weighed (the query); `asked`: the words as the visitor said them."""
         hits = list(self._search(question, self.settings.top_k * 2))
         near = hits[0].path if hits else ""
@@ -204,12 +213,16 @@ class Grounder:
             # ("By 90 days ... your probation ends" over "After probation, office staff may work remotely").
             clear = (lambda q: self._means(question, q, _CLEARLY)) if self._similar is not None else None
             found = quote([replace(h, text=neutralize(h.text)) for h in used], self._weigh(question), asked,
-                          self.settings.quote_runner_up, self._expand, prefer=clear)
+                          self.settings.quote_runner_up, self._expand, prefer=clear, kind=kind)
             if found is not None and not self._means(question, found):
                 return decline("the answering sentence is about something else")
             own = self._weigh(asked) if found is not None and asked != question else []
             said = self._expand(with_heading(found)) if own and found is not None else ""
-            if own and found is not None and not found.typed_specific and share(said, own) == 0:
+            # Only a follow-up that points back and asks for a kind itself ("when is it open?") may be answered by
+            # that kind alone; "and for visitors?" after parking is not answered by where staff park, nor "where
+            # is the gym?" after phishing by "call the help desk".
+            typed = found is not None and found.typed_specific and wants(asked) is not Wants.ANY and points_back(asked)
+            if own and found is not None and not typed and share(said, own) == 0:
                 # "can I leave it there overnight?" after parking: the parking sentence answers the topic, and
                 # nothing of what was asked now (neither its words nor, for "when ...?", a time).
                 return decline("none of the follow-up's own words in the answer")
