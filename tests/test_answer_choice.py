@@ -334,3 +334,19 @@ def test_a_follow_up_leans_on_the_last_question_even_when_it_was_not_answered(tm
             if question.startswith("can I"):
                 assert found.decision == "decline", found  # the documents do not say
         assert "car park" not in found.reply, found
+
+
+def test_a_follow_up_that_points_back_is_answered_by_its_kind_only_when_the_sentence_states_it(tmp_path: Path) -> None:
+    """Tuning company: "where do I grab my badge?" then "and what if I lose it later?" was answered with the
+    pick-up instructions: "what if" asks for a procedure, and any instruction ("Go to reception ...") passed
+    for one. A time, a place, an amount or a number stated outright still answers "and when does it open?"."""
+    docs = {"badges.md": "# Badges\n\nGo to reception in the lobby to pick up your badge. Reception opens at 7:00.\n",
+            "laptops.md": "# Laptops\n\nIf you lose your laptop, tell the IT help desk the same day.\n"}
+    with indexed(tmp_path, docs) as r:
+        g = grounder(r)
+        first = g.ground("where do I pick up my badge?")
+        assert first.grounded and "reception" in first.reply, first
+        lost = g.ground("and what if I lose it?", topic=first.query)
+        assert lost.decision == "decline", lost
+        opens = g.ground("and when does it open?", topic=first.query)
+        assert opens.grounded and "7:00" in opens.reply, opens

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from kiosk.config import KnowledgeSettings, PersonaSettings
 from kiosk.events import Decision
-from kiosk.knowledge.answer_type import Wants, strength, wants
+from kiosk.knowledge.answer_type import Wants, states, strength, wants
 from kiosk.knowledge.extract import Quote, quote, share, with_heading
 from kiosk.knowledge.followup import names_its_own_topic, needs_context, points_back, with_topic
 
@@ -221,7 +221,9 @@ class Grounder:
             # Only a follow-up that points back and asks for a kind itself ("when is it open?") may be answered by
             # that kind alone; "and for visitors?" after parking is not answered by where staff park, nor "where
             # is the gym?" after phishing by "call the help desk".
-            typed = found is not None and found.typed_specific and wants(asked) is not Wants.ANY and points_back(asked)
+            asks = wants(asked)
+            typed = (found is not None and found.typed_specific and asks is not Wants.ANY and points_back(asked)
+                     and (states(asks, found.text) or asks is Wants.TIME and states(Wants.DURATION, found.text)))
             if own and found is not None and not typed and share(said, own) == 0:
                 # "can I leave it there overnight?" after parking: the parking sentence answers the topic, and
                 # nothing of what was asked now (neither its words nor, for "when ...?", a time).
