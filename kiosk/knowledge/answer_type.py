@@ -186,6 +186,12 @@ _STATED: dict[Wants, re.Pattern[str]] = {kind: re.compile(pattern, re.IGNORECASE
 )}
 
 
+def states_answer(kind: Wants, sentence: str) -> bool:
+    """The sentence states outright what a question of `kind` asks for; for a time, a span of time counts too
+    ("within 30 days"), as it does in `holds`."""
+    return states(kind, sentence) or (kind is Wants.TIME and states(Wants.DURATION, sentence))
+
+
 def states(kind: Wants, sentence: str) -> bool:
     """The sentence states the asked-for kind itself (a phone number, a clock time, an amount), not merely
     something of its kind ("a week", "every year", "the office"): only then it says the words that name it."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from kiosk.config import KnowledgeSettings, PersonaSettings
 from kiosk.events import Decision
-from kiosk.knowledge.answer_type import Wants, states, strength, wants
+from kiosk.knowledge.answer_type import Wants, states_answer, strength, wants
 from kiosk.knowledge.extract import Quote, quote, share, with_heading
 from kiosk.knowledge.followup import names_its_own_topic, needs_context, points_back, with_topic
 
@@ -223,7 +223,7 @@ class Grounder:
             # is the gym?" after phishing by "call the help desk".
             asks = wants(asked)
             typed = (found is not None and found.typed_specific and asks is not Wants.ANY and points_back(asked)
-                     and (states(asks, found.text) or asks is Wants.TIME and states(Wants.DURATION, found.text)))
+                     and states_answer(asks, found.text))
             if own and found is not None and not typed and share(said, own) == 0:
                 # "can I leave it there overnight?" after parking: the parking sentence answers the topic, and
                 # nothing of what was asked now (neither its words nor, for "when ...?", a time).
