@@ -117,16 +117,27 @@ def test_a_summed_synonym_group_does_not_bury_the_passage_with_every_word(retrie
     assert g.decision == "quote" and "18 weeks" in g.reply, g
 
 
+@contextlib.contextmanager
+def indexed(tmp_path: Path, docs: dict[str, str]) -> Iterator[Retriever]:
+    """A retriever over `docs` (file name: text), indexed for real, with the thesaurus as shipped."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for name, text in docs.items():
+        (folder / name).write_text(text)
+    ingest(tmp_path / "kb.sqlite", [folder])
+    with Retriever(tmp_path / "kb.sqlite", synonyms=KnowledgeSettings().synonyms + THESAURUS) as r:
+        yield r
+
+
 def test_a_follow_up_that_names_its_own_topic_is_answered_on_it(tmp_path: Path) -> None:
     """Seen in kiosk demo: "Where do I pick up my badge?" then "And when is the canteen open for lunch?" was
     searched with the badge's words and answered with reception's opening hours."""
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    (folder / "reception.md").write_text("# Reception\n\nCome to reception in the lobby of Building A. Reception "
-                                         "opens at 7:00, and new starters can pick up their badge from 8:00.\n")
-    (folder / "canteen.md").write_text("# Canteen\n\nThe canteen is open for lunch from 11:45 to 14:00 on weekdays.\n")
-    ingest(tmp_path / "kb.sqlite", [folder])
-    with Retriever(tmp_path / "kb.sqlite", synonyms=KnowledgeSettings().synonyms + THESAURUS) as r:
+    docs = {
+        "reception.md": "# Reception\n\nCome to reception in the lobby of Building A. Reception opens at 7:00, "
+                        "and new starters can pick up their badge from 8:00.\n",
+        "canteen.md": "# Canteen\n\nThe canteen is open for lunch from 11:45 to 14:00 on weekdays.\n",
+    }
+    with indexed(tmp_path, docs) as r:
         g = grounder(r)
         first = g.ground("Where do I pick up my badge?")
         assert first.decision == "quote" and "reception" in first.reply.lower(), first
@@ -141,16 +152,14 @@ def test_a_follow_up_that_points_back_is_not_answered_on_its_last_word_alone(tmp
     answered with the near-miss FAQ: the topic's passage did not say, so the follow-up was searched alone and
     "miss" matched. What "it" means is only in the conversation: the kiosk says it does not know instead. A
     follow-up that names what it asks ("and for the toilets?") is still searched alone."""
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    (folder / "benefits.md").write_text("# Benefits\n\n## Enrollment\n\nChoose your health plan within 30 days "
-                                        "of your start date in the benefits portal.\n")
-    (folder / "faq.md").write_text("# Safety FAQ\n\n## What do I do after a near miss?\n\nTell your supervisor "
-                                   "and complete form EHS-01 within 24 hours.\n")
-    (folder / "cleaning.md").write_text("# Cleaning\n\nUse the blue cloths for desks and the red cloths for the "
-                                        "toilets.\n")
-    ingest(tmp_path / "kb.sqlite", [folder])
-    with Retriever(tmp_path / "kb.sqlite", synonyms=KnowledgeSettings().synonyms + THESAURUS) as r:
+    docs = {
+        "benefits.md": "# Benefits\n\n## Enrollment\n\nChoose your health plan within 30 days of your start date "
+                       "in the benefits portal.\n",
+        "faq.md": "# Safety FAQ\n\n## What do I do after a near miss?\n\nTell your supervisor and complete form "
+                  "EHS-01 within 24 hours.\n",
+        "cleaning.md": "# Cleaning\n\nUse the blue cloths for desks and the red cloths for the toilets.\n",
+    }
+    with indexed(tmp_path, docs) as r:
         g = grounder(r)
         first = g.ground("by when do I have to pick my health plan?")
         assert first.decision == "quote" and "30 days" in first.reply, first
@@ -221,14 +230,10 @@ def test_embeddings_in_one_batch_and_from_the_cache_equal_one_at_a_time(settings
 def test_an_answer_split_over_two_sentences_is_said_whole(tmp_path: Path) -> None:
     """Seen on the tuning set: "when do I pick up my laptop?" was answered "You pick up your laptop at the help
     desk on your first day." without the time, which the passage's next sentence holds."""
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    (folder / "it.md").write_text(
-        "# Your laptop\n\nOn your first day you pick up your laptop at the IT help desk, where a technician sets up "
-        "your account with you. The pick-up slot for new starters is 13:30 in room B-214. Laptops are replaced "
-        "every four years.\n")
-    ingest(tmp_path / "kb.sqlite", [folder])
-    with Retriever(tmp_path / "kb.sqlite", synonyms=KnowledgeSettings().synonyms + THESAURUS) as r:
+    docs = {"it.md": "# Your laptop\n\nOn your first day you pick up your laptop at the IT help desk, where a "
+                     "technician sets up your account with you. The pick-up slot for new starters is 13:30 in room "
+                     "B-214. Laptops are replaced every four years.\n"}
+    with indexed(tmp_path, docs) as r:
         one = grounder(r, quote_runner_up=0.0).ground("when do I pick up my laptop?")
         both = grounder(r).ground("when do I pick up my laptop?")
     assert one.decision == "quote" and "13:30" not in one.reply  # the best sentence alone misses the time
@@ -249,18 +254,6 @@ def test_the_runner_up_never_repeats_a_sentence_already_said(tmp_path: Path) -> 
     said = [s.strip() for s in re.split(r"(?<=[.!?:])\s+", follow.reply) if len(s.strip()) > 8]
     assert follow.decision == "quote" and "Report Phish" in follow.reply, follow
     assert len(said) == len(set(said)), follow.reply
-
-
-@contextlib.contextmanager
-def indexed(tmp_path: Path, docs: dict[str, str]) -> Iterator[Retriever]:
-    """A retriever over `docs` (file name: text), indexed for real, with the thesaurus as shipped."""
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    for name, text in docs.items():
-        (folder / name).write_text(text)
-    ingest(tmp_path / "kb.sqlite", [folder])
-    with Retriever(tmp_path / "kb.sqlite", synonyms=KnowledgeSettings().synonyms + THESAURUS) as r:
-        yield r
 
 
 def test_a_follow_up_about_the_it_desk_or_another_room_leaves_the_topic(tmp_path: Path) -> None:
