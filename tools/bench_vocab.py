@@ -2,7 +2,7 @@
 """Whisper biased with the documents' vocabulary (issue 11): word error rate with and without, invented
 document words, the wake phrase's survival, decode time.
 
-    .venv/bin/python tools/bench_vocab.py [--kb samples/halvorsen] [--configs off,120,120c0] [--json FILE]
+    .venv/bin/python tools/bench_vocab.py [--kb samples/halvorsen] [--configs off,120,120c0,120e0] [--json FILE]
 
 The knowledge base is ingested into a temporary index; `kiosk.listen.vocabulary` builds the prompt from
 it (capped at each config's number of Whisper tokens). Questions are spoken by Piper (joe, with its
@@ -44,6 +44,7 @@ from conversation_text import edits as wer  # noqa: E402
 from speech_corpus import ESPEAK_VOICES, add_noise, speak  # noqa: E402
 
 from kiosk.config import Settings  # noqa: E402
+from kiosk.listen.asr_whisper import ECHO_PROBABILITY  # noqa: E402
 from kiosk.listen.engines import build_asr  # noqa: E402
 from kiosk.listen.vocabulary import PROMPT_CODES, WhisperRarity, extract, prompt_text  # noqa: E402
 from kiosk.listen.wake import match_phrase  # noqa: E402
@@ -107,7 +108,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kb", default=str(ROOT / "samples" / "halvorsen"), help="documents to ingest")
     parser.add_argument("--configs", default="off,120",
-                        help="off and/or prompt caps in Whisper tokens, each optionally with a cap on codes: 120c0")
+                        help="off and/or prompt caps in Whisper tokens, each optionally with a cap on codes (120c0) "
+                             "and e0: without decoding again unprimed when Whisper echoes the prompt (120e0)")
     parser.add_argument("--snr", type=float, default=15.0)
     parser.add_argument("--json", help="write the report here")
     parser.add_argument("--quick", action="store_true", help="first 4 questions of each list (a smoke run)")
@@ -131,7 +133,7 @@ def main() -> int:
         if c == "off":
             configs[c] = ""
             continue
-        tokens, _, codes = c.partition("c")  # "120": PROMPT_CODES codes at most; "120c0": none
+        tokens, _, codes = c.removesuffix("e0").partition("c")  # "120": PROMPT_CODES codes at most; "120c0": none
         cap = int(codes) if codes else PROMPT_CODES
         best_codes = [t.text for t in terms if t.kind == "code"][:cap]
         kept = [t for t in terms if t.kind != "code" or t.text in best_codes]
@@ -149,6 +151,7 @@ def main() -> int:
                 for condition, pcm in (("clean", clean), (f"pink{args.snr:g}", add_noise(clean, args.snr, "pink"))):
                     for config, prompt in configs.items():
                         engine.prompt = prompt
+                        engine.echo_probability = 0.0 if config.endswith("e0") else ECHO_PROBABILITY
                         text, _, secs = decode(engine, pcm)
                         ref, hyp = normalize(q), normalize(text)
                         rows.append({"set": set_name, "kind": kind, "voice": voice, "condition": condition,
@@ -164,6 +167,7 @@ def main() -> int:
             pcm = speak(line, voice)
             for config, prompt in configs.items():
                 engine.prompt = prompt
+                engine.echo_probability = 0.0 if config.endswith("e0") else ECHO_PROBABILITY
                 text, words, _ = decode(engine, pcm)
                 hit = match_phrase(words, settings.listen.wake_phrase, settings.listen.wake_sensitivity) is not None
                 wake_rows.append({"kind": kind, "voice": voice, "config": config, "line": line, "text": text,

@@ -29,6 +29,11 @@ _FRAMES_30S = 3000
 # you." or "next." there (0.4-0.7 for those, < 0.05 for speech); primed with the documents' words it did
 # so for 1 in 10 questions (docs/benchmarks.md, "Document vocabulary").
 _TAIL_NO_SPEECH = 0.3
+# A word of the documents' prompt that Whisper itself gives less than this probability came from the prompt,
+# not from the audio: "Halvorsen, do we get a new laptop?" for "how often do we ...", "where's the IT help,
+# Cascade?" for "... help desk" (0.003-0.004); the prompt's words when they were said scored 0.23 and more in
+# the conversation corpus (docs/benchmarks.md, "Words from the prompt, not from the audio").
+ECHO_PROBABILITY = 0.02
 
 
 class WhisperEngine:
@@ -58,6 +63,7 @@ class WhisperEngine:
         # The documents' vocabulary as Whisper's initial prompt (kiosk.listen.vocabulary; "" = none), for
         # decodes started with start(bias=True), the default; docs/benchmarks.md, "Document vocabulary".
         self.prompt = prompt
+        self.echo_probability = ECHO_PROBABILITY  # 0: never decode again without the prompt (benchmarks)
         self._bias = True
         self._model: Any = WhisperModel(
             str(self.model_dir), device="cpu", compute_type=compute_type, cpu_threads=threads, local_files_only=True
@@ -152,12 +158,22 @@ class WhisperEngine:
         return encoded
 
     def _transcribe(self, pcm: bytes, window_s: float, prompt: str = "") -> Transcript:
+        """One utterance decoded; again without the prompt when Whisper wrote a word of it that it did not hear."""
         import numpy as np
 
         pcm = pcm[: len(pcm) // 2 * 2]  # drop a dangling odd byte
         if len(pcm) < SAMPLE_RATE // 10 * 2:  # < 0.1 s: nothing worth decoding
             return Transcript(text="", words=(), engine=self.name, final=True)
         audio = np.frombuffer(pcm, dtype=np.int16).astype(np.float32) / 32768.0
+        transcript, echoed = self._decode_audio(audio, window_s, prompt)
+        if echoed:
+            log.info("whisper wrote %s from its prompt, not from the audio (%r); decoding again without it",
+                     ", ".join(echoed), transcript.text)
+            transcript, _ = self._decode_audio(audio, window_s, "")
+        return transcript
+
+    def _decode_audio(self, audio: Any, window_s: float, prompt: str) -> tuple[Transcript, list[str]]:
+        """The transcript, and the prompt's words in it that Whisper gave almost no probability."""
         duration = len(audio) / SAMPLE_RATE
         self._content = int(duration * _FRAMES_PER_S) + 1
         self._frames = min(_FRAMES_30S, int(max(window_s, duration + 1.0) * _FRAMES_PER_S))
@@ -182,19 +198,23 @@ class WhisperEngine:
         )
         words: list[Word] = []
         texts: list[str] = []
+        echoed: list[str] = []
+        primed = _prompt_words(prompt) if prompt else frozenset()
         for seg in segments:  # a generator: decoding happens while iterating
             if texts and seg.no_speech_prob > _TAIL_NO_SPEECH:
                 continue  # a window over the silence after the question: "Thank you.", "That's it."
             texts.append(seg.text.strip())
-            for w in seg.words or ():
+            seg_words = [w for w in seg.words or () if w.word.strip()]
+            for i, w in enumerate(seg_words):
                 token = w.word.strip()
-                if token:
-                    # Whisper's timestamps can overshoot the padded 30 s window; clamp to the real audio.
-                    start = min(max(float(w.start), 0.0), duration)
-                    words.append(Word(word=token, start_s=start, end_s=min(max(float(w.end), start), duration)))
+                if w.probability < self.echo_probability and _bare(token) in primed and _set_off(seg_words, i):
+                    echoed.append(token)
+                # Whisper's timestamps can overshoot the padded 30 s window; clamp to the real audio.
+                start = min(max(float(w.start), 0.0), duration)
+                words.append(Word(word=token, start_s=start, end_s=min(max(float(w.end), start), duration)))
         text = " ".join(t for t in texts if t)
         return Transcript(text=text, words=tuple(words), engine=self.name, final=True,
-                          encoding=self._frames_heard(duration))
+                          encoding=self._frames_heard(duration)), echoed
 
     def _frames_heard(self, duration: float) -> Any:
         """The encoder's frames of the audio just decoded (not of the padding), each of unit length."""
@@ -221,6 +241,26 @@ class WhisperEngine:
                 features = np.pad(features, ((0, 0), (0, short)))
             self._encode_window(features)
             return self._frames_heard(duration)
+
+
+def _bare(word: str) -> str:
+    return word.strip(".,;:!?\"'()").lower()
+
+
+def _set_off(words: list[Any], i: int) -> bool:
+    """The i-th word stands apart from the sentence the way the prompt's comma-separated terms do: a comma
+    after it ("Halvorsen, do we get ..."), or one before it where the sentence ends ("... the IT help, Cascade?")."""
+    token = words[i].word.strip()
+    if token.endswith(","):
+        return True
+    before = words[i - 1].word.strip() if i > 0 else ""
+    return before.endswith(",") and (i == len(words) - 1 or token[-1] in ".?!")
+
+
+@functools.lru_cache(maxsize=8)
+def _prompt_words(prompt: str) -> frozenset[str]:
+    """The words of a comma-separated prompt ("IT help desk, A-210" -> "it", "help", "desk", "a-210")."""
+    return frozenset(_bare(w) for term in prompt.split(",") for w in term.split())
 
 
 @functools.lru_cache(maxsize=8)
