@@ -43,17 +43,27 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9']+", text.lower())
 
 
+# What people say before a follow-up, and Whisper writes without the question mark when it mishears the rest:
+# "Okay, and will a robot stop ..." heard as "Okay, and we'll allow robot to stop ...", "One more thing, is there
+# wifi for guests" as "One more thing, is their wifi forgett". The form is judged on what comes after them.
+_LEAD_INS = re.compile(
+    r"^(?:(?:okay|ok|oh|um+|uh+|er|erm|well|right|alright|all right|sorry|excuse me|pardon|great|cool|yeah|"
+    r"thanks|thank you|cheers|hey|hi|hello|one (?:more|last) (?:thing|question)|another (?:thing|question)|"
+    r"quick question)\b[\s,.!]*)+")
+
+
 def looks_addressed(text: str) -> bool:
     """A question or a request, the way visitors ask a kiosk; not thanks or small talk."""
     t = text.strip().lower()
     words = _words(t)
     if not words:
         return False
-    if _CLOSINGS.match(" ".join(words)) and not t.endswith("?"):
-        return False
     if t.endswith("?") or _REQUESTS.search(" ".join(words)):
         return True
-    return words[0] in _OPENERS or " ".join(words[:2]) in _OPENERS
+    rest = _words(_LEAD_INS.sub("", t))
+    if not rest or _CLOSINGS.match(" ".join(rest)):
+        return False  # "Okay, great.", "Thanks, that's all."
+    return rest[0] in _OPENERS or " ".join(rest[:2]) in _OPENERS
 
 
 def level_db(pcm: bytes | np.ndarray) -> float:
