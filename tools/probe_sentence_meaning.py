@@ -3,7 +3,7 @@
 single question of an eval set matched against all of them.
 
     .venv/bin/python tools/probe_sentence_meaning.py --kb /tmp/kbh.sqlite samples/halvorsen-paraphrases.jsonl \
-        [--model all-minilm-l6-v2] [--json]
+        [--model all-minilm-l6-v2 | --model all-mpnet-base-v2 --mpnet-dir DIR] [--json]
 
 Per file: how often the closest sentence holds the key fact, and how well the closest sentence's cosine
 separates answerable from unanswerable questions (AUC: 0.5 is chance, 1.0 a perfect threshold), with the
@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from kiosk.answer.evaluate import has_facts, load_cases  # noqa: E402
 from kiosk.config import load_settings  # noqa: E402
@@ -50,12 +51,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--kb", required=True, type=Path)
-    parser.add_argument("--model", default="all-minilm-l6-v2")
+    parser.add_argument("--model", default="all-minilm-l6-v2",
+                        help="an embedding model of the manifest, or all-mpnet-base-v2 with --mpnet-dir")
+    parser.add_argument("--mpnet-dir", type=Path, help="the unpacked all-mpnet-base-v2 (tools/mpnet_numpy.py)")
     parser.add_argument("--config", default="provisioning/personas/onboarding-coach.toml")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     settings = load_settings(args.config)
-    embedder = LlamaEmbedder(locate(settings, args.model, "embedding", "--model").path, args.model, settings.llm)
+    if args.model == "all-mpnet-base-v2":
+        from mpnet_numpy import MPNet  # a numpy reference, measurements only
+
+        embedder = MPNet(args.mpnet_dir)
+    else:
+        embedder = LlamaEmbedder(locate(settings, args.model, "embedding", "--model").path, args.model, settings.llm)
 
     def unit(texts: list[str]) -> np.ndarray:
         v = np.asarray(embedder.embed(texts), dtype=np.float32)
