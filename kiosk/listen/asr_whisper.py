@@ -29,10 +29,11 @@ _FRAMES_30S = 3000
 # you." or "next." there (0.4-0.7 for those, < 0.05 for speech); primed with the documents' words it did
 # so for 1 in 10 questions (docs/benchmarks.md, "Document vocabulary").
 _TAIL_NO_SPEECH = 0.3
-# A word of the documents' prompt that Whisper itself gives less than this probability came from the prompt,
-# not from the audio: "Halvorsen, do we get a new laptop?" for "how often do we ...", "where's the IT help,
-# Cascade?" for "... help desk" (0.003-0.004); the prompt's words when they were said scored 0.23 and more in
-# the conversation corpus (docs/benchmarks.md, "Words from the prompt, not from the audio").
+# A word of the documents' prompt that Whisper itself gives less than this probability, standing apart like the
+# prompt's comma-separated terms (`_set_off`), came from the prompt, not from the audio: "Halvorsen, do we get a
+# new laptop?" for "how often do we ...", "where's the IT help, Cascade?" for "... help desk" (0.003-0.014). Said
+# prompt words mostly score 0.2 and more, but not always ("VPN" 0.0065 inside its sentence): hence the shape too
+# (docs/benchmarks.md, "Words from the prompt, not from the audio").
 ECHO_PROBABILITY = 0.02
 
 
