@@ -13,6 +13,8 @@ from __future__ import annotations
 import enum
 import re
 
+from kiosk.spoken import lead_ins
+
 
 class Wants(enum.Enum):
     PLACE = "place"
@@ -29,9 +31,8 @@ class Wants(enum.Enum):
     ANY = "any"
 
 
-_FILLER = re.compile(r"^(?:(?:um+|uh+|er+|so|okay|ok|hey|hi|hello|and|but|oh|well|sorry|excuse me|quick question|"
-                     r"one more thing|also|then|right|yeah|hmm+|please|can you tell me|could you tell me|"
-                     r"do you know|i was wondering|i wonder)[\s,.!?-]+)+")
+_FILLER = lead_ins("er+", "so", "hey", "and", "but", "also", "then", "hmm+", "please", "can you tell me",
+                   "could you tell me", "do you know", "i was wondering", "i wonder", between=r"[\s,.!?-]+")
 _ASKS_MEANING = r"^what (?:does|do|is) (?:an? |the )?([\w&-]+) (?:stand for|mean|short for)\b"
 _RULES: tuple[tuple[Wants, re.Pattern[str]], ...] = tuple((wants, re.compile(pattern)) for wants, pattern in (
     (Wants.MEANING, _ASKS_MEANING),

@@ -21,6 +21,7 @@ from difflib import SequenceMatcher
 import numpy as np
 
 from kiosk.listen.wake import sound_key
+from kiosk.spoken import lead_ins
 
 # How questions and requests to an assistant start, including elliptical follow-ups ("and the
 # canteen?", "what about parking?") and polite forms ("could you ...", "I'd like to know ...").
@@ -46,10 +47,8 @@ def _words(text: str) -> list[str]:
 # What people say before a follow-up, and Whisper writes without the question mark when it mishears the rest:
 # "Okay, and will a robot stop ..." heard as "Okay, and we'll allow robot to stop ...", "One more thing, is there
 # wifi for guests" as "One more thing, is their wifi forgett". The form is judged on what comes after them.
-_LEAD_INS = re.compile(
-    r"^(?:(?:okay|ok|oh|um+|uh+|er|erm|well|right|alright|all right|sorry|excuse me|pardon|great|cool|yeah|"
-    r"thanks|thank you|cheers|hey|hi|hello|one (?:more|last) (?:thing|question)|another (?:thing|question)|"
-    r"quick question)\b[\s,.!]*)+")
+_LEAD_INS = lead_ins("er", "erm", "alright", "all right", "pardon", "great", "cool", "thanks", "thank you", "cheers",
+                     "hey", "one (?:more|last) (?:thing|question)", "another (?:thing|question)")
 
 
 def looks_addressed(text: str) -> bool:

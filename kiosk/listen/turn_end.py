@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from kiosk.spoken import lead_ins
+
 # Words no finished question ends on: articles, possessives, conjunctions, fillers.
 _NEVER_LAST = frozenset([
     "a", "an", "the", "my", "your", "our", "their", "his", "her", "its", "some", "every", "each", "and", "or",
@@ -34,8 +36,7 @@ _SUBJECT = frozenset(["i", "we", "they", "he", "she", "you", "it"])
 # What people say before the question ("Quick question!", "Excuse me.", "Okay, so ..."): an opener with at most
 # one more word after it ("Quick question, dude!") means the visitor has only begun. ("Hey" is not one: "Hey
 # coach." alone is a whole wake phrase.)
-_OPENER = re.compile(r"^(?:(?:excuse me|quick question|one more thing|sorry|hi|hello|okay|ok|so|um+|uh+|er+|oh|"
-                     r"and|well|right|yeah|please)\b[\s,.!?]*)+")
+_OPENER = lead_ins("so", "er+", "and", "please", between=r"[\s,.!?]*")
 
 
 def sounds_complete(text: str, punctuated: bool = True) -> bool:
