@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1] / "kiosk"
 
 # Bottom first. A unit is a top-level module or a package; it may import units of lower layers only.
 LAYERS: list[set[str]] = [
-    {"events", "config_check", "board"},      # vocabulary and facts, no kiosk imports
+    {"events", "config_check", "board", "spoken"},  # vocabulary and facts, no kiosk imports
     {"config", "event_json"},
     {"logs", "models"},                         # model manifest, fetching, locating
     {"speech", "knowledge"},                    # engines: Piper; documents, index, retrieval, grounding
