@@ -360,6 +360,17 @@ class KnowledgeSettings:
     answer_style: str = _f("auto", choices=("auto", "generate", "quote"))
     """generate: the LLM answers from the passages; quote: the best-matching document sentences are
     spoken word for word; auto: quote when the LLM is a tiny one (GGUF under 400 MB), else generate"""
+    judge: str = _f("auto", choices=("auto", "on", "off"))
+    """before saying it does not know, the kiosk asks the LLM whether one of the best few document sentences
+    answers after all (visitors' words are often not the documents' words): on, off, or auto = when the LLM
+    is large enough to read them (GGUF of 400 MB or more). One short prompt per sentence, only for questions
+    that would be declined (kiosk/answer/judge.py; docs/benchmarks.md, "A second opinion before I don't know")"""
+    judge_threshold: float = _f(0.75, range=(0.5, 1.0))
+    """how sure the judge must be (its probability of answering yes) for a sentence to be said instead of the
+    decline; 0.75 kept every unanswerable question of the tuning set declined with Qwen2.5-Coder-1.5B. Another
+    model may need its own value: `kiosk eval` shows what a change does"""
+    judge_candidates: int = _f(6, range=(1, 12))
+    """sentences the judge reads at most, best by the words first"""
 
 
 _WAKE_DECOYS = (

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.answer.engine import AnswerEngine
+from kiosk.answer.judge import LlmJudge
 from kiosk.answer.llm import SMALL_LLM_BYTES, LlamaEngine
 from kiosk.answer.pipeline import Responder, run_turn
 from kiosk.answer.prompt import passage_tokens, persona_too_long
@@ -74,12 +75,14 @@ def build_grounder(settings: Settings, kb: Path, llm: LlamaEngine) -> Grounder:
     def count(text: str) -> int:
         return len(llm.tokenize(text))
 
-    style = settings.knowledge.answer_style
-    quote = style == "quote" or (style == "auto" and llm.model_path.stat().st_size < SMALL_LLM_BYTES)
-    log.info("knowledge base %s: answers are %s", kb, "quoted from the documents" if quote else "generated")
+    small = llm.model_path.stat().st_size < SMALL_LLM_BYTES
+    quote = k.answer_style == "quote" or (k.answer_style == "auto" and small)
+    judge = LlmJudge(llm) if k.judge == "on" or (k.judge == "auto" and not small) else None
+    log.info("knowledge base %s: answers are %s%s", kb, "quoted from the documents" if quote else "generated",
+             "; the LLM judges sentences before a decline" if judge is not None else "")
     return Grounder(retriever.search, settings.knowledge, settings.persona, count, weigh=retriever.term_weights,
                     quote=quote, similar=None if check is None else functools.partial(similarity, check),
-                    expand=retriever.expand)
+                    expand=retriever.expand, judge=judge)
 
 
 class Runtime:

@@ -89,6 +89,7 @@ class LlamaEngine:
                 seed=settings.seed, flash_attn=settings.flash_attn, verbose=False, vocab_only=vocab_only,
             )
         self._format, self._stop = self._chat_formatter()
+        self._yes_no: tuple[list[int], list[int]] | None = None
 
     @property
     def n_ctx(self) -> int:
@@ -186,3 +187,33 @@ class LlamaEngine:
                         pace()
         finally:
             chunks.close()  # ends llama.cpp's decode loop at once when we stop early
+
+    def yes_odds(self, messages: Sequence[Message]) -> float:
+        """How likely the reply to `messages` starts with yes rather than no, from the next token's logits
+        alone (no sampling, so no seed or CPU changes the choice); the KV cache keeps the prefix the last
+        prompt shares with this one (a judge's fixed instructions and question)."""
+        import llama_cpp
+        import numpy as np
+
+        tokens, _ = self.tokens_for(messages)
+        if len(tokens) + 1 > self.n_ctx:
+            raise PromptTooLong(f"prompt of {len(tokens)} tokens does not fit llm.n_ctx={self.n_ctx}")
+        llm = self._llm
+        llm.n_tokens = max(0, self.cached_prefix(tokens))  # eval() drops what the cache holds past it
+        llm.eval(tokens[llm.n_tokens:])
+        # Only the last position's logits exist (logits_all is off, as for answering).
+        row = llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1)  # noqa: SLF001 - the context the Llama owns
+        logits = np.ctypeslib.as_array(row, shape=(llm.n_vocab(),)).astype(np.float64)
+        yes, no = self._answer_tokens()
+        top = logits.max()
+        p_yes = float(np.exp(logits[yes] - top).sum())
+        p_no = float(np.exp(logits[no] - top).sum())
+        return p_yes / (p_yes + p_no) if p_yes + p_no > 0 else 0.5
+
+    def _answer_tokens(self) -> tuple[list[int], list[int]]:
+        """The tokens a reply of yes or no starts with, in the spellings models use."""
+        if self._yes_no is None:
+            def first(words: tuple[str, ...]) -> list[int]:
+                return sorted({self.tokenize(w)[0] for w in words})
+            self._yes_no = first(("Yes", "yes", " Yes", "YES")), first(("No", "no", " No", "NO"))
+        return self._yes_no

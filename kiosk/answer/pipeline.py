@@ -292,11 +292,8 @@ class _Turn:
         question = responder.shorten(question)
         self.r, self.turn_id, self.question, self.speak = responder, turn_id, question, speak
         self.record = TurnRecord(t0)
-        asked = any(ch.isalnum() for ch in question)
-        self.grounding, failed = responder.ground(question) if asked else (None, False)
-        if failed:
-            self.record.errors.append(ErrorCode.RETRIEVAL)
-        self.guard = responder.guard(question, self.grounding)
+        self.grounding: Grounding | None = None
+        self.guard: SentenceGuard | None = None
         self.stats = GenerationStats()
         self.pacer = Pacer(self.current)
         self.loop = asyncio.get_running_loop()
@@ -309,6 +306,13 @@ class _Turn:
         return self.r.gate.is_current(self.turn_id)
 
     async def events(self) -> AsyncIterator[TurnEvent]:
+        if any(ch.isalnum() for ch in self.question):
+            # On the LLM's thread: the knowledge.judge asks the LLM, and the loop keeps drawing meanwhile.
+            self.grounding, failed = await self.r.run_engine(self.loop, self.r._llm_thread, self.r.ground,
+                                                             self.question)
+            if failed:
+                self.record.errors.append(ErrorCode.RETRIEVAL)
+        self.guard = self.r.guard(self.question, self.grounding)
         g = self.grounding
         if g is not None:
             yield Grounded(self.turn_id, g.decision, tuple(g.sources), g.why, g.nearest)

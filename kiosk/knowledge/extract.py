@@ -183,6 +183,11 @@ def _words_score(c: Candidate) -> float:
     return c.own + _CONTEXT_CREDIT * c.context + _TYPE_BONUS * c.plain - _RANK_COST * c.rank
 
 
+def ranked(found: Sequence[Candidate]) -> list[Candidate]:
+    """Best first by the words alone; among equals, the earlier passage and sentence first."""
+    return sorted(found, key=lambda c: -_words_score(c))
+
+
 def quote(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], question: str = "",
           runner_up: float = 0.0, expand: Callable[[str], str] = str,
           prefer: Callable[[Quote], bool] | None = None, kind: Wants | None = None) -> Quote | None:
