@@ -6,7 +6,8 @@ LLM is not asked. Every sentence passes the SentenceGuard before it is spoken.
 
 The stages, each small and on its own thread or task, joined by queues:
 
-    ground      loop          Grounder.ground: faq / decline -> a fixed reply; answer -> passages
+    ground      llm thread    Grounder.ground: faq / decline -> a fixed reply; answer -> passages (its judge asks
+                              the LLM before a decline, knowledge.judge)
     generate    llm thread    Generator.generate, paced by Pacer when speech must come first
     chunk       loop task     SentenceChunker + SentenceGuard -> AnswerToken, AnswerSentence
     synthesize  loop task     Tts.speak on the tts thread -> SpeechAudio
