@@ -78,6 +78,10 @@ def build_grounder(settings: Settings, kb: Path, llm: LlamaEngine) -> Grounder:
     small = llm.model_path.stat().st_size < SMALL_LLM_BYTES
     quote = k.answer_style == "quote" or (k.answer_style == "auto" and small)
     judge = LlmJudge(llm) if k.judge == "on" or (k.judge == "auto" and not small) else None
+    if judge is not None and small:
+        log.warning("knowledge.judge = on with %s, an LLM under 400 MB: the embedded SmolLM2 judged worse than chance "
+                    "(docs/benchmarks.md, \"A second opinion before I don't know\"); \"auto\" leaves it off",
+                    settings.persona.llm)
     log.info("knowledge base %s: answers are %s%s", kb, "quoted from the documents" if quote else "generated",
              "; the LLM judges sentences before a decline" if judge is not None else "")
     return Grounder(retriever.search, settings.knowledge, settings.persona, count, weigh=retriever.term_weights,

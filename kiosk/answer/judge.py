@@ -1,11 +1,11 @@
 """A second opinion before "I don't know": the answering LLM asked whether a document sentence answers.
 
-The grounder declines when too few of the visitor's words are the documents' words ("where are the
-defibrillators kept?" against "AEDs hang beside the first aid room"). A large enough LLM reads better than
-word overlap: asked about each of the best few candidate sentences, its probability of replying "yes" ranks
-them, and one it is sure of is said instead of the decline (`Grounder`, knowledge.judge). One short prompt
-per sentence, only for a question that would otherwise be declined; the fixed instructions and the question
-stay in the KV cache between the sentences.
+The grounder declines when too few of the visitor's words are the documents' words ("I need someone to talk
+to, is there a helpline?" against "the Lighthouse Employee Assistance Program ... at 1-800-555-0142"). A large
+enough LLM reads better than word overlap: asked about each of the best few candidate sentences, its
+probability of replying "yes" ranks them, and one it is sure of is said instead of the decline (`Grounder`,
+knowledge.judge). One short prompt per sentence, only for a question that would otherwise be declined; the
+fixed instructions and the question stay in the KV cache between the sentences.
 """
 
 from __future__ import annotations
