@@ -142,6 +142,26 @@ def test_yes_odds_come_from_the_real_engine_and_leave_generation_as_it_was(setti
     assert "".join(llm.stream(prompt, options)) == before, "the judge's prompts leave no trace in answers"
 
 
+@pytest.mark.slow
+def test_judging_leaves_the_persona_prefix_cached(settings: Settings) -> None:
+    """Without this, every judged question would make the next answer prefill the persona prompt again (6 s for
+    a 1.5B model on this CPU)."""
+    from kiosk.answer.judge import LlmJudge
+    from kiosk.runtime import build_llm
+
+    llm = build_llm(settings)
+    persona = [{"role": "system", "content": "You are a kiosk."}, {"role": "user", "content": "Hello"}]
+    tokens, _ = llm.tokens_for(persona)
+    llm.prefill(persona)
+    held = llm.cached_prefix(tokens)
+    assert held == len(tokens) - 1
+    odds = LlmJudge(llm)("where is the first aid room?", ["First aid. The first aid room is C-110.", "Gym. Open."])
+    assert len(odds) == 2
+    assert llm.cached_prefix(tokens) == held, "the judge's prompts are gone, the persona's is back"
+    assert LlmJudge(llm)("where is the first aid room?", ["First aid. The first aid room is C-110."])[0] == \
+        pytest.approx(odds[0], abs=1e-3), "judging from the restored cache"
+
+
 QWEN = "qwen2.5-coder-1.5b-instruct-q4km"
 
 

@@ -5,12 +5,14 @@ to, is there a helpline?" against "the Lighthouse Employee Assistance Program ..
 enough LLM reads better than word overlap: asked about each of the best few candidate sentences, its
 probability of replying "yes" ranks them, and one it is sure of is said instead of the decline (`Grounder`,
 knowledge.judge). One short prompt per sentence, only for a question that would otherwise be declined; the
-fixed instructions and the question stay in the KV cache between the sentences.
+fixed instructions and the question stay in the KV cache between the sentences, and the persona prefix is
+put back afterwards.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from typing import Protocol
 
 Message = dict[str, str]
@@ -27,6 +29,8 @@ def judge_messages(question: str, text: str) -> list[Message]:
 class _Odds(Protocol):
     def yes_odds(self, messages: Sequence[Message]) -> float: ...
 
+    def aside(self) -> AbstractContextManager[None]: ...
+
 
 class LlmJudge:
     """`judge(question, texts)`: for each text, the LLM's probability that it answers the question."""
@@ -35,4 +39,5 @@ class LlmJudge:
         self._engine = engine
 
     def __call__(self, question: str, texts: Sequence[str]) -> list[float]:
-        return [self._engine.yes_odds(judge_messages(question, text)) for text in texts]
+        with self._engine.aside():  # the persona prefix stays cached for the answer
+            return [self._engine.yes_odds(judge_messages(question, text)) for text in texts]
