@@ -461,8 +461,8 @@ class ListenSettings:
     """in the follow-up window only a question or a request is taken ("and on weekends?", "tell me
     about parking"); statements and thanks are chatter"""
     merge_s: float = _f(1.5, range=(0.0, 10.0))
-    """speech resuming within this of a question's end, before the answer is spoken, continues that
-    question ("where is the ..." / "IT help desk?") instead of replacing it"""
+    """speech resuming within this of a question's end continues that question ("where is the ..." /
+    "IT help desk?") instead of replacing it, and stops an answer that has just begun"""
     refractory_s: float = _f(2.0, range=(0.0, 30.0))
     """after a wake, further wake detections are ignored for this long"""
     gate_tail_ms: int = _f(300, range=(0, 3000))

@@ -316,6 +316,45 @@ def test_voice_barge_in_needs_the_visitors_level() -> None:
     assert kinds(events) == ["SpeechStarted", "SpeechEnded", "Heard"] and events[-1].text == "stop"
 
 
+@pytest.mark.parametrize("mode", ["wake", "tap"])
+def test_the_rest_of_a_question_after_the_answer_began_interrupts_it(mode: str) -> None:
+    """"Can I put" (a hesitation) "my phone on the staff wifi": the first half ended the turn and the
+    answer began; the visitor goes on within listen.merge_s. Whatever barge_in says, that is the rest of
+    the question, not a new one: before, the gate swallowed it unless barge_in was "voice"."""
+    listener, _ = make(["hey coach can i put", "my phone on the staff wifi"], barge_in=mode)
+    events = run(listener, tone(1.5), silence(0.6), end=False)
+    assert kinds(events) == ["Wake", "SpeechStarted", "SpeechEnded", "Heard"]
+    listener.speaking_started()
+    events = run(listener, silence(0.2), tone(1.2), silence(1))
+    assert kinds(events) == ["SpeechStarted", "SpeechEnded", "Heard"]
+    assert events[-1].text == "my phone on the staff wifi" and listener._gate is None
+
+
+@pytest.mark.parametrize("mode", ["wake", "tap"])
+def test_speech_well_after_the_question_does_not_stop_the_answer(mode: str) -> None:
+    """Beyond listen.merge_s only barge_in's own rule interrupts: a bystander talking over the answer
+    neither stops it nor reaches the recognizer as a question."""
+    listener, _ = make(["hey coach where is hr", "and the canteen"], barge_in=mode)
+    run(listener, tone(1.5), silence(0.6), end=False)
+    listener.speaking_started()
+    events = run(listener, tone(1.0, level=0.001), silence(1.5), tone(1.0), silence(1), end=False)
+    assert kinds(events) == [] and listener._gate is not None
+
+
+def test_the_kiosks_own_first_words_are_not_the_rest_of_the_question() -> None:
+    """Without echo cancellation the answer's first words reach the microphone within listen.merge_s of the
+    question, at the visitor's level: recognized as the kiosk's own, they do not stop it."""
+    settings = dataclasses.replace(ListenSettings(), hangover_ms=500, barge_in="wake")
+    asr = PeekingAsr(["hey coach where is hr", "register your visitor"])
+    listener = Listener(EnergyVad(), asr, TranscriptSpotter(asr, settings.wake_phrase), settings)
+    run(listener, tone(1.5), silence(0.6), end=False)
+    listener.speaking_started()
+    listener.saying("Register your visitor with reception the day before.")
+    echo = run(listener, tone(1.2), silence(0.8), end=False)
+    assert kinds(echo) == ["Dismissed"] and echo[0].reason == "own_voice"  # never announced: the kiosk spoke on
+    assert listener._gate is not None and listener.state is State.GATED
+
+
 def test_a_visitor_speaking_up_inside_the_residue_interrupts() -> None:
     """The residue rarely pauses long enough to end its VAD segment: a visitor who starts speaking while it
     goes on interrupts as soon as the level reaches theirs, from about where they began."""

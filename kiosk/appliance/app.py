@@ -211,10 +211,11 @@ class Kiosk:
 
     def _visitor_spoke(self, event: SpeechStarted) -> None:
         """Speech while the kiosk thinks, greets or speaks: the visitor goes first. Right after a question
-        it is the rest of that question ("where is the ..." / "IT help desk?")."""
+        it is the rest of that question ("where is the ..." / "IT help desk?"), even when the answer has
+        begun or ended (the listener tells of such speech only once it has heard all of it and found it
+        not the kiosk's own words): within `merge_s` of their last word nobody is replying to the answer."""
         busy = self.phase in (VisitorState.THINKING, VisitorState.SPEAKING) and self._turn is not None
-        # Only before the answer is heard: once the kiosk speaks, the visitor is answering it or asking anew.
-        asked = self._question if busy and self.phase is VisitorState.THINKING else None
+        asked = self._question if self.lesson is None else None
         if asked is not None and event.t - asked[1] <= self.rt.settings.listen.merge_s:
             self._prefix = asked[0]
             log.info("the visitor goes on after %r: waiting for the rest", self._prefix)

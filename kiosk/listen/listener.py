@@ -110,7 +110,7 @@ class Listener:
         self._judge = BargeInJudge(self.addressee, SAMPLE_RATE)
         self.own = self._judge.own  # what the kiosk says in its current answer
         self._documents_prompt: str | None = None  # the recognizer's own prompt while `expect` replaces it
-        self._confirm_at = 0
+        self._confirm_at: int | None = 0  # None: a barge-in judged at its end (_rest_of_question)
         self._spoke_until: int | None = None  # where the kiosk last stopped speaking (its echo may go on)
         self._gate_window = FOLLOW_UP  # the window that opens when the kiosk stops speaking
         self._meter = LevelMeter()
@@ -216,7 +216,7 @@ class Listener:
             if self.state is not State.GATED:
                 self._abandon()
                 self.state = State.GATED
-            if self.settings.barge_in == "tap":  # nothing to hear: skip the VAD, the cheapest way to wait
+            if self.settings.barge_in == "tap" and not self._continues(begin):  # nothing to hear: no VAD
                 self.endpoint.process(self._frame_samples, 0.0)
                 return events
         elif self.state is State.GATED:
@@ -244,7 +244,7 @@ class Listener:
             events += self._feed_active(frame)
         if self._residue is not None:
             events += self._watch_residue(prob, self._residue)
-        if self._mode == "capture" and self._barged and not self._announced:
+        if self._mode == "capture" and self._barged and not self._announced and self._confirm_at is not None:
             events += self._confirm_barge_in()
         if self._mode is not None and self._early_after is not None:
             self._decode_early(self._early_after)
@@ -327,8 +327,9 @@ class Listener:
     def _on_start(self, sample: int) -> list[ListenEvent]:
         self._early = self._checked = False
         self._meter.reset()
+        continues = self.state is State.GATED and self.settings.barge_in != "voice" and self._continues(sample)
         listens_for_wake = self.state is State.ASLEEP or (
-            self.state is State.GATED and self.settings.barge_in == "wake")
+            self.state is State.GATED and self.settings.barge_in == "wake" and not continues)
         if listens_for_wake and self.spotter is not None:
             self._mode, self._start = "spot", sample
             self.spotter.start()
@@ -338,10 +339,11 @@ class Listener:
             # A follow-up is announced only once it is taken (bystanders are shown nothing); speech
             # resuming right after a question may be its continuation, and the kiosk must know at once,
             # unless it is much quieter than the visitor (the echo of the kiosk's chime, a bystander).
-            resumed = (self._last_question_end is not None and sample - self._last_question_end <= self._merge
-                       and not self._judge.quieter_than_visitor(self._since(sample)))
+            resumed = self._continues(sample) and not self._judge.quieter_than_visitor(self._since(sample))
             announce = self._window == QUESTION or resumed or self.spotter is None
             return self._begin_capture(sample, lead_in=True, announce=announce)
+        if continues:
+            return self._rest_of_question(sample)
         if self.state is State.GATED and self.settings.barge_in == "voice":
             if self._judge.quieter_than_visitor(self._since(sample)):
                 # What is left of the kiosk's own voice after echo cancellation, or a bystander: the
@@ -353,6 +355,19 @@ class Listener:
             return self._barge_in(sample)
         return []
 
+    def _rest_of_question(self, sample: int) -> list[ListenEvent]:
+        """Speech within `merge_s` of a question while the kiosk has begun to answer it: after a hesitation
+        the visitor goes on ("can I put ..." / "my phone on the staff wifi"). Whatever barge_in says it is
+        heard to its end, unannounced (the kiosk speaks on), and taken only if it is not the kiosk's own
+        words: without echo cancellation the answer's first words reach the microphone at the visitor's
+        level, and a whole utterance tells them apart far better than its first half second."""
+        if self._judge.quieter_than_visitor(self._since(sample)):
+            return []  # the canceller's residue, a bystander
+        self._log_level(sample, "maybe the rest of the question")
+        events = self._begin_capture(sample, lead_in=True, announce=False)
+        self._barged, self._confirm_at = True, None
+        return events
+
     def _barge_in(self, sample: int) -> list[ListenEvent]:
         """Voice barge-in, from `sample`: the visitor's words ("wait", "stop"), in any form. Announced (the
         kiosk stops) once the first BARGE_IN_CONFIRM_MS are recognized as not the kiosk's own words."""
@@ -362,7 +377,7 @@ class Listener:
         return events
 
     def _confirm_barge_in(self) -> list[ListenEvent]:
-        if self.position < self._confirm_at:
+        if self._confirm_at is None or self.position < self._confirm_at:
             return []
         text = None
         verdict = self._judge.confirm(self._meter.db, None)  # the level first: no decode for a burst
@@ -427,7 +442,7 @@ class Listener:
             self._resume_window()
             return events + nothing
         lead_s = (self._start - self._fed_from) / SAMPLE_RATE
-        resumed = self._last_question_end is not None and self._start - self._last_question_end <= self._merge
+        resumed = self._continues(self._start)
         follow_up = self._window == FOLLOW_UP and not resumed and not self._barged
         if follow_up and self.spotter is not None:
             # "Hey coach, ..." right after an answer is a wake, not a follow-up to judge: it may be the next
@@ -455,6 +470,8 @@ class Listener:
             log.debug("dismissed: %r", heard.text)
             if why is DismissReason.UNCLEAR:
                 self._await_question(self.position, QUESTION)
+            elif self._barged and self._gate is not None:
+                self.state = State.GATED  # still speaking, or the gate's end is handled at the next frame
             else:
                 self._resume_window()
             return events + [Dismissed(_t(sample), why, heard.text)]
@@ -533,6 +550,10 @@ class Listener:
         return Heard(_t(self.position), text, result.engine,
                      tuple(Word(w.word, max(0.0, w.start_s - lead_s), max(0.0, w.end_s - lead_s)) for w in words),
                      waited)
+
+    def _continues(self, sample: int) -> bool:
+        """Speech from `sample` may be the rest of the last question (`merge_s` after its end)."""
+        return self._last_question_end is not None and sample - self._last_question_end <= self._merge
 
     def _await_question(self, at: int, window: Window) -> None:
         self.state, self._window = State.AWAKE, window
