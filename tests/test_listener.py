@@ -341,20 +341,6 @@ def test_speech_well_after_the_question_does_not_stop_the_answer(mode: str) -> N
     assert kinds(events) == [] and listener._gate is not None
 
 
-def test_the_kiosks_own_first_words_are_not_the_rest_of_the_question() -> None:
-    """Without echo cancellation the answer's first words reach the microphone within listen.merge_s of the
-    question, at the visitor's level: recognized as the kiosk's own, they do not stop it."""
-    settings = dataclasses.replace(ListenSettings(), hangover_ms=500, barge_in="wake")
-    asr = PeekingAsr(["hey coach where is hr", "register your visitor"])
-    listener = Listener(EnergyVad(), asr, TranscriptSpotter(asr, settings.wake_phrase), settings)
-    run(listener, tone(1.5), silence(0.6), end=False)
-    listener.speaking_started()
-    listener.saying("Register your visitor with reception the day before.")
-    echo = run(listener, tone(1.2), silence(0.8), end=False)
-    assert kinds(echo) == ["Dismissed"] and echo[0].reason == "own_voice"  # never announced: the kiosk spoke on
-    assert listener._gate is not None and listener.state is State.GATED
-
-
 def test_a_visitor_speaking_up_inside_the_residue_interrupts() -> None:
     """The residue rarely pauses long enough to end its VAD segment: a visitor who starts speaking while it
     goes on interrupts as soon as the level reaches theirs, from about where they began."""
@@ -401,14 +387,33 @@ class PeekingAsr(ScriptedAsr):
         return self.texts[0] if self.texts else ""
 
 
+ANSWER = "Register your visitor with reception the day before."
+
+
+def answering(asr: ScriptedAsr, barge_in: str, pause_s: float = 1.0) -> Listener:
+    """A listener that heard "hey coach <question>" (the recognizer's first text), the visitor silent for
+    `pause_s`, and the kiosk now saying ANSWER."""
+    settings = dataclasses.replace(ListenSettings(), hangover_ms=500, barge_in=barge_in)
+    listener = Listener(EnergyVad(), asr, TranscriptSpotter(asr, settings.wake_phrase), settings)
+    run(listener, tone(1.5), silence(pause_s), end=False)
+    listener.speaking_started()
+    listener.saying(ANSWER)
+    return listener
+
+
+def test_the_kiosks_own_first_words_are_not_the_rest_of_the_question() -> None:
+    """Without echo cancellation the answer's first words reach the microphone within listen.merge_s of the
+    question, at the visitor's level: recognized as the kiosk's own, they do not stop it."""
+    listener = answering(PeekingAsr(["hey coach where is hr", "register your visitor"]), "wake", pause_s=0.6)
+    echo = run(listener, tone(1.2), silence(0.8), end=False)
+    assert kinds(echo) == ["Dismissed"] and echo[0].reason == "own_voice"  # never announced: the kiosk spoke on
+    assert listener._gate is not None and listener.state is State.GATED
+
+
 def test_the_kiosks_own_words_at_the_visitors_level_do_not_interrupt_it() -> None:
     """The canceller's residue can be as loud as the visitor; recognized, it is the answer's own words."""
-    settings = dataclasses.replace(ListenSettings(), hangover_ms=500, barge_in="voice")
     asr = PeekingAsr(["hey coach where is hr", "register your visitor", "where do i park"])
-    listener = Listener(EnergyVad(), asr, TranscriptSpotter(asr, settings.wake_phrase), settings)
-    events = run(listener, tone(1.5), silence(1), end=False)
-    listener.speaking_started()
-    listener.saying("Register your visitor with reception the day before.")
+    listener = answering(asr, "voice")
     echo = run(listener, tone(1.2), silence(0.8), end=False)
     assert kinds(echo) == [] and listener._gate is not None and listener.state is State.GATED
     asr.texts.pop(0)  # (the scripted recognizer never decoded the rejected echo to its end)
@@ -426,12 +431,7 @@ class ChangingMindAsr(PeekingAsr):
 
 
 def test_a_visitor_drowned_by_the_kiosks_voice_is_asked_to_go_on() -> None:
-    settings = dataclasses.replace(ListenSettings(), hangover_ms=500, barge_in="voice")
-    asr = ChangingMindAsr(["hey coach where is hr", "register your visitor with reception"])
-    listener = Listener(EnergyVad(), asr, TranscriptSpotter(asr, settings.wake_phrase), settings)
-    run(listener, tone(1.5), silence(1), end=False)
-    listener.speaking_started()
-    listener.saying("Register your visitor with reception the day before.")
+    listener = answering(ChangingMindAsr(["hey coach where is hr", "register your visitor with reception"]), "voice")
     events = run(listener, tone(1.2), silence(0.8), end=False)
     assert kinds(events) == ["SpeechStarted", "SpeechEnded", "Dismissed"] and events[-1].reason == "unclear"
     assert listener.state is State.AWAKE and listener._window == "question"
