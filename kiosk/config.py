@@ -397,6 +397,9 @@ class ListenSettings:
     whisper_question_window_s: float = _f(10.0, range=(3.0, 30.0))
     """the same for a question after the wake: 10 s decodes ~100 ms sooner than 20 s at the same word error
     rate (docs/benchmarks.md, "Recognition window" and "End of turn")"""
+    whisper_beam_size: int = _f(1, range=(1, 8))
+    """Whisper's beam: 1 = greedy, the most likely word each time (fastest); more keeps that many hypotheses
+    and may hear hard voices better, for a slower decode (docs/benchmarks.md, "Whisper's beam")"""
     language: str = "en"
     """language Whisper listens for ("" = detect)"""
     vocabulary: str = _f("auto", choices=("auto", "off"))

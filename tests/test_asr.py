@@ -143,6 +143,22 @@ def test_whisper_english_transcript_and_word_times(whisper_en: WhisperEngine, tm
 
 
 @pytest.mark.slow
+def test_listen_whisper_beam_size_reaches_the_decoder(tmp_path: Path) -> None:
+    """listen.whisper_beam_size: the engine the kiosk builds decodes with that beam (a real decode, several
+    hypotheses kept), and with the same word times as greedy decoding gives."""
+    from kiosk.config import Settings, with_overrides
+    from kiosk.listen.engines import build_asr
+
+    beam = build_asr(with_overrides(Settings(), listen={"whisper_beam_size": 4, "vocabulary": "off"}))
+    assert isinstance(beam, WhisperEngine) and beam.beam_size == 4
+    pcm = _espeak_pcm(tmp_path, "hello, I am looking for the reception desk", "en", speed=150, pad_s=0.3)
+    _feed_all(beam, pcm)
+    final = beam.finish()
+    assert "reception" in final.text.lower()
+    _check_words(final.words, pcm_seconds(pcm))
+
+
+@pytest.mark.slow
 def test_whisper_empty_utterance(whisper_en: WhisperEngine) -> None:
     whisper_en.start()
     assert whisper_en.finish() == Transcript(text="", words=(), engine="whisper", final=True)

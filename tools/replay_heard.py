@@ -26,6 +26,7 @@ import glob
 import json
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -90,10 +91,12 @@ def heard_from_audio(folder: Path, settings: Any) -> list[dict[str, Any]]:
         for kind, truth in asked:
             one_breath = kind == "question" and v.style == "one_breath"
             wav = "wake" if one_breath else "question" if kind == "question" else "follow-up"
-            heard = transcribe(asr, pcm(f"{v.id}-{wav}.wav", noise), settings, wake=one_breath,
-                               questions=not one_breath)["questions"]
+            audio = pcm(f"{v.id}-{wav}.wav", noise)
+            started = time.perf_counter()
+            heard = transcribe(asr, audio, settings, wake=one_breath, questions=not one_breath)["questions"]
+            asr_s = round(time.perf_counter() - started, 3)  # the whole file: VAD, wake check and decodes
             text = heard[-1] if heard else ""
-            items.append({"id": v.id, "part": v.part, "kind": kind, "heard": text, "truth": truth.text,
+            items.append({"id": v.id, "part": v.part, "kind": kind, "heard": text, "truth": truth.text, "asr_s": asr_s,
                           "exact": content(text) == content(truth.text),
                           "before": v.question.text if kind == "follow_up" else None, "facts": truth.key_facts,
                           "typed": True})
@@ -138,6 +141,9 @@ def score(settings: Any, items: list[dict[str, Any]]) -> dict[str, Any]:
         misheard = [r for r in mine if not r["exact"]]
         parts[part] = {"transcripts": len(mine), "right": sum(r["right"] for r in mine),
                        "misheard": len(misheard), "misheard_right": sum(r["right"] for r in misheard)}
+        decoded = sorted(r["asr_s"] for r in mine if "asr_s" in r)
+        if decoded:  # --audio: seconds to transcribe each file (its median)
+            parts[part]["asr_s_median"] = decoded[len(decoded) // 2]
     return {"parts": parts, "terms_ms": terms_ms(settings, [r["heard"] for r in rows]), "rows": rows}
 
 

