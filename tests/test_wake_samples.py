@@ -53,12 +53,17 @@ def take(folder: Path, name: str, text: str, voice: str, speed: int, pitch: int)
     return write(folder / name, np.concatenate([room, speech(text, voice, speed, pitch), room]))
 
 
-def scottish_staff(folder: Path) -> Path:
-    """Another person with the Scottish accent (espeak-ng's en-gb-scotland, another variant) says the phrase
-    twice alone and once run into a question, at speeds and pitches the visitor's lines do not use."""
-    take(folder, "a-0.wav", "Hey coach.", "en-gb-scotland+m3", 150, 42)
-    take(folder, "a-1.wav", "Hey coach.", "en-gb-scotland+m3", 175, 48)
-    take(folder, "a-2.wav", "Hey coach, where is the lift?", "en-gb-scotland+m3", 160, 45)
+ACCENT = "es"  # English with a Spanish accent: espeak-ng's Spanish voice reading English. The synthetic templates
+# (eight English voices, kiosk.listen.wake_templates) hear the regional British accents, and most Scottish lines,
+# since 2026-12-07, but not this one ("A class." for "Hey coach.", 0.21-0.23 from the nearest template).
+
+
+def accented_staff(folder: Path) -> Path:
+    """Another person with the visitor's accent (another variant of the voice) says the phrase twice alone and
+    once run into a question, at speeds and pitches the visitor's lines do not use."""
+    take(folder, "a-0.wav", "Hey coach.", f"{ACCENT}+m3", 150, 42)
+    take(folder, "a-1.wav", "Hey coach.", f"{ACCENT}+m3", 175, 48)
+    take(folder, "a-2.wav", "Hey coach, where is the lift?", f"{ACCENT}+m3", 160, 45)
     return folder
 
 
@@ -72,23 +77,23 @@ def whisper():  # noqa: ANN201
 @pytest.mark.slow
 def test_a_recorded_accent_brings_a_voice_the_synthetic_templates_miss_under_the_threshold(
         whisper, tmp_path, monkeypatch) -> None:  # noqa: ANN001
-    """A Scottish visitor's "Hey coach." (Whisper base: "Equal") and "Hey coach, when does my shift start?"
-    ("Here comes, ...") sound 0.18-0.21 from every synthetic template (threshold 0.15): no wake. With three
-    recordings by another Scottish speaker they sound ~0.07-0.11 from the nearest template; near misses in the
-    same accent stay above the threshold."""
+    """A visitor with a Spanish accent: "Hey coach." (Whisper base: "A class.") and "Hey coach, when does my
+    shift start?" ("A clash, ...") sound ~0.2 from every synthetic template (threshold 0.15): no wake. With
+    three recordings by another speaker with that accent they sound closer than the threshold to the nearest
+    template; near misses in the same accent stay above it."""
     from kiosk.listen.wake_samples import phrase_templates
     from kiosk.listen.wake_templates import PhraseTemplates
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     synthetic = PhraseTemplates.build(whisper, "hey coach", 1.0)
-    recorded = phrase_templates(whisper, "hey coach", 1.0, scottish_staff(tmp_path / "samples"))
+    recorded = phrase_templates(whisper, "hey coach", 1.0, accented_staff(tmp_path / "samples"))
     assert synthetic is not None and recorded is not None
     assert len(recorded.templates) == len(synthetic.templates) + 3
 
     def distance(templates: PhraseTemplates, text: str, speed: int) -> float:
         pad = np.zeros(RATE // 2, np.int16)
         whisper.start(bias=False)
-        whisper.feed(np.concatenate([pad, speech(text, "en-gb-scotland", speed, 45), pad]).tobytes())
+        whisper.feed(np.concatenate([pad, speech(text, ACCENT, speed, 45), pad]).tobytes())
         found = templates.match(whisper.finish().encoding)
         return found.distance if found is not None else 1.0
 
@@ -107,10 +112,10 @@ def test_the_recorded_accent_wakes_the_kiosk_and_its_question_is_heard(tmp_path,
     from kiosk.listen.wake_samples import phrase_folder
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    scottish_staff(tmp_path / "samples" / phrase_folder("hey coach"))
+    accented_staff(tmp_path / "samples" / phrase_folder("hey coach"))
     settings = with_overrides(Settings(), listen={"wake_samples": str(tmp_path / "samples")})
-    pcm = np.concatenate([np.zeros(RATE // 2, np.int16), speech("Hey coach.", "en-gb-scotland", 185, 51),
-                          np.zeros(RATE, np.int16), speech("Where is the canteen?", "en-gb-scotland", 165, 45),
+    pcm = np.concatenate([np.zeros(RATE // 2, np.int16), speech("Hey coach.", ACCENT, 185, 51),
+                          np.zeros(RATE, np.int16), speech("Where is the canteen?", ACCENT, 165, 45),
                           np.zeros(3 * RATE, np.int16)])
     events = listen_file(build_listener(settings), pcm.tobytes())
     assert [type(e).__name__ for e in events if isinstance(e, Wake | Heard)] == ["Wake", "Heard"], events

@@ -90,6 +90,32 @@ def test_the_phrase_said_in_one_breath_with_the_question_wakes_it_by_sound(
     assert "coach" not in question and any(w in question for w in words), question
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(("text", "voice", "speed", "pitch", "words"), [
+    ("Hey coach, I lost my badge.", "en-029+f4", 165, 50, ("lost", "badge")),
+    ("Hey coach, where is the canteen?", "en-029", 185, 65, ("where", "canteen")),
+    ("Hey coach, is there parking for bikes?", "en-gb-x-gbclan+f2", 165, 50, ("parking",))])
+def test_regional_accents_wake_it_by_sound(listener, monkeypatch, text: str, voice: str, speed: int, pitch: int,
+                                           words: tuple[str, ...]) -> None:  # noqa: ANN001
+    """Caribbean and Lancashire voices (other variants, speeds and pitches than the templates'): Whisper writes
+    "Here called, ...", "Hey, Crop, ..." and the phrase's sound was far from the five template voices of
+    American and southern British English; templates in those accents too hear it."""
+    import conversation_corpus as cc
+
+    import kiosk.listen.wake_templates as templates
+    from kiosk.cli.listen import listen_file
+
+    rate = 16000
+    pcm = np.concatenate([np.zeros(rate // 2, np.int16), cc.level(cc.synth(text, voice, speed, pitch)),
+                          np.zeros(3 * rate, np.int16)]).tobytes()
+    events = listen_file(listener(), pcm)
+    assert [type(e).__name__ for e in events if isinstance(e, Wake | Heard)] == ["Wake", "Heard"], events
+    question = next(e for e in events if isinstance(e, Heard)).text.lower()
+    assert "coach" not in question and any(w in question for w in words), question
+    monkeypatch.setattr(templates, "TEMPLATE_VOICES", templates.TEMPLATE_VOICES[:5])  # as it was before
+    assert not any(isinstance(e, Wake) for e in listen_file(listener(), pcm))
+
+
 class CountingEncoder:
     """Stands in for Whisper's encoder: frames that depend on the audio, and how often it was asked."""
 

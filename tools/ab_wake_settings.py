@@ -2,9 +2,12 @@
 """Wake recall of the conversation corpus's wake lines through the Listener, fed offline (deterministic), with the
 end-of-turn settings before and after 2026-12-06 (does the faster end of turn cost wakes?), with the wake
 phrase's sound templates of the bare phrase only and with the phrase also run into a question, or with and
-without waking on the phrase with its soft start lost ("A coach.", `onset`) (docs/benchmarks.md)
+without waking on the phrase with its soft start lost ("A coach.", `onset`), or with the wake decode's window
+at 20 s (as shipped) or 10 s (`window`), or with the sound templates in the first five voices or in all of
+kiosk.listen.wake_templates.TEMPLATE_VOICES (`accents`, 2026-12-07) (docs/benchmarks.md)
 
-    .venv/bin/python tools/ab_wake_settings.py [--compare settings|templates|priming|onset] [--part all|tuning|heldout]
+    .venv/bin/python tools/ab_wake_settings.py [--compare settings|templates|priming|onset|window]
+                                               [--part all|tuning|heldout]
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ def main() -> int:
     from kiosk.listen.engines import build_listener
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--compare", choices=("settings", "templates", "priming", "onset"), default="settings")
+    parser.add_argument("--compare", default="settings",
+                        choices=("settings", "templates", "priming", "onset", "window", "accents"))
     parser.add_argument("--part", choices=("all", "tuning", "heldout"), default="all")
     args = parser.parse_args()
     contexts = templates.CONTEXTS
@@ -51,6 +55,11 @@ def main() -> int:
         variants = [("bare phrase only", {}, ()), ("also run into a question", {}, contexts)]
     elif args.compare == "priming":  # the spotter's decode unprimed (as shipped) or primed with the documents' words
         variants = [("spotter unprimed", {}, contexts), ("spotter primed", {"_primed": True}, contexts)]
+    elif args.compare == "accents":  # and the template voices
+        variants = [("five template voices", {}, contexts, templates.TEMPLATE_VOICES[:5]),
+                    (f"{len(templates.TEMPLATE_VOICES)} template voices", {}, contexts, templates.TEMPLATE_VOICES)]
+    elif args.compare == "window":
+        variants = [(f"wake window {w:g} s", {"whisper_window_s": w}, contexts) for w in (20.0, 10.0)]
     else:
         variants = [("start lost: no wake", {"_no_onset": True}, contexts), ("start lost: wakes", {}, contexts)]
     clipped = wake.clipped_phrase
@@ -65,8 +74,10 @@ def main() -> int:
             pcm = np.clip(pcm.astype(np.int32) + bed[:pcm.size], -32768, 32767).astype(np.int16)
         clips.append((v, pcm))
     gap = np.zeros(7 * RATE, np.int16)  # the question window (5 s) closes between visitors
-    for name, listen, said_into in variants:
+    all_voices = templates.TEMPLATE_VOICES
+    for name, listen, said_into, *voices in variants:
         templates.CONTEXTS = said_into
+        templates.TEMPLATE_VOICES = voices[0] if voices else all_voices
         listen = dict(listen)
         engines.Unprimed = (lambda engine: engine) if listen.pop("_primed", False) else unprimed
         wake.clipped_phrase = ((lambda *a, onset=False, **k: 0 if onset else clipped(*a, **k))

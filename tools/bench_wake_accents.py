@@ -5,6 +5,8 @@ phrase also run into a question (kiosk.listen.wake_templates.CONTEXTS). docs/ben
 
     .venv/bin/python tools/bench_wake_accents.py --set tuning       # ~10 min
     .venv/bin/python tools/bench_wake_accents.py --set validation   # other variants, other question openings
+    .venv/bin/python tools/bench_wake_accents.py --set all --voices en-029 en-029+f4 \
+        --add-template-voices en-gb-x-gbclan en-gb-x-gbcwmd   # templates in more accents: does one left out gain?
 
 Neither set uses the conversation corpus's held-out voices (en-gb-scotland, en-us-nyc). Every voice says every
 line at three speeds and pitches, and the near misses of tools/bench_wake_acoustic.py once; each clip is fed
@@ -52,20 +54,27 @@ def main() -> int:
     from kiosk.listen.engines import build_listener
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--set", choices=tuple(SETS), default="tuning")
+    parser.add_argument("--set", choices=(*SETS, "all"), default="tuning")
+    parser.add_argument("--voices", nargs="*", help="only these voices' wake lines (near misses: every voice's)")
+    parser.add_argument("--add-template-voices", nargs="*", default=[],
+                        help="espeak-ng voices added to the sound templates' (compared with the shipped ones)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    voices, lines = SETS[args.set]
+    sets = list(SETS.values()) if args.set == "all" else [SETS[args.set]]
+    clips = [clip for voices, lines in sets for clip in _clips(voices, lines, args.voices)]
+    report: dict = {"set": args.set, "voices": [v for voices, _ in sets for v in voices],
+                    "lines": [line for _, lines in sets for line in lines]}
+    shipped = templates.TEMPLATE_VOICES
+    if args.add_template_voices:  # at the middle template speed and pitch
+        added = shipped + tuple((voice, 160, 50) for voice in args.add_template_voices)
+        variants = [("shipped templates", shipped, templates.CONTEXTS),
+                    ("templates also in " + ", ".join(args.add_template_voices), added, templates.CONTEXTS)]
+    else:
+        variants = [("bare phrase only", shipped, ()), ("also run into a question", shipped, templates.CONTEXTS)]
     kb = Path(tempfile.mkdtemp()) / "kb.sqlite"
     ingest(kb, [ROOT / "samples" / "halvorsen"])
-    before, after = np.zeros(RATE // 2, np.int16), np.zeros(7 * RATE, np.int16)
-    clips = [(voice, wake, text, np.concatenate([before, cc.level(cc.synth(text, voice, speed, pitch)), after]))
-             for voice in voices
-             for wake, texts, speeds in ((True, lines, SPEEDS), (False, NEAR_MISSES, SPEEDS[1:2]))
-             for text in texts for speed, pitch in speeds]
-    report = {"set": args.set, "voices": voices, "lines": lines}
-    for name, said_into in (("bare phrase only", ()), ("also run into a question", templates.CONTEXTS)):
-        templates.CONTEXTS = said_into
+    for name, voices_used, said_into in variants:
+        templates.TEMPLATE_VOICES, templates.CONTEXTS = voices_used, said_into
         listener = build_listener(with_overrides(Settings(), persona={"knowledge_base": str(kb)}))
         per_voice: dict[str, list[bool]] = {}
         near_miss_wakes = []
@@ -83,6 +92,16 @@ def main() -> int:
     if args.json:
         args.json.write_text(json.dumps(report, indent=1) + "\n")
     return 0
+
+
+def _clips(voices: tuple[str, ...], lines: tuple[str, ...], only: list[str] | None) -> list[tuple]:
+    """(voice, is a wake line, text, audio) for every line at every speed and the near misses once."""
+    before, after = np.zeros(RATE // 2, np.int16), np.zeros(7 * RATE, np.int16)
+    return [(voice, wake, text, np.concatenate([before, cc.level(cc.synth(text, voice, speed, pitch)), after]))
+            for voice in voices
+            for wake, texts, speeds in ((True, lines, SPEEDS), (False, NEAR_MISSES, SPEEDS[1:2]))
+            if not (wake and only and voice not in only)
+            for text in texts for speed, pitch in speeds]
 
 
 if __name__ == "__main__":

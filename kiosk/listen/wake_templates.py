@@ -37,9 +37,13 @@ log = logging.getLogger(__name__)
 FRAME_S = 0.02  # one Whisper encoder frame
 SEARCH_S = 3.0  # the phrase is looked for in the first seconds of a segment
 PAD_S = 0.3  # silence around a template while it is encoded (like listen.preroll_ms)
-# espeak-ng voices the templates are spoken in: both accents, female and male, low to high pitch.
+# espeak-ng voices the templates are spoken in: female and male, low to high pitch, and every English accent
+# espeak-ng has but the two the conversation corpus holds out (Scottish, New York). Each regional accent added
+# helped the others: with two of Lancashire, West Midlands and Caribbean added, the third woke the kiosk 80 times
+# in 90 instead of 71, for one more near miss in 168 (docs/benchmarks.md, "Templates in more accents").
 TEMPLATE_VOICES = (("en-us", 160, 50), ("en-gb", 170, 40), ("en-us+f2", 150, 70), ("en-us+m3", 140, 40),
-                   ("en-gb-x-rp", 165, 60))
+                   ("en-gb-x-rp", 165, 60), ("en-gb-x-gbclan", 160, 50), ("en-gb-x-gbcwmd", 160, 50),
+                   ("en-029", 160, 50))
 # Said in one breath with a question, the phrase sounds otherwise than alone (the encoder hears what follows:
 # "Hey coach, where is ..." lies ~0.18 from the bare phrase's templates, "Hey coach." ~0.08). So each voice
 # also says it before a few common question openings; only the phrase's own frames are kept.
@@ -98,7 +102,7 @@ class PhraseTemplates:
     def __init__(self, templates: list[np.ndarray], threshold: float) -> None:
         self.templates, self.threshold = templates, threshold
         lengths = sorted({t.shape[0] for t in templates})
-        # Templates of one voice share a length: searched as one stack, five times fewer steps for 25 templates.
+        # Templates of one voice share a length: searched as one stack, five times fewer steps for 40 templates.
         self._stacks = [np.stack([t for t in templates if t.shape[0] == n]) for n in lengths]
 
     @classmethod
