@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 import conversation_corpus as cc  # noqa: E402
 from conversation_text import has_facts  # noqa: E402
+from replay_heard import visitors_heard  # noqa: E402
 
 
 def nbest(engine: Any, pcm: bytes, n: int) -> list[str]:
@@ -55,7 +56,6 @@ def nbest(engine: Any, pcm: bytes, n: int) -> list[str]:
 
 def main() -> int:
     from kiosk.answer.pipeline import run_turn
-    from kiosk.audio.wav import read_pcm16k
     from kiosk.config import load_settings
     from kiosk.listen.engines import build_asr
     from kiosk.listen.transcribe import transcribe
@@ -70,13 +70,6 @@ def main() -> int:
     settings = load_settings(str(folder / "kiosk.toml"))  # its knowledge base and the documents' prompt
     asr = build_asr(settings)
 
-    def pcm(name: str, noise: Any) -> bytes:
-        clip = np.frombuffer(read_pcm16k(folder / name), np.int16)
-        if noise is not None:
-            bed = np.pad(noise[: clip.size], (0, max(0, clip.size - noise.size)))
-            clip = np.clip(clip.astype(np.int32) + bed, -32768, 32767).astype(np.int16)
-        return np.concatenate([clip, np.zeros(cc.RATE, np.int16)]).tobytes()
-
     rows = []
     with Runtime(settings, speech=False) as rt:
         def ask(text: str, before: str | None, facts: Any) -> tuple[bool, bool]:
@@ -86,28 +79,21 @@ def main() -> int:
             done = asyncio.run(run_turn(rt.responder, text, speak=False))
             return bool(done and done.grounded), has_facts(done.answer if done else "", facts)
 
-        for v in cc.visitors_of(cc.generate(11)):
-            if not (folder / f"{v.id}-wake.wav").is_file():
+        for v, kind, truth, audio in visitors_heard(folder):
+            if kind == "question" and v.style == "one_breath":
+                continue  # decoded with the wake phrase by the spotter: not this decode
+            before = v.question.text if kind == "follow_up" else None
+            if not ask(truth.text, before, truth.key_facts)[1]:
                 continue
-            noise_wav = folder / f"{v.id}-noise.wav"
-            noise = np.frombuffer(read_pcm16k(noise_wav), np.int16) if noise_wav.is_file() else None
-            asked = [("question", v.question)] + ([("follow_up", v.follow_up)] if v.follow_up else [])
-            for kind, truth in asked:
-                if kind == "question" and v.style == "one_breath":
-                    continue  # decoded with the wake phrase by the spotter: not this decode
-                before = v.question.text if kind == "follow_up" else None
-                if not ask(truth.text, before, truth.key_facts)[1]:
-                    continue
-                audio = pcm(f"{v.id}-{'question' if kind == 'question' else 'follow-up'}.wav", noise)
-                heard = transcribe(asr, audio, settings, wake=False, questions=True)["questions"]
-                text = heard[-1] if heard else ""
-                grounded, right = ask(text, before, truth.key_facts)
-                hyps = []
-                for h in nbest(asr, asr._last, args.n):
-                    h_grounded, h_right = ask(h, before, truth.key_facts)
-                    hyps.append({"text": h, "grounded": h_grounded, "right": h_right})
-                rows.append({"id": v.id, "part": v.part, "kind": kind, "truth": truth.text, "heard": text,
-                             "grounded": grounded, "right": right, "nbest": hyps})
+            heard = transcribe(asr, audio, settings, wake=False, questions=True)["questions"]
+            text = heard[-1] if heard else ""
+            grounded, right = ask(text, before, truth.key_facts)
+            hyps = []
+            for h in nbest(asr, asr._last, args.n):
+                h_grounded, h_right = ask(h, before, truth.key_facts)
+                hyps.append({"text": h, "grounded": h_grounded, "right": h_right})
+            rows.append({"id": v.id, "part": v.part, "kind": kind, "truth": truth.text, "heard": text,
+                         "grounded": grounded, "right": right, "nbest": hyps})
     report: dict[str, Any] = {"command": " ".join(sys.argv), "n": args.n, "parts": {}}
     for part in ("tuning", "heldout"):
         mine = [r for r in rows if r["part"] == part]

@@ -27,6 +27,7 @@ import json
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,40 +67,47 @@ def heard_set(runs: list[str]) -> list[dict[str, Any]]:
     return items
 
 
-def heard_from_audio(folder: Path, settings: Any) -> list[dict[str, Any]]:
-    """One item per question and follow-up of the visitors whose WAV files `folder` holds, decoded now."""
+def visitors_heard(folder: Path) -> Iterator[tuple[Any, str, Any, bytes]]:
+    """(visitor, "question" or "follow_up", what they said, its audio) for each visitor whose WAV files a
+    `bench_conversation.py --keep` folder holds: the hall noise mixed in as the visitor heard it, a second of
+    silence after; a question said in one breath with the wake phrase is the wake line's audio."""
     import numpy as np
 
     from kiosk.audio.wav import read_pcm16k
-    from kiosk.listen.engines import build_asr
-    from kiosk.listen.transcribe import transcribe
 
-    def pcm(name: str, noise: Any) -> Any:
+    def pcm(name: str, noise: Any) -> bytes:
         clip = np.frombuffer(read_pcm16k(folder / name), np.int16)
         if noise is not None:  # the hall's noise started with the visitor's first line
             bed = np.pad(noise[: clip.size], (0, max(0, clip.size - noise.size)))
             clip = np.clip(clip.astype(np.int32) + bed, -32768, 32767).astype(np.int16)
-        return np.concatenate([clip, np.zeros(cc.RATE, np.int16)]).tobytes()  # a second of silence after
+        return np.concatenate([clip, np.zeros(cc.RATE, np.int16)]).tobytes()
 
-    asr, items = build_asr(settings), []
     for v in cc.visitors_of(cc.generate(11)):
         if not (folder / f"{v.id}-wake.wav").is_file():
             continue
         noise_wav = folder / f"{v.id}-noise.wav"
         noise = np.frombuffer(read_pcm16k(noise_wav), np.int16) if noise_wav.is_file() else None
-        asked = [("question", v.question)] + ([("follow_up", v.follow_up)] if v.follow_up else [])
-        for kind, truth in asked:
-            one_breath = kind == "question" and v.style == "one_breath"
-            wav = "wake" if one_breath else "question" if kind == "question" else "follow-up"
-            audio = pcm(f"{v.id}-{wav}.wav", noise)
-            started = time.perf_counter()
-            heard = transcribe(asr, audio, settings, wake=one_breath, questions=not one_breath)["questions"]
-            asr_s = round(time.perf_counter() - started, 3)  # the whole file: VAD, wake check and decodes
-            text = heard[-1] if heard else ""
-            items.append({"id": v.id, "part": v.part, "kind": kind, "heard": text, "truth": truth.text, "asr_s": asr_s,
-                          "exact": content(text) == content(truth.text),
-                          "before": v.question.text if kind == "follow_up" else None, "facts": truth.key_facts,
-                          "typed": True})
+        for kind, truth in [("question", v.question)] + ([("follow_up", v.follow_up)] if v.follow_up else []):
+            wav = "wake" if kind == "question" and v.style == "one_breath" else kind.replace("_", "-")
+            yield v, kind, truth, pcm(f"{v.id}-{wav}.wav", noise)
+
+
+def heard_from_audio(folder: Path, settings: Any) -> list[dict[str, Any]]:
+    """One item per question and follow-up of the visitors whose WAV files `folder` holds, decoded now."""
+    from kiosk.listen.engines import build_asr
+    from kiosk.listen.transcribe import transcribe
+
+    asr, items = build_asr(settings), []
+    for v, kind, truth, audio in visitors_heard(folder):
+        one_breath = kind == "question" and v.style == "one_breath"
+        started = time.perf_counter()
+        heard = transcribe(asr, audio, settings, wake=one_breath, questions=not one_breath)["questions"]
+        asr_s = round(time.perf_counter() - started, 3)  # the whole file: VAD, wake check and decodes
+        text = heard[-1] if heard else ""
+        items.append({"id": v.id, "part": v.part, "kind": kind, "heard": text, "truth": truth.text, "asr_s": asr_s,
+                      "exact": content(text) == content(truth.text),
+                      "before": v.question.text if kind == "follow_up" else None, "facts": truth.key_facts,
+                      "typed": True})
     return items
 
 
