@@ -22,9 +22,12 @@ _ANY_WS = re.compile(r"\s+")
 # Soft hyphens, zero-width characters and the BOM only disturb matching and speech: removed. Control
 # characters (NUL and the other C0 codes but tab and line ends, DEL, C1) and lone surrogates (from a broken
 # PDF text layer; SQLite refuses them) are never text: each becomes a space, so no words are glued together.
+# Typographic ligatures (PDFs printed by browsers and word processors set "staff" as "sta\ufb00"): their letters,
+# or "first" would never match "\ufb01rst".
 _INVISIBLE: dict[int, str | None] = {
     **dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff")),
     **dict.fromkeys([*range(0x00, 0x09), *range(0x0E, 0x20), *range(0x7F, 0xA0), *range(0xD800, 0xE000)], " "),
+    **{0xFB00 + i: letters for i, letters in enumerate(("ff", "fi", "fl", "ffi", "ffl", "st", "st"))},
 }
 
 

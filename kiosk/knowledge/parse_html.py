@@ -73,6 +73,13 @@ class _Parser(HTMLParser):
         self.in_thead = False
         self.pre = 0
         self.single_h1 = False
+        # A page that marks its content with <main> (or role="main") says everything else is furniture, also
+        # what no other tag marks: breadcrumbs in a <div>, a cookie notice, a sidebar of links.
+        self.main_only = False
+        self.mains: list[int] = []  # stack depths of the open <main> elements
+
+    def _outside(self) -> bool:
+        return self.main_only and not self.mains
 
     # -- structure -------------------------------------------------------------------------
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -92,6 +99,10 @@ class _Parser(HTMLParser):
             if tag != "head":
                 self._break(tag)
             self.skip_depth = len(self.stack)
+            return
+        if tag == "main" or ("role", "main") in attrs:
+            self.mains.append(len(self.stack))
+        if self._outside():
             return
         if tag in _BLOCK:
             self._break(tag)
@@ -134,6 +145,12 @@ class _Parser(HTMLParser):
             if depth == self.skip_depth:
                 self.skip_depth = 0
             return
+        if self.mains and depth == self.mains[-1]:
+            self._break(tag)
+            self.mains.pop()
+            return
+        if self._outside():
+            return
         if tag in _HEADINGS and self.heading:
             level, parts = self.heading
             self.heading = None
@@ -171,7 +188,7 @@ class _Parser(HTMLParser):
         if self.title_parts is not None:
             self.title_parts.append(data)
             return
-        if self.skip_depth:
+        if self.skip_depth or self._outside():
             return
         if self.heading:
             self.heading[1].append(data)
@@ -232,6 +249,7 @@ class _Parser(HTMLParser):
 def parse_html(text: str, fallback_title: str) -> ParsedDocument:
     p = _Parser()
     p.single_h1 = len(re.findall(r"<h1[\s>]", text, re.I)) <= 1
+    p.main_only = bool(re.search(r"<main[\s>]|\srole\s*=\s*[\"']?main\b", text, re.I))
     p.feed(text)
     p.finish()
     return p.b.document(p.title or p.h1 or fallback_title)

@@ -50,6 +50,9 @@ _BULLET = re.compile(r"^\s*[-*+•]\s+(?:\[[ xX]\]\s+)?")  # stripped; numbers a
 _QUOTE = re.compile(r"^ {0,3}>\s?")
 _REFDEF = re.compile(r"^ {0,3}\[[^\]]+\]:\s*\S+")
 _TABLE_SEP = re.compile(r"^\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?\s*$")
+# Under a header line, runs of dashes (or "=") split by spaces mark a table's columns, as in the tables people
+# line up with spaces in plain text and pandoc's simple tables: "PREMIUM   AMOUNT" / "-------   ------".
+_COLUMN_RULE = re.compile(r"^ *(?:-{3,}|={3,})(?: +(?:-{3,}|={3,}))+ *$")
 _FAQ_MARK = r"(?:(?:\*\*|__)(?:{w})\s*:(?:\*\*|__)|(?:\*\*|__)(?:{w})(?:\*\*|__)\s*:|(?:{w})\s*:)"
 _Q = re.compile(r"^\s{0,3}" + _FAQ_MARK.format(w="q|question") + r"\s*(.*)$", re.I)
 _A = re.compile(r"^\s{0,3}" + _FAQ_MARK.format(w="a|answer") + r"\s*(.*)$", re.I)
@@ -224,6 +227,9 @@ class _LineParser:
                 self.end_paragraph()
                 i += 1
                 continue
+            if i + 1 < n and _COLUMN_RULE.match(lines[i + 1].expandtabs()) and not _COLUMN_RULE.match(line):
+                i = self._aligned_table(i)
+                continue
             if self.md:
                 i = self._markdown_line(i)
                 continue
@@ -304,6 +310,31 @@ class _LineParser:
             j += 1
         self.b.flush()
         return j + 1
+
+    def _aligned_table(self, i: int) -> int:
+        """A table lined up with spaces: the header at `i`, the dash rule under it, rows until a blank line or a
+        closing rule. Each dash run starts a column; a line whose first column is empty continues the row above
+        ("minimum 3 hours" / "at time and a half")."""
+        self.end_paragraph()
+        starts = [m.start() for m in re.finditer(r"[-=]+", self.lines[i + 1].expandtabs())]
+
+        def cells(line: str) -> list[str]:
+            line = line.expandtabs()
+            return [self.inline(line[a:b].strip()) for a, b in zip(starts, [*starts[1:], len(line)], strict=False)]
+
+        header, rows = cells(self.lines[i]), list[list[str]]()
+        j = i + 2
+        while j < len(self.lines) and self.lines[j].strip() and not _COLUMN_RULE.match(self.lines[j].expandtabs()):
+            row = cells(self.lines[j])
+            if rows and not row[0]:
+                rows[-1] = [f"{a} {b}".strip() for a, b in zip(rows[-1], row, strict=False)]
+            else:
+                rows.append(row)
+            j += 1
+        if j < len(self.lines) and self.lines[j].strip():  # the closing rule
+            j += 1
+        self.b.table([h.capitalize() if h.isupper() else h for h in header], rows)
+        return j
 
     def _table(self, i: int) -> int:
         self.end_paragraph()

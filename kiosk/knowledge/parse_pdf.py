@@ -106,10 +106,12 @@ def _drop_furniture(pages: list[list[_Line]]) -> None:
     body = sizes.most_common(1)[0][0] if sizes else 0.0
 
     def key(line: _Line) -> str:
-        # Furniture is short, and either set smaller than the body or not a sentence end.
-        small = len(line.text.split()) <= 12 and (
-            (line.size and line.size < body) or (line.size <= body and line.text[-1] not in ".!?,;")
-        )
+        # Furniture is set smaller than the body, or is short and no sentence end. A browser prints its running
+        # footer as one line of two margin boxes ("Page 3 of 9Printed copies are uncontrolled. Check ..."):
+        # longer than a page number, and only its repeating on most pages' edges marks it.
+        words = len(line.text.split())
+        small = (bool(line.size) and line.size < body and words <= 30) or (
+            words <= 12 and line.size <= body and line.text[-1] not in ".!?,;")
         return re.sub(r"\d+", "#", line.text.lower()) if small else ""
 
     edges: Counter[str] = Counter()
@@ -162,7 +164,8 @@ def _mark_by_fonts(pages: list[list[_Line]]) -> bool:
         for line in lines:
             if line.size in levels and _heading_shape(line.text):
                 line.level = levels[line.size]
-            elif bold_level and line.bold and _heading_shape(line.text) and len(line.text.split()) <= 12:
+            elif (bold_level and line.bold and _heading_shape(line.text) and len(line.text.split()) <= 12
+                  and not 0 < line.size < body):  # smaller bold: a table's header cells ("Lanyard", "colour")
                 line.level = bold_level
             found |= line.level > 0
     return found
@@ -322,8 +325,35 @@ def parse_pdf(data: bytes, fallback_title: str) -> ParsedDocument:
     return _build(pages).document(title or fallback_title, float(len(reader.pages)))
 
 
+_WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
+
+
+def _vocabulary(pages: list[list[_Line]]) -> set[str]:
+    """The document's own words, lower case, hyphenated ones whole ("e-cigarettes") and also in parts."""
+    words: set[str] = set()
+    for lines in pages:
+        for line in lines:
+            for word in _WORD.findall(line.text.lower()):
+                words.add(word)
+                words.update(word.split("-"))
+    return words
+
+
+def _join_hyphen(cur: str, text: str, vocabulary: set[str]) -> str:
+    """A line ending in a hyphen joined to the next. Word processors and browsers break lines after a compound's
+    own hyphen ("HR-" / "POL-012", "e-" / "cigarettes"); typesetters also split words ("trans-" / "ported").
+    The document's own spelling elsewhere decides; a code or a one- or two-letter prefix keeps its hyphen;
+    otherwise the hyphen was the typesetter's."""
+    before = _WORD.findall(cur[:-1].lower())[-1].rsplit("-", 1)[-1]
+    after = _WORD.match(text.lower())
+    nxt = after.group(0).split("-", 1)[0] if after else ""
+    keep = f"{before}-{nxt}" in vocabulary or not text[0].islower() or len(before) <= 2
+    return cur + text if keep and before + nxt not in vocabulary else cur[:-1] + text
+
+
 def _build(pages: list[list[_Line]]) -> Builder:
     b = Builder()
+    vocabulary = _vocabulary(pages)
     lengths = sorted(len(ln.text) for lines in pages for ln in lines if not ln.level)
     typical = lengths[int(len(lengths) * 0.75)] if lengths else 80
     for pno, lines in enumerate(pages):
@@ -340,8 +370,8 @@ def _build(pages: list[list[_Line]]) -> Builder:
             if _BULLET.match(text) and cur:
                 b.line(cur)
                 cur = text
-            elif cur.endswith("-") and len(cur) > 1 and cur[-2].isalpha() and text[:1].islower():
-                cur = cur[:-1] + text  # hyphenated at the line end
+            elif cur.endswith("-") and len(cur) > 1 and cur[-2].isalnum() and text[:1].isalnum():
+                cur = _join_hyphen(cur, text, vocabulary)
             else:
                 cur = f"{cur} {text}" if cur else text
             if len(text) < 0.75 * typical and text[-1] in '.!?:"”)':

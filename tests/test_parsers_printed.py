@@ -1,0 +1,126 @@
+"""Documents as browsers, word processors and people lay them out: ligatures, running footers, table headers,
+hyphens at line ends, tables lined up with spaces, pages whose content sits in <main>."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from fpdf import FPDF
+
+from kiosk.knowledge.documents import ParsedDocument
+from kiosk.knowledge.parse_common import clean, clean_lines
+from kiosk.knowledge.parsers import parse_file
+
+ROOT = Path(__file__).resolve().parents[1]
+PRINTED = ROOT / "samples" / "kelderwick" / "staff-handbook.pdf"  # printed to PDF by headless Chromium
+
+
+def text_of(doc: ParsedDocument) -> str:
+    return "\n".join(f"{b.question}\n{b.text}" for b in doc.blocks)
+
+
+def test_a_browser_printed_pdf_reads_as_written() -> None:
+    doc = parse_file(PRINTED)
+    text = text_of(doc)
+    assert not re.search("[\ufb00-\ufb06]", text)  # Chromium sets "staff" with the "ff" ligature
+    assert "Staff Entrance" in text and "first morning" in text and "Linen Room" in text
+    # The running footer ("Page 3 of 9Printed copies are uncontrolled. Check StaffNet ...") on every page
+    assert "Page 3 of 9" not in text and "uncontrolled" not in text
+    assert "HR-POL-012" in text and "e-cigarettes" in text  # a code and a compound broken after their hyphen
+    headings = {name for b in doc.blocks for name in b.section}
+    assert not headings & {"Lanyard", "colour", "Worn by"}  # the lanyard table's bold header cells
+    assert "3. ID badges and access" in headings
+
+
+def test_ligatures_become_letters() -> None:
+    assert clean("sta\ufb00 \ufb01rst \ufb02oor o\ufb03ce") == "staff first floor office"
+    assert clean_lines("Sta\ufb00Net\n\ufb04") == "StaffNet\nffl"
+
+
+def test_a_hyphen_at_the_line_end() -> None:
+    from kiosk.knowledge.parse_pdf import _join_hyphen
+
+    words = {"e-cigarettes", "e", "cigarettes", "self-service", "self", "service", "transported"}
+    assert _join_hyphen("the Policy (HR-", "POL-012) says", words) == "the Policy (HR-POL-012) says"
+    assert _join_hyphen("see COVID-", "19 rules", set()) == "see COVID-19 rules"
+    assert _join_hyphen("includes e-", "cigarettes", set()) == "includes e-cigarettes"  # a one-letter prefix
+    assert _join_hyphen("a self-", "service kiosk", words) == "a self-service kiosk"  # so spelled elsewhere
+    assert _join_hyphen("goods are trans-", "ported daily", words) == "goods are transported daily"
+    assert _join_hyphen("goods are trans-", "ported daily", set()) == "goods are transported daily"
+
+
+class _Footed(FPDF):
+    def footer(self) -> None:
+        self.set_y(-12)
+        self.set_font("Helvetica", "", 7)
+        self.cell(0, 5, f"Page {self.page_no()} - Printed copies are uncontrolled. Always check the intranet "
+                        "for the current version of this handbook.")
+
+
+def test_a_long_small_running_footer_and_a_small_bold_table_header(tmp_path: Path) -> None:
+    pdf = _Footed()
+    for n, topic in enumerate(("Parking", "Uniforms", "Lockers", "Canteen"), 1):
+        pdf.add_page()
+        pdf.set_font("Helvetica", "B", 16)
+        pdf.cell(0, 10, f"{n}. {topic}", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("Helvetica", "", 11)
+        pdf.multi_cell(0, 6, f"Everything about {topic.lower()} for new staff. Ask your manager when in doubt, "
+                             "and read the rest of this chapter in your first week.")
+        pdf.set_font("Helvetica", "B", 9)  # a table's header row, smaller than the body text
+        pdf.cell(40, 6, "Colour")
+        pdf.cell(0, 6, "Worn by", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("Helvetica", "", 9)
+        pdf.cell(40, 6, "Navy")
+        pdf.cell(0, 6, f"Nurses and midwives of {topic.lower()}", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("Helvetica", "", 11)
+        pdf.multi_cell(0, 6, f"The {topic.lower()} office answers any other question on extension 31{n}0.")
+    pdf.output(str(tmp_path / "handbook.pdf"))
+    doc = parse_file(tmp_path / "handbook.pdf")
+    assert "uncontrolled" not in text_of(doc)  # 17 words: longer than any page number, set smaller, on every page
+    assert {name for b in doc.blocks for name in b.section} == {"1. Parking", "2. Uniforms", "3. Lockers",
+                                                                "4. Canteen"}
+    assert "Nurses and midwives of lockers" in text_of(doc)
+
+
+def test_a_table_lined_up_with_spaces_in_plain_text(tmp_path: Path) -> None:
+    (tmp_path / "pay.txt").write_text(
+        "PAY POLICY\n\n"
+        "2. SHIFT PREMIUMS\n\n"
+        "   2.1 These premiums are paid on top of the basic rate.\n\n"
+        "       PREMIUM               WHEN IT APPLIES                    AMOUNT\n"
+        "       --------------------  ---------------------------------  -------------\n"
+        "       Evening premium       Mon-Fri, 18:00 to 22:00            $2.10 an hour\n"
+        "       Night premium         Any night, 22:00 to 06:00          $4.25 an hour\n"
+        "       Call-back             Each time you are called in        minimum 3 hours\n"
+        "                                                                at time and a half\n\n"
+        "   2.2 Where two premiums overlap, both are paid.\n",
+        encoding="utf-8")
+    doc = parse_file(tmp_path / "pay.txt")
+    tables = [b for b in doc.blocks if b.kind == "table"]
+    assert len(tables) == 1 and tables[0].section == ("2. SHIFT PREMIUMS",)
+    assert tables[0].text.splitlines() == [
+        "Premium: Evening premium; When it applies: Mon-Fri, 18:00 to 22:00; Amount: $2.10 an hour",
+        "Premium: Night premium; When it applies: Any night, 22:00 to 06:00; Amount: $4.25 an hour",
+        "Premium: Call-back; When it applies: Each time you are called in; Amount: minimum 3 hours at time and a half",
+    ]
+    assert all(b.section == ("2. SHIFT PREMIUMS",) for b in doc.blocks if "2.2" in b.text)  # no "PREMIUM ..." heading
+    assert "-----" not in text_of(doc)
+
+
+def test_a_page_with_main_content_drops_what_is_around_it(tmp_path: Path) -> None:
+    page = (
+        "<html><head><title>Emergency codes</title></head><body>"
+        "<header><nav><a href='/'>Home</a></nav></header>"
+        "<div class='crumbs'><a href='/'>Home</a> &rsaquo; <a href='/p'>Policies</a> &rsaquo; Emergency codes</div>"
+        "<main><h2>How to call a code</h2><p>Dial 4444 from any hospital phone.</p>"
+        "<dl><dt>Code Red</dt><dd>Fire.</dd></dl></main>"
+        "<div class='cookie'>We use cookies to count page visits.</div></body></html>")
+    (tmp_path / "codes.html").write_text(page, encoding="utf-8")
+    text = text_of(parse_file(tmp_path / "codes.html"))
+    assert "Dial 4444" in text and "Code Red" in text and "Fire." in text
+    assert "Policies" not in text and "cookies" not in text
+    # Without <main>, the same text around the content stays: nothing says it is furniture.
+    (tmp_path / "plain.html").write_text(page.replace("<main>", "<div>").replace("</main>", "</div>"),
+                                         encoding="utf-8")
+    assert "Policies" in text_of(parse_file(tmp_path / "plain.html"))
