@@ -124,3 +124,17 @@ def test_a_page_with_main_content_drops_what_is_around_it(tmp_path: Path) -> Non
     (tmp_path / "plain.html").write_text(page.replace("<main>", "<div>").replace("</main>", "</div>"),
                                          encoding="utf-8")
     assert "Policies" in text_of(parse_file(tmp_path / "plain.html"))
+
+
+def test_several_headings_underlined_with_equals_signs_are_sections(tmp_path: Path) -> None:
+    (tmp_path / "it.md").write_text(
+        "IT and Patient Records\n======================\n\nFor new starters.\n\n"
+        "Your login\n----------\n\nYour username is kch and your staff number.\n\n"
+        "Tap-and-go on the wards (TapIn)\n===============================\n\nTap your badge on the reader.\n\n"
+        "KelChart\n========\n\nThe electronic patient record.\n",
+        encoding="utf-8")
+    doc = parse_file(tmp_path / "it.md")
+    assert doc.title == "IT and Patient Records"
+    where = {b.text: b.section[-1] for b in doc.blocks}
+    assert where["Tap your badge on the reader."] == "Tap-and-go on the wards (TapIn)"  # not under "Your login"
+    assert where["The electronic patient record."] == "KelChart"

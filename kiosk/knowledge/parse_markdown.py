@@ -121,8 +121,11 @@ class _LineParser:
         self.para: list[str] = []  # entries: list items are separate, wrapped text is joined
         self.para_list = False  # last entry is a list item
         self.hard_break = False  # previous line ended with a Markdown hard break
-        # A single "# " heading is the document's title, not a section; several are sections.
-        self.single_h1 = markdown and sum(1 for x in self.lines if x.startswith("# ")) <= 1
+        # A single level-1 heading ("# " or underlined with "===") is the document's title, not a section; several
+        # are sections.
+        underlined = sum(1 for above, x in zip(self.lines, self.lines[1:], strict=False)
+                         if above.strip() and re.match(r"^ {0,3}=+[ \t]*$", x))
+        self.single_h1 = markdown and sum(1 for x in self.lines if x.startswith("# ")) + underlined <= 1
 
     # -- paragraphs ------------------------------------------------------------------------
     def inline(self, text: str) -> str:
