@@ -343,3 +343,31 @@ def test_a_follow_up_that_points_back_is_answered_by_its_kind_only_when_the_sent
         assert lost.decision == "decline", lost
         opens = g.ground("and when does it open?", topic=first.query)
         assert opens.grounded and "7:00" in opens.reply, opens
+
+
+def test_a_question_that_names_a_time_or_a_price_is_not_answered_without_one(tmp_path: Path) -> None:
+    """Seen on the tuning and validation sets: "how much does a Tern robot cost?" answered with what a Tern
+    carries, "what time can guests check in?" with a 24-hour rule, "how much is a cup of coffee?" with the coffee
+    bar's hours. A sentence that shares the topic but lacks what is asked by name is no answer."""
+    docs = {"robots.md": "# Our robots\n\nA Tern robot carries up to 300 kilograms and drives at up to 2 metres a "
+                         "second. Every Tern robot has red stop buttons on all four sides.\n",
+            "cafe.md": "# Cafe\n\nThe coffee bar is open from 7:00 to 16:00.\n\n## Lunch\n\n"
+                       "A hot lunch is $6.50 a plate.\n",
+            "guests.md": "# Guests\n\nIf nobody has seen the guest for 24 hours, Security checks the room. Guests "
+                         "may ask for a late check-out at the desk.\n"}
+    with indexed(tmp_path, docs) as r:
+        g = grounder(r)
+        cost = g.ground("how much does a Tern robot cost?")
+        coffee = g.ground("how much is a cup of coffee at the coffee bar?")
+        check_in = g.ground("what time can the guests check in?")
+        lunch = g.ground("how much is a hot lunch?")
+        opening = g.ground("what time does the coffee bar open?")
+        carries = g.ground("how much does a Tern carry?")  # an amount, not a price: answered as before
+    assert cost.decision == "decline" and "money" in cost.why, cost
+    assert coffee.decision == "decline" and check_in.decision == "decline" and "time" in check_in.why
+    assert lunch.decision == "quote" and "$6.50" in lunch.reply, lunch
+    assert opening.decision == "quote" and "7:00" in opening.reply, opening
+    assert carries.decision == "quote" and "300 kilograms" in carries.reply, carries
+    # "may" is a month only where a date says so: "guests may ask" gave every sentence with "may" a time
+    assert not holds(Wants.TIME, "Guests may ask for a late check-out.")
+    assert holds(Wants.TIME, "Enrollment closes on 15 May.") and holds(Wants.TIME, "Leave is booked in May.")

@@ -76,6 +76,26 @@ _NAMES: dict[Wants, frozenset[str]] = {kind: frozenset(words.split()) for kind, 
 )}
 
 
+# Questions that name what they want so plainly that a sentence without it cannot answer them, whatever else it
+# shares with them: "what time can guests check in?" is not answered without a time of day, "how much is a
+# coffee in the cafeteria?" without a price ("Coffee bar: 7:00 to 16:00"). `wants` alone is too loose for that:
+# "do I still get paid if they send me home?" wants no amount, and "what do I set the thermostat to when ...?"
+# no time.
+_PLAINLY: tuple[tuple[Wants, re.Pattern[str]], ...] = (
+    (Wants.TIME, re.compile(r"^(?:what|which) time\b")),
+    (Wants.MONEY, re.compile(r"^how much\b.*\b(?:cost|costs|charge|charged|price|fee)\b|^how much (?:is|are) an?\b|"
+                             r"\b(?:wage|wages|salary|salaries|price|prices|fee|fees|hourly rate|pay rate|"
+                             r"rate of pay)\b")),
+)
+
+
+def asks_plainly(question: str) -> Wants | None:
+    """The kind of answer `question` names so plainly that only a sentence stating it answers (None: any kind
+    `wants` finds only prefers such a sentence)."""
+    q = _plain(question)
+    return next((kind for kind, rule in _PLAINLY if rule.search(q)), None)
+
+
 def names_kind(kind: Wants) -> frozenset[str]:
     """The question's words that name the kind of answer rather than its topic: in "what's the phone number
     for the counseling service", a sentence stating a phone number says "phone number" in its own way."""
@@ -107,7 +127,9 @@ def wants(question: str) -> Wants:
 
 _PHONE = r"@|\bext(?:ension|\.)?\s*\d+|\(?\d{3}\)?[-. ]\d{3}[-. ]\d{4}|\b\d{3}[-. ]\d{4}\b"  # an email or a number
 _DAYS = r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|weekday|weekend|daily|every day"
-_MONTHS = r"january|february|march|april|may|june|july|august|september|october|november|december"
+# "may" is a month only beside a day or after "in"/"of"/"by": "guests may ask" states no time.
+_MONTHS = (r"january|february|march|april|june|july|august|september|october|november|december|"
+           r"(?<=\d )may|(?<=\d\d )may|(?<=\d(?:st|nd|rd|th) )may|may(?= \d)|(?<=in )may|(?<=of )may|(?<=by )may")
 _CLOCK = r"\b\d{1,2}[:.]\d{2}\b|\b\d{1,2} ?(?:a\.?m\.?|p\.?m\.?)\b|\b(?:noon|midnight|morning|afternoon|evening)\b"
 _UNITS = r"minutes?|mins?|hours?|hrs?|days?|weeks?|months?|years?|shifts?"
 _EVIDENCE: dict[Wants, re.Pattern[str]] = {kind: re.compile(pattern, re.IGNORECASE) for kind, pattern in (
@@ -185,6 +207,12 @@ _STATED: dict[Wants, re.Pattern[str]] = {kind: re.compile(pattern, re.IGNORECASE
     (Wants.MONEY, r"[$€£¥]\s?\d|\b\d+(?:[.,]\d+)?\s*(?:dollars?|cents|euros?|pounds?)\b"),
     (Wants.AMOUNT, r"\d"),
 )}
+
+
+def says(kind: Wants, sentence: str) -> bool:
+    """The sentence says what a question that `asks_plainly` for `kind` wants: a time of day or a day for "what
+    time" (a span of time is no time of day), a price or its absence ("free") for money."""
+    return states(kind, sentence) if kind is Wants.TIME else holds(kind, sentence)
 
 
 def states_answer(kind: Wants, sentence: str) -> bool:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from kiosk.config import KnowledgeSettings, PersonaSettings
 from kiosk.events import Decision
-from kiosk.knowledge.answer_type import Wants, states_answer, strength, wants
+from kiosk.knowledge.answer_type import Wants, asks_plainly, says, states_answer, strength, wants
 from kiosk.knowledge.extract import Candidate, Quote, candidates, quote, ranked, share, with_heading
 from kiosk.knowledge.followup import names_its_own_topic, needs_context, points_back, with_topic
 
@@ -211,6 +211,10 @@ class Grounder:
                           self.settings.quote_runner_up, self._expand, prefer=clear, kind=kind)
             if found is not None and not self._means(question, found):
                 return decline("the answering sentence is about something else")
+            plainly = asks_plainly(asked)
+            if found is not None and plainly is not None and not says(plainly, found.text):
+                # "how much does a Tern robot cost?" answered with what a Tern carries
+                return decline(f"the answer does not say the {plainly.value} asked for")
             own = self._weigh(asked) if found is not None and asked != question else []
             said = self._expand(with_heading(found)) if own and found is not None else ""
             # Only a follow-up that points back and asks for a kind itself ("when is it open?") may be answered by
