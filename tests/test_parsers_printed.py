@@ -138,3 +138,22 @@ def test_several_headings_underlined_with_equals_signs_are_sections(tmp_path: Pa
     where = {b.text: b.section[-1] for b in doc.blocks}
     assert where["Tap your badge on the reader."] == "Tap-and-go on the wards (TapIn)"  # not under "Your login"
     assert where["The electronic patient record."] == "KelChart"
+
+
+def test_a_heading_wrapped_onto_a_line_that_starts_in_lower_case(tmp_path: Path) -> None:
+    pdf = FPDF()
+    pdf.add_page()
+    for heading, body in ((("Hand hygiene",), "Clean your hands at each of the 5 Moments, before and after care."),
+                          (("Bare below the elbows and", "uniform"), "No wristwatch and no rings except one band."),
+                          (("If you have a needle-stick or splash", "injury"), "Bleed it, wash it, report it.")):
+        pdf.set_font("Helvetica", "B", 20)
+        for line in heading:  # a browser wraps a long heading where the column ends
+            pdf.cell(0, 10, line, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("Helvetica", "", 11)
+        pdf.multi_cell(0, 6, body)
+    pdf.output(str(tmp_path / "guide.pdf"))
+    doc = parse_file(tmp_path / "guide.pdf")
+    where = {b.text: b.section for b in doc.blocks}
+    assert where["No wristwatch and no rings except one band."] == ("Bare below the elbows and uniform",)
+    assert where["Bleed it, wash it, report it."] == ("If you have a needle-stick or splash injury",)
+    assert "uniform" not in [b.text for b in doc.blocks]

@@ -161,14 +161,23 @@ def _mark_by_fonts(pages: list[list[_Line]]) -> bool:
     bold_level = min(len(big) + 1, 5) if bold_chars < 0.3 * total else 0
     found = False
     for lines in pages:
-        for line in lines:
+        for i, line in enumerate(lines):
             if line.size in levels and _heading_shape(line.text):
                 line.level = levels[line.size]
+            elif line.size in levels and i and _continues_heading(lines[i - 1], line):
+                line.level = lines[i - 1].level  # "Bare below the elbows and" / "uniform": joined below
             elif (bold_level and line.bold and _heading_shape(line.text) and len(line.text.split()) <= 12
                   and not 0 < line.size < body):  # smaller bold: a table's header cells ("Lanyard", "colour")
                 line.level = bold_level
             found |= line.level > 0
     return found
+
+
+def _continues_heading(prev: _Line, line: _Line) -> bool:
+    """The second line of a heading set larger than the body: the same size and weight right under it, short, no
+    sentence end (it may start in lower case, which a heading of its own does not)."""
+    return bool(prev.level and line.size == prev.size and line.bold == prev.bold and len(line.text.split()) <= 8
+                and line.text[-1] not in ".,;" and prev.text[-1] not in ":?!.")
 
 
 def _join_wrapped_headings(pages: list[list[_Line]]) -> None:
