@@ -31,6 +31,8 @@ def test_a_browser_printed_pdf_reads_as_written() -> None:
     headings = {name for b in doc.blocks for name in b.section}
     assert not headings & {"Lanyard", "colour", "Worn by"}  # the lanyard table's bold header cells
     assert "3. ID badges and access" in headings
+    # the cover's address, set as large as the (bold) chapter headings but regular, is text
+    assert not any("Wren Valley Road" in name for name in headings) and "1200 Wren Valley Road" in text
 
 
 def test_ligatures_become_letters() -> None:

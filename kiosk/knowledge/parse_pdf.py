@@ -158,11 +158,15 @@ def _mark_by_fonts(pages: list[list[_Line]]) -> bool:
     body = sizes.most_common(1)[0][0]
     big = sorted({ln.size for p in pages for ln in p if ln.size >= body * 1.15 and _heading_shape(ln.text)})[::-1]
     levels = {size: min(i + 1, 4) for i, size in enumerate(big)}
+    # A size whose headings are nearly all bold makes its regular lines something else: a cover page's address
+    # set as large as the chapter headings ("Kelderwick Community Hospital" / "1200 Wren Valley Road").
+    shaped = Counter((ln.size, ln.bold) for p in pages for ln in p if ln.size in levels and _heading_shape(ln.text))
+    bold_only = {size for size in levels if shaped[size, True] >= 0.8 * (shaped[size, True] + shaped[size, False])}
     bold_level = min(len(big) + 1, 5) if bold_chars < 0.3 * total else 0
     found = False
     for lines in pages:
         for i, line in enumerate(lines):
-            if line.size in levels and _heading_shape(line.text):
+            if line.size in levels and _heading_shape(line.text) and (line.bold or line.size not in bold_only):
                 line.level = levels[line.size]
             elif line.size in levels and i and _continues_heading(lines[i - 1], line):
                 line.level = lines[i - 1].level  # "Bare below the elbows and" / "uniform": joined below
