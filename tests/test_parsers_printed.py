@@ -159,3 +159,22 @@ def test_a_heading_wrapped_onto_a_line_that_starts_in_lower_case(tmp_path: Path)
     assert where["No wristwatch and no rings except one band."] == ("Bare below the elbows and uniform",)
     assert where["Bleed it, wash it, report it."] == ("If you have a needle-stick or splash injury",)
     assert "uniform" not in [b.text for b in doc.blocks]
+
+
+def test_numbered_clauses_start_their_own_lines(tmp_path: Path) -> None:
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 16)
+    pdf.cell(0, 10, "3. ID badges", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", "", 11)
+    for line in ("3.3 Badges are issued by the Access Office, Level 1, Room 1.045, open Monday to",
+                 "Friday, 07:30 to 15:30.", "3.4 Lost or stolen badges",
+                 "3.4.1 Report a lost badge to Security on extension 3100 straight away, at any hour,",
+                 "so that it can be deactivated.", "3.4.2 The first replacement is free; a second costs $15."):
+        pdf.cell(0, 6, line, new_x="LMARGIN", new_y="NEXT")
+    pdf.output(str(tmp_path / "badges.pdf"))
+    lines = text_of(parse_file(tmp_path / "badges.pdf")).splitlines()
+    assert "3.4.1 Report a lost badge to Security on extension 3100 straight away, at any hour, so that it can be " \
+           "deactivated." in lines  # its own line, its wrapped end joined to it
+    assert any(line.startswith("3.4.2 The first replacement") for line in lines)
+    assert not any("Lost or stolen badges 3.4.1" in line for line in lines)

@@ -177,6 +177,10 @@ def _mark_by_fonts(pages: list[list[_Line]]) -> bool:
     return found
 
 
+# A numbered clause ("3.4 Lost or stolen badges", "2.3.1 photo identification") starts a paragraph, as a bullet does.
+_CLAUSE = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){1,3})\s+\S")
+
+
 def _continues_heading(prev: _Line, line: _Line) -> bool:
     """The second line of a heading set larger than the body: the same size and weight right under it, short, no
     sentence end (it may start in lower case, which a heading of its own does not)."""
@@ -380,7 +384,7 @@ def _build(pages: list[list[_Line]]) -> Builder:
                     cur = ""
                 b.heading(line.level, text)
                 continue
-            if _BULLET.match(text) and cur:
+            if (_BULLET.match(text) or _CLAUSE.match(text)) and cur:
                 b.line(cur)
                 cur = text
             elif cur.endswith("-") and len(cur) > 1 and cur[-2].isalnum() and text[:1].isalnum():
