@@ -4,8 +4,11 @@ hyphens at line ends, tables lined up with spaces, pages whose content sits in <
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
+import pytest
 from fpdf import FPDF
 
 from kiosk.knowledge.documents import ParsedDocument
@@ -178,3 +181,48 @@ def test_numbered_clauses_start_their_own_lines(tmp_path: Path) -> None:
            "deactivated." in lines  # its own line, its wrapped end joined to it
     assert any(line.startswith("3.4.2 The first replacement") for line in lines)
     assert not any("Lost or stolen badges 3.4.1" in line for line in lines)
+
+
+_PAGE = """<!doctype html><html><head><meta charset="utf-8"><title>Riverside Depot - Staff Guide</title><style>
+@page { size: A4; margin: 22mm 18mm;
+        @top-center { content: "Riverside Depot - Staff Guide SG-004"; font-size: 8pt; }
+        @bottom-left { content: "Printed copies are uncontrolled. Always check the intranet for the current "
+                                "version."; font-size: 7pt; }
+        @bottom-right { content: "Page " counter(page) " of " counter(pages); font-size: 7pt; } }
+body { font-family: sans-serif; font-size: 10.5pt; } h1 { font-size: 24pt; } h2 { font-size: 15pt; break-before: page; }
+.cols { columns: 2; } th { text-align: left; }
+</style></head><body><main><h1>Staff Guide</h1>
+<h2>Your first day at the depot and the welcome session in the training office</h2>
+<p>On your first morning, arrive at the staff office by 08:15 and ask for the shift officer on duty.</p>
+<p>The welcome session fills the first afternoon; the affiliated trainer shows you the fire exits.</p>
+<h2>Parking</h2><div class="cols"><p>Staff park in the fenced yard behind Gate 3, which has 120 spaces.</p>
+<p>Night staff may use the visitor bays between 19:00 and 07:00 free of charge.</p></div>
+<h2>Shifts</h2><table><tr><th>Shift</th><th>Times</th></tr><tr><td>Early</td><td>06:00 to 14:00</td></tr>
+<tr><td>Late</td><td>14:00 to 22:00</td></tr></table>
+<p>Swap a shift in the rota app at least 48 hours before it starts; your officer approves it.</p>
+</main></body></html>"""
+
+
+@pytest.mark.slow  # headless Chromium prints the page (Debian's chromium, installed by tools/dev setup)
+def test_a_page_printed_by_the_browser_reads_like_the_page(tmp_path: Path) -> None:
+    """The parity check of docs/benchmarks.md ("The same documents in other formats") as a test: the words and
+    sections of an HTML page and of the PDF Chromium prints from it (running header and footer, page numbers,
+    ligatures, a heading wrapped over two lines, columns, a table) are the same."""
+    chromium = shutil.which("chromium")
+    assert chromium, "chromium (Debian package) is installed by tools/dev setup"
+    (tmp_path / "guide.html").write_text(_PAGE, encoding="utf-8")
+    subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer",
+                    f"--print-to-pdf={tmp_path / 'guide.pdf'}", (tmp_path / "guide.html").as_uri()],
+                   check=True, capture_output=True, timeout=120)
+    page, printed = parse_file(tmp_path / "guide.html"), parse_file(tmp_path / "guide.pdf")
+
+    def words(doc: ParsedDocument) -> set[str]:
+        # A set, headings included: the table's header is said in every row from HTML and is a heading in the PDF.
+        said = " ".join([doc.title, text_of(doc), *(name for b in doc.blocks for name in b.section)])
+        return set(re.findall(r"[a-z0-9]+", said.lower()))
+
+    missing, extra = words(page) - words(printed), words(printed) - words(page)
+    assert not missing and not extra, (missing, extra)  # nothing lost, no footer, no "Page 2 of 4"
+    sections = {name for b in printed.blocks for name in b.section}
+    assert {"Your first day at the depot and the welcome session in the training office", "Parking",
+            "Shifts"} <= sections, sections
