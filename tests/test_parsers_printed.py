@@ -97,6 +97,7 @@ def test_a_table_lined_up_with_spaces_in_plain_text(tmp_path: Path) -> None:
         "       --------------------  ---------------------------------  -------------\n"
         "       Evening premium       Mon-Fri, 18:00 to 22:00            $2.10 an hour\n"
         "       Night premium         Any night, 22:00 to 06:00          $4.25 an hour\n"
+        "       and bank nights\n"
         "       Call-back             Each time you are called in        minimum 3 hours\n"
         "                                                                at time and a half\n\n"
         "   2.2 Where two premiums overlap, both are paid.\n",
@@ -106,7 +107,7 @@ def test_a_table_lined_up_with_spaces_in_plain_text(tmp_path: Path) -> None:
     assert len(tables) == 1 and tables[0].section == ("2. SHIFT PREMIUMS",)
     assert tables[0].text.splitlines() == [
         "Premium: Evening premium; When it applies: Mon-Fri, 18:00 to 22:00; Amount: $2.10 an hour",
-        "Premium: Night premium; When it applies: Any night, 22:00 to 06:00; Amount: $4.25 an hour",
+        "Premium: Night premium and bank nights; When it applies: Any night, 22:00 to 06:00; Amount: $4.25 an hour",
         "Premium: Call-back; When it applies: Each time you are called in; Amount: minimum 3 hours at time and a half",
     ]
     assert all(b.section == ("2. SHIFT PREMIUMS",) for b in doc.blocks if "2.2" in b.text)  # no "PREMIUM ..." heading
@@ -226,3 +227,53 @@ def test_a_page_printed_by_the_browser_reads_like_the_page(tmp_path: Path) -> No
     sections = {name for b in printed.blocks for name in b.section}
     assert {"Your first day at the depot and the welcome session in the training office", "Parking",
             "Shifts"} <= sections, sections
+
+
+def test_a_table_in_a_pdf_reads_row_by_row(tmp_path: Path) -> None:
+    """fpdf sets each cell as its own piece of text, as Word and browsers do: the rows of "who wears which
+    lanyard" read "Purple: Doctors and other medical staff", not "... Navy Nursing staff Purple Doctors ..."."""
+    pdf = FPDF()
+    pdf.set_title("Staff Guide")
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 16)
+    pdf.cell(0, 10, "3. ID badges", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", "", 11)
+    pdf.multi_cell(0, 6, "The colour of the lanyard tells patients and colleagues who you are.", new_x="LMARGIN",
+                   new_y="NEXT")
+    pdf.set_font("Helvetica", "B", 11)
+    pdf.cell(40, 7, "Colour")
+    pdf.cell(0, 7, "Worn by", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", "", 11)
+    for colour, who in (("Navy", "Nursing and midwifery staff"), ("Purple", "Doctors and other medical staff"),
+                        ("Yellow", "Volunteers")):
+        pdf.cell(40, 7, colour)
+        pdf.cell(0, 7, who, new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 6, "Lanyards must be the breakaway type supplied by the hospital.")
+    pdf.output(str(tmp_path / "badges.pdf"))
+    doc = parse_file(tmp_path / "badges.pdf")
+    tables = [b for b in doc.blocks if b.kind == "table"]
+    assert len(tables) == 1 and tables[0].section == ("3. ID badges",), doc.blocks
+    assert tables[0].text.splitlines() == ["Colour: Navy; Worn by: Nursing and midwifery staff",
+                                           "Colour: Purple; Worn by: Doctors and other medical staff",
+                                           "Colour: Yellow; Worn by: Volunteers"]
+    assert "Lanyards must be the breakaway type supplied by the hospital." in text_of(doc)
+
+
+def test_table_rows_from_where_pieces_start() -> None:
+    from kiosk.knowledge.pdf_tables import find_tables
+
+    lines = [
+        (((57.0, "3.4.1"), (91.0, "Report a lost badge to Security")), False),  # a clause's hanging indent
+        (((57.0, "3.4.2"), (91.0, "Collect a replacement")), False),
+        (((234.7, "Choice PPO"), (340.6, "Saver HDHP"), (340.6, "with HSA")), True),  # a header, empty corner
+        (((65.2, "Primary care visit"), (234.7, "$25 copay"), (340.6, "10% after deductible")), False),
+        (((65.2, "Out-of-pocket maximum (individual /"),), False),  # a first cell wrapped before its row
+        (((65.2, "family)"), (234.7, "$3,000"), (340.6, "$4,000")), False),
+        (((234.7, "per year"),), False),  # a wrapped cell continues the row above
+        (((65.2, "All plans cover preventive care in full."),), False),
+    ]
+    [table] = find_tables(lines)
+    assert (table.start, table.end) == (2, 7)
+    assert table.header == ["", "Choice PPO", "Saver HDHP with HSA"]
+    assert table.rows == [["Primary care visit", "$25 copay", "10% after deductible"],
+                          ["Out-of-pocket maximum (individual / family)", "$3,000 per year", "$4,000"]]

@@ -317,7 +317,7 @@ class _LineParser:
     def _aligned_table(self, i: int) -> int:
         """A table lined up with spaces: the header at `i`, the dash rule under it, rows until a blank line or a
         closing rule. Each dash run starts a column; a line whose first column is empty continues the row above
-        ("minimum 3 hours" / "at time and a half")."""
+        ("minimum 3 hours" / "at time and a half"), as does a line with only a first cell in lower case."""
         self.end_paragraph()
         starts = [m.start() for m in re.finditer(r"[-=]+", self.lines[i + 1].expandtabs())]
 
@@ -329,7 +329,8 @@ class _LineParser:
         j = i + 2
         while j < len(self.lines) and self.lines[j].strip() and not _COLUMN_RULE.match(self.lines[j].expandtabs()):
             row = cells(self.lines[j])
-            if rows and not row[0]:
+            wrapped = row[0][:1].islower() and not any(row[1:])  # "Cold holding (fridges, walk-in, salad" / "bar)"
+            if rows and (not row[0] or wrapped):
                 rows[-1] = [f"{a} {b}".strip() for a, b in zip(rows[-1], row, strict=False)]
             else:
                 rows.append(row)

@@ -27,6 +27,7 @@ from pypdf.errors import DependencyError
 
 from kiosk.knowledge.documents import ParsedDocument, SkipDocument
 from kiosk.knowledge.parse_common import Builder, check_budget, clean
+from kiosk.knowledge.pdf_tables import Pieces, find_tables
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,8 @@ class _Line:
     size: float  # effective font size in points, 0 = unknown
     bold: bool
     level: int = 0  # heading level, 0 = body text
+    pieces: Pieces = ()  # where each piece of text starts (tables: kiosk.knowledge.pdf_tables)
+    table: tuple[list[str] | None, list[list[str]]] | None = None  # (header, rows) of a table's lines
 
 
 def _norm(text: str) -> str:
@@ -65,6 +68,7 @@ def _norm(text: str) -> str:
 def _page_lines(page: pypdf.PageObject) -> list[_Line]:
     lines: list[_Line] = []
     parts: list[str] = []
+    pieces: list[tuple[float, str]] = []
     weights: Counter[tuple[float, bool]] = Counter()
 
     def end_line() -> None:
@@ -72,8 +76,10 @@ def _page_lines(page: pypdf.PageObject) -> list[_Line]:
         if text:
             (size, _), total = weights.most_common(1)[0] if weights else ((0.0, False), 0)
             bold_chars = sum(n for (_, b), n in weights.items() if b)
-            lines.append(_Line(text, size, bool(total) and bold_chars >= 0.9 * sum(weights.values())))
+            lines.append(_Line(text, size, bool(total) and bold_chars >= 0.9 * sum(weights.values()),
+                               pieces=tuple(pieces)))
         parts.clear()
+        pieces.clear()
         weights.clear()
 
     def visit(text: str, cm: list[float], tm: list[float], font: dict | None, size: float) -> None:
@@ -81,6 +87,7 @@ def _page_lines(page: pypdf.PageObject) -> list[_Line]:
             return
         scale = (math.hypot(tm[2], tm[3]) or 1.0) * (math.hypot(cm[2], cm[3]) or 1.0)
         key = (round(size * scale * 2) / 2, bool(font and _BOLD.search(str(font.get("/BaseFont", "")))))
+        x = cm[0] * tm[4] + cm[2] * tm[5] + cm[4]  # where the text starts on the page
         for k, piece in enumerate(text.split("\n")):
             if k:
                 end_line()
@@ -88,6 +95,7 @@ def _page_lines(page: pypdf.PageObject) -> list[_Line]:
                 parts.append(piece)
                 if n := len(piece.strip()):
                     weights[key] += n
+                    pieces.append((x, clean(piece)))
 
     returned = page.extract_text(visitor_text=visit)
     end_line()
@@ -128,6 +136,15 @@ def _drop_furniture(pages: list[list[_Line]]) -> None:
         ]
 
 
+def _mark_tables(pages: list[list[_Line]]) -> None:
+    """Each table's lines become one line that carries its rows (kiosk.knowledge.pdf_tables)."""
+    for lines in pages:
+        for t in reversed(find_tables([(line.pieces, line.bold) for line in lines])):
+            first = lines[t.start]
+            text = " ".join(cell for row in [*([t.header] if t.header else []), *t.rows] for cell in row if cell)
+            lines[t.start:t.end] = [_Line(text, first.size, False, table=(t.header, t.rows))]
+
+
 def _heading_shape(text: str) -> bool:
     words = text.split()
     return (
@@ -166,6 +183,8 @@ def _mark_by_fonts(pages: list[list[_Line]]) -> bool:
     found = False
     for lines in pages:
         for i, line in enumerate(lines):
+            if line.table:
+                continue
             if line.size in levels and _heading_shape(line.text) and (line.bold or line.size not in bold_only):
                 line.level = levels[line.size]
             elif line.size in levels and i and _continues_heading(lines[i - 1], line):
@@ -211,7 +230,7 @@ def _mark_by_text(pages: list[list[_Line]]) -> None:
         for i, line in enumerate(lines):
             text, nxt = line.text, lines[i + 1].text if i + 1 < len(lines) else ""
             prev_done = i == 0 or lines[i - 1].level > 0 or lines[i - 1].text[-1] in ".!?:"
-            if not nxt or not _heading_shape(text) or len(text.split()) > 10:
+            if not nxt or line.table or not _heading_shape(text) or len(text.split()) > 10:
                 continue
             letters = [c for c in text if c.isalpha()]
             if len(letters) >= 3 and text.upper() == text:
@@ -315,6 +334,7 @@ def parse_pdf(data: bytes, fallback_title: str) -> ParsedDocument:
     if not any(line.text for lines in pages for line in lines):
         raise SkipDocument("no text layer (scanned image?); OCR is not supported")
     _drop_furniture(pages)
+    _mark_tables(pages)
     outline = _outline(reader)
     if outline:
         _mark_by_outline(pages, outline)
@@ -378,6 +398,13 @@ def _build(pages: list[list[_Line]]) -> Builder:
         cur = ""
         for line in lines:
             text = line.text
+            if line.table:
+                if cur:
+                    b.line(cur)
+                    cur = ""
+                header, rows = line.table
+                b.table(header, rows, row_headers=header is None)
+                continue
             if line.level:
                 if cur:
                     b.line(cur)
