@@ -277,3 +277,23 @@ def test_table_rows_from_where_pieces_start() -> None:
     assert table.header == ["", "Choice PPO", "Saver HDHP with HSA"]
     assert table.rows == [["Primary care visit", "$25 copay", "10% after deductible"],
                           ["Out-of-pocket maximum (individual / family)", "$3,000 per year", "$4,000"]]
+
+
+def test_two_tables_one_under_the_other_stay_two() -> None:
+    """Seen in the sample company's benefits PDF: the premiums table under the plan overview, with the same
+    columns, was read as more rows of the overview, its bold caption taken for a wrapped first cell."""
+    from kiosk.knowledge.pdf_tables import find_tables
+
+    lines = [
+        (((234.7, "Choice PPO"), (340.6, "Saver HDHP")), True),
+        (((65.2, "Primary care visit"), (234.7, "$25 copay"), (340.6, "10% after deductible")), False),
+        (((65.2, "Specialist visit"), (234.7, "$50 copay"), (340.6, "10% after deductible")), False),
+        (((65.2, "Your share of the monthly premium"),), True),  # a caption, set in bold
+        (((65.2, "Coverage level"), (234.7, "Choice PPO"), (340.6, "Saver HDHP")), True),
+        (((65.2, "Employee only"), (234.7, "$85"), (340.6, "$25")), False),
+        (((65.2, "Employee + children"), (234.7, "$240"), (340.6, "$100")), False),
+    ]
+    first, second = find_tables(lines)
+    assert (first.start, first.end, second.start, second.end) == (0, 3, 4, 7)
+    assert second.header == ["Coverage level", "Choice PPO", "Saver HDHP"]
+    assert second.rows[0] == ["Employee only", "$85", "$25"]

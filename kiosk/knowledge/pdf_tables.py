@@ -5,8 +5,9 @@ a table as a run-on paragraph of such lines, which no sentence choice can quote 
 with where it starts on the page, so a line of two or more pieces whose starts recur on the next lines is a row
 ("Primary care visit | $25 copay | 10% after deductible | $20 copay"). A piece under a column other than the
 first continues the row above (a wrapped cell: "dietetics and others) and pharmacy"); a lone first-column piece
-right before a row starts that row's first cell ("Out-of-pocket maximum (individual /" / "family) | $3,000");
-a header row may leave its corner empty. A line that opens with a list marker or a clause number ("3.4.1 |
+right before a row starts that row's first cell ("Out-of-pocket maximum (individual /" / "family) | $3,000"),
+unless it is bold (a caption); a header row may leave its corner empty, and a bold row under regular ones is
+the next table's header. A line that opens with a list marker or a clause number ("3.4.1 |
 Report a lost badge ...") is a hanging indent, not a row.
 """
 
@@ -86,12 +87,14 @@ def find_tables(lines: Sequence[tuple[Pieces, bool]]) -> list[Table]:
             if cells is None or not filled:
                 break
             if len(filled) >= 2:
+                if rows and lines[j][1] and not any(bold):
+                    break  # a bold row under regular ones: the next table's header
                 if pending:
                     cells[0], pending = f"{pending} {cells[0]}".strip(), ""
                 rows.append(cells)
                 bold.append(lines[j][1])
-            elif filled == [0] and not pending and j + 1 < len(lines) \
-                    and len(_filled(_fit(lines[j + 1][0], columns))) >= 2:
+            elif filled == [0] and not pending and not lines[j][1] and j + 1 < len(lines) \
+                    and len(_filled(_fit(lines[j + 1][0], columns))) >= 2:  # (a bold line is a caption)
                 pending = cells[0]
             elif filled[0] > 0 and rows and not pending:
                 for k in filled:
