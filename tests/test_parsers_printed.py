@@ -44,7 +44,7 @@ def test_ligatures_become_letters() -> None:
 
 
 def test_a_hyphen_at_the_line_end() -> None:
-    from kiosk.knowledge.parse_pdf import _join_hyphen
+    from kiosk.knowledge.pdf_hyphens import join_hyphen as _join_hyphen
 
     words = {"e-cigarettes", "e", "cigarettes", "self-service", "self", "service", "transported"}
     assert _join_hyphen("the Policy (HR-", "POL-012) says", words) == "the Policy (HR-POL-012) says"

@@ -27,6 +27,7 @@ from pypdf.errors import DependencyError
 
 from kiosk.knowledge.documents import ParsedDocument, SkipDocument
 from kiosk.knowledge.parse_common import Builder, check_budget, clean
+from kiosk.knowledge.pdf_hyphens import document_words, join_hyphen
 from kiosk.knowledge.pdf_tables import Pieces, find_tables
 
 log = logging.getLogger(__name__)
@@ -362,35 +363,9 @@ def parse_pdf(data: bytes, fallback_title: str) -> ParsedDocument:
     return _build(pages).document(title or fallback_title, float(len(reader.pages)))
 
 
-_WORD = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
-
-
-def _vocabulary(pages: list[list[_Line]]) -> set[str]:
-    """The document's own words, lower case, hyphenated ones whole ("e-cigarettes") and also in parts."""
-    words: set[str] = set()
-    for lines in pages:
-        for line in lines:
-            for word in _WORD.findall(line.text.lower()):
-                words.add(word)
-                words.update(word.split("-"))
-    return words
-
-
-def _join_hyphen(cur: str, text: str, vocabulary: set[str]) -> str:
-    """A line ending in a hyphen joined to the next. Word processors and browsers break lines after a compound's
-    own hyphen ("HR-" / "POL-012", "e-" / "cigarettes"); typesetters also split words ("trans-" / "ported").
-    The document's own spelling elsewhere decides; a code or a one- or two-letter prefix keeps its hyphen;
-    otherwise the hyphen was the typesetter's."""
-    before = _WORD.findall(cur[:-1].lower())[-1].rsplit("-", 1)[-1]
-    after = _WORD.match(text.lower())
-    nxt = after.group(0).split("-", 1)[0] if after else ""
-    keep = f"{before}-{nxt}" in vocabulary or not text[0].islower() or len(before) <= 2
-    return cur + text if keep and before + nxt not in vocabulary else cur[:-1] + text
-
-
 def _build(pages: list[list[_Line]]) -> Builder:
     b = Builder()
-    vocabulary = _vocabulary(pages)
+    vocabulary = document_words(line.text for lines in pages for line in lines)
     lengths = sorted(len(ln.text) for lines in pages for ln in lines if not ln.level)
     typical = lengths[int(len(lengths) * 0.75)] if lengths else 80
     for pno, lines in enumerate(pages):
@@ -415,7 +390,7 @@ def _build(pages: list[list[_Line]]) -> Builder:
                 b.line(cur)
                 cur = text
             elif cur.endswith("-") and len(cur) > 1 and cur[-2].isalnum() and text[:1].isalnum():
-                cur = _join_hyphen(cur, text, vocabulary)
+                cur = join_hyphen(cur, text, vocabulary)
             else:
                 cur = f"{cur} {text}" if cur else text
             if len(text) < 0.75 * typical and text[-1] in '.!?:"”)':
