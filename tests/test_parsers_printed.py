@@ -44,15 +44,15 @@ def test_ligatures_become_letters() -> None:
 
 
 def test_a_hyphen_at_the_line_end() -> None:
-    from kiosk.knowledge.pdf_hyphens import join_hyphen as _join_hyphen
+    from kiosk.knowledge.pdf_hyphens import join_hyphen
 
     words = {"e-cigarettes", "e", "cigarettes", "self-service", "self", "service", "transported"}
-    assert _join_hyphen("the Policy (HR-", "POL-012) says", words) == "the Policy (HR-POL-012) says"
-    assert _join_hyphen("see COVID-", "19 rules", set()) == "see COVID-19 rules"
-    assert _join_hyphen("includes e-", "cigarettes", set()) == "includes e-cigarettes"  # a one-letter prefix
-    assert _join_hyphen("a self-", "service kiosk", words) == "a self-service kiosk"  # so spelled elsewhere
-    assert _join_hyphen("goods are trans-", "ported daily", words) == "goods are transported daily"
-    assert _join_hyphen("goods are trans-", "ported daily", set()) == "goods are transported daily"
+    assert join_hyphen("the Policy (HR-", "POL-012) says", words) == "the Policy (HR-POL-012) says"
+    assert join_hyphen("see COVID-", "19 rules", set()) == "see COVID-19 rules"
+    assert join_hyphen("includes e-", "cigarettes", set()) == "includes e-cigarettes"  # a one-letter prefix
+    assert join_hyphen("a self-", "service kiosk", words) == "a self-service kiosk"  # so spelled elsewhere
+    assert join_hyphen("goods are trans-", "ported daily", words) == "goods are transported daily"
+    assert join_hyphen("goods are trans-", "ported daily", set()) == "goods are transported daily"
 
 
 class _Footed(FPDF):

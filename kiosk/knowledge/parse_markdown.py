@@ -124,7 +124,7 @@ class _LineParser:
         # A single level-1 heading ("# " or underlined with "===") is the document's title, not a section; several
         # are sections.
         underlined = sum(1 for above, x in zip(self.lines, self.lines[1:], strict=False)
-                         if above.strip() and re.match(r"^ {0,3}=+[ \t]*$", x))
+                         if above.strip() and (m := _SETEXT.match(x)) and m.group(1)[0] == "=")
         self.single_h1 = markdown and sum(1 for x in self.lines if x.startswith("# ")) + underlined <= 1
 
     # -- paragraphs ------------------------------------------------------------------------

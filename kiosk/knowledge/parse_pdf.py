@@ -197,8 +197,9 @@ def _mark_by_fonts(pages: list[list[_Line]]) -> bool:
     return found
 
 
-# A numbered clause ("3.4 Lost or stolen badges", "2.3.1 photo identification") starts a paragraph, as a bullet does.
-_CLAUSE = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){1,3})\s+\S")
+def _clause(text: str) -> bool:
+    """A numbered clause or sub-heading: "3.4 Lost or stolen badges", "2.3.1 photo identification"."""
+    return bool((m := _NUMBERED.match(text)) and "." in m.group(1))
 
 
 def _continues_heading(prev: _Line, line: _Line) -> bool:
@@ -386,7 +387,7 @@ def _build(pages: list[list[_Line]]) -> Builder:
                     cur = ""
                 b.heading(line.level, text)
                 continue
-            if (_BULLET.match(text) or _CLAUSE.match(text)) and cur:
+            if (_BULLET.match(text) or _clause(text)) and cur:  # a clause starts its line, as a bullet does
                 b.line(cur)
                 cur = text
             elif cur.endswith("-") and len(cur) > 1 and cur[-2].isalnum() and text[:1].isalnum():
