@@ -130,6 +130,12 @@ def test_a_page_with_main_content_drops_what_is_around_it(tmp_path: Path) -> Non
     (tmp_path / "plain.html").write_text(page.replace("<main>", "<div>").replace("</main>", "</div>"),
                                          encoding="utf-8")
     assert "Policies" in text_of(parse_file(tmp_path / "plain.html"))
+    # role="Main" in capitals marks the content too; a hidden <main> leaves the visible page, not "no text found".
+    (tmp_path / "capitals.html").write_text(page.replace("<main>", "<div role='Main'>").replace("</main>", "</div>"),
+                                            encoding="utf-8")
+    assert "Dial 4444" in text_of(parse_file(tmp_path / "capitals.html"))
+    (tmp_path / "hidden.html").write_text(page.replace("<main>", "<main hidden>"), encoding="utf-8")
+    assert "Policies" in text_of(parse_file(tmp_path / "hidden.html"))
 
 
 def test_several_headings_underlined_with_equals_signs_are_sections(tmp_path: Path) -> None:

@@ -100,7 +100,7 @@ class _Parser(HTMLParser):
                 self._break(tag)
             self.skip_depth = len(self.stack)
             return
-        if tag == "main" or ("role", "main") in attrs:
+        if tag == "main" or any(name == "role" and (value or "").lower() == "main" for name, value in attrs):
             self.mains.append(len(self.stack))
         if self._outside():
             return
@@ -247,9 +247,17 @@ class _Parser(HTMLParser):
 
 
 def parse_html(text: str, fallback_title: str) -> ParsedDocument:
+    main_only = bool(re.search(r"<main[\s>]|\srole\s*=\s*[\"']?main\b", text, re.I))
+    p = _parse(text, main_only)
+    if main_only and not p.b.blocks:  # a <main> that is hidden, empty or inside dropped markup: the whole page
+        p = _parse(text, False)
+    return p.b.document(p.title or p.h1 or fallback_title)
+
+
+def _parse(text: str, main_only: bool) -> _Parser:
     p = _Parser()
     p.single_h1 = len(re.findall(r"<h1[\s>]", text, re.I)) <= 1
-    p.main_only = bool(re.search(r"<main[\s>]|\srole\s*=\s*[\"']?main\b", text, re.I))
+    p.main_only = main_only
     p.feed(text)
     p.finish()
-    return p.b.document(p.title or p.h1 or fallback_title)
+    return p
