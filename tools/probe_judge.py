@@ -10,6 +10,9 @@ each (`LlmJudge`, the kiosk's own prompt), then:
 
     .venv/bin/python tools/probe_judge.py samples/halvorsen-paraphrases.jsonl --kb /tmp/kbh.sqlite \
         --llm qwen2.5-coder-1.5b-instruct-q4km --eval before.json --json out.json
+
+--meaning: no LLM; the "odds" are the embedded meaning check's cosine (knowledge.answer_check, all-MiniLM-L6-v2)
+between the question and each sentence, with thresholds on that scale.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from kiosk.knowledge.grounding import judged_text  # noqa: E402
 from kiosk.runtime import build_grounder, build_llm  # noqa: E402
 
 THRESHOLDS = (0.6, 0.65, 0.7, 0.75, 0.8)
+COSINES = (0.4, 0.45, 0.5, 0.55, 0.6)
 
 
 def auc(pos: list[float], neg: list[float]) -> float | None:
@@ -45,14 +49,20 @@ def main() -> None:
     ap.add_argument("--config", type=Path, default=ROOT / "provisioning/personas/onboarding-coach.toml")
     ap.add_argument("--llm", default="qwen2.5-coder-1.5b-instruct-q4km", help="the judging model (manifest name)")
     ap.add_argument("--eval", type=Path, help="kiosk eval --json of the same file without the judge")
+    ap.add_argument("--meaning", action="store_true", help="judge by the embedded meaning check's cosine instead")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args()
 
     settings = load_settings(a.config)
-    settings = with_overrides(settings, persona={"llm": a.llm}, llm={"n_ctx": 2048})
+    if not a.meaning:
+        settings = with_overrides(settings, persona={"llm": a.llm}, llm={"n_ctx": 2048})
     llm = build_llm(settings)
     grounder = build_grounder(settings, a.kb, llm)
-    judge = LlmJudge(llm)
+    if a.meaning:
+        def judge(question: str, texts: list[str]) -> list[float]:
+            return [grounder._similar(question, text) for text in texts]  # noqa: SLF001 - the kiosk's own check
+    else:
+        judge = LlmJudge(llm)
     before = {}
     if a.eval:
         before = {r["question"]: r for r in json.loads(a.eval.read_text())["per_question"] if not r["follow_up"]}
@@ -71,7 +81,8 @@ def main() -> None:
     unanswerable = [r for r in rows if not r["answerable"]]
     n = max(1, len(answerable))
     report = {
-        "llm": a.llm, "cases": str(a.cases), "answerable": len(answerable), "unanswerable": len(unanswerable),
+        "llm": "meaning check (cosine)" if a.meaning else a.llm, "cases": str(a.cases),
+        "answerable": len(answerable), "unanswerable": len(unanswerable),
         "words_first_holds": round(sum(bool(r["holds"] and r["holds"][0]) for r in answerable) / n, 3),
         "judge_surest_holds": round(sum(r["judge_ok"] for r in answerable) / n, 3),
         "any_holds": round(sum(any(r["holds"]) for r in answerable) / n, 3),
@@ -83,7 +94,7 @@ def main() -> None:
             "right": sum(r["declined_before"] and r["surest"] >= t and r["judge_ok"] for r in answerable),
             "wrong": sum(r["declined_before"] and r["surest"] >= t and not r["judge_ok"] for r in answerable),
             "unanswerable_answered": sum(r["declined_before"] and r["surest"] >= t for r in unanswerable),
-        } for t in THRESHOLDS}
+        } for t in (COSINES if a.meaning else THRESHOLDS)}
     print(json.dumps(report, indent=1))
     if a.json:
         a.json.write_text(json.dumps({**report, "per_question": rows}, indent=1))
