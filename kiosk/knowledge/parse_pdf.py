@@ -16,10 +16,8 @@ from __future__ import annotations
 
 import io
 import logging
-import math
 import re
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
 import pypdf
@@ -28,7 +26,8 @@ from pypdf.errors import DependencyError
 from kiosk.knowledge.documents import ParsedDocument, SkipDocument
 from kiosk.knowledge.parse_common import Builder, check_budget, clean
 from kiosk.knowledge.pdf_hyphens import document_words, join_hyphen
-from kiosk.knowledge.pdf_tables import Pieces, find_tables
+from kiosk.knowledge.pdf_lines import Line, page_lines
+from kiosk.knowledge.pdf_tables import find_tables, merged_pieces, restack
 
 log = logging.getLogger(__name__)
 
@@ -48,64 +47,14 @@ if not any(isinstance(h, _PypdfToDebug) for h in _pypdf_log.handlers):
 _PAGE_NUMBER = re.compile(r"^(?:page\s*)?[-–—(]?\s*\d{1,4}\s*[-–—)]?(?:\s*(?:of|/)\s*\d{1,4})?$", re.I)
 _BULLET = re.compile(r"^(?:[•▪●◦‣∙·*\-–]\s*|\d{1,3}[.)]\s+|[a-z][.)]\s+)")
 _NUMBERED = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+\S")
-_BOLD = re.compile(r"bold|black|heavy|semibold|demi", re.I)
 _JUNK_TITLE = re.compile(r"^(?:untitled|microsoft word|document\d*)\b|\.(?:docx?|pdf|indd|tmp|rtf|odt)$", re.I)
-
-
-@dataclass
-class _Line:
-    text: str
-    size: float  # effective font size in points, 0 = unknown
-    bold: bool
-    level: int = 0  # heading level, 0 = body text
-    pieces: Pieces = ()  # where each piece of text starts (tables: kiosk.knowledge.pdf_tables)
-    table: tuple[list[str] | None, list[list[str]]] | None = None  # (header, rows) of a table's lines
 
 
 def _norm(text: str) -> str:
     return re.sub(r"[\W_]+", "", text).lower()
 
 
-def _page_lines(page: pypdf.PageObject) -> list[_Line]:
-    lines: list[_Line] = []
-    parts: list[str] = []
-    pieces: list[tuple[float, str]] = []
-    weights: Counter[tuple[float, bool]] = Counter()
-
-    def end_line() -> None:
-        text = clean("".join(parts))
-        if text:
-            (size, _), total = weights.most_common(1)[0] if weights else ((0.0, False), 0)
-            bold_chars = sum(n for (_, b), n in weights.items() if b)
-            lines.append(_Line(text, size, bool(total) and bold_chars >= 0.9 * sum(weights.values()),
-                               pieces=tuple(pieces)))
-        parts.clear()
-        pieces.clear()
-        weights.clear()
-
-    def visit(text: str, cm: list[float], tm: list[float], font: dict | None, size: float) -> None:
-        if not text:
-            return
-        scale = (math.hypot(tm[2], tm[3]) or 1.0) * (math.hypot(cm[2], cm[3]) or 1.0)
-        key = (round(size * scale * 2) / 2, bool(font and _BOLD.search(str(font.get("/BaseFont", "")))))
-        x = cm[0] * tm[4] + cm[2] * tm[5] + cm[4]  # where the text starts on the page
-        for k, piece in enumerate(text.split("\n")):
-            if k:
-                end_line()
-            if piece:
-                parts.append(piece)
-                if n := len(piece.strip()):
-                    weights[key] += n
-                    pieces.append((x, clean(piece)))
-
-    returned = page.extract_text(visitor_text=visit)
-    end_line()
-    if not lines and returned.strip():  # no visitor calls: keep the text, without font hints
-        lines = [_Line(t, 0.0, False) for t in map(clean, returned.splitlines()) if t]
-    return lines
-
-
-def _drop_furniture(pages: list[list[_Line]]) -> None:
+def _drop_furniture(pages: list[list[Line]]) -> None:
     """Remove page numbers and running headers/footers: short edge lines, not set larger than the body
     text, that repeat (digits aside) on most pages."""
     sizes: Counter[float] = Counter()
@@ -114,7 +63,7 @@ def _drop_furniture(pages: list[list[_Line]]) -> None:
             sizes[line.size] += len(line.text)
     body = sizes.most_common(1)[0][0] if sizes else 0.0
 
-    def key(line: _Line) -> str:
+    def key(line: Line) -> str:
         # Furniture is set smaller than the body, or is short and no sentence end. A browser prints its running
         # footer as one line of two margin boxes ("Page 3 of 9Printed copies are uncontrolled. Check ..."):
         # longer than a page number, and only its repeating on most pages' edges marks it.
@@ -137,13 +86,24 @@ def _drop_furniture(pages: list[list[_Line]]) -> None:
         ]
 
 
-def _mark_tables(pages: list[list[_Line]]) -> None:
+def _mark_tables(pages: list[list[Line]]) -> None:
     """Each table's lines become one line that carries its rows (kiosk.knowledge.pdf_tables)."""
     for lines in pages:
+        lines[:] = [_one_line([lines[i] for i in group])
+                    for group in restack([(line.pieces, line.top) for line in lines])]
         for t in reversed(find_tables([(line.pieces, line.bold) for line in lines])):
             first = lines[t.start]
             text = " ".join(cell for row in [*([t.header] if t.header else []), *t.rows] for cell in row if cell)
-            lines[t.start:t.end] = [_Line(text, first.size, False, table=(t.header, t.rows))]
+            lines[t.start:t.end] = [Line(text, first.size, False, table=(t.header, t.rows))]
+
+
+def _one_line(group: list[Line]) -> Line:
+    """A table row drawn cell by cell (kiosk.knowledge.pdf_tables.restack) as the one line it is on the page."""
+    if len(group) == 1:
+        return group[0]
+    pieces = merged_pieces([line.pieces for line in group])
+    return Line(" ".join(text for _, text in pieces), group[0].size, all(line.bold for line in group),
+                 pieces=pieces, top=group[0].top)
 
 
 def _heading_shape(text: str) -> bool:
@@ -162,7 +122,7 @@ def _title_case(text: str) -> bool:
     return bool(words) and text[0].isupper() and sum(w[0].isupper() for w in words) >= 0.6 * len(words)
 
 
-def _mark_by_fonts(pages: list[list[_Line]]) -> bool:
+def _mark_by_fonts(pages: list[list[Line]]) -> bool:
     """Font-size and bold headings; False when the fonts carry no heading signal."""
     sizes: Counter[float] = Counter()
     bold_chars = total = 0
@@ -202,14 +162,14 @@ def _clause(text: str) -> bool:
     return bool((m := _NUMBERED.match(text)) and "." in m.group(1))
 
 
-def _continues_heading(prev: _Line, line: _Line) -> bool:
+def _continues_heading(prev: Line, line: Line) -> bool:
     """The second line of a heading set larger than the body: the same size and weight right under it, short, no
     sentence end (it may start in lower case, which a heading of its own does not)."""
     return bool(prev.level and line.size == prev.size and line.bold == prev.bold and len(line.text.split()) <= 8
                 and line.text[-1] not in ".,;" and prev.text[-1] not in ":?!.")
 
 
-def _join_wrapped_headings(pages: list[list[_Line]]) -> None:
+def _join_wrapped_headings(pages: list[list[Line]]) -> None:
     """A heading set over two lines (same size, nothing between) reads as one."""
     for lines in pages:
         i = 1
@@ -227,7 +187,7 @@ def _join_wrapped_headings(pages: list[list[_Line]]) -> None:
                 i += 1
 
 
-def _mark_by_text(pages: list[list[_Line]]) -> None:
+def _mark_by_text(pages: list[list[Line]]) -> None:
     for lines in pages:
         for i, line in enumerate(lines):
             text, nxt = line.text, lines[i + 1].text if i + 1 < len(lines) else ""
@@ -243,10 +203,10 @@ def _mark_by_text(pages: list[list[_Line]]) -> None:
                 line.level = 2 if not _NUMBERED.match(text) else 1
 
 
-def _mark_by_outline(pages: list[list[_Line]], outline: dict[int, list[tuple[int, str]]]) -> None:
+def _mark_by_outline(pages: list[list[Line]], outline: dict[int, list[tuple[int, str]]]) -> None:
     """Headings where the outline titles appear; unmatched titles open their section at the page top."""
     for pno, lines in enumerate(pages):
-        top: list[_Line] = []
+        top: list[Line] = []
         for level, title in outline.get(pno, []):
             key = _norm(title)
             for i, line in enumerate(lines):
@@ -261,7 +221,7 @@ def _mark_by_outline(pages: list[list[_Line]], outline: dict[int, list[tuple[int
                     del lines[i + 1 : j + 1]
                     break
             else:
-                top.append(_Line(title, 0.0, False, level))
+                top.append(Line(title, 0.0, False, level))
         lines[:0] = top
 
 
@@ -323,11 +283,11 @@ def _meta_title(reader: pypdf.PdfReader) -> str:
 
 def parse_pdf(data: bytes, fallback_title: str) -> ParsedDocument:
     reader = _open(data)
-    pages: list[list[_Line]] = []
+    pages: list[list[Line]] = []
     chars = 0
     for pno in range(len(reader.pages)):
         try:
-            pages.append(_page_lines(reader.pages[pno]))
+            pages.append(page_lines(reader.pages[pno]))
         except Exception:  # one bad page should not lose the document
             log.debug("page %d: text extraction failed", pno + 1, exc_info=True)
             pages.append([])
@@ -364,14 +324,14 @@ def parse_pdf(data: bytes, fallback_title: str) -> ParsedDocument:
     return _build(pages).document(title or fallback_title, float(len(reader.pages)))
 
 
-def _build(pages: list[list[_Line]]) -> Builder:
+def _build(pages: list[list[Line]]) -> Builder:
     b = Builder()
     vocabulary = document_words(line.text for lines in pages for line in lines)
     lengths = sorted(len(ln.text) for lines in pages for ln in lines if not ln.level)
     typical = lengths[int(len(lengths) * 0.75)] if lengths else 80
+    cur = ""
     for pno, lines in enumerate(pages):
         b.page = pno + 1
-        cur = ""
         for line in lines:
             text = line.text
             if line.table:
@@ -398,7 +358,17 @@ def _build(pages: list[list[_Line]]) -> Builder:
                 b.line(cur)  # a short line that ends a sentence ends the paragraph
                 b.flush()
                 cur = ""
+        if cur and _goes_on(cur, pages[pno + 1:]):
+            continue  # a sentence split by the page break ("Runs on iPhone, Android" / "and any web browser.")
         if cur:
             b.line(cur)
+            cur = ""
         b.flush()
     return b
+
+
+def _goes_on(cur: str, later: list[list[Line]]) -> bool:
+    """The text so far runs on over the page break: no sentence end, and the next page's text starts in lower case."""
+    first = next((lines[0] for lines in later if lines), None)
+    return (first is not None and cur[-1] not in ".!?:" and not first.level and first.table is None
+            and first.text[:1].islower())

@@ -9,6 +9,11 @@ right before a row starts that row's first cell ("Out-of-pocket maximum (individ
 unless it is bold (a caption); a header row may leave its corner empty, and a bold row under regular ones is
 the next table's header. A line that opens with a list marker or a clause number ("3.4.1 |
 Report a lost badge ...") is a hanging indent, not a row.
+
+Some writers (LibreOffice) draw a table cell by cell, not line by line: a row's cells come one after the
+other, each with its wrapped lines, so the text goes down a cell and back up to the row's top for the next
+one ("Power supply | 400 V three-" / "phase, 16 A" / "400 V three-" ...). `restack` puts such a row back
+together before the rows are read.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ Pieces = tuple[tuple[float, str], ...]
 """(where the piece starts, in points from the page's left edge; its text)"""
 
 TOLERANCE = 3.0  # points: the pieces of one column start within this of each other
+_SAME_TOP = 1.0  # points: the cells of a row start at the same height
+_CELL_LINES = 4  # a cell wraps over at most this many lines before the next cell starts at the row's top
+_TABLE_REACH = 40  # lines: how far below a table's header (a line of 3+ cells) its rows may be restacked
 _MARKER = re.compile(r"^(?:\d{1,2}(?:\.\d{1,2}){0,3}\.?|[a-z][.)]|\(\w{1,3}\)|[•▪●◦‣∙·*\-–])$")
 
 
@@ -32,6 +40,14 @@ class Table:
     """index after its last line"""
     header: list[str] | None
     rows: list[list[str]]
+
+
+def joined(cell: str, more: str) -> str:
+    """A cell's text and its next line: a hyphen at the end of a narrow cell's line is the word's own
+    ("400 V three-" / "phase"), so it stays, without a space."""
+    if cell.endswith("-") and len(cell) > 1 and cell[-2].isalpha() and more[:1].isalnum():
+        return cell + more
+    return f"{cell} {more}".strip()
 
 
 def _columns(pieces: Pieces) -> list[float]:
@@ -98,7 +114,7 @@ def find_tables(lines: Sequence[tuple[Pieces, bool]]) -> list[Table]:
                 pending = cells[0]
             elif filled[0] > 0 and rows and not pending:
                 for k in filled:
-                    rows[-1][k] = f"{rows[-1][k]} {cells[k]}".strip()
+                    rows[-1][k] = joined(rows[-1][k], cells[k])
             else:
                 break
             j += 1
@@ -110,3 +126,52 @@ def find_tables(lines: Sequence[tuple[Pieces, bool]]) -> list[Table]:
         else:
             i += 1
     return tables
+
+
+def merged_pieces(group: Sequence[Pieces]) -> Pieces:
+    """The pieces of several lines as one line: text under the same column joined in order."""
+    merged: list[tuple[float, str]] = []
+    for pieces in group:
+        for x, text in pieces:
+            if not text.strip():
+                continue
+            k = next((k for k, (x0, _) in enumerate(merged) if abs(x - x0) <= TOLERANCE), None)
+            if k is None:
+                merged.append((x, text.strip()))
+            else:
+                merged[k] = (merged[k][0], joined(merged[k][1], text.strip()))
+    return tuple(sorted(merged))
+
+
+def restack(lines: Sequence[tuple[Pieces, float]]) -> list[list[int]]:
+    """The lines, given as (pieces, height of their top on the page), grouped into what is one table row drawn
+    cell by cell: the text goes back up to a line's height after at most `_CELL_LINES` lines below it, and every
+    piece of them starts under a column of a header line (3+ cells) above. Other lines stay alone. Two-column
+    prose goes back up too, but its columns are not a table's: it is left as it is."""
+    groups: list[list[int]] = []
+    columns: list[float] = []
+    header_at = -_TABLE_REACH
+    i = 0
+    while i < len(lines):
+        pieces, top = lines[i]
+        if len(_columns(pieces)) >= 3:  # a header or a full row: its columns, with those of the rows above
+            known = columns if i - header_at <= _TABLE_REACH else []
+            columns, header_at = _columns(tuple((c, "|") for c in known) + pieces), i
+        group = [i]
+        in_table = i - header_at <= _TABLE_REACH and _under(pieces, columns)
+        j = i + 1
+        while in_table:
+            back = next((k for k in range(j, min(j + _CELL_LINES + 1, len(lines)))
+                         if abs(lines[k][1] - top) <= _SAME_TOP), None)
+            if back is None or not all(lines[k][1] < top - _SAME_TOP and _under(lines[k][0], columns)
+                                       for k in range(j, back)) or not _under(lines[back][0], columns):
+                break
+            group += range(j, back + 1)
+            j = back + 1
+        groups.append(group)
+        i = j
+    return groups
+
+
+def _under(pieces: Pieces, columns: list[float]) -> bool:
+    return bool(columns) and all(any(abs(x - c) <= TOLERANCE for c in columns) for x, t in pieces if t.strip())
