@@ -73,10 +73,12 @@ class _Parser(HTMLParser):
         self.in_thead = False
         self.pre = 0
         self.single_h1 = False
-        # A page that marks its content with <main> (or role="main") says everything else is furniture, also
-        # what no other tag marks: breadcrumbs in a <div>, a cookie notice, a sidebar of links.
+        # A page that marks its content with <main> (or role="main", its only <article>, a div with the id
+        # "content") says everything else is furniture, also what no other tag marks: breadcrumbs in a <div>, a
+        # cookie notice, a sidebar of links, the site's banner.
         self.main_only = False
-        self.mains: list[int] = []  # stack depths of the open <main> elements
+        self.content = "main"  # what marks the content (_content_marker)
+        self.mains: list[int] = []  # stack depths of the open elements that mark the content
 
     def _outside(self) -> bool:
         return self.main_only and not self.mains
@@ -100,7 +102,7 @@ class _Parser(HTMLParser):
                 self._break(tag)
             self.skip_depth = len(self.stack)
             return
-        if tag == "main" or any(name == "role" and (value or "").lower() == "main" for name, value in attrs):
+        if _marks_content(self.content, tag, attrs):
             self.mains.append(len(self.stack))
         if self._outside():
             return
@@ -246,18 +248,42 @@ class _Parser(HTMLParser):
         self._break("body")
 
 
+_CONTENT_IDS = ("content", "main-content", "maincontent", "page-content", "primary")
+_CONTENT_ID = re.compile(r"\sid\s*=\s*[\"']?(?:" + "|".join(_CONTENT_IDS) + r")[\"'\s>]", re.I)
+
+
+def _content_marker(text: str) -> str:
+    """What marks a page's content, when something does: <main> or role="main"; else the page's only <article>;
+    else an element with the id content management systems give it ("content", "main-content", ...)."""
+    if re.search(r"<main[\s>]|\srole\s*=\s*[\"']?main\b", text, re.I):
+        return "main"
+    if len(re.findall(r"<article[\s>]", text, re.I)) == 1:
+        return "article"
+    if _CONTENT_ID.search(text):
+        return "id"
+    return ""
+
+
+def _marks_content(marker: str, tag: str, attrs: list[tuple[str, str | None]]) -> bool:
+    if marker == "main":
+        return tag == "main" or any(name == "role" and (value or "").lower() == "main" for name, value in attrs)
+    if marker == "article":
+        return tag == "article"
+    return marker == "id" and any(name == "id" and (value or "").lower() in _CONTENT_IDS for name, value in attrs)
+
+
 def parse_html(text: str, fallback_title: str) -> ParsedDocument:
-    main_only = bool(re.search(r"<main[\s>]|\srole\s*=\s*[\"']?main\b", text, re.I))
-    p = _parse(text, main_only)
-    if main_only and not p.b.blocks:  # a <main> that is hidden, empty or inside dropped markup: the whole page
-        p = _parse(text, False)
+    marker = _content_marker(text)
+    p = _parse(text, marker)
+    if marker and not p.b.blocks:  # content marked but hidden, empty or inside dropped markup: the whole page
+        p = _parse(text, "")
     return p.b.document(p.title or p.h1 or fallback_title)
 
 
-def _parse(text: str, main_only: bool) -> _Parser:
+def _parse(text: str, marker: str) -> _Parser:
     p = _Parser()
     p.single_h1 = len(re.findall(r"<h1[\s>]", text, re.I)) <= 1
-    p.main_only = main_only
+    p.main_only, p.content = bool(marker), marker
     p.feed(text)
     p.finish()
     return p
