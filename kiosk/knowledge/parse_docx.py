@@ -1,4 +1,5 @@
-"""Word .docx documents with python-docx: paragraphs and tables in document order, headings from styles."""
+"""Word .docx documents with python-docx: paragraphs and tables in document order, headings from styles, each
+footnote or endnote after the paragraph or table that refers to it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import re
 from typing import TYPE_CHECKING
 
 from kiosk.knowledge.documents import ParsedDocument, SkipDocument
+from kiosk.knowledge.docx_parts import core_title, read_notes
+from kiosk.knowledge.docx_tables import read_table
 from kiosk.knowledge.parse_common import Builder, clean
 
 if TYPE_CHECKING:
@@ -56,7 +59,8 @@ def parse_docx(data: bytes, fallback_title: str) -> ParsedDocument:
     try:
         doc = docx.Document(io.BytesIO(data))
         kinds = _style_kinds(doc)
-        meta_title = clean(doc.core_properties.title or "")
+        meta_title = core_title(doc)
+        notes = read_notes(doc)
         items = list(doc.iter_inner_content())
     except Exception as e:  # zipfile, lxml, KeyError...: all mean "not a readable .docx"
         log.debug("docx open failed", exc_info=True)
@@ -67,25 +71,35 @@ def parse_docx(data: bytes, fallback_title: str) -> ParsedDocument:
     for item in items:
         if isinstance(item, Table):
             _table(b, item)
+            _notes(b, notes.take(item._tbl))  # after the table, in a block of their own
+            b.flush()
             continue
         text = item.text
         if not text.strip():
+            _notes(b, notes.take(item._p))
             continue
         kind, level = kinds.get(_style_id(item), ("", 0))
         if kind == "title":
             if not styled_title:
                 styled_title = clean(text)
-                continue  # the title is not body text
+                b.flush()
+                _notes(b, notes.take(item._p))  # the title is not body text; its notes are
+                b.flush()
+                continue
             kind, level = "heading", 1
         if kind == "heading":
             first_h1 = first_h1 or (clean(text) if level == 1 else "")
             b.heading(level, text)
+            _notes(b, notes.take(item._p))  # in a block of their own, in the heading's section
+            b.flush()
         elif kind == "list" or (item._p.pPr is not None and item._p.pPr.numPr is not None):
-            b.line(text)  # list items: one block, one line each
+            b.line(text)  # list items: one block, one line each; a note follows its item
+            _notes(b, notes.take(item._p))
         else:
             b.flush()
             for line in text.split("\n"):  # manual line breaks (addresses, opening hours)
                 b.line(line)
+            _notes(b, notes.take(item._p))
             b.flush()
     return b.document(meta_title or styled_title or first_h1 or fallback_title)
 
@@ -99,27 +113,12 @@ def _style_id(paragraph: Paragraph) -> str:
         return ""
 
 
+def _notes(b: Builder, texts: list[str]) -> None:
+    for text in texts:
+        b.line(f"Note: {text}")
+
+
 def _table(b: Builder, table: Table) -> None:
-    try:
-        rows = _merged_rows(table)
-    except ValueError:  # merge markup pointing outside the table (a vMerge "continue" in the top row)
-        from docx.table import _Cell
-
-        rows = [[clean(_Cell(tc, table).text) for tc in tr.tc_lst] for tr in table._tbl.tr_lst]  # cells as written
-        rows = [r for r in rows if any(r)]
-    if rows:
-        b.table(rows[0], rows[1:])  # Word tables have no header markup: the first row is the header
-
-
-def _merged_rows(table: Table) -> list[list[str]]:
-    rows: list[list[str]] = []
-    for row in table.rows:
-        cells, last = [], None
-        for cell in row.cells:
-            if cell._tc is last:  # a merged cell repeats; read it once
-                continue
-            last = cell._tc
-            cells.append(clean(cell.text))
-        if any(cells):
-            rows.append(cells)
-    return rows
+    read = read_table(table)
+    if read is not None:
+        b.table(read.header, read.rows, read.caption)
