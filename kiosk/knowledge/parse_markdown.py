@@ -15,9 +15,13 @@ A Markdown (.md, .markdown) or plain-text (.txt) file can hold question/answer p
 
 - A question starts with "Q:" (or "Question:") at the beginning of a line; an answer with "A:"
   (or "Answer:"). Case does not matter, and the marker may be bold ("**Q:**").
+- In Markdown, a paragraph whose first line is wholly bold and ends in "?" is a question too, and the
+  lines under it are its answer ("**Can I bring my dog?**" / "Dogs are welcome in the lobby."). A bold
+  line that is not a question ("**Note:**", a bold sentence ending in ".") stays text. Both styles may
+  mix in one file.
 - A question may wrap over several lines; it ends at the "A:" line. A "Q:" that is not followed
   by an "A:" (before a blank line, a heading or the next "Q:") is ordinary text.
-- The answer runs until the next "Q:" line, the next heading or a horizontal rule ("---"), so it may
+- The answer runs until the next question, the next heading or a horizontal rule ("---"), so it may
   span several lines and paragraphs. It is stored exactly as written (line breaks and spacing
   tidied, Markdown emphasis and link syntax removed, the words unchanged) and the kiosk may speak it
   word for word.
@@ -29,8 +33,10 @@ A CSV file with the columns "question" and "answer" (any case; optional "section
 is read as a FAQ too, one pair per row (see parsers.py).
 
 Plain text: the first line is the title when it is short. A short line that opens a paragraph (blank
-line or start of file before it) is a heading when it is in ALL CAPS (level 1) or ends in ":" (level 2);
-so is a line underlined with "===" (level 1) or "---" (level 2).
+line or start of file before it) is a heading when it is in ALL CAPS (level 1) or ends in ":" (level 2)
+but for a lead-in over lines indented under it ("In addition:" / "  (i) ..."); so is a line underlined
+with "===" (level 1) or "---" (level 2). Records, fields and clauses keep their lines (text_lines.py);
+tables lined up with spaces are read row by row (text_tables.py).
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ import re
 
 from kiosk.knowledge.documents import ParsedDocument
 from kiosk.knowledge.parse_common import Builder, clean
+from kiosk.knowledge.text_lines import is_lead_in, starts_new_line
+from kiosk.knowledge.text_tables import COLUMN_RULE, aligned_table, headerless_table
 
 _ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
@@ -50,12 +58,10 @@ _BULLET = re.compile(r"^\s*[-*+•]\s+(?:\[[ xX]\]\s+)?")  # stripped; numbers a
 _QUOTE = re.compile(r"^ {0,3}>\s?")
 _REFDEF = re.compile(r"^ {0,3}\[[^\]]+\]:\s*\S+")
 _TABLE_SEP = re.compile(r"^\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?\s*$")
-# Under a header line, runs of dashes (or "=") split by spaces mark a table's columns, as in the tables people
-# line up with spaces in plain text and pandoc's simple tables: "PREMIUM   AMOUNT" / "-------   ------".
-_COLUMN_RULE = re.compile(r"^ *(?:-{3,}|={3,})(?: +(?:-{3,}|={3,}))+ *$")
 _FAQ_MARK = r"(?:(?:\*\*|__)(?:{w})\s*:(?:\*\*|__)|(?:\*\*|__)(?:{w})(?:\*\*|__)\s*:|(?:{w})\s*:)"
 _Q = re.compile(r"^\s{0,3}" + _FAQ_MARK.format(w="q|question") + r"\s*(.*)$", re.I)
 _A = re.compile(r"^\s{0,3}" + _FAQ_MARK.format(w="a|answer") + r"\s*(.*)$", re.I)
+_BOLD_LINE = re.compile(r"^ {0,3}(\*\*|__)(?=\S)((?:(?!\1).)+)(?<=\S)\1\s*$")  # "**Can I park?**"
 
 # Inline Markdown, applied in this order; escaped characters are protected first. Every pattern's
 # inner part excludes its own delimiters, so a long line full of unclosed markers stays linear.
@@ -121,6 +127,8 @@ class _LineParser:
         self.para: list[str] = []  # entries: list items are separate, wrapped text is joined
         self.para_list = False  # last entry is a list item
         self.hard_break = False  # previous line ended with a Markdown hard break
+        self.raw: list[str] = []  # plain text: the paragraph's lines as written, and where its last entry began
+        self.entry_head = ""
         # A single level-1 heading ("# " or underlined with "===") is the document's title, not a section; several
         # are sections.
         underlined = sum(1 for above, x in zip(self.lines, self.lines[1:], strict=False)
@@ -137,10 +145,15 @@ class _LineParser:
         text = self.inline(text.strip())
         if not text:
             return
-        if self.para and not is_item and not self.hard_break:
+        # Plain text: records, their fields and clauses keep their own lines (text_lines.py).
+        own_line = is_item or not self.md and bool(self.raw) and starts_new_line(
+            self.entry_head, self.raw[-1], raw, len(self.raw) == 1)
+        if self.para and not own_line and not self.hard_break:
             self.para[-1] += " " + text  # wrapped line or lazy list-item continuation
         else:
             self.para.append(text)
+            self.entry_head = raw
+        self.raw.append(raw)
         self.para_list = is_item
         self.hard_break = self.md and (raw.endswith("  ") or raw.endswith("\\"))
 
@@ -148,7 +161,7 @@ class _LineParser:
         for entry in self.para:
             self.b.line(entry.rstrip("\\"))
         self.b.flush()
-        self.para, self.para_list, self.hard_break = [], False, False
+        self.para, self.para_list, self.hard_break, self.raw = [], False, False, []
 
     def heading(self, level: int, text: str) -> None:
         self.end_paragraph()
@@ -164,7 +177,12 @@ class _LineParser:
 
     # -- FAQ -------------------------------------------------------------------------------
     def faq_at(self, i: int) -> int:
-        """If a Q:/A: pair starts at line i, add it and return the next line index; else return i."""
+        """If a question/answer pair starts at line i, add it and return the next line index; else return i."""
+        if bold := self._bold_question(i):
+            j = self._answer_end(i + 1)
+            self.end_paragraph()
+            self.b.faq(bold, self._answer_text(self.lines[i + 1 : j]))
+            return j
         q = _Q.match(self.lines[i])
         if not q:
             return i
@@ -177,18 +195,37 @@ class _LineParser:
             j += 1
         if a is None:
             return i
-        answer = [a.group(1)]
-        j += 1
-        while j < len(self.lines):
-            line = self.lines[j]
-            if _Q.match(line) or _RULE.match(line) or (self.md and _ATX.match(line)):
-                break
-            if not self.md and _is_text_heading(line) == 1 and self._standalone(j):
-                break
-            answer.append(line)
-            j += 1
+        end = self._answer_end(j + 1)
         self.end_paragraph()
-        self.b.faq(self.inline(" ".join(question)), self._answer_text(answer))
+        self.b.faq(self.inline(" ".join(question)), self._answer_text([a.group(1), *self.lines[j + 1 : end]]))
+        return end
+
+    def _bold_question(self, i: int) -> str:
+        """Markdown: the question of a paragraph whose first line is wholly bold and ends in "?" and has an answer
+        under it ("**Can I park?**" / "Yes, behind the building."); "" for anything else."""
+        lines = self.lines
+        if not self.md or not (m := _BOLD_LINE.match(lines[i])):
+            return ""
+        if i > 0 and lines[i - 1].strip() and not _ATX.match(lines[i - 1]) and not _RULE.match(lines[i - 1]):
+            return ""  # inside a paragraph
+        question = strip_inline(m.group(2)).strip()
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        if not question.endswith("?") or not nxt.strip() or _SETEXT.match(nxt) or self._ends_answer(i + 1):
+            return ""
+        return question
+
+    def _ends_answer(self, j: int) -> bool:
+        line = self.lines[j]
+        if _Q.match(line) or _RULE.match(line) or (self.md and _ATX.match(line)):
+            return True
+        if not self.md and _is_text_heading(line) == 1 and self._standalone(j):
+            return True
+        return bool(self._bold_question(j))
+
+    def _answer_end(self, j: int) -> int:
+        """An answer from line j runs until the next question, heading or rule."""
+        while j < len(self.lines) and not self._ends_answer(j):
+            j += 1
         return j
 
     def _answer_text(self, lines: list[str]) -> str:
@@ -230,16 +267,25 @@ class _LineParser:
                 self.end_paragraph()
                 i += 1
                 continue
-            if i + 1 < n and _COLUMN_RULE.match(lines[i + 1].expandtabs()) and not _COLUMN_RULE.match(line):
-                i = self._aligned_table(i)
+            if i + 1 < n and COLUMN_RULE.match(lines[i + 1].expandtabs()) and not COLUMN_RULE.match(line):
+                self.end_paragraph()
+                header, rows, i = aligned_table(lines, i, self.inline)
+                self.b.table(header, rows)
                 continue
             if self.md:
                 i = self._markdown_line(i)
                 continue
+            if not self.para and (table := headerless_table(lines, i)):
+                names, cells, i = table
+                self.b.table(names, cells)
+                continue
+            level = _is_text_heading(line) if i == 0 or not lines[i - 1].strip() else 0  # opens a paragraph
+            if level == 2 and is_lead_in(lines, i):
+                level = 0  # "In addition:" over the clauses indented under it: text
             if _SETEXT.match(line) or _RULE.match(line):
                 self.end_paragraph()  # a separator line
-            elif _is_text_heading(line) and (i == 0 or not lines[i - 1].strip()):  # opens a paragraph
-                self.heading(_is_text_heading(line), line)
+            elif level:
+                self.heading(level, line)
             elif i + 1 < n and _SETEXT.match(lines[i + 1]) and not self.para and len(line.strip()) <= 80:
                 self.heading(1 if "=" in lines[i + 1] else 2, line)
                 i += 1
@@ -313,32 +359,6 @@ class _LineParser:
             j += 1
         self.b.flush()
         return j + 1
-
-    def _aligned_table(self, i: int) -> int:
-        """A table lined up with spaces: the header at `i`, the dash rule under it, rows until a blank line or a
-        closing rule. Each dash run starts a column; a line whose first column is empty continues the row above
-        ("minimum 3 hours" / "at time and a half"), as does a line with only a first cell in lower case."""
-        self.end_paragraph()
-        starts = [m.start() for m in re.finditer(r"[-=]+", self.lines[i + 1].expandtabs())]
-
-        def cells(line: str) -> list[str]:
-            line = line.expandtabs()
-            return [self.inline(line[a:b].strip()) for a, b in zip(starts, [*starts[1:], len(line)], strict=False)]
-
-        header, rows = cells(self.lines[i]), list[list[str]]()
-        j = i + 2
-        while j < len(self.lines) and self.lines[j].strip() and not _COLUMN_RULE.match(self.lines[j].expandtabs()):
-            row = cells(self.lines[j])
-            wrapped = row[0][:1].islower() and not any(row[1:])  # "Cold holding (fridges, walk-in, salad" / "bar)"
-            if rows and (not row[0] or wrapped):
-                rows[-1] = [f"{a} {b}".strip() for a, b in zip(rows[-1], row, strict=False)]
-            else:
-                rows.append(row)
-            j += 1
-        if j < len(self.lines) and self.lines[j].strip():  # the closing rule
-            j += 1
-        self.b.table([h.capitalize() if h.isupper() else h for h in header], rows)
-        return j
 
     def _table(self, i: int) -> int:
         self.end_paragraph()
