@@ -44,9 +44,15 @@ def share(text: str, weighted: Sequence[tuple[Term, float]]) -> float:
 
 
 def _score(sentence: str, context: str, weighted: Sequence[tuple[Term, float]]) -> float:
-    words = _WORD.findall(f"{context} {sentence}".lower())
-    text = " ".join(words)
-    return sum(w for term, w in weighted if any(_matches(a, words, text) for a in term.alternatives))
+    return sum(weighted[k][1] for k in held(f"{context} {sentence}", weighted))
+
+
+def held(text: str, weighted: Sequence[tuple[Term, float]]) -> frozenset[int]:
+    """Which of the question's terms (their indices) `text` holds."""
+    words = _WORD.findall(text.lower())
+    joined = " ".join(words)
+    return frozenset(k for k, (term, _) in enumerate(weighted)
+                     if any(_matches(a, words, joined) for a in term.alternatives))
 
 
 @dataclass(frozen=True)
@@ -128,6 +134,10 @@ class Candidate:
     """...found only in its heading, the passage's title or section or the FAQ's question"""
     plain: float
     """how plainly it holds the kind of information asked for (answer_type.strength; 0 for ANY)"""
+    cells: int = 0
+    """a table row's number of cells (0: not a row); of a wide row, the cells asked about are said (`asked_cells`)"""
+    terms: frozenset[int] = frozenset()
+    """the question's terms it holds itself"""
 
 
 def candidates(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], question: str,
@@ -143,31 +153,89 @@ def candidates(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], ques
     defining = _long_forms(asked_abbreviation(question), expand) if kind is Wants.MEANING else []
     asked_words = " ".join(t.text for t, _ in weighted)  # all a definition needs to answer
     found: list[Candidate] = []
+    # Words of the question that name what a table row is about ("AMR-2"), wherever a row names it first: another
+    # row that only mentions it ("same arm and camera as the AMR-2") is not about it.
+    subjects = held(" ".join(cells[0] for h in hits if h.kind == "table" for line in split_sentences(h.text)
+                             if (cells := row_cells(line))), weighted)
     for rank, hit in enumerate(hits):
         sentences = split_sentences(hit.text)
         heading = ""
         context = expand(f"{hit.title} {hit.section} {hit.question}")
+        lead_in = ""
         for i, sentence in enumerate(sentences):
-            if heading_like(sentence):
+            item = bool(lead_in) and bool(_ITEM.match(sentence))
+            if not item and heading_like(sentence):
                 heading = sentence
                 context = expand(f"{hit.title} {hit.section} {hit.question} {heading}")
                 continue
             if "[instruction removed]" in sentence:
                 continue
-            text, end = _span(sentences, i, kind)
+            if item:
+                # "Wednesday: red" under "... in the colour of the day it was prepped:": the lead-in says what
+                # the items' words are about, as a heading does
+                context = expand(f"{hit.title} {hit.section} {hit.question} {heading} {lead_in}")
+            else:
+                context = expand(f"{hit.title} {hit.section} {hit.question} {heading}")
+                lead_in = sentence if sentence.endswith(":") else ""
+            row = row_cells(sentence) if hit.kind == "table" else []
+            if len(row) >= _WIDE_ROW:  # a spec sheet's row: the cells asked about, with what the row is about
+                text, end = asked_cells(row, weighted, expand, subjects), i + 1
+            elif row:  # a row is whole: it does not run on into the next row
+                text, end = sentence, i + 1
+            else:
+                text, end = _span(sentences, i, kind)
             plain = strength(kind, text, question) if kind is not Wants.ANY else 0.0
-            said = expand(sentence)
+            said = expand(text if row else sentence)
             if naming and states(kind, text):
                 said = f"{said} {naming}"  # "Call 1-800-555-0142" says the phone number asked for
             if defining:  # "what does OOO stand for (on the room board)?": the sentence that spells it out
                 plain = 1.0 if any(form in text.lower() for form in defining) else 0.0
                 said = f"{said} {asked_words}" if plain else said
-            own = _score(said, "", weighted)
+            terms = held(said, weighted)
+            own = sum(weighted[k][1] for k in terms)
             with_context = _score(said, context, weighted)
             if with_context <= 0:
                 continue
-            found.append(Candidate(hit, rank, i, end, text, own / total, (with_context - own) / total, plain))
+            found.append(Candidate(hit, rank, i, end, text, own / total, (with_context - own) / total, plain,
+                                   len(row), terms))
     return found
+
+
+def asked_cells(row: list[str], weighted: Sequence[tuple[Term, float]], expand: Callable[[str], str] = str,
+                subjects: frozenset[int] = frozenset()) -> str:
+    """Of a wide row, what the question asks about: its first cell (what the row is about), then, in the row's
+    order, the cells that hold more of the question's words, each adding words the others do not ("City tier:
+    Tier 1; Example cities: New York, ...; Meals per diem per day: $75"); `subjects`: the question's terms that
+    name what rows are about, which count only in a first cell. The whole row when no cell adds anything."""
+    cells = [held(expand(cell), weighted) - (subjects if c else frozenset()) for c, cell in enumerate(row)]
+    covered, chosen = set(cells[0]), {0}
+    while True:
+        gain, best = max(((sum(weighted[k][1] for k in cells[c] - covered), c) for c in range(1, len(row))
+                          if c not in chosen), default=(0.0, 0))
+        if gain <= 0:
+            break
+        covered |= cells[best]
+        chosen.add(best)
+    return "; ".join(row[c] for c in sorted(chosen)) if len(chosen) > 1 else "; ".join(row)
+
+
+_ITEM = re.compile(r"^[^:;.!?]{1,40}: [^:;.!?]{1,60}[.]?$")  # a short "label: value" line of a list
+_WIDE_ROW = 5  # cells: a row this wide is quoted cell by cell ("Model: AMR-2; Water use (litres/day): 1350")
+_CELL = re.compile(r"^[^:;]{1,80}: \S")
+
+
+def row_cells(sentence: str) -> list[str]:
+    """A table row as the documents' tables read ("Model: AMR-2; Type: Milking robot; ..."), cell by cell: each
+    "label: value", a value's own "; " kept in it; [] for a sentence that is not such a row."""
+    cells: list[str] = []
+    for part in sentence.split("; "):
+        if _CELL.match(part):
+            cells.append(part)
+        elif cells:
+            cells[-1] = f"{cells[-1]}; {part}"  # "Notes: DipJet optional; same arm as the AMR-2"
+        else:
+            return []
+    return cells if len(cells) >= 2 else []
 
 
 def _long_forms(abbreviation: str, expand: Callable[[str], str]) -> list[str]:
@@ -242,8 +310,8 @@ def _runner_up(best: Candidate, others: Sequence[Candidate], ratio: float) -> Ca
     scores nearly as well: the answer is often split over two sentences ("...at the help desk." / "Pick-up
     is at 13:30.")."""
     for c in others:
-        if c.hit is not best.hit:
-            continue
+        if c.hit is not best.hit or best.cells >= _WIDE_ROW and c.cells and c.terms <= best.terms:
+            continue  # another row of a spec sheet, adding nothing asked, is about another thing (the other robot)
         if c.index < best.end and best.index < c.end or len(f"{best.text} {c.text}".split()) > _MAX_WORDS:
             continue  # a sentence said already, or too long together
         return c if _words_score(c) >= ratio * _words_score(best) else None
