@@ -22,6 +22,13 @@ DOCS = {
     "model-comparison.csv": SPECS,
     "delivery.md": "# Delivery lead times\n\n| Product | Lead time |\n|---|---|\n| CalfBar 12 | 4 weeks |\n"
                    "| FeedRunner 200 Mix | 12 weeks |\n| HerdSense collars | 2 weeks |\n",
+    "price-list.md": "# Prices\n\n| Model | Description | List price | Show price | Cows (max) |\n"
+                     "|---|---|---|---|---|\n| AMR-1 | Single-box milking robot | £118,750 | £111,625 | 65 |\n"
+                     "| AMR-2 | Single-box milking robot with DipJet | £148,500 | £139,590 | 72 |\n\n"
+                     "## Finance examples\n\n| Example | Hire purchase, monthly payments AMR-2 | Hire purchase, "
+                     "monthly payments FeedRunner 40 |\n|---|---|---|\n"
+                     "| Deposit | £29,878 | £1,795 |\n| Monthly payment | £2,296.43 | £673.13 |\n",
+    "faq.md": "# FAQ\n\n**Are the HerdSense collars waterproof?**\nYes, the collar is sealed to IP67.\n",
     "kitchen.txt": "KITCHEN LABELS\n\nDAY DOTS: a coloured day dot goes on everything that has been prepped, in the "
                    "colour of the day it was prepped:\n\n  Monday     blue\n  Tuesday    yellow\n  Wednesday  red\n"
                    "  Thursday   green\n  Friday     orange\n\nThe head chef checks the dots every morning.\n",
@@ -83,3 +90,33 @@ def test_the_cells_of_a_row() -> None:
     assert asked_cells(wide, weighted) == ("City tier: Tier 2; Example cities: Chicago, Denver; "
                                            "Hotel cap per night: $225")
     assert asked_cells(wide, [(Term("dog", ("dog",)), 1.0)]) == "; ".join(wide)  # nothing asked about: whole row
+
+
+def test_a_price_asked_in_other_words_and_a_model_code(grounder: Grounder) -> None:
+    """"how much does an AMR-2 cost?" found a bolus's "cost of administering" (the price list says "price", and
+    "2" matched every 2) instead of the robot's price."""
+    g = grounder.ground("how much does an AMR-2 cost?")
+    assert g.decision == "quote" and g.reply == "Model: AMR-2; List price: £148,500", g
+
+
+def test_a_row_is_about_what_its_first_cell_names() -> None:
+    """Every row of the finance examples says "monthly payments AMR-2" in its column labels (a header of two rows
+    under a merged cell); the monthly payment is the row that names it first."""
+    from kiosk.knowledge.extract import quote
+    from kiosk.knowledge.query import Term
+    from kiosk.knowledge.retrieve import Hit
+
+    label = "Hire purchase, monthly payments"
+    table = "\n".join(f"Example: {what}; {label} AMR-2: {a}; {label} FeedRunner 40: {b}" for what, a, b in (
+        ("Cash price incl. installation", "£149,390", "£17,950"), ("Deposit", "£29,878", "£1,795"),
+        ("Monthly payment", "£2,296.43", "£673.13")))
+    hit = Hit(1, "price-list.docx", "Price list", "Finance examples", "table", "", table, 1.0, 1, 1.0, 1.0)
+    weighted = [(Term("monthly", ("monthly",)), 1.0), (Term("payment", ("payment",)), 1.0),
+                (Term("amr 2", ("amr 2",)), 2.0)]
+    found = quote([hit], weighted, "what's the monthly payment on an AMR-2?")
+    assert found is not None and found.text.startswith("Example: Monthly payment;"), found
+
+
+def test_a_faq_that_does_not_say_the_price_asked_is_not_the_answer(grounder: Grounder) -> None:
+    g = grounder.ground("how much is a HerdSense collar?")
+    assert not (g.decision == "faq" and "IP67" in g.reply), g

@@ -87,6 +87,10 @@ def test_terms() -> None:
     assert terms("Does reception open at 8:45 or 9?") == ["reception", "open", "8 45", "9"]
     assert terms("Parking PARKING parking") == ["parking"]
     assert terms("Café opening") == ["café", "opening"]
+    # a model or room code is one phrase: its number alone matches every 2 in the documents
+    assert terms("How much does an AMR-2 cost?") == ["amr 2", "cost"]
+    assert terms("where is room B-214?") == ["room", "b 214"] and terms("is b214 the help desk") == ["b 214", "help",
+                                                                                                     "desk"]
 
 
 def test_match_expression() -> None:

@@ -83,7 +83,7 @@ _NAMES: dict[Wants, frozenset[str]] = {kind: frozenset(words.split()) for kind, 
 # no time.
 _PLAINLY: tuple[tuple[Wants, re.Pattern[str]], ...] = (
     (Wants.TIME, re.compile(r"^(?:what|which) time\b")),
-    (Wants.MONEY, re.compile(r"^how much\b.*\b(?:cost|costs|charge|charged)\b|^how much (?:is|are) an?\b|"
+    (Wants.MONEY, re.compile(r"^how much\b.*\b(?:cost|costs|charge|charged)\b|^how much (?:is|are|'s) (?:an?|the)\b|"
                              r"\b(?:wage|wages|salary|salaries|price|prices|fee|fees|hourly rate|pay rate|"
                              r"rate of pay)\b")),
 )

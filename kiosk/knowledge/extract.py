@@ -138,6 +138,8 @@ class Candidate:
     """a table row's number of cells (0: not a row); of a wide row, the cells asked about are said (`asked_cells`)"""
     terms: frozenset[int] = frozenset()
     """the question's terms it holds itself"""
+    key: frozenset[int] = frozenset()
+    """of a table row, the question's terms its first cell holds (what the row is about)"""
 
 
 def candidates(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], question: str,
@@ -153,12 +155,13 @@ def candidates(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], ques
     defining = _long_forms(asked_abbreviation(question), expand) if kind is Wants.MEANING else []
     asked_words = " ".join(t.text for t, _ in weighted)  # all a definition needs to answer
     found: list[Candidate] = []
-    # Words of the question that name what a table row is about ("AMR-2"), wherever a row names it first: another
-    # row that only mentions it ("same arm and camera as the AMR-2") is not about it.
-    subjects = held(" ".join(cells[0] for h in hits if h.kind == "table" for line in split_sentences(h.text)
-                             if (cells := row_cells(line))), weighted)
     for rank, hit in enumerate(hits):
         sentences = split_sentences(hit.text)
+        # Words of the question that name what a row of this table is about ("AMR-2", "Monthly payment"), where a
+        # row names it first: another row that only mentions it ("same arm and camera as the AMR-2", a column
+        # labelled "monthly payments AMR-2") is not about it.
+        subjects = held(" ".join(cells[0] for line in sentences if (cells := row_cells(line))), weighted) \
+            if hit.kind == "table" else frozenset()
         heading = ""
         context = expand(f"{hit.title} {hit.section} {hit.question}")
         lead_in = ""
@@ -192,12 +195,15 @@ def candidates(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], ques
                 plain = 1.0 if any(form in text.lower() for form in defining) else 0.0
                 said = f"{said} {asked_words}" if plain else said
             terms = held(said, weighted)
+            key = held(expand(row[0]), weighted) if row else frozenset()
+            if row:  # a row holds its subject's words in its first cell only
+                terms = key | (terms - subjects)
             own = sum(weighted[k][1] for k in terms)
             with_context = _score(said, context, weighted)
             if with_context <= 0:
                 continue
             found.append(Candidate(hit, rank, i, end, text, own / total, (with_context - own) / total, plain,
-                                   len(row), terms))
+                                   len(row), terms, key))
     return found
 
 
@@ -210,8 +216,9 @@ def asked_cells(row: list[str], weighted: Sequence[tuple[Term, float]], expand: 
     cells = [held(expand(cell), weighted) - (subjects if c else frozenset()) for c, cell in enumerate(row)]
     covered, chosen = set(cells[0]), {0}
     while True:
-        gain, best = max(((sum(weighted[k][1] for k in cells[c] - covered), c) for c in range(1, len(row))
+        gain, best = max(((sum(weighted[k][1] for k in cells[c] - covered), -c) for c in range(1, len(row))
                           if c not in chosen), default=(0.0, 0))
+        best = -best  # of equals, the first: "List price" before "Show price"
         if gain <= 0:
             break
         covered |= cells[best]
@@ -310,8 +317,9 @@ def _runner_up(best: Candidate, others: Sequence[Candidate], ratio: float) -> Ca
     scores nearly as well: the answer is often split over two sentences ("...at the help desk." / "Pick-up
     is at 13:30.")."""
     for c in others:
-        if c.hit is not best.hit or best.cells >= _WIDE_ROW and c.cells and c.terms <= best.terms:
-            continue  # another row of a spec sheet, adding nothing asked, is about another thing (the other robot)
+        if c.hit is not best.hit or best.cells >= _WIDE_ROW and c.cells and (best.key - c.key or c.terms <= best.terms):
+            continue  # another row of a spec sheet: about another thing asked (the AMR-1's for the AMR-2), or adding
+            #           nothing asked
         if c.index < best.end and best.index < c.end or len(f"{best.text} {c.text}".split()) > _MAX_WORDS:
             continue  # a sentence said already, or too long together
         return c if _words_score(c) >= ratio * _words_score(best) else None

@@ -198,7 +198,9 @@ class Grounder:
         if similarity and max(similarity) < self.settings.min_similarity:
             return decline("no passage close in meaning")
         best = hits[0]
-        if best.kind == "faq" and self._faq_matches(question, best):
+        plainly = asks_plainly(asked)
+        if best.kind == "faq" and self._faq_matches(question, best) and (plainly is None or says(plainly, best.text)):
+            # (not "Are the collars waterproof? Yes, ..." to "how much is a collar?")
             return Grounding(Decision.FAQ, reply=best.text, hits=(best,))
         used, blocks = self._fit(hits[: self.settings.top_k], self.settings.min_coverage / 2)
         found = None
@@ -211,7 +213,6 @@ class Grounder:
                           self.settings.quote_runner_up, self._expand, prefer=clear, kind=kind)
             if found is not None and not self._means(question, found):
                 return decline("the answering sentence is about something else")
-            plainly = asks_plainly(asked)
             if found is not None and plainly is not None and not says(plainly, found.text):
                 # "how much does a Tern robot cost?" answered with what a Tern carries
                 return decline(f"the answer does not say the {plainly.value} asked for")

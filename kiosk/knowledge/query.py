@@ -42,6 +42,7 @@ costs a little ranking noise; a content word wrongly dropped can lose the answer
 
 _PREFIX_MIN = 4  # shorter prefixes ("car*") match too much unrelated vocabulary
 _TIME = re.compile(r"\b(\d{1,2})[:.](\d{2})\b")
+_CODE = re.compile(r"\b([a-z]{1,5})-(\d{1,4})\b|\b([a-z])(\d{1,4})\b")  # "AMR-2", "HS-3", "B-214", "b214"
 _NOT = re.compile(r"\b(can)'t\b|\b(won)'t\b|n't\b")
 _LETTER_NUMBER = re.compile(r"(?<=\d)(?=[a-z]\b)|(?<=\b[a-z])(?=\d)")
 _CLITIC = re.compile(r"'(?:s|d|ll|ve|re|m)\b")
@@ -139,13 +140,15 @@ def parse_question(question: str, synonyms: Sequence[Sequence[str]] = ()) -> lis
     """The question's content terms in spoken order, each with its synonym alternatives; no duplicates."""
     text = _TIME.sub(r" \1 \2 ", _normalize(question))
     times = {f"{h} {m}" for h, m in _TIME.findall(_normalize(question))}
+    # A model or room code ("AMR-2", "B-214") is one phrase term: its number alone matches every 2 in the documents.
+    times |= {f"{a or c} {b or d}" for a, b, c, d in _CODE.findall(question.lower())}
     raw = tokens(text)
     folded = [_fold(t) for t in raw]
     table = _synonym_table(tuple(tuple(group) for group in synonyms))
     found: dict[str, Term] = {}
     i = 0
     while i < len(raw):
-        # A time ("8:45") stays one phrase term so it does not match every 8 and every 45.
+        # A time ("8:45") or a code ("AMR-2") stays one phrase term so it does not match every 8 and every 45.
         if i + 1 < len(raw) and f"{raw[i]} {raw[i + 1]}" in times:
             phrase = f"{raw[i]} {raw[i + 1]}"
             found.setdefault(phrase, Term(phrase, (phrase,)))

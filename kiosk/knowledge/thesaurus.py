@@ -74,6 +74,7 @@ THESAURUS: tuple[tuple[str, ...], ...] = (
     ("forklift", "forklifts", "forklift truck", "lift truck", "lift trucks", "fork-lift", "fork lift"),
     ("switchboard", "main number", "main phone number"),
     ("university", "college"),
+    ("price", "prices", "priced", "pricing", "cost", "costs"),
     ("weight", "weigh", "weighs", "heavy"),  # "how heavy is it?" of a spec sheet's "Weight (kg)"
     ("dimensions", "size", "how big", "measurements"),
 )
