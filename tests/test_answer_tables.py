@@ -120,3 +120,19 @@ def test_a_row_is_about_what_its_first_cell_names() -> None:
 def test_a_faq_that_does_not_say_the_price_asked_is_not_the_answer(grounder: Grounder) -> None:
     g = grounder.ground("how much is a HerdSense collar?")
     assert not (g.decision == "faq" and "IP67" in g.reply), g
+
+
+def test_a_price_asked_for_a_thing_is_said_from_its_price_cell() -> None:
+    """"how much is the water softener?" asks for its price: the spec row's price cell ("Price GBP ex VAT: 3400",
+    no currency sign) is said with it, though no word of the question is in it."""
+    from kiosk.knowledge.answer_type import Wants, holds, wants
+    from kiosk.knowledge.query import Term
+
+    assert wants("how much is the water softener?") is Wants.MONEY and wants("how much is a hot lunch") is Wants.MONEY
+    assert holds(Wants.MONEY, "Price GBP ex VAT: 3400") and not holds(Wants.MONEY, "Water use (litres/day): 1350")
+    row = ["Model: AquaSoft 400", "Type: Water softener", "Boxes or units: 1", "Price GBP ex VAT: 3400",
+           "Warranty (months): 24", "Notes: Needed above 15 °dH water hardness"]
+    weighted = [(Term("water", ("water",)), 1.0), (Term("softener", ("softener",)), 2.0)]
+    assert asked_cells(row, weighted, kind=Wants.MONEY) == \
+        "Model: AquaSoft 400; Type: Water softener; Price GBP ex VAT: 3400"
+    assert asked_cells(row, weighted) == "Model: AquaSoft 400; Type: Water softener"

@@ -77,6 +77,16 @@ def test_a_bold_line_asking_a_question_is_a_faq_pair(tmp_path: Path) -> None:
     ]
 
 
+def test_a_bold_question_with_its_answer_after_a_blank_line(tmp_path: Path) -> None:
+    """Many Markdown FAQs leave a blank line under the bold question."""
+    doc = parse(tmp_path, "faq.md", "# FAQ\n\n**Can I bring my dog?**\n\nDogs are welcome in the lobby.\n\n"
+                                    "**Where do I park?**\n\nIn Lot E, behind the depot.\n")
+    assert [(b.kind, b.question, b.text) for b in doc.blocks] == [
+        ("faq", "Can I bring my dog?", "Dogs are welcome in the lobby."),
+        ("faq", "Where do I park?", "In Lot E, behind the depot."),
+    ]
+
+
 def test_a_bold_line_that_asks_nothing_stays_text(tmp_path: Path) -> None:
     doc = parse(tmp_path, "notes.md", "# Notes\n\n**Note:**\nClosed in August.\n\n**We are closed on Sundays.**\n"
                                       "Except in December.\n\nSome text then\n**Is this a question?**\nNo.\n\n"

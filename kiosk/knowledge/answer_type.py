@@ -49,7 +49,8 @@ _RULES: tuple[tuple[Wants, re.Pattern[str]], ...] = tuple((wants, re.compile(pat
     (Wants.DURATION, r"^how long\b|\bhow many (?:days|weeks|months|years|hours|minutes)\b|\bfor how long\b"),
     (Wants.FREQUENCY, r"\bhow often\b|\bhow many times\b"),
     (Wants.MONEY, r"\b(?:cost|costs|price|prices|pay|pays|paid|fee|fees|budget|allowance|salary|money|spend|"
-                  r"charge|expensive|cheap|reimburse|reimbursed|covered|dollars?|euros?)\b"),
+                  r"charge|expensive|cheap|reimburse|reimbursed|covered|dollars?|euros?|pounds?)\b|"
+                  r"^how much (?:is|are|'s) (?:an?|the)\b"),  # "how much is the water softener?": its price
     (Wants.PHONE, r"\b(?:phone number|number (?:for|of the|to call|to ring)|what number|which number|extension|"
                   r"email|e-mail|address)\b"),
     (Wants.AMOUNT, r"^how (?:much|many|fast|far|big|old|heavy)\b|\b(?:rate|limit|percent|percentage|"
@@ -145,7 +146,8 @@ _EVIDENCE: dict[Wants, re.Pattern[str]] = {kind: re.compile(pattern, re.IGNORECA
     (Wants.FREQUENCY, r"\b(?:every|each|per|once|twice|times a|daily|weekly|monthly|yearly|annually|"
                       r"a (?:day|week|month|year))\b"),
     (Wants.MONEY, r"[$€£¥]\s?\d|\b\d+(?:[.,]\d+)?\s*(?:dollars?|cents|euros?|pounds?|percent|%)|\bfree\b|"
-                  r"\bno charge\b|\bat no cost\b|\bpaid in full\b|\bfully paid\b|\bcovers?\b|\breimburs"),
+                  r"\bno charge\b|\bat no cost\b|\bpaid in full\b|\bfully paid\b|\bcovers?\b|\breimburs|"
+                  r"\b(?:price|cost|fee)\b[^;:.]{0,30}:\s*\d"),  # a table's "Price GBP ex VAT: 3400"
     (Wants.PHONE, rf"{_PHONE}|\b\d{{3,}}\b"),
     (Wants.AMOUNT, r"[$€£¥]\s?\d|\b\d+(?:[.,]\d+)?\s*(?:%|percent|dollars?|euros?|pounds?|kilograms?|kg|km/h|"
                    r"mph|meters?|metres?|m\b)|\bfree\b|\bno charge\b|\bpaid in full\b|\b\d+\b"),

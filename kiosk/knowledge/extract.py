@@ -182,7 +182,7 @@ def candidates(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], ques
                 lead_in = sentence if sentence.endswith(":") else ""
             row = row_cells(sentence) if hit.kind == "table" else []
             if len(row) >= _WIDE_ROW:  # a spec sheet's row: the cells asked about, with what the row is about
-                text, end = asked_cells(row, weighted, expand, subjects), i + 1
+                text, end = asked_cells(row, weighted, expand, subjects, kind), i + 1
             elif row:  # a row is whole: it does not run on into the next row
                 text, end = sentence, i + 1
             else:
@@ -208,11 +208,13 @@ def candidates(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], ques
 
 
 def asked_cells(row: list[str], weighted: Sequence[tuple[Term, float]], expand: Callable[[str], str] = str,
-                subjects: frozenset[int] = frozenset()) -> str:
+                subjects: frozenset[int] = frozenset(), kind: Wants = Wants.ANY) -> str:
     """Of a wide row, what the question asks about: its first cell (what the row is about), then, in the row's
     order, the cells that hold more of the question's words, each adding words the others do not ("City tier:
-    Tier 1; Example cities: New York, ...; Meals per diem per day: $75"); `subjects`: the question's terms that
-    name what rows are about, which count only in a first cell. The whole row when no cell adds anything."""
+    Tier 1; Example cities: New York, ...; Meals per diem per day: $75"), and, when none says the kind of thing
+    asked for, the first cell that does ("how much is the water softener?": "Price GBP ex VAT: 3400");
+    `subjects`: the question's terms that name what rows are about, which count only in a first cell. The whole
+    row when no cell adds anything."""
     cells = [held(expand(cell), weighted) - (subjects if c else frozenset()) for c, cell in enumerate(row)]
     covered, chosen = set(cells[0]), {0}
     while True:
@@ -223,7 +225,15 @@ def asked_cells(row: list[str], weighted: Sequence[tuple[Term, float]], expand: 
             break
         covered |= cells[best]
         chosen.add(best)
+    if kind not in (Wants.ANY, Wants.YES_NO) and not any(_says_kind(kind, row[c]) for c in chosen):
+        chosen |= {next((c for c in range(1, len(row)) if _says_kind(kind, row[c])), 0)}
     return "; ".join(row[c] for c in sorted(chosen)) if len(chosen) > 1 else "; ".join(row)
+
+
+def _says_kind(kind: Wants, cell: str) -> bool:
+    """A cell holds the kind of thing asked for: its value shows it, or its label names it ("Price GBP: 3400")."""
+    label = cell.split(": ", 1)[0].lower()
+    return strength(kind, cell) > 0 or bool(names_kind(kind) & set(_WORD.findall(label)))
 
 
 _ITEM = re.compile(r"^[^:;.!?]{1,40}: [^:;.!?]{1,60}[.]?$")  # a short "label: value" line of a list

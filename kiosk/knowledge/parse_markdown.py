@@ -202,15 +202,17 @@ class _LineParser:
 
     def _bold_question(self, i: int) -> str:
         """Markdown: the question of a paragraph whose first line is wholly bold and ends in "?" and has an answer
-        under it ("**Can I park?**" / "Yes, behind the building."); "" for anything else."""
+        under it ("**Can I park?**" / "Yes, behind the building."), also after a blank line; "" for anything
+        else."""
         lines = self.lines
         if not self.md or not (m := _BOLD_LINE.match(lines[i])):
             return ""
         if i > 0 and lines[i - 1].strip() and not _ATX.match(lines[i - 1]) and not _RULE.match(lines[i - 1]):
             return ""  # inside a paragraph
         question = strip_inline(m.group(2)).strip()
-        nxt = lines[i + 1] if i + 1 < len(lines) else ""
-        if not question.endswith("?") or not nxt.strip() or _SETEXT.match(nxt) or self._ends_answer(i + 1):
+        k = i + 2 if i + 2 < len(lines) and not lines[i + 1].strip() else i + 1  # the answer, maybe after a blank
+        nxt = lines[k] if k < len(lines) else ""
+        if not question.endswith("?") or not nxt.strip() or _SETEXT.match(lines[i + 1]) or self._ends_answer(k):
             return ""
         return question
 
