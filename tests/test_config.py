@@ -134,7 +134,7 @@ def test_file_that_is_not_utf8(tmp_path):
 # --- the example personas -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["onboarding-coach", "factory-explainer"])
+@pytest.mark.parametrize("name", ["onboarding-coach", "factory-explainer", "trade-show"])
 def test_example_personas_load_and_are_complete(name):
     path = PERSONAS / f"{name}.toml"
     s = load_settings(str(path), env={})
@@ -157,6 +157,11 @@ def test_example_personas_content():
     assert max_.persona.name == "Max" and "calm" in max_.persona.tone and "precise" in max_.persona.tone
     for term in ("lockout", "takt time", "protective equipment", "safety"):
         assert term in max_.persona.system_prompt.lower()
+    rosa = load_settings(str(PERSONAS / "trade-show.toml"), env={})
+    assert (rosa.persona.name, rosa.persona.company, rosa.listen.wake_phrase) == ("Rosa", "Ardlow Dairy Systems",
+                                                                                 "hey rosa")
+    for term in ("price", "never promise", "vat", "neighbouring exhibitors"):
+        assert term in rosa.persona.system_prompt.lower()
 
 
 # --- values ---------------------------------------------------------------------------------------
