@@ -40,11 +40,7 @@ def _matches(alternative: str, words: list[str], text: str) -> bool:
 def share(text: str, weighted: Sequence[tuple[Term, float]]) -> float:
     """The IDF-weighted share of the question's terms that `text` contains."""
     total = sum(w for _, w in weighted)
-    return _score(text, "", weighted) / total if total else 0.0
-
-
-def _score(sentence: str, context: str, weighted: Sequence[tuple[Term, float]]) -> float:
-    return sum(weighted[k][1] for k in held(f"{context} {sentence}", weighted))
+    return sum(weighted[k][1] for k in held(text, weighted)) / total if total else 0.0
 
 
 def held(text: str, weighted: Sequence[tuple[Term, float]]) -> frozenset[int]:
@@ -155,6 +151,7 @@ def candidates(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], ques
     defining = _long_forms(asked_abbreviation(question), expand) if kind is Wants.MEANING else []
     asked_words = " ".join(t.text for t, _ in weighted)  # all a definition needs to answer
     found: list[Candidate] = []
+    context_terms: dict[str, frozenset[int]] = {}  # a heading's terms, once: it stands over many sentences
     for rank, hit in enumerate(hits):
         sentences = split_sentences(hit.text)
         # Words of the question that name what a row of this table is about ("AMR-2", "Monthly payment"), where a
@@ -199,7 +196,9 @@ def candidates(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], ques
             if row:  # a row holds its subject's words in its first cell only
                 terms = key | (terms - subjects)
             own = sum(weighted[k][1] for k in terms)
-            with_context = _score(said, context, weighted)
+            if context not in context_terms:
+                context_terms[context] = held(context, weighted)
+            with_context = sum(weighted[k][1] for k in terms | context_terms[context])
             if with_context <= 0:
                 continue
             found.append(Candidate(hit, rank, i, end, text, own / total, (with_context - own) / total, plain,
