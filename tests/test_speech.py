@@ -119,3 +119,23 @@ def test_a_chunk_piper_speaks_in_two_parts_carries_its_words_once(runtime) -> No
     assert len(clips) == 2 and [c.text for c in clips] == [text, ""]
     assert all(c.pcm for c in clips)
     assert speaker.speak_joined(text).text == text
+
+
+def test_a_price_list_row_is_said_as_read_and_captioned_as_written(runtime) -> None:  # noqa: ANN001
+    """The voice gets "148,500 pounds" and "A M R 2" (espeak read "£" and "AMR-2" symbol by symbol); the caption
+    keeps the row as the documents write it."""
+    voice = runtime.speaker.voice
+    given: list[str] = []
+    synthesize = voice.synthesize
+
+    def spy(text: str, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - the real synthesis, text recorded
+        given.append(text)
+        return synthesize(text, *args, **kwargs)
+
+    voice.synthesize = spy
+    try:
+        clips = list(runtime.speaker.speak("Robot Model: AMR-2; List price: £148,500"))
+    finally:
+        voice.synthesize = synthesize
+    assert given == ["Robot Model: A M R 2; List price: 148,500 pounds"]
+    assert clips[0].text == "Robot Model: AMR-2; List price: £148,500" and clips[0].duration_s > 1.0

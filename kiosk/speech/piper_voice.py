@@ -18,6 +18,7 @@ from kiosk.config import SpeechSettings
 from kiosk.events import SpeechClip
 from kiosk.speech.joining import join_clips
 from kiosk.speech.speakers import resolve_speaker
+from kiosk.speech.spoken_text import for_speech
 from kiosk.speech.visemes import VisemeSpan, timeline_from_alignments
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,8 @@ class PiperSpeaker:
         clip carries `text`, any further ones none: the words are shown and heard as said once (a chunk of two
         sentences captioned twice over was the bug), and Piper does not say which words each clip holds."""
         syn = self._syn_config()
-        for n, chunk in enumerate(self.voice.synthesize(text, syn_config=syn, include_alignments=True)):
+        said = for_speech(text) if self.voice.config.espeak_voice.startswith("en") else text  # caption: as written
+        for n, chunk in enumerate(self.voice.synthesize(said, syn_config=syn, include_alignments=True)):
             pcm = chunk.audio_int16_array
             lead = quiet_lead(pcm, chunk.sample_rate)
             yield SpeechClip(text=text if n == 0 else "", pcm=pcm[lead:].tobytes(), sample_rate=chunk.sample_rate,
