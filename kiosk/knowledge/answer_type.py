@@ -34,6 +34,7 @@ class Wants(enum.Enum):
 _FILLER = lead_ins("er+", "so", "hey", "and", "but", "also", "then", "hmm+", "please", "can you tell me",
                    "could you tell me", "do you know", "i was wondering", "i wonder", between=r"[\s,.!?-]+")
 _ASKS_MEANING = r"^what (?:does|do|is) (?:an? |the )?([\w&-]+) (?:stand for|mean|short for)\b"
+_PRICE_OF = r"^how much (?:is|are|'s) (?:an?|the)\b"  # "how much is the water softener?": a price
 _RULES: tuple[tuple[Wants, re.Pattern[str]], ...] = tuple((wants, re.compile(pattern)) for wants, pattern in (
     (Wants.MEANING, _ASKS_MEANING),
     # A date or a deadline asked for, whatever else the question names ("from what date am I covered",
@@ -50,7 +51,7 @@ _RULES: tuple[tuple[Wants, re.Pattern[str]], ...] = tuple((wants, re.compile(pat
     (Wants.FREQUENCY, r"\bhow often\b|\bhow many times\b"),
     (Wants.MONEY, r"\b(?:cost|costs|price|prices|pay|pays|paid|fee|fees|budget|allowance|salary|money|spend|"
                   r"charge|expensive|cheap|reimburse|reimbursed|covered|dollars?|euros?|pounds?)\b|"
-                  r"^how much (?:is|are|'s) (?:an?|the)\b"),  # "how much is the water softener?": its price
+                  + _PRICE_OF),  # "how much is the water softener?": its price
     (Wants.PHONE, r"\b(?:phone number|number (?:for|of the|to call|to ring)|what number|which number|extension|"
                   r"email|e-mail|address)\b"),
     (Wants.AMOUNT, r"^how (?:much|many|fast|far|big|old|heavy)\b|\b(?:rate|limit|percent|percentage|"
@@ -84,7 +85,7 @@ _NAMES: dict[Wants, frozenset[str]] = {kind: frozenset(words.split()) for kind, 
 # no time.
 _PLAINLY: tuple[tuple[Wants, re.Pattern[str]], ...] = (
     (Wants.TIME, re.compile(r"^(?:what|which) time\b")),
-    (Wants.MONEY, re.compile(r"^how much\b.*\b(?:cost|costs|charge|charged)\b|^how much (?:is|are|'s) (?:an?|the)\b|"
+    (Wants.MONEY, re.compile(r"^how much\b.*\b(?:cost|costs|charge|charged)\b|" + _PRICE_OF + r"|"
                              r"\b(?:wage|wages|salary|salaries|price|prices|fee|fees|hourly rate|pay rate|"
                              r"rate of pay)\b")),
 )

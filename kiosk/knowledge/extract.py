@@ -151,33 +151,37 @@ def candidates(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], ques
     defining = _long_forms(asked_abbreviation(question), expand) if kind is Wants.MEANING else []
     asked_words = " ".join(t.text for t, _ in weighted)  # all a definition needs to answer
     found: list[Candidate] = []
-    context_terms: dict[str, frozenset[int]] = {}  # a heading's terms, once: it stands over many sentences
+    contexts: dict[str, frozenset[int]] = {}  # a heading's terms, found once: it stands over many sentences
+
+    def context_terms(text: str) -> frozenset[int]:
+        if text not in contexts:
+            contexts[text] = held(expand(text), weighted)
+        return contexts[text]
+
     for rank, hit in enumerate(hits):
         sentences = split_sentences(hit.text)
+        rows = [row_cells(line) if hit.kind == "table" else [] for line in sentences]
         # Words of the question that name what a row of this table is about ("AMR-2", "Monthly payment"), where a
         # row names it first: another row that only mentions it ("same arm and camera as the AMR-2", a column
         # labelled "monthly payments AMR-2") is not about it.
-        subjects = held(" ".join(cells[0] for line in sentences if (cells := row_cells(line))), weighted) \
-            if hit.kind == "table" else frozenset()
-        heading = ""
-        context = expand(f"{hit.title} {hit.section} {hit.question}")
-        lead_in = ""
+        subjects = held(" ".join(cells[0] for cells in rows if cells), weighted)
+        about = f"{hit.title} {hit.section} {hit.question}"
+        heading = lead_in = ""
         for i, sentence in enumerate(sentences):
             item = bool(lead_in) and bool(_ITEM.match(sentence))
             if not item and heading_like(sentence):
                 heading = sentence
-                context = expand(f"{hit.title} {hit.section} {hit.question} {heading}")
                 continue
             if "[instruction removed]" in sentence:
                 continue
             if item:
                 # "Wednesday: red" under "... in the colour of the day it was prepped:": the lead-in says what
                 # the items' words are about, as a heading does
-                context = expand(f"{hit.title} {hit.section} {hit.question} {heading} {lead_in}")
+                context = f"{about} {heading} {lead_in}"
             else:
-                context = expand(f"{hit.title} {hit.section} {hit.question} {heading}")
+                context = f"{about} {heading}"
                 lead_in = sentence if sentence.endswith(":") else ""
-            row = row_cells(sentence) if hit.kind == "table" else []
+            row = rows[i]
             if len(row) >= _WIDE_ROW:  # a spec sheet's row: the cells asked about, with what the row is about
                 text, end = asked_cells(row, weighted, expand, subjects, kind), i + 1
             elif row:  # a row is whole: it does not run on into the next row
@@ -196,9 +200,7 @@ def candidates(hits: Sequence[Hit], weighted: Sequence[tuple[Term, float]], ques
             if row:  # a row holds its subject's words in its first cell only
                 terms = key | (terms - subjects)
             own = sum(weighted[k][1] for k in terms)
-            if context not in context_terms:
-                context_terms[context] = held(context, weighted)
-            with_context = sum(weighted[k][1] for k in terms | context_terms[context])
+            with_context = sum(weighted[k][1] for k in terms | context_terms(context))
             if with_context <= 0:
                 continue
             found.append(Candidate(hit, rank, i, end, text, own / total, (with_context - own) / total, plain,

@@ -139,9 +139,9 @@ def _matches(words: list[str], start: int, entry: tuple[str, ...]) -> bool:
 def parse_question(question: str, synonyms: Sequence[Sequence[str]] = ()) -> list[Term]:
     """The question's content terms in spoken order, each with its synonym alternatives; no duplicates."""
     text = _TIME.sub(r" \1 \2 ", _normalize(question))
-    times = {f"{h} {m}" for h, m in _TIME.findall(_normalize(question))}
+    phrases = {f"{h} {m}" for h, m in _TIME.findall(_normalize(question))}
     # A model or room code ("AMR-2", "B-214") is one phrase term: its number alone matches every 2 in the documents.
-    times |= {f"{a or c} {b or d}" for a, b, c, d in _CODE.findall(question.lower())}
+    phrases |= {f"{a or c} {b or d}" for a, b, c, d in _CODE.findall(question.lower())}
     raw = tokens(text)
     folded = [_fold(t) for t in raw]
     table = _synonym_table(tuple(tuple(group) for group in synonyms))
@@ -149,7 +149,7 @@ def parse_question(question: str, synonyms: Sequence[Sequence[str]] = ()) -> lis
     i = 0
     while i < len(raw):
         # A time ("8:45") or a code ("AMR-2") stays one phrase term so it does not match every 8 and every 45.
-        if i + 1 < len(raw) and f"{raw[i]} {raw[i + 1]}" in times:
+        if i + 1 < len(raw) and f"{raw[i]} {raw[i + 1]}" in phrases:
             phrase = f"{raw[i]} {raw[i + 1]}"
             found.setdefault(phrase, Term(phrase, (phrase,)))
             i += 2
