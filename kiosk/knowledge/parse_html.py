@@ -76,12 +76,11 @@ class _Parser(HTMLParser):
         # A page that marks its content with <main> (or role="main", its only <article>, a div with the id
         # "content") says everything else is furniture, also what no other tag marks: breadcrumbs in a <div>, a
         # cookie notice, a sidebar of links, the site's banner.
-        self.main_only = False
-        self.content = "main"  # what marks the content (_content_marker)
+        self.content = ""  # what marks the content (_content_marker); "" = nothing does: the whole page is read
         self.mains: list[int] = []  # stack depths of the open elements that mark the content
 
     def _outside(self) -> bool:
-        return self.main_only and not self.mains
+        return bool(self.content) and not self.mains
 
     # -- structure -------------------------------------------------------------------------
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -283,7 +282,7 @@ def parse_html(text: str, fallback_title: str) -> ParsedDocument:
 def _parse(text: str, marker: str) -> _Parser:
     p = _Parser()
     p.single_h1 = len(re.findall(r"<h1[\s>]", text, re.I)) <= 1
-    p.main_only, p.content = bool(marker), marker
+    p.content = marker
     p.feed(text)
     p.finish()
     return p
